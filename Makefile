@@ -1,0 +1,46 @@
+# Two entry points for a fresh Debian machine (as root): `make run` and `make test`.
+SHELL := /bin/bash
+export GITBERTH_DOCKERD_DIR ?= /var/lib/gitberth-dockerd
+export DOCKER_HOST ?= unix://$(GITBERTH_DOCKERD_DIR)/docker.sock
+VENV := .venv
+PY := $(VENV)/bin/python
+EXAMPLE_IMAGE := gitberth/example-web:1.0
+EXAMPLE_REPO ?= /tmp/gitberth-example-repo
+
+.PHONY: run test bootstrap dockerd images example-repo lint typecheck pytest bench clean
+
+run: bootstrap dockerd images example-repo
+	@$(VENV)/bin/gitberth apply --repo $(EXAMPLE_REPO)
+	@echo
+	@echo "The example repo is $(EXAMPLE_REPO): edit apps/*.yaml there, commit, and run"
+	@echo "  DOCKER_HOST=$(DOCKER_HOST) $(VENV)/bin/gitberth apply --repo $(EXAMPLE_REPO)"
+
+test: bootstrap dockerd images lint typecheck pytest
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+dockerd: bootstrap
+	@scripts/dockerd.sh
+
+images: dockerd
+	@scripts/build-images.sh $(EXAMPLE_IMAGE)
+
+example-repo: bootstrap
+	@scripts/example-repo.sh $(EXAMPLE_REPO)
+
+lint: bootstrap
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+typecheck: bootstrap
+	$(VENV)/bin/mypy
+
+pytest: bootstrap
+	$(VENV)/bin/pytest
+
+bench: bootstrap dockerd images
+	$(PY) bench/apply_latency.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

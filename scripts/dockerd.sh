@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Make sure a Docker engine answers at $DOCKER_HOST, starting a private dockerd if none does.
+# A private engine keeps its data, socket and pid file under $GITBERTH_DOCKERD_DIR, so it never
+# disturbs a system Docker. Prints nothing but progress; exits non-zero when no engine comes up.
+set -euo pipefail
+
+dir="${GITBERTH_DOCKERD_DIR:-/var/lib/gitberth-dockerd}"
+export DOCKER_HOST="${DOCKER_HOST:-unix://$dir/docker.sock}"
+
+if docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+  exit 0
+fi
+
+if [ "${DOCKER_HOST}" != "unix://$dir/docker.sock" ]; then
+  echo "dockerd: DOCKER_HOST=$DOCKER_HOST does not answer, and it is not gitberth's private engine" >&2
+  exit 1
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "dockerd: starting a private engine needs root (or set DOCKER_HOST to a running engine)" >&2
+  exit 1
+fi
+
+mkdir -p "$dir"
+if [ -f "$dir/docker.pid" ] && kill -0 "$(cat "$dir/docker.pid")" 2>/dev/null; then
+  kill "$(cat "$dir/docker.pid")" || true
+  sleep 2
+fi
+rm -f "$dir/docker.sock" "$dir/docker.pid"
+echo "dockerd: starting a private engine at $DOCKER_HOST (log: $dir/dockerd.log)"
+nohup setsid dockerd \
+  --data-root "$dir/data" \
+  --exec-root "$dir/exec" \
+  --host "unix://$dir/docker.sock" \
+  --pidfile "$dir/docker.pid" \
+  >"$dir/dockerd.log" 2>&1 </dev/null &
+
+for _ in $(seq 1 60); do
+  if docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+    echo "dockerd: engine $(docker version --format '{{.Server.Version}}') is up"
+    exit 0
+  fi
+  sleep 0.5
+done
+echo "dockerd: the engine did not answer within 30 s; last log lines:" >&2
+tail -n 20 "$dir/dockerd.log" >&2
+exit 1

@@ -1,0 +1,58 @@
+"""Verbs that work on manifest files alone: ``validate`` and ``schema``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gitberth.cli._app import app, console, err_console
+from gitberth.core.errors import ManifestErrors
+from gitberth.core.manifests import MANIFEST_SUFFIXES, parse_manifest
+from gitberth.schema import app_schema
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON schema of an app manifest (what schemas/app.schema.json holds)."""
+    typer.echo(json.dumps(app_schema(), indent=2))
+
+
+def _manifest_paths(paths: list[Path]) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.suffix in MANIFEST_SUFFIXES))
+        else:
+            found.append(path)
+    return found
+
+
+@app.command()
+def validate(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="manifest files or directories (default: apps/)")
+    ] = None,
+) -> None:
+    """Check manifests and print every problem at once as file:line:column: field: message."""
+    targets = _manifest_paths(paths or [Path("apps")])
+    if not targets:
+        err_console.print("no manifest files found")
+        raise typer.Exit(1)
+    problems = 0
+    for path in targets:
+        try:
+            parse_manifest(path.read_text(encoding="utf-8"), file=str(path))
+        except ManifestErrors as exc:
+            for problem in exc.problems:
+                err_console.print(str(problem), markup=False)
+            problems += len(exc.problems)
+        except (OSError, UnicodeDecodeError) as exc:
+            err_console.print(f"{path}: cannot read: {exc}", markup=False)
+            problems += 1
+    if problems:
+        err_console.print(f"{problems} problem(s) in {len(targets)} file(s)")
+        raise typer.Exit(1)
+    console.print(f"{len(targets)} manifest(s) valid")

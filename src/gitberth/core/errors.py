@@ -1,0 +1,175 @@
+"""Every error gitberth raises on purpose, in one hierarchy.
+
+Adapters catch library exceptions (docker, git, sqlite, cryptography) and re-raise one of
+these with ``raise ... from exc`` so callers never need to know which library failed::
+
+    GitberthError
+    ├── ManifestError            one bad manifest field, with file:line:column and field path
+    │   └── ManifestErrors       several ManifestError at once (loading collects them all)
+    ├── ResolveError             an app's secrets cannot be resolved
+    │   ├── UnknownSecretError   referenced secrets that exist in neither scope
+    │   ├── MissingSecretKeyError a referenced secret lacks keys the app needs
+    │   └── SealedError          the secret store is sealed
+    ├── SourceError              the Git source cannot be read (bad repo, branch, revision)
+    ├── RuntimeUnavailableError  the container engine does not answer
+    ├── ActionFailedError        one planned action failed on the engine
+    ├── SecretStoreError         the secret store refused or failed
+    │   ├── SecretNotFoundError
+    │   ├── SecretIntegrityError a record does not decrypt (tampered, moved or wrong key)
+    │   └── UnsealError          a wrong key or share was offered to unseal
+    ├── AuthError                a token is missing, unknown or lacks the role
+    ├── ConfigError              a setting is unusable (bad state dir, secrets dir not in RAM)
+    └── DeployError              POST /deploy cannot be honoured (read-only repo, ref race)
+
+Messages never contain secret values: only names and key names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class GitberthError(Exception):
+    """Base of every error gitberth raises on purpose."""
+
+    code = "error"
+
+
+@dataclass(frozen=True)
+class ManifestProblem:
+    """Where a manifest is wrong: file, position and dotted field path (``services.0.port``)."""
+
+    file: str
+    line: int | None
+    column: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        field = f" {self.field}:" if self.field else ""
+        return f"{where}:{field} {self.message}"
+
+
+class ManifestError(GitberthError):
+    """One manifest problem; carries a :class:`ManifestProblem`."""
+
+    code = "invalid_manifest"
+
+    def __init__(self, problem: ManifestProblem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+class ManifestErrors(ManifestError):
+    """All problems found in one or more manifests, reported together."""
+
+    def __init__(self, problems: Sequence[ManifestProblem]) -> None:
+        GitberthError.__init__(self, "\n".join(str(p) for p in problems))
+        self.problems = tuple(problems)
+        self.problem = self.problems[0]
+
+
+class ResolveError(GitberthError):
+    """An app's secret references cannot be turned into values."""
+
+    code = "unresolvable"
+
+
+class UnknownSecretError(ResolveError):
+    """Secrets referenced by name that exist neither app-scoped nor shared."""
+
+    code = "unknown_secret"
+
+    def __init__(self, missing: Sequence[str]) -> None:
+        self.missing = tuple(sorted(set(missing)))
+        super().__init__("unknown secret(s): " + ", ".join(self.missing))
+
+
+class MissingSecretKeyError(ResolveError):
+    """A secret exists but lacks key names that a consumer expects."""
+
+    code = "missing_secret_key"
+
+    def __init__(self, secret: str, keys: Sequence[str]) -> None:
+        self.secret = secret
+        self.keys = tuple(sorted(keys))
+        super().__init__(f"secret {secret} has no key(s): " + ", ".join(self.keys))
+
+
+class SealedError(ResolveError):
+    """The secret store is sealed: its master key is not in memory."""
+
+    code = "sealed"
+
+    def __init__(self, message: str = "the secret store is sealed; unseal it first") -> None:
+        super().__init__(message)
+
+
+class SourceError(GitberthError):
+    """The Git source cannot be read at the requested branch or revision."""
+
+    code = "source_error"
+
+
+class RuntimeUnavailableError(GitberthError):
+    """The container engine does not answer; the caller should retry with backoff."""
+
+    code = "runtime_unavailable"
+
+
+class ActionFailedError(GitberthError):
+    """One planned action failed on the engine; other apps are unaffected."""
+
+    code = "action_failed"
+
+
+class SecretStoreError(GitberthError):
+    """The secret store refused or failed an operation."""
+
+    code = "secret_store_error"
+
+
+class SecretNotFoundError(SecretStoreError):
+    code = "not_found"
+
+
+class SecretIntegrityError(SecretStoreError):
+    """A stored record failed authenticated decryption: tampered, moved, or wrong key."""
+
+    code = "integrity_error"
+
+
+class UnsealError(SecretStoreError):
+    """A wrong master key or share was offered, or shares do not combine to the key."""
+
+    code = "unseal_failed"
+
+
+class AuthError(GitberthError):
+    """A bearer token is missing or unknown (401) or lacks the role or scope (403)."""
+
+    code = "unauthorized"
+
+    def __init__(self, message: str, *, forbidden: bool = False) -> None:
+        super().__init__(message)
+        self.forbidden = forbidden
+        if forbidden:
+            self.code = "forbidden"
+
+
+class ConfigError(GitberthError):
+    """A setting is unusable: the process should refuse to start and say why."""
+
+    code = "config_error"
+
+
+class DeployError(GitberthError):
+    """A deploy request cannot be committed (read-only remote, ref moved during commit)."""
+
+    code = "deploy_failed"

@@ -1,0 +1,41 @@
+"""The spec hash: one string that changes exactly when a container must be replaced.
+
+It covers the image, command, port, host port, every env variable and every secret file.
+Secret values enter only as the HMAC fingerprint the secret store computed, so the hash can sit
+in a container label and still reveal nothing; replica count and revision do not enter, so
+scaling or an unrelated commit never replaces a container.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+
+from gitberth.core.models import ResolvedValue, ServiceSpec
+
+HASH_VERSION = "1"
+
+
+def spec_hash(
+    spec: ServiceSpec,
+    *,
+    env: Mapping[str, ResolvedValue],
+    files: Mapping[str, ResolvedValue],
+) -> str:
+    """Hash of everything that defines a running container of *spec*."""
+    document = {
+        "v": HASH_VERSION,
+        "image": spec.image,
+        "command": list(spec.command) if spec.command is not None else None,
+        "port": spec.port,
+        "hostPort": spec.host_port,
+        "env": {name: _value_fingerprint(item) for name, item in sorted(env.items())},
+        "files": {name: _value_fingerprint(item) for name, item in sorted(files.items())},
+    }
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def _value_fingerprint(item: ResolvedValue) -> str:
+    return f"{item.origin.source.value}:{item.fingerprint}"

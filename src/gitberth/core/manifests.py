@@ -1,0 +1,266 @@
+"""Turn manifest text into validated :class:`AppManifest` values, collecting every problem.
+
+Parsing uses ruamel.yaml's round-trip loader because it keeps the line and column of every key
+and item, so a pydantic error location (``services.0.port``) can be pointed at
+``apps/shop.yaml:7:11``. That loader only builds plain mappings, sequences and scalars (no
+arbitrary Python objects), and it rejects duplicate keys. The functions here take text, never
+paths: reading files is the caller's business.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from gitberth.core.errors import ManifestErrors, ManifestProblem
+from gitberth.core.models import AppManifest, container_base
+
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+
+_FRIENDLY = {
+    "extra_forbidden": "unknown field",
+    "missing": "required field is missing",
+}
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """Every app that loaded, and the problems of every file that did not.
+
+    ``held`` names the apps whose manifest is broken: their running containers must be left
+    exactly as they are. The app name of a broken file is its file name without suffix, which
+    is what a valid file would have had to declare.
+    """
+
+    apps: Mapping[str, AppManifest]
+    problems: Mapping[str, tuple[ManifestProblem, ...]] = field(default_factory=dict)
+    files: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def held(self) -> frozenset[str]:
+        return frozenset(self.problems)
+
+    @property
+    def all_problems(self) -> tuple[ManifestProblem, ...]:
+        return tuple(p for name in sorted(self.problems) for p in self.problems[name])
+
+
+def _yaml() -> YAML:
+    loader = YAML(typ="rt", pure=True)
+    loader.allow_duplicate_keys = False
+    return loader
+
+
+def _plain(node: Any) -> Any:
+    """Strip ruamel's comment-carrying types down to dict, list and scalars."""
+    if isinstance(node, CommentedMap | dict):
+        return {str(k) if not isinstance(k, str) else k: _plain(v) for k, v in node.items()}
+    if isinstance(node, CommentedSeq | list):
+        return [_plain(v) for v in node]
+    if isinstance(node, bool):
+        return bool(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def _position(root: Any, loc: Iterable[int | str]) -> tuple[int | None, int | None]:
+    """Find the 1-based line and column of the node at a pydantic error location."""
+    node = root
+    line: int | None = getattr(getattr(root, "lc", None), "line", None)
+    column: int | None = getattr(getattr(root, "lc", None), "col", None)
+    for part in loc:
+        if isinstance(node, CommentedMap) and part in node:
+            key_pos = node.lc.key(part)
+            value = node[part]
+            if isinstance(value, CommentedMap | CommentedSeq) and value:
+                line, column = value.lc.line, value.lc.col
+            else:
+                line, column = node.lc.value(part) if value is not None else key_pos
+            node = value
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+            line, column = node.lc.item(part)
+            node = node[part]
+        elif isinstance(node, CommentedMap) and isinstance(part, str):
+            # An unknown key: point at the key itself when it exists under another spelling.
+            for key in node:
+                if str(key) == part:
+                    line, column = node.lc.key(key)
+            break
+        else:
+            break
+    return (line + 1 if line is not None else None, column + 1 if column is not None else None)
+
+
+def _field_path(loc: Iterable[int | str]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    kind = str(error.get("type", ""))
+    if kind in _FRIENDLY:
+        return _FRIENDLY[kind]
+    message = str(error.get("msg", "invalid value"))
+    if kind == "string_pattern_mismatch":
+        pattern = str((error.get("ctx") or {}).get("pattern", ""))
+        if "A-Za-z_" in pattern:
+            return "must be a variable name: letters, digits and '_', not starting with a digit"
+        if "a-z0-9" in pattern:
+            return "must be a DNS label: lowercase letters, digits and '-', at most 63"
+    return message.removeprefix("Value error, ")
+
+
+def _validation_loc(error: Mapping[str, Any]) -> tuple[int | str, ...]:
+    """Drop pydantic's internal steps (function validators, union arms) from a location."""
+    return tuple(
+        part
+        for part in error.get("loc", ())
+        if not (isinstance(part, str) and ("[" in part or part.startswith("function-")))
+    )
+
+
+def parse_manifest(text: str, *, file: str) -> AppManifest:
+    """Parse and validate one manifest; raise :class:`ManifestErrors` with every problem."""
+    try:
+        root = _yaml().load(io.StringIO(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        column = mark.column + 1 if mark is not None else None
+        reason = (exc.problem or exc.context or "invalid YAML").strip()
+        if "duplicate key" in reason:
+            # ruamel echoes both values; a manifest value is not for error messages.
+            reason = (
+                "duplicate key "
+                + reason.split("duplicate key", 1)[1].split(" with value")[0].strip()
+            )
+        raise ManifestErrors([ManifestProblem(file, line, column, "", reason)]) from None
+    except YAMLError as exc:
+        raise ManifestErrors(
+            [ManifestProblem(file, None, None, "", f"invalid YAML: {exc}")]
+        ) from None
+    if root is None:
+        raise ManifestErrors([ManifestProblem(file, 1, 1, "", "the file is empty")])
+    if not isinstance(root, CommentedMap):
+        kind = "a list" if isinstance(root, CommentedSeq) else f"a {type(root).__name__}"
+        raise ManifestErrors(
+            [ManifestProblem(file, 1, 1, "", f"a manifest must be a mapping, not {kind}")]
+        )
+    return validate_manifest(_plain(root), file=file, positions=root)
+
+
+def validate_manifest(data: Any, *, file: str, positions: Any = None) -> AppManifest:
+    """Validate already-parsed data (YAML or a JSON request body) as an app manifest."""
+    try:
+        return AppManifest.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            loc = _validation_loc(error)
+            line, column = _position(positions, loc) if positions is not None else (None, None)
+            problems.append(ManifestProblem(file, line, column, _field_path(loc), _message(error)))
+        raise ManifestErrors(problems) from None
+
+
+def app_name_for(path: str, *, apps_dir: str) -> str | None:
+    """The app name a manifest file must declare, or None when *path* is not a manifest."""
+    pure = PurePosixPath(path)
+    if str(pure.parent) != apps_dir.strip("/") or pure.suffix not in MANIFEST_SUFFIXES:
+        return None
+    return pure.stem
+
+
+def load_manifests(files: Mapping[str, str], *, apps_dir: str = "apps") -> LoadResult:
+    """Validate every manifest under *apps_dir* of a revision, one app's failure isolated.
+
+    *files* maps repository-relative paths to text. Problems are grouped by app name so that a
+    broken app can be held while every other app goes on.
+    """
+    apps: dict[str, AppManifest] = {}
+    problems: dict[str, list[ManifestProblem]] = {}
+    paths_by_name: dict[str, list[str]] = {}
+    for path in sorted(files):
+        name = app_name_for(path, apps_dir=apps_dir)
+        if name is not None:
+            paths_by_name.setdefault(name, []).append(path)
+
+    for name, paths in sorted(paths_by_name.items()):
+        if len(paths) > 1:
+            problems[name] = [
+                ManifestProblem(
+                    p, None, None, "name", f"app {name!r} is defined twice: " + " and ".join(paths)
+                )
+                for p in paths
+            ]
+            continue
+        path = paths[0]
+        try:
+            manifest = parse_manifest(files[path], file=path)
+        except ManifestErrors as exc:
+            problems[name] = list(exc.problems)
+            continue
+        if manifest.name != name:
+            problems[name] = [
+                ManifestProblem(
+                    path,
+                    _name_line(files[path]),
+                    None,
+                    "name",
+                    f"{path} must declare name: {name} (it declares {manifest.name!r})",
+                )
+            ]
+            continue
+        apps[name] = manifest
+
+    _check_container_name_clashes(apps, problems, paths_by_name)
+    return LoadResult(
+        apps=apps,
+        problems={k: tuple(v) for k, v in problems.items()},
+        files={name: paths[0] for name, paths in paths_by_name.items()},
+    )
+
+
+def _name_line(text: str) -> int | None:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.startswith("name:"):
+            return number
+    return None
+
+
+def _check_container_name_clashes(
+    apps: dict[str, AppManifest],
+    problems: dict[str, list[ManifestProblem]],
+    paths_by_name: Mapping[str, list[str]],
+) -> None:
+    """Hold apps whose container names would collide with another app's (e.g. ``a-b`` and
+    app ``a`` with service ``b``): Docker names are global, so only one of them could run."""
+    owner: dict[str, str] = {}
+    for name in sorted(apps):
+        for spec in apps[name].service_specs():
+            base = container_base(spec.app, spec.service)
+            other = owner.setdefault(base, name)
+            if other != name:
+                path = paths_by_name[name][0]
+                problems.setdefault(name, []).append(
+                    ManifestProblem(
+                        path,
+                        None,
+                        None,
+                        "services",
+                        f"containers {base}-<n> would clash with app {other!r}; rename a service",
+                    )
+                )
+    for name in problems:
+        apps.pop(name, None)

@@ -1,0 +1,256 @@
+"""Decide, purely, what to do to make the observed containers match the desired state.
+
+``plan(desired, observed)`` returns an immutable :class:`Plan` of create / replace / remove /
+keep actions, one per container slot, each with a reason a person can read. It is level-based:
+it looks at the whole desired state and every labelled container each time, so running it again
+after its actions were applied yields only keeps. It never mentions a container that lacks
+gitberth labels (the runtime does not even report those), and it leaves the containers of
+*held* apps (broken manifest, unknown secret, sealed store) exactly as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from gitberth.core.models import (
+    ContainerState,
+    ObservedContainer,
+    ResolvedApp,
+    ResolvedService,
+)
+
+
+class ActionKind(StrEnum):
+    CREATE = "create"
+    REPLACE = "replace"
+    REMOVE = "remove"
+    KEEP = "keep"
+
+
+@dataclass(frozen=True)
+class Action:
+    """One container slot's fate. ``target`` is what to run (create, replace);
+    ``container_id`` the existing container (replace, remove, keep)."""
+
+    kind: ActionKind
+    app: str
+    service: str
+    replica: int | None
+    container_name: str
+    reason: str
+    container_id: str | None = None
+    target: ResolvedService | None = None
+
+    @property
+    def changes_something(self) -> bool:
+        return self.kind is not ActionKind.KEEP
+
+    def describe(self) -> str:
+        return f"{self.kind.value} {self.container_name}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    """What Git (plus the secret store) asks for at one revision.
+
+    ``held`` maps app names whose desired state is unknown (invalid manifest, unknown secret,
+    sealed store) to the reason: their containers are kept untouched, never pruned.
+    """
+
+    revision: str
+    apps: Mapping[str, ResolvedApp]
+    held: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Plan:
+    revision: str
+    actions: tuple[Action, ...]
+
+    @property
+    def changes(self) -> tuple[Action, ...]:
+        return tuple(a for a in self.actions if a.changes_something)
+
+    @property
+    def is_noop(self) -> bool:
+        return not self.changes
+
+    def for_app(self, app: str) -> tuple[Action, ...]:
+        return tuple(a for a in self.actions if a.app == app)
+
+    @property
+    def apps(self) -> tuple[str, ...]:
+        return tuple(sorted({a.app for a in self.actions}))
+
+
+KnownSpecs = Mapping[str, Mapping[str, Any]]
+"""Spec hash -> value-free summary (``ResolvedService.describe()``) of specs seen before;
+used only to explain *why* a container is replaced."""
+
+
+def plan(
+    desired: DesiredState,
+    observed: Iterable[ObservedContainer],
+    *,
+    known_specs: KnownSpecs | None = None,
+) -> Plan:
+    """Compute the actions that turn *observed* into *desired*, in a deterministic order."""
+    known = known_specs or {}
+    by_app: dict[str, list[ObservedContainer]] = {}
+    for container in observed:
+        by_app.setdefault(container.app, []).append(container)
+
+    actions: list[Action] = []
+    for app in sorted(set(desired.apps) | set(by_app) | set(desired.held)):
+        containers = sorted(by_app.get(app, []), key=lambda c: (c.service, c.name))
+        if app in desired.held:
+            actions.extend(_keep(c, f"held: {desired.held[app]}") for c in containers)
+        elif app not in desired.apps:
+            actions.extend(_remove(c, "app removed from Git") for c in containers)
+        else:
+            actions.extend(_plan_app(desired.apps[app], containers, known))
+    actions.sort(key=_order)
+    return Plan(revision=desired.revision, actions=tuple(actions))
+
+
+def _order(action: Action) -> tuple[str, str, int, str]:
+    return (action.app, action.service, action.replica or 0, action.container_name)
+
+
+def _plan_app(
+    app: ResolvedApp, containers: list[ObservedContainer], known: KnownSpecs
+) -> list[Action]:
+    actions: list[Action] = []
+    services = {s.service: s for s in app.services}
+    slots: dict[tuple[str, int], ObservedContainer] = {}
+    for container in containers:
+        service = services.get(container.service)
+        replica = container.replica
+        if service is None:
+            actions.append(_remove(container, f"service {container.service} removed from app"))
+        elif replica is None:
+            actions.append(
+                _remove(container, f"{container.name} is not a replica name gitberth uses")
+            )
+        elif replica > service.spec.replicas:
+            actions.append(_remove(container, f"replica {replica} no longer desired"))
+        elif (container.service, replica) in slots:
+            actions.append(_remove(container, f"duplicate of replica {replica}"))
+        else:
+            slots[(container.service, replica)] = container
+
+    for service in app.services:
+        for replica in range(1, service.spec.replicas + 1):
+            name = service.spec.container_name(replica)
+            current = slots.get((service.service, replica))
+            if current is None:
+                reason = (
+                    "new service"
+                    if replica == 1 and not any(key[0] == service.service for key in slots)
+                    else f"replica {replica} missing"
+                )
+                if not containers:
+                    reason = "new app"
+                actions.append(
+                    Action(
+                        ActionKind.CREATE,
+                        app.name,
+                        service.service,
+                        replica,
+                        name,
+                        reason,
+                        target=service,
+                    )
+                )
+                continue
+            why = _replace_reason(current, service, known)
+            if why is None:
+                actions.append(_keep(current, "up to date"))
+            else:
+                actions.append(
+                    Action(
+                        ActionKind.REPLACE,
+                        app.name,
+                        service.service,
+                        replica,
+                        name,
+                        why,
+                        container_id=current.id,
+                        target=service,
+                    )
+                )
+    return actions
+
+
+def _replace_reason(
+    current: ObservedContainer, desired: ResolvedService, known: KnownSpecs
+) -> str | None:
+    if current.spec_hash != desired.spec_hash:
+        previous = known.get(current.spec_hash)
+        if previous is None:
+            return "spec changed (previous spec unknown: changed by hand or before a restart)"
+        changes = describe_changes(previous, desired.describe())
+        return "; ".join(changes) if changes else "spec changed"
+    if current.state is not ContainerState.RUNNING:
+        return f"container is {current.state.value}"
+    return None
+
+
+def describe_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Field-level differences between two spec summaries, in words.
+
+    Inline env shows values (they are in Git); secret-sourced values only show that they
+    changed and which secret they come from.
+    """
+    changes: list[str] = []
+    for key, label in (("image", "image"), ("port", "port"), ("hostPort", "hostPort")):
+        if old.get(key) != new.get(key):
+            changes.append(f"{label} {_show(old.get(key))} -> {_show(new.get(key))}")
+    if old.get("command") != new.get("command"):
+        changes.append(f"command {_show(old.get('command'))} -> {_show(new.get('command'))}")
+    for section, label in (("env", "env"), ("files", "file")):
+        before: Mapping[str, str] = old.get(section) or {}
+        after: Mapping[str, str] = new.get(section) or {}
+        for name in sorted(set(before) | set(after)):
+            if name not in before:
+                changes.append(f"{label} {name} added")
+            elif name not in after:
+                changes.append(f"{label} {name} removed")
+            elif before[name] != after[name]:
+                changes.append(f"{label} {name} changed")
+    return changes
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    return str(value)
+
+
+def _keep(container: ObservedContainer, reason: str) -> Action:
+    return Action(
+        ActionKind.KEEP,
+        container.app,
+        container.service,
+        container.replica,
+        container.name,
+        reason,
+        container_id=container.id,
+    )
+
+
+def _remove(container: ObservedContainer, reason: str) -> Action:
+    return Action(
+        ActionKind.REMOVE,
+        container.app,
+        container.service,
+        container.replica,
+        container.name,
+        reason,
+        container_id=container.id,
+    )

@@ -1,0 +1,126 @@
+"""Resolve an app's secret references into per-service env and files, purely.
+
+The caller (the reconciler or the deploy route) fetches the referenced secrets from the store
+and passes them in as values; this module only applies the precedence rules of the guide:
+
+* env: app-level ``envFrom`` in list order, then per-service ``envFrom`` in list order, then
+  inline ``env`` — later wins;
+* files: app-level then per-service ``secretFiles``, later wins on a clash;
+* for one secret name, the app-scoped secret (appId == app name) beats the shared one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pydantic import SecretStr
+
+from gitberth.core.errors import SealedError, UnknownSecretError
+from gitberth.core.fingerprint import spec_hash
+from gitberth.core.models import (
+    AppManifest,
+    EnvSource,
+    Origin,
+    ResolvedApp,
+    ResolvedService,
+    ResolvedValue,
+    ServiceSpec,
+)
+
+
+@dataclass(frozen=True)
+class SecretKeyMaterial:
+    """One key of a decrypted secret: its value (starred in repr) and its HMAC fingerprint."""
+
+    value: SecretStr
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class SecretMaterial:
+    """A decrypted secret as the store hands it over for resolution."""
+
+    name: str
+    app_id: str | None
+    keys: Mapping[str, SecretKeyMaterial]
+
+
+SecretKey = tuple[str | None, str]
+"""``(appId or None for shared, secret name)``."""
+
+Secrets = Mapping[SecretKey, SecretMaterial]
+
+
+def candidate_keys(manifest: AppManifest) -> tuple[SecretKey, ...]:
+    """Every store entry that could satisfy this app's references, scoped and shared."""
+    return tuple(
+        key for name in manifest.secret_names() for key in ((manifest.name, name), (None, name))
+    )
+
+
+def pick_secret(app: str, name: str, secrets: Secrets) -> SecretMaterial | None:
+    """The app-scoped secret of that name if there is one, else the shared one."""
+    return secrets.get((app, name)) or secrets.get((None, name))
+
+
+def missing_secrets(manifest: AppManifest, secrets: Secrets) -> tuple[str, ...]:
+    """Names this app references that exist in neither scope."""
+    return tuple(
+        name
+        for name in manifest.secret_names()
+        if pick_secret(manifest.name, name, secrets) is None
+    )
+
+
+def resolve_app(manifest: AppManifest, *, secrets: Secrets | None) -> ResolvedApp:
+    """Resolve every service of *manifest*.
+
+    *secrets* is ``None`` when the store is sealed or absent: an app that references no secret
+    still resolves, one that does raises :class:`SealedError`. Unknown names raise
+    :class:`UnknownSecretError` listing all of them at once.
+    """
+    if manifest.secret_names():
+        if secrets is None:
+            raise SealedError(
+                f"app {manifest.name} uses secrets "
+                + ", ".join(manifest.secret_names())
+                + " and the secret store is sealed"
+            )
+        missing = missing_secrets(manifest, secrets)
+        if missing:
+            raise UnknownSecretError(missing)
+    return ResolvedApp(
+        name=manifest.name,
+        services=tuple(
+            resolve_service(spec, secrets=secrets or {}) for spec in manifest.service_specs()
+        ),
+    )
+
+
+def resolve_service(spec: ServiceSpec, *, secrets: Secrets) -> ResolvedService:
+    env: dict[str, ResolvedValue] = {}
+    for name in spec.env_from:
+        env.update(_secret_values(spec.app, name, secrets))
+    for key, value in spec.env:
+        env[key] = ResolvedValue(SecretStr(value), Origin(EnvSource.INLINE), value)
+    files: dict[str, ResolvedValue] = {}
+    for name in spec.secret_files:
+        files.update(_secret_values(spec.app, name, secrets))
+    return ResolvedService(
+        spec=spec,
+        env=env,
+        files=files,
+        spec_hash=spec_hash(spec, env=env, files=files),
+    )
+
+
+def _secret_values(app: str, name: str, secrets: Secrets) -> dict[str, ResolvedValue]:
+    material = pick_secret(app, name, secrets)
+    if material is None:
+        raise UnknownSecretError([name])
+    origin = Origin(EnvSource.SECRET, secret=name, scope=material.app_id)
+    return {
+        key: ResolvedValue(item.value, origin, item.fingerprint)
+        for key, item in material.keys.items()
+    }

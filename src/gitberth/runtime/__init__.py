@@ -1,0 +1,1 @@
+"""Container engines gitberth can drive; each implements :class:`~gitberth.runtime.base.Runtime`."""
