@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from gitberth.cli import manifest_commands, reconcile_commands  # noqa: F401  (registers verbs)
+# Importing a command module registers its verbs on the shared app.
+import gitberth.cli.manifest_commands
+import gitberth.cli.reconcile_commands  # noqa: F401
 from gitberth.cli._app import app
 
 __all__ = ["app", "main"]

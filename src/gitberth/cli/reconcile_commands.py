@@ -1,1 +1,161 @@
-"""Placeholder replaced in the next commit by ``apply`` and ``plan``."""
+"""Verbs that reconcile a Git repository against the engine: ``apply`` and ``plan``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gitberth.cli._app import app, console, err_console
+from gitberth.core.errors import GitberthError, RuntimeUnavailableError
+from gitberth.core.plan import ActionKind
+from gitberth.reconciler import (
+    ActionEvent,
+    AppStatus,
+    EventKind,
+    NoSecretStore,
+    ReconcileResult,
+    SecretSource,
+    build_desired,
+    reconcile_once,
+    spec_summaries,
+)
+from gitberth.runtime.docker import DEFAULT_GRACE_SECONDS, DockerRuntime
+from gitberth.source import DEFAULT_APPS_DIR, DEFAULT_BRANCH, open_repo, read_revision
+
+RepoOption = Annotated[Path, typer.Option("--repo", help="path of the Git repository")]
+BranchOption = Annotated[str, typer.Option("--branch", help="branch to follow")]
+RevOption = Annotated[
+    str | None, typer.Option("--rev", help="apply this commit instead of the branch tip")
+]
+AppsDirOption = Annotated[
+    str, typer.Option("--apps-dir", help="directory of app manifests inside the repo")
+]
+GraceOption = Annotated[
+    int, typer.Option("--grace", help="seconds a container gets to stop before it is killed")
+]
+
+_STYLE = {
+    ActionKind.CREATE: "green",
+    ActionKind.REPLACE: "yellow",
+    ActionKind.REMOVE: "red",
+    ActionKind.KEEP: "dim",
+}
+
+
+def _print_event(event: ActionEvent) -> None:
+    action = event.action
+    style = _STYLE[action.kind]
+    if event.kind is EventKind.STARTED:
+        console.print(
+            f"  [{style}]{action.kind.value:<7}[/] {action.container_name}: {action.reason}",
+            markup=True,
+        )
+    elif event.kind is EventKind.FAILED:
+        console.print(f"  [red]failed[/]  {action.container_name}: {event.error}")
+    elif event.container is not None and event.container.url:
+        console.print(f"  [green]running[/] {event.container.name} at {event.container.url}")
+
+
+def _history(repo_path: Path, *, apps_dir: str, secrets: SecretSource) -> Any:
+    repo = open_repo(repo_path)
+
+    def specs_at(sha: str) -> Mapping[str, Mapping[str, Any]]:
+        revision = read_revision(repo, rev=sha, apps_dir=apps_dir)
+        return spec_summaries(build_desired(revision, secrets=secrets).state)
+
+    return specs_at
+
+
+def _run(
+    *,
+    repo: Path,
+    branch: str,
+    rev: str | None,
+    apps_dir: str,
+    grace: int,
+    dry_run: bool,
+) -> ReconcileResult:
+    try:
+        revision = read_revision(open_repo(repo), branch=branch, rev=rev, apps_dir=apps_dir)
+        console.print(f"revision [bold]{revision.short}[/] ({rev or branch}) of {repo}")
+        secrets = NoSecretStore()
+        return reconcile_once(
+            revision=revision,
+            runtime=DockerRuntime(grace_seconds=grace),
+            secrets=secrets,
+            dry_run=dry_run,
+            listener=None if dry_run else _print_event,
+            history=_history(repo, apps_dir=apps_dir, secrets=secrets),
+        )
+    except RuntimeUnavailableError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(3) from None
+    except GitberthError as exc:
+        err_console.print(f"[red]error:[/] {exc}", markup=True)
+        raise typer.Exit(1) from None
+
+
+def _print_summary(result: ReconcileResult, *, dry_run: bool) -> None:
+    if dry_run:
+        for action in result.plan.actions:
+            if action.changes_something and result.apps[action.app].status is AppStatus.PLANNED:
+                style = _STYLE[action.kind]
+                console.print(
+                    f"  [{style}]{action.kind.value:<7}[/] {action.container_name}: {action.reason}"
+                )
+    counts: dict[str, int] = {}
+    for name in sorted(result.apps):
+        report = result.apps[name]
+        counts[report.status.value] = counts.get(report.status.value, 0) + 1
+        if report.status.is_error:
+            err_console.print(f"[red]{report.status.value}[/] app {name}:", end=" ")
+            err_console.print(report.message, markup=False, highlight=False)
+        elif report.status in (AppStatus.APPLIED, AppStatus.UNCHANGED) and not dry_run:
+            urls = [c.url for c in report.containers if c.url]
+            if urls:
+                console.print(f"  app {name}: " + ", ".join(urls))
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no apps"
+    console.print(f"{'plan' if dry_run else 'apply'}: {summary} in {result.duration_seconds:.2f}s")
+
+
+@app.command()
+def apply(
+    repo: RepoOption,
+    branch: BranchOption = DEFAULT_BRANCH,
+    rev: RevOption = None,
+    apps_dir: AppsDirOption = DEFAULT_APPS_DIR,
+    grace: GraceOption = DEFAULT_GRACE_SECONDS,
+) -> None:
+    """Reconcile once: make the engine run what the branch (or --rev) says.
+
+    Exit 0 when every app is applied; 1 when any app was invalid, blocked or failed (every other
+    app is still applied); 3 when Docker is unreachable.
+    """
+    result = _run(repo=repo, branch=branch, rev=rev, apps_dir=apps_dir, grace=grace, dry_run=False)
+    _print_summary(result, dry_run=False)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def plan(
+    repo: RepoOption,
+    branch: BranchOption = DEFAULT_BRANCH,
+    rev: RevOption = None,
+    apps_dir: AppsDirOption = DEFAULT_APPS_DIR,
+) -> None:
+    """Dry run against the live containers: what `apply` would do, changing nothing."""
+    result = _run(
+        repo=repo,
+        branch=branch,
+        rev=rev,
+        apps_dir=apps_dir,
+        grace=DEFAULT_GRACE_SECONDS,
+        dry_run=True,
+    )
+    _print_summary(result, dry_run=True)
+    if not result.ok:
+        raise typer.Exit(1)

@@ -1,0 +1,295 @@
+"""One reconcile pass: Git revision + secrets -> desired state -> plan -> actions on the engine.
+
+This is the only module that wires the pure core to the adapters. A pass is level-based (it
+looks at everything each time) and isolates apps from each other: a broken manifest, an unknown
+secret or a failing container affects only its own app, whose running containers are then left
+exactly as they are.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from gitberth.core.errors import (
+    ActionFailedError,
+    ManifestProblem,
+    ResolveError,
+    SealedError,
+    UnknownSecretError,
+)
+from gitberth.core.manifests import LoadResult, load_manifests
+from gitberth.core.models import ObservedContainer, ResolvedApp
+from gitberth.core.plan import Action, ActionKind, DesiredState, Plan, plan
+from gitberth.core.resolve import SecretKey, Secrets, candidate_keys, resolve_app
+from gitberth.runtime.base import Runtime
+from gitberth.source import Revision
+
+
+class SecretSource(Protocol):
+    """What the reconciler needs from the secret store."""
+
+    def materials(self, keys: Iterable[SecretKey]) -> Secrets:
+        """The existing secrets among *keys*, decrypted; raises SealedError when sealed."""
+        ...
+
+
+class NoSecretStore:
+    """Stands in when no secret store is configured: apps that reference secrets are held."""
+
+    def materials(self, keys: Iterable[SecretKey]) -> Secrets:
+        if not list(keys):
+            return {}
+        raise SealedError(
+            "no secret store is configured (run `gitberth serve --state-dir DIR` or pass "
+            "--state-dir), so apps that reference secrets cannot be resolved"
+        )
+
+
+class AppStatus(StrEnum):
+    UNCHANGED = "unchanged"
+    APPLIED = "applied"
+    REMOVED = "removed"
+    PLANNED = "planned"
+    INVALID = "invalid"
+    BLOCKED = "blocked"
+    FAILED = "failed"
+
+    @property
+    def is_error(self) -> bool:
+        return self in {AppStatus.INVALID, AppStatus.BLOCKED, AppStatus.FAILED}
+
+
+@dataclass
+class AppReport:
+    """How one app fared in a pass, with the error code and names a person needs to act."""
+
+    app: str
+    status: AppStatus
+    message: str = ""
+    code: str | None = None
+    missing: tuple[str, ...] = ()
+    problems: tuple[ManifestProblem, ...] = ()
+    containers: list[ObservedContainer] = field(default_factory=list)
+
+
+@dataclass
+class ReconcileResult:
+    revision: str
+    plan: Plan
+    apps: dict[str, AppReport]
+    duration_seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not any(report.status.is_error for report in self.apps.values())
+
+    @property
+    def failed_apps(self) -> list[str]:
+        return sorted(name for name, r in self.apps.items() if r.status.is_error)
+
+
+class EventKind(StrEnum):
+    STARTED = "started"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class ActionEvent:
+    kind: EventKind
+    action: Action
+    container: ObservedContainer | None = None
+    error: str | None = None
+
+
+Listener = Callable[[ActionEvent], None]
+SpecHistory = Callable[[str], Mapping[str, Mapping[str, Any]]]
+"""Revision sha -> {spec hash: summary} of the specs that revision asked for."""
+
+
+@dataclass
+class Desired:
+    state: DesiredState
+    loaded: LoadResult
+    reports: dict[str, AppReport]
+
+
+def build_desired(revision: Revision, *, secrets: SecretSource) -> Desired:
+    """Load, validate and resolve every app of *revision*; hold the ones that cannot be."""
+    loaded = load_manifests(revision.files, apps_dir=revision.apps_dir)
+    reports: dict[str, AppReport] = {}
+    held: dict[str, str] = {}
+    for name, problems in loaded.problems.items():
+        held[name] = f"invalid manifest ({problems[0].file})"
+        reports[name] = AppReport(
+            name,
+            AppStatus.INVALID,
+            message="; ".join(str(p) for p in problems),
+            code="invalid_manifest",
+            problems=problems,
+        )
+
+    keys = [key for manifest in loaded.apps.values() for key in candidate_keys(manifest)]
+    available: Secrets | None
+    sealed_message = ""
+    try:
+        available = secrets.materials(keys) if keys else {}
+    except SealedError as exc:
+        available, sealed_message = None, str(exc)
+
+    apps: dict[str, ResolvedApp] = {}
+    for name, manifest in sorted(loaded.apps.items()):
+        try:
+            apps[name] = resolve_app(manifest, secrets=available)
+        except ResolveError as exc:
+            message = (
+                sealed_message if isinstance(exc, SealedError) and sealed_message else str(exc)
+            )
+            held[name] = message
+            reports[name] = AppReport(
+                name,
+                AppStatus.BLOCKED,
+                message=message,
+                code=exc.code,
+                missing=exc.missing if isinstance(exc, UnknownSecretError) else (),
+            )
+    return Desired(DesiredState(revision.sha, apps, held), loaded, reports)
+
+
+def spec_summaries(desired: DesiredState) -> dict[str, Mapping[str, Any]]:
+    return {s.spec_hash: s.describe() for app in desired.apps.values() for s in app.services}
+
+
+def reconcile_once(
+    *,
+    revision: Revision,
+    runtime: Runtime,
+    secrets: SecretSource | None = None,
+    dry_run: bool = False,
+    listener: Listener | None = None,
+    known_specs: MutableMapping[str, Mapping[str, Any]] | None = None,
+    history: SpecHistory | None = None,
+    only_apps: frozenset[str] | None = None,
+    workers: int = 1,
+) -> ReconcileResult:
+    """Make the engine match *revision*: one observe, one plan, then the plan's actions.
+
+    With *dry_run* nothing is changed and every app with changes is reported as planned.
+    *only_apps* restricts the actions (not the observation) to some apps, for deploys.
+    """
+    started = time.monotonic()
+    desired = build_desired(revision, secrets=secrets or NoSecretStore())
+    observed = runtime.observe()
+    known = known_specs if known_specs is not None else {}
+    known.update(spec_summaries(desired.state))
+    _learn_history(observed, known=known, history=history, current=revision.sha)
+    the_plan = plan(desired.state, observed, known_specs=known)
+
+    reports = dict(desired.reports)
+    by_app: dict[str, list[Action]] = {}
+    for action in the_plan.actions:
+        if only_apps is not None and action.app not in only_apps:
+            continue
+        by_app.setdefault(action.app, []).append(action)
+
+    def run_app(app: str) -> AppReport:
+        actions = by_app[app]
+        existing = reports.get(app)
+        if existing is not None:  # held: invalid or blocked, containers left as they are
+            existing.containers = [c for c in observed if c.app == app]
+            return existing
+        changes = [a for a in actions if a.changes_something]
+        if dry_run:
+            status = AppStatus.PLANNED if changes else AppStatus.UNCHANGED
+            return AppReport(app, status, containers=[c for c in observed if c.app == app])
+        return _apply_app(
+            app,
+            actions,
+            runtime=runtime,
+            revision=revision.sha,
+            listener=listener,
+            observed=observed,
+            removed=app not in desired.state.apps,
+        )
+
+    apps = sorted(by_app)
+    if workers > 1 and len(apps) > 1:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apply") as pool:
+            results = list(pool.map(run_app, apps))
+    else:
+        results = [run_app(app) for app in apps]
+    for report in results:
+        reports[report.app] = report
+    return ReconcileResult(
+        revision=revision.sha,
+        plan=the_plan,
+        apps=reports,
+        duration_seconds=time.monotonic() - started,
+    )
+
+
+def _learn_history(
+    observed: list[ObservedContainer],
+    *,
+    known: MutableMapping[str, Mapping[str, Any]],
+    history: SpecHistory | None,
+    current: str,
+) -> None:
+    """Look up, once per revision, the specs of containers started from older revisions, so a
+    replacement can say which field changed instead of only that the hash did."""
+    if history is None:
+        return
+    revisions = {c.revision for c in observed if c.spec_hash not in known and c.revision != current}
+    for sha in sorted(revisions):
+        try:
+            known.update(history(sha))
+        except Exception:  # noqa: BLE001 - history only improves messages; never fail a pass
+            continue
+
+
+def _apply_app(
+    app: str,
+    actions: list[Action],
+    *,
+    runtime: Runtime,
+    revision: str,
+    listener: Listener | None,
+    observed: list[ObservedContainer],
+    removed: bool,
+) -> AppReport:
+    containers = {c.name: c for c in observed if c.app == app}
+    changed = False
+    for action in actions:
+        if not action.changes_something:
+            continue
+        if listener is not None:
+            listener(ActionEvent(EventKind.STARTED, action))
+        try:
+            result = runtime.apply(action, revision=revision)
+        except ActionFailedError as exc:
+            if listener is not None:
+                listener(ActionEvent(EventKind.FAILED, action, error=str(exc)))
+            return AppReport(
+                app,
+                AppStatus.FAILED,
+                message=f"{action.kind.value} {action.container_name}: {exc}",
+                code=exc.code,
+                containers=list(containers.values()),
+            )
+        changed = True
+        if action.kind is ActionKind.REMOVE:
+            containers.pop(action.container_name, None)
+        elif result is not None:
+            containers[result.name] = result
+        if listener is not None:
+            listener(ActionEvent(EventKind.DONE, action, container=result))
+    if removed:
+        status = AppStatus.REMOVED
+    else:
+        status = AppStatus.APPLIED if changed else AppStatus.UNCHANGED
+    return AppReport(app, status, containers=sorted(containers.values(), key=lambda c: c.name))

@@ -1,0 +1,201 @@
+"""The Docker engine adapter: one list call to observe, one SDK call sequence per action.
+
+Every engine error is mapped onto gitberth's own: an engine that does not answer becomes
+:class:`RuntimeUnavailableError` (retry later), anything an action trips over becomes
+:class:`ActionFailedError` (that app fails, the others go on).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import docker
+import docker.errors
+import requests
+
+from gitberth.core.errors import ActionFailedError, RuntimeUnavailableError
+from gitberth.core.models import ContainerState, ObservedContainer, ResolvedService
+from gitberth.core.plan import Action, ActionKind
+from gitberth.runtime.base import (
+    LABEL_APP,
+    LABEL_REVISION,
+    LABEL_SERVICE,
+    LABEL_SPEC_HASH,
+    OWNERSHIP_LABELS,
+)
+from gitberth.runtime.docker_args import to_create_kwargs
+
+DEFAULT_GRACE_SECONDS = 10
+
+SecretsDirFor = Callable[[ResolvedService, str], str | None]
+"""Given a service and a container name, prepare and return its secrets directory."""
+
+
+class DockerRuntime:
+    """Drives one Docker engine (``DOCKER_HOST`` or the default socket)."""
+
+    def __init__(
+        self,
+        client: docker.DockerClient | None = None,
+        *,
+        grace_seconds: int = DEFAULT_GRACE_SECONDS,
+        secrets_dir_for: SecretsDirFor | None = None,
+        on_container_removed: Callable[[str], None] | None = None,
+    ) -> None:
+        self._client = client
+        self.grace_seconds = grace_seconds
+        self._secrets_dir_for = secrets_dir_for
+        self._on_container_removed = on_container_removed
+        self.calls: collections.Counter[str] = collections.Counter()
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            with _engine_errors("connecting to Docker"):
+                self._client = docker.from_env()
+            self._client.api.hooks["response"].append(self._count)
+        return self._client
+
+    def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """Count every engine request by method and path, so tests can prove how many calls a
+        pass makes against the real engine."""
+        request = response.request
+        path = (request.path_url or "").split("?", 1)[0]
+        segments = [s for s in path.split("/") if s]
+        if segments and segments[0].startswith("v1."):
+            segments = segments[1:]
+        # Collapse ids so /containers/<id>/start counts as one kind of call.
+        if len(segments) >= 3 and segments[0] == "containers":
+            segments[1] = "{id}"
+        self.calls[f"{request.method} /{'/'.join(segments)}"] += 1
+
+    def list_calls(self) -> int:
+        return self.calls["GET /containers/json"]
+
+    def observe(self) -> list[ObservedContainer]:
+        with _engine_errors("listing containers"):
+            rows = self.client.api.containers(all=True, filters={"label": list(OWNERSHIP_LABELS)})
+        return [observed_from_row(row) for row in rows]
+
+    def apply(self, action: Action, *, revision: str) -> ObservedContainer | None:
+        if action.kind is ActionKind.KEEP:
+            return None
+        if action.kind is ActionKind.REMOVE:
+            assert action.container_id is not None
+            self._stop_and_remove(action.container_id, name=action.container_name)
+            return None
+        assert action.target is not None
+        if action.kind is ActionKind.REPLACE:
+            assert action.container_id is not None
+            self._stop_and_remove(action.container_id, name=action.container_name)
+        return self._create_and_start(action.target, name=action.container_name, revision=revision)
+
+    def _create_and_start(
+        self, service: ResolvedService, *, name: str, revision: str
+    ) -> ObservedContainer:
+        secrets_dir = None
+        if service.files:
+            if self._secrets_dir_for is None:
+                raise ActionFailedError(
+                    f"{name} needs secret files but no secrets directory is set"
+                )
+            secrets_dir = self._secrets_dir_for(service, name)
+        kwargs = to_create_kwargs(service, name=name, revision=revision, secrets_dir=secrets_dir)
+        with _engine_errors(f"creating {name}", image=service.spec.image):
+            container = self.client.containers.create(**kwargs)
+        try:
+            with _engine_errors(f"starting {name}"):
+                container.start()
+                container.reload()
+        except ActionFailedError:
+            with contextlib.suppress(docker.errors.APIError, requests.RequestException):
+                container.remove(force=True)
+            if self._on_container_removed is not None:
+                self._on_container_removed(name)
+            raise
+        return observed_from_attrs(container.attrs)
+
+    def _stop_and_remove(self, container_id: str, *, name: str) -> None:
+        with _engine_errors(f"removing {name}"):
+            try:
+                self.client.api.stop(container_id, timeout=self.grace_seconds)
+                self.client.api.remove_container(container_id, force=True)
+            except docker.errors.NotFound:
+                pass  # already gone: the desired outcome
+        if self._on_container_removed is not None:
+            self._on_container_removed(name)
+
+
+@contextlib.contextmanager
+def _engine_errors(doing: str, *, image: str | None = None) -> Iterator[None]:
+    try:
+        yield
+    except docker.errors.ImageNotFound as exc:
+        raise ActionFailedError(
+            f"{doing}: image {image or ''} is not present on the engine (gitberth does not pull; "
+            "build or load it first)"
+        ) from exc
+    except docker.errors.APIError as exc:
+        if exc.status_code == 409 and "name" in str(exc.explanation or ""):
+            raise ActionFailedError(
+                f"{doing}: the name is taken by a container gitberth does not manage"
+            ) from exc
+        raise ActionFailedError(f"{doing}: {exc.explanation or exc}") from exc
+    except (requests.ConnectionError, docker.errors.DockerException, OSError) as exc:
+        raise RuntimeUnavailableError(f"Docker engine unreachable while {doing}: {exc}") from exc
+
+
+def _state(value: str | None) -> ContainerState:
+    try:
+        return ContainerState(value or "unknown")
+    except ValueError:
+        return ContainerState.UNKNOWN
+
+
+def observed_from_row(row: dict[str, Any]) -> ObservedContainer:
+    """Build an :class:`ObservedContainer` from one ``GET /containers/json`` row."""
+    labels: dict[str, str] = row.get("Labels") or {}
+    names: list[str] = row.get("Names") or []
+    host_port = None
+    for port in row.get("Ports") or []:
+        if port.get("PublicPort"):
+            host_port = int(port["PublicPort"])
+            break
+    return ObservedContainer(
+        id=str(row["Id"]),
+        name=names[0].lstrip("/") if names else str(row["Id"])[:12],
+        app=labels[LABEL_APP],
+        service=labels[LABEL_SERVICE],
+        spec_hash=labels[LABEL_SPEC_HASH],
+        revision=labels[LABEL_REVISION],
+        state=_state(row.get("State")),
+        image=str(row.get("Image", "")),
+        host_port=host_port,
+        labels=labels,
+    )
+
+
+def observed_from_attrs(attrs: dict[str, Any]) -> ObservedContainer:
+    """Build an :class:`ObservedContainer` from a full ``inspect`` document."""
+    labels: dict[str, str] = attrs["Config"].get("Labels") or {}
+    host_port = None
+    for bindings in (attrs.get("NetworkSettings", {}).get("Ports") or {}).values():
+        for binding in bindings or []:
+            if binding.get("HostPort"):
+                host_port = int(binding["HostPort"])
+                break
+    return ObservedContainer(
+        id=str(attrs["Id"]),
+        name=str(attrs["Name"]).lstrip("/"),
+        app=labels[LABEL_APP],
+        service=labels[LABEL_SERVICE],
+        spec_hash=labels[LABEL_SPEC_HASH],
+        revision=labels[LABEL_REVISION],
+        state=_state(attrs.get("State", {}).get("Status")),
+        image=str(attrs["Config"].get("Image", "")),
+        host_port=host_port,
+        labels=labels,
+    )
