@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+import git
+
 from gitberth.core.errors import (
     ActionFailedError,
     ManifestProblem,
@@ -27,7 +29,7 @@ from gitberth.core.models import ObservedContainer, ResolvedApp
 from gitberth.core.plan import Action, ActionKind, DesiredState, Plan, plan
 from gitberth.core.resolve import SecretKey, Secrets, candidate_keys, resolve_app
 from gitberth.runtime.base import Runtime
-from gitberth.source import Revision
+from gitberth.source import Revision, read_revision
 
 
 class SecretSource(Protocol):
@@ -147,9 +149,9 @@ def build_desired(revision: Revision, *, secrets: SecretSource) -> Desired:
         try:
             apps[name] = resolve_app(manifest, secrets=available)
         except ResolveError as exc:
-            message = (
-                sealed_message if isinstance(exc, SealedError) and sealed_message else str(exc)
-            )
+            message = str(exc)
+            if isinstance(exc, SealedError) and sealed_message:
+                message = f"uses secret(s) {', '.join(manifest.secret_names())}: {sealed_message}"
             held[name] = message
             reports[name] = AppReport(
                 name,
@@ -163,6 +165,16 @@ def build_desired(revision: Revision, *, secrets: SecretSource) -> Desired:
 
 def spec_summaries(desired: DesiredState) -> dict[str, Mapping[str, Any]]:
     return {s.spec_hash: s.describe() for app in desired.apps.values() for s in app.services}
+
+
+def history_from_repo(repo: git.Repo, *, apps_dir: str, secrets: SecretSource) -> SpecHistory:
+    """A :data:`SpecHistory` reading older revisions from *repo*, resolved with *secrets*."""
+
+    def specs_at(sha: str) -> Mapping[str, Mapping[str, Any]]:
+        revision = read_revision(repo, rev=sha, apps_dir=apps_dir)
+        return spec_summaries(build_desired(revision, secrets=secrets).state)
+
+    return specs_at
 
 
 def reconcile_once(

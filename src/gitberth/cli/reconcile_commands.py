@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -17,10 +16,8 @@ from gitberth.reconciler import (
     EventKind,
     NoSecretStore,
     ReconcileResult,
-    SecretSource,
-    build_desired,
+    history_from_repo,
     reconcile_once,
-    spec_summaries,
 )
 from gitberth.runtime.docker import DEFAULT_GRACE_SECONDS, DockerRuntime
 from gitberth.source import DEFAULT_APPS_DIR, DEFAULT_BRANCH, open_repo, read_revision
@@ -59,16 +56,6 @@ def _print_event(event: ActionEvent) -> None:
         console.print(f"  [green]running[/] {event.container.name} at {event.container.url}")
 
 
-def _history(repo_path: Path, *, apps_dir: str, secrets: SecretSource) -> Any:
-    repo = open_repo(repo_path)
-
-    def specs_at(sha: str) -> Mapping[str, Mapping[str, Any]]:
-        revision = read_revision(repo, rev=sha, apps_dir=apps_dir)
-        return spec_summaries(build_desired(revision, secrets=secrets).state)
-
-    return specs_at
-
-
 def _run(
     *,
     repo: Path,
@@ -79,7 +66,8 @@ def _run(
     dry_run: bool,
 ) -> ReconcileResult:
     try:
-        revision = read_revision(open_repo(repo), branch=branch, rev=rev, apps_dir=apps_dir)
+        git_repo = open_repo(repo)
+        revision = read_revision(git_repo, branch=branch, rev=rev, apps_dir=apps_dir)
         console.print(f"revision [bold]{revision.short}[/] ({rev or branch}) of {repo}")
         secrets = NoSecretStore()
         return reconcile_once(
@@ -88,7 +76,7 @@ def _run(
             secrets=secrets,
             dry_run=dry_run,
             listener=None if dry_run else _print_event,
-            history=_history(repo, apps_dir=apps_dir, secrets=secrets),
+            history=history_from_repo(git_repo, apps_dir=apps_dir, secrets=secrets),
         )
     except RuntimeUnavailableError as exc:
         err_console.print(f"[red]error:[/] {exc}")

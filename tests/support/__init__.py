@@ -1,0 +1,1 @@
+"""Helpers shared by tests: real Git repositories and a real Docker engine."""

@@ -1,0 +1,43 @@
+"""Access to the real Docker engine the Makefile started, and clean-up by label."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import docker
+import docker.errors
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE_IMAGE = "gitberth/example-web:1.0"
+TEST_LABEL = "gitberth-test"
+
+
+def engine() -> docker.DockerClient:
+    """The engine at DOCKER_HOST; fail loudly (never skip) when it does not answer."""
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as exc:  # pragma: no cover - environment problem
+        raise RuntimeError(
+            "no Docker engine answers at DOCKER_HOST; run the suite with `make test`, which "
+            f"starts one ({exc})"
+        ) from exc
+    return client
+
+
+def ensure_example_image(client: docker.DockerClient) -> None:
+    try:
+        client.images.get(EXAMPLE_IMAGE)
+    except docker.errors.ImageNotFound:
+        subprocess.run([str(ROOT / "scripts" / "build-images.sh"), EXAMPLE_IMAGE], check=True)
+
+
+def remove_managed_and_test_containers(client: docker.DockerClient) -> None:
+    """Remove every gitberth-managed container and every container a test labelled."""
+    for label in ("gitberth.app", TEST_LABEL):
+        for row in client.api.containers(all=True, filters={"label": label}):
+            try:
+                client.api.remove_container(row["Id"], force=True)
+            except docker.errors.NotFound:
+                pass
