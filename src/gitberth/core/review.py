@@ -1,0 +1,516 @@
+"""What merging a change to the manifests would do, for a reviewer, computed purely.
+
+``review(base, head)`` compares the desired state at two revisions (two :class:`LoadResult`
+values) without Docker, a server or secret values: apps and services added, removed or changed,
+field by field, and the containers each change will create, replace or remove, with the reason.
+It mirrors the reconciler's rules so the review tells the truth about restarts: a container is
+replaced when its image, command, port, host port, inline env or secret references change
+(everything that enters the spec hash), while a replica count change only creates or removes
+the surplus replicas. Wording reuses :func:`gitberth.core.plan.describe_changes` so a review and
+a live plan say the same thing about the same change.
+
+``check_secrets(head, secrets)`` adds what only a server knows — which secrets exist and their
+key names — and is just as pure: it takes the server's answer as values and never sees a secret
+value, because the server never sends one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from gitberth.core.errors import ManifestProblem
+from gitberth.core.manifests import LoadResult
+from gitberth.core.models import AppManifest, ServiceSpec, is_env_name
+from gitberth.core.plan import describe_changes
+
+
+class Change(StrEnum):
+    """How an app or a service differs between base and head."""
+
+    ADDED = "added"
+    REMOVED = "removed"
+    CHANGED = "changed"
+    REPAIRED = "repaired"
+    """Invalid at base, valid at head: what runs is whatever an older revision started."""
+    INVALID = "invalid"
+    """Invalid at head: the reconciler will hold this app's containers exactly as they are."""
+
+
+class ContainerAction(StrEnum):
+    CREATE = "create"
+    REPLACE = "replace"
+    REMOVE = "remove"
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field of one service that differs.
+
+    ``key`` names the env variable or secret for ``env``, ``envFrom`` and ``secretFiles``.
+    ``before`` and ``after`` are manifest text, which is in Git already (inline env values
+    included); secret values are never part of a manifest, so never part of a change.
+    """
+
+    field: str
+    key: str | None
+    before: str | None
+    after: str | None
+    replaces: bool
+    text: str
+
+
+@dataclass(frozen=True)
+class ContainerChange:
+    """One container the change creates, replaces or removes, and why."""
+
+    name: str
+    action: ContainerAction
+    reason: str
+
+
+@dataclass(frozen=True)
+class ServiceReview:
+    name: str
+    change: Change
+    fields: tuple[FieldChange, ...] = ()
+    containers: tuple[ContainerChange, ...] = ()
+
+
+@dataclass(frozen=True)
+class AppReview:
+    name: str
+    change: Change
+    file: str | None
+    services: tuple[ServiceReview, ...] = ()
+    problems: tuple[ManifestProblem, ...] = ()
+
+    def containers(self, action: ContainerAction) -> tuple[ContainerChange, ...]:
+        return tuple(c for s in self.services for c in s.containers if c.action is action)
+
+
+@dataclass(frozen=True)
+class Review:
+    """Every app that differs between base and head (unchanged apps are only counted)."""
+
+    apps: tuple[AppReview, ...]
+    unchanged: int
+    base_problems: tuple[ManifestProblem, ...] = ()
+
+    @property
+    def problems(self) -> tuple[ManifestProblem, ...]:
+        """Head problems: each one blocks its app from being applied."""
+        return tuple(p for app in self.apps for p in app.problems)
+
+    @property
+    def invalid(self) -> bool:
+        return any(app.change is Change.INVALID for app in self.apps)
+
+    @property
+    def changed(self) -> bool:
+        return any(app.change is not Change.INVALID for app in self.apps)
+
+    def count(self, change: Change) -> int:
+        return sum(1 for app in self.apps if app.change is change)
+
+    def containers(self, action: ContainerAction) -> tuple[ContainerChange, ...]:
+        return tuple(c for app in self.apps for c in app.containers(action))
+
+
+def review(base: LoadResult, head: LoadResult) -> Review:
+    """Compare the desired state of two revisions, app by app, in name order."""
+    apps: list[AppReview] = []
+    unchanged = 0
+    for name in sorted(set(base.apps) | set(head.apps) | set(head.problems) | set(base.problems)):
+        app = _review_app(name, base=base, head=head)
+        if app is None:
+            unchanged += 1
+        else:
+            apps.append(app)
+    return Review(apps=tuple(apps), unchanged=unchanged, base_problems=base.all_problems)
+
+
+def _review_app(name: str, *, base: LoadResult, head: LoadResult) -> AppReview | None:
+    file = head.files.get(name) or base.files.get(name)
+    if name in head.problems:
+        return AppReview(name, Change.INVALID, file, problems=head.problems[name])
+    old, new = base.apps.get(name), head.apps.get(name)
+    if new is None:
+        if old is None:  # invalid at base and gone at head: nothing Git can say about it
+            return AppReview(name, Change.REMOVED, file)
+        services = tuple(
+            _whole_service(s, Change.REMOVED, reason="app removed") for s in old.service_specs()
+        )
+        return AppReview(name, Change.REMOVED, file, services)
+    if old is None:
+        change = Change.REPAIRED if name in base.problems else Change.ADDED
+        reason = (
+            "manifest was invalid at base: replaces whatever an older revision started"
+            if change is Change.REPAIRED
+            else "new app"
+        )
+        services = tuple(_whole_service(s, change, reason=reason) for s in new.service_specs())
+        return AppReview(name, change, file, services)
+    services = _compare_services(old, new)
+    if not services:
+        return None
+    return AppReview(name, Change.CHANGED, file, services)
+
+
+def _compare_services(old: AppManifest, new: AppManifest) -> tuple[ServiceReview, ...]:
+    before = {s.service: s for s in old.service_specs()}
+    after = {s.service: s for s in new.service_specs()}
+    reviews: list[ServiceReview] = []
+    # Head order first (the order the author wrote), then services that disappear.
+    for name, spec in after.items():
+        previous = before.get(name)
+        if previous is None:
+            reviews.append(_whole_service(spec, Change.ADDED, reason="new service"))
+            continue
+        fields = field_changes(previous, spec)
+        if fields:
+            containers = _containers_for(previous, spec, fields)
+            reviews.append(ServiceReview(name, Change.CHANGED, fields, containers))
+    for name, spec in before.items():
+        if name not in after:
+            reviews.append(_whole_service(spec, Change.REMOVED, reason="service removed"))
+    return tuple(reviews)
+
+
+_WHOLE_ACTION = {
+    Change.ADDED: ContainerAction.CREATE,
+    Change.REMOVED: ContainerAction.REMOVE,
+    Change.REPAIRED: ContainerAction.REPLACE,
+}
+
+
+def _whole_service(spec: ServiceSpec, change: Change, *, reason: str) -> ServiceReview:
+    """A service that exists on one side only: every replica is created, removed, or (for a
+    repaired app) replaced."""
+    containers = tuple(
+        ContainerChange(spec.container_name(n), _WHOLE_ACTION[change], reason)
+        for n in range(1, spec.replicas + 1)
+    )
+    return ServiceReview(spec.service, change, _describe_whole(spec, change), containers)
+
+
+def _describe_whole(spec: ServiceSpec, change: Change) -> tuple[FieldChange, ...]:
+    """An added service's fields as changes from nothing, so a reviewer sees the whole spec;
+    a removed service needs no field list, its containers say everything."""
+    if change is Change.REMOVED:
+        return ()
+    empty = ServiceSpec(
+        app=spec.app,
+        service=spec.service,
+        image=spec.image,
+        port=None,
+        host_port=None,
+        env=(),
+        command=None,
+        replicas=0,
+    )
+    image = FieldChange("image", None, None, spec.image, True, f"image {spec.image}")
+    return (image, *field_changes(empty, spec))
+
+
+def field_changes(old: ServiceSpec, new: ServiceSpec) -> tuple[FieldChange, ...]:
+    """Every field that differs between two specs of one service, in manifest order."""
+    changes: list[FieldChange] = []
+    before, after = _summary(old), _summary(new)
+    for name in ("image", "command", "port", "hostPort"):
+        if before[name] != after[name]:
+            (text,) = describe_changes({name: before[name]}, {name: after[name]})
+            changes.append(
+                FieldChange(name, None, _text(before[name]), _text(after[name]), True, text)
+            )
+    if old.replicas != new.replicas:
+        changes.append(
+            FieldChange(
+                "replicas",
+                None,
+                str(old.replicas),
+                str(new.replicas),
+                False,
+                f"replicas {old.replicas} -> {new.replicas}",
+            )
+        )
+    changes.extend(_env_changes(dict(old.env), dict(new.env)))
+    changes.extend(_reference_changes("envFrom", old.env_from, new.env_from))
+    changes.extend(_reference_changes("secretFiles", old.secret_files, new.secret_files))
+    return tuple(changes)
+
+
+def _summary(spec: ServiceSpec) -> dict[str, Any]:
+    """The secret-free part of :func:`gitberth.core.models.spec_summary`, which needs
+    resolved values; the keys match so :func:`describe_changes` reads it the same way."""
+    return {
+        "image": spec.image,
+        "command": list(spec.command) if spec.command is not None else None,
+        "port": spec.port,
+        "hostPort": spec.host_port,
+    }
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    return str(value)
+
+
+def _env_changes(old: Mapping[str, str], new: Mapping[str, str]) -> list[FieldChange]:
+    changes: list[FieldChange] = []
+    for key in sorted(set(old) | set(new)):
+        if key not in old:
+            text = f"env {key} added: {new[key]}"
+        elif key not in new:
+            text = f"env {key} removed (was: {old[key]})"
+        elif old[key] != new[key]:
+            text = f"env {key} changed: {old[key]} -> {new[key]}"
+        else:
+            continue
+        changes.append(FieldChange("env", key, old.get(key), new.get(key), True, text))
+    return changes
+
+
+def _reference_changes(
+    field_name: str, old: Sequence[str], new: Sequence[str]
+) -> list[FieldChange]:
+    """Secret references added or removed; a new order alone is a change of precedence, which
+    replaces containers only when two of the secrets share a key name."""
+    before, after = _unique(old), _unique(new)
+    changes = [
+        FieldChange(field_name, name, None, name, True, f"{field_name} {name} added")
+        for name in after
+        if name not in before
+    ] + [
+        FieldChange(field_name, name, name, None, True, f"{field_name} {name} removed")
+        for name in before
+        if name not in after
+    ]
+    kept_before = [n for n in before if n in after]
+    kept_after = [n for n in after if n in before]
+    if kept_before != kept_after:
+        old_order, new_order = ", ".join(kept_before), ", ".join(kept_after)
+        changes.append(
+            FieldChange(
+                field_name,
+                None,
+                old_order,
+                new_order,
+                False,
+                f"{field_name} order {old_order} -> {new_order} "
+                "(restarts only if these secrets share a key name)",
+            )
+        )
+    return changes
+
+
+def _unique(names: Sequence[str]) -> list[str]:
+    """Keep the last occurrence of each name: that is the one whose keys win."""
+    last = {name: index for index, name in enumerate(names)}
+    return sorted(last, key=last.__getitem__)
+
+
+def _containers_for(
+    old: ServiceSpec, new: ServiceSpec, fields: Sequence[FieldChange]
+) -> tuple[ContainerChange, ...]:
+    """Replicas present before and after are replaced when a replacing field changed; the
+    surplus of a scale-up is created, that of a scale-down removed, and nothing else moves."""
+    reason = "; ".join(f.text for f in fields if f.replaces)
+    scale = f"replicas {old.replicas} -> {new.replicas}"
+    containers: list[ContainerChange] = []
+    if reason:
+        containers.extend(
+            ContainerChange(new.container_name(n), ContainerAction.REPLACE, reason)
+            for n in range(1, min(old.replicas, new.replicas) + 1)
+        )
+    containers.extend(
+        ContainerChange(new.container_name(n), ContainerAction.CREATE, scale)
+        for n in range(old.replicas + 1, new.replicas + 1)
+    )
+    containers.extend(
+        ContainerChange(old.container_name(n), ContainerAction.REMOVE, scale)
+        for n in range(new.replicas + 1, old.replicas + 1)
+    )
+    return tuple(containers)
+
+
+# --- What a server adds: secret existence and key names -------------------------------------
+
+
+@dataclass(frozen=True)
+class SecretInfo:
+    """One secret as ``GET /secrets`` lists it: names and key names, never values."""
+
+    name: str
+    app_id: str | None
+    keys: tuple[str, ...]
+    updated_at: str | None = None
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    """The reconciler would block the app (``unknown_secret``) or the container cannot work."""
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class SecretFinding:
+    app: str
+    service: str | None
+    secret: str | None
+    severity: Severity
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class SecretUse:
+    """One secret a service consumes at head, which scope wins, and the key names it gets."""
+
+    app: str
+    service: str
+    secret: str
+    mode: str  # "envFrom" or "secretFiles"
+    scope: str | None  # the appId of an app-scoped secret, None for shared
+    keys: tuple[str, ...]
+    updated_at: str | None
+
+
+@dataclass(frozen=True)
+class SecretCheck:
+    findings: tuple[SecretFinding, ...]
+    uses: tuple[SecretUse, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.severity is Severity.ERROR for f in self.findings)
+
+
+def check_secrets(
+    head: LoadResult, secrets: Iterable[SecretInfo], *, apps: Iterable[str] | None = None
+) -> SecretCheck:
+    """Check every secret reference of head (or of *apps*) against what the server holds.
+
+    Errors: a name that exists in neither scope (the reconciler would hold the app with
+    ``unknown_secret``), a secret with no keys, an ``envFrom`` key that cannot be an
+    environment variable. Warnings: inline env that overrides a key a secret provides, and two
+    secrets of one service that provide the same key (the later one wins).
+    """
+    by_key = {(s.app_id, s.name): s for s in secrets}
+    wanted = sorted(head.apps) if apps is None else sorted(set(apps) & set(head.apps))
+    findings: list[SecretFinding] = []
+    uses: list[SecretUse] = []
+    for app_name in wanted:
+        manifest = head.apps[app_name]
+        missing = [
+            name
+            for name in manifest.secret_names()
+            if (app_name, name) not in by_key and (None, name) not in by_key
+        ]
+        findings.extend(
+            SecretFinding(
+                app_name,
+                None,
+                name,
+                Severity.ERROR,
+                "unknown_secret",
+                f"secret {name} exists neither for app {app_name} nor shared",
+            )
+            for name in missing
+        )
+        for spec in manifest.service_specs():
+            service_uses = _uses(spec, by_key)
+            uses.extend(service_uses)
+            findings.extend(_service_findings(spec, service_uses))
+    reported: set[tuple[str, str | None, str | None, str]] = set()
+    unique = []
+    for finding in findings:
+        identity = (finding.app, finding.service, finding.secret, finding.message)
+        if identity not in reported:
+            reported.add(identity)
+            unique.append(finding)
+    return SecretCheck(tuple(unique), tuple(uses))
+
+
+def _uses(
+    spec: ServiceSpec, by_key: Mapping[tuple[str | None, str], SecretInfo]
+) -> list[SecretUse]:
+    found: list[SecretUse] = []
+    for mode, names in (("envFrom", spec.env_from), ("secretFiles", spec.secret_files)):
+        for name in _unique(names):
+            info = by_key.get((spec.app, name)) or by_key.get((None, name))
+            if info is not None:
+                found.append(
+                    SecretUse(
+                        spec.app,
+                        spec.service,
+                        name,
+                        mode,
+                        info.app_id,
+                        tuple(sorted(info.keys)),
+                        info.updated_at,
+                    )
+                )
+    return found
+
+
+def _service_findings(spec: ServiceSpec, uses: Sequence[SecretUse]) -> list[SecretFinding]:
+    findings: list[SecretFinding] = []
+    inline = dict(spec.env)
+    provided: dict[str, str] = {}
+    for use in uses:
+        if not use.keys:
+            findings.append(
+                SecretFinding(
+                    spec.app,
+                    spec.service,
+                    use.secret,
+                    Severity.ERROR,
+                    "empty_secret",
+                    f"secret {use.secret} has no keys, so {use.mode} gives this service nothing",
+                )
+            )
+        if use.mode != "envFrom":
+            continue
+        for key in use.keys:
+            if not is_env_name(key):
+                findings.append(
+                    SecretFinding(
+                        spec.app,
+                        spec.service,
+                        use.secret,
+                        Severity.ERROR,
+                        "invalid_env_key",
+                        f"key {key!r} of secret {use.secret} is not a valid env variable name",
+                    )
+                )
+            elif key in inline:
+                findings.append(
+                    SecretFinding(
+                        spec.app,
+                        spec.service,
+                        use.secret,
+                        Severity.WARNING,
+                        "overridden_by_inline_env",
+                        f"inline env {key} overrides key {key} of secret {use.secret}",
+                    )
+                )
+            elif key in provided and provided[key] != use.secret:
+                findings.append(
+                    SecretFinding(
+                        spec.app,
+                        spec.service,
+                        use.secret,
+                        Severity.WARNING,
+                        "shared_key",
+                        f"key {key} of secret {use.secret} overrides the one of secret "
+                        f"{provided[key]} (later envFrom wins)",
+                    )
+                )
+            provided[key] = use.secret
+    return findings
