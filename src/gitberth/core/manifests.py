@@ -10,9 +10,9 @@ paths: reading files is the caller's business.
 from __future__ import annotations
 
 import io
+import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import Any
 
 from pydantic import ValidationError
@@ -76,16 +76,24 @@ def _plain(node: Any) -> Any:
     return node
 
 
-def _position(root: Any, loc: Iterable[int | str]) -> tuple[int | None, int | None]:
-    """Find the 1-based line and column of the node at a pydantic error location."""
+def _position(
+    root: Any, loc: tuple[int | str, ...], *, at_key: bool = False
+) -> tuple[int | None, int | None]:
+    """Find the 1-based line and column of the node at a pydantic error location.
+
+    With *at_key* the last step points at the mapping key rather than its value (for unknown
+    fields and invalid keys).
+    """
     node = root
     line: int | None = getattr(getattr(root, "lc", None), "line", None)
     column: int | None = getattr(getattr(root, "lc", None), "col", None)
-    for part in loc:
+    for index, part in enumerate(loc):
         if isinstance(node, CommentedMap) and part in node:
             key_pos = node.lc.key(part)
             value = node[part]
-            if isinstance(value, CommentedMap | CommentedSeq) and value:
+            if at_key and index == len(loc) - 1:
+                line, column = key_pos
+            elif isinstance(value, CommentedMap | CommentedSeq) and value:
                 line, column = value.lc.line, value.lc.col
             else:
                 line, column = node.lc.value(part) if value is not None else key_pos
@@ -169,17 +177,21 @@ def validate_manifest(data: Any, *, file: str, positions: Any = None) -> AppMani
         problems = []
         for error in exc.errors(include_input=False, include_url=False):
             loc = _validation_loc(error)
-            line, column = _position(positions, loc) if positions is not None else (None, None)
+            at_key = error.get("type") == "extra_forbidden" or "[key]" in error.get("loc", ())
+            line, column = (
+                _position(positions, loc, at_key=at_key) if positions is not None else (None, None)
+            )
             problems.append(ManifestProblem(file, line, column, _field_path(loc), _message(error)))
         raise ManifestErrors(problems) from None
 
 
 def app_name_for(path: str, *, apps_dir: str) -> str | None:
     """The app name a manifest file must declare, or None when *path* is not a manifest."""
-    pure = PurePosixPath(path)
-    if str(pure.parent) != apps_dir.strip("/") or pure.suffix not in MANIFEST_SUFFIXES:
+    directory, file_name = posixpath.split(path)
+    stem, suffix = posixpath.splitext(file_name)
+    if directory != apps_dir.strip("/") or suffix not in MANIFEST_SUFFIXES:
         return None
-    return pure.stem
+    return stem
 
 
 def load_manifests(files: Mapping[str, str], *, apps_dir: str = "apps") -> LoadResult:

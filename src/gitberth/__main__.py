@@ -1,0 +1,5 @@
+"""``python -m gitberth`` runs the command line."""
+
+from gitberth.cli import main
+
+main()

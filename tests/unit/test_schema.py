@@ -1,0 +1,30 @@
+"""schemas/app.schema.json is exactly what `gitberth schema` prints from the model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from gitberth.cli import app
+from gitberth.schema import app_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_committed_schema_is_not_stale() -> None:
+    committed = json.loads((ROOT / "schemas" / "app.schema.json").read_text())
+    assert committed == app_schema(), "run: gitberth schema > schemas/app.schema.json"
+
+
+def test_the_schema_command_prints_the_schema() -> None:
+    result = CliRunner().invoke(app, ["schema"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == app_schema()
+
+
+def test_the_schema_rejects_unknown_fields() -> None:
+    schema = app_schema()
+    assert schema["additionalProperties"] is False
+    assert schema["$defs"]["ServiceManifest"]["additionalProperties"] is False
