@@ -17,6 +17,9 @@ these with ``raise ... from exc`` so callers never need to know which library fa
     │   ├── SecretNotFoundError
     │   ├── SecretIntegrityError a record does not decrypt (tampered, moved or wrong key)
     │   └── UnsealError          a wrong key or share was offered to unseal
+    ├── RateLimitedError         too many attempts (unseal); retry after a delay
+    ├── InvalidRequestError      an API request field is malformed (names the field, never a value)
+    │   └── PayloadTooLargeError a value, secret or body exceeds its size limit
     ├── AuthError                a token is missing, unknown or lacks the role
     ├── ConfigError              a setting is unusable (bad state dir, secrets dir not in RAM)
     └── DeployError              POST /deploy cannot be honoured (read-only repo, ref race)
@@ -149,6 +152,32 @@ class UnsealError(SecretStoreError):
     """A wrong master key or share was offered, or shares do not combine to the key."""
 
     code = "unseal_failed"
+
+
+class RateLimitedError(GitberthError):
+    """Too many attempts in a short window; the caller may retry after ``retry_after`` seconds."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class InvalidRequestError(GitberthError):
+    """A request field is malformed. ``field`` names it (``data.KEY``); the value is never echoed."""
+
+    code = "invalid_request"
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class PayloadTooLargeError(InvalidRequestError):
+    """A secret value, a whole secret or a request body is over its size limit."""
+
+    code = "too_large"
 
 
 class AuthError(GitberthError):

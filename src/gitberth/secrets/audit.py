@@ -1,0 +1,124 @@
+"""The audit log: who did what to which secret, and when, without ever holding a value.
+
+Each secrets and admin call leaves one entry: time, token id, action, secret name, scope, key
+names, outcome and, for writes, an HMAC of each value under the store's fingerprint key. The HMAC
+lets an auditor tell whether two writes set the same value, and reveals nothing else.
+Entries live in the same SQLite database, so a write and its audit entry commit together.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from gitberth.state import Database
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    token_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    name TEXT,
+    app_id TEXT,
+    keys TEXT NOT NULL,
+    value_hmacs TEXT NOT NULL
+)
+"""
+MAX_ENTRIES_PER_READ = 1000
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: str
+    token_id: str
+    action: str
+    outcome: str
+    name: str | None
+    app_id: str | None
+    keys: tuple[str, ...]
+    value_hmacs: Mapping[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "at": self.at,
+            "tokenId": self.token_id,
+            "action": self.action,
+            "outcome": self.outcome,
+            "name": self.name,
+            "scope": "shared" if self.app_id is None else "app",
+            "appId": self.app_id,
+            "keys": list(self.keys),
+            "valueHmacs": dict(self.value_hmacs),
+        }
+
+
+class AuditLog:
+    """Appends and reads audit entries."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        with db.transaction() as conn:
+            conn.execute(_SCHEMA)
+
+    def record(
+        self,
+        *,
+        token_id: str,
+        action: str,
+        outcome: str = "ok",
+        name: str | None = None,
+        app_id: str | None = None,
+        keys: Sequence[str] = (),
+        value_hmacs: Mapping[str, str] | None = None,
+    ) -> None:
+        """Append one entry (joins the caller's transaction if one is open on this thread)."""
+        at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO audit_log (at, token_id, action, outcome, name, app_id, keys, "
+                "value_hmacs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    at,
+                    token_id,
+                    action,
+                    outcome,
+                    name,
+                    app_id,
+                    json.dumps(list(keys)),
+                    json.dumps(dict(value_hmacs or {}), sort_keys=True),
+                ),
+            )
+
+    def entries(self, *, limit: int = 100, before: int | None = None) -> list[AuditEntry]:
+        """The newest entries first, at most *limit*, optionally older than entry id *before*."""
+        limit = max(1, min(limit, MAX_ENTRIES_PER_READ))
+        query = (
+            "SELECT id, at, token_id, action, outcome, name, app_id, keys, value_hmacs "
+            "FROM audit_log"
+        )
+        params: tuple[int, ...] = (limit,)
+        if before is not None:
+            query += " WHERE id < ?"
+            params = (before, limit)
+        with self._db.reading() as conn:
+            rows = conn.execute(query + " ORDER BY id DESC LIMIT ?", params).fetchall()
+        return [
+            AuditEntry(
+                id=int(row[0]),
+                at=str(row[1]),
+                token_id=str(row[2]),
+                action=str(row[3]),
+                outcome=str(row[4]),
+                name=row[5],
+                app_id=row[6],
+                keys=tuple(json.loads(row[7])),
+                value_hmacs=json.loads(row[8]),
+            )
+            for row in rows
+        ]

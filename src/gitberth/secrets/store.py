@@ -1,0 +1,556 @@
+"""The secret store: encrypted named bags of key/values in SQLite, by name and scope.
+
+A secret is identified by ``(appId, name)``: ``appId`` is ``None`` for a shared (org-wide)
+secret, or the app name for an app-scoped one. The database holds only key names, versions,
+timestamps and ciphertext (see :mod:`gitberth.secrets.crypto`); values exist in plaintext only in
+memory, while a request or a resolution needs them.
+
+The store is *sealed* until :meth:`SecretStore.unlock` gets the master key, and can be sealed
+again at any time with :meth:`SecretStore.lock`. One lock serialises key handling and writes, so
+sealing waits for in-flight operations to finish and later ones fail cleanly with
+:class:`SealedError`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import SecretStr
+
+from gitberth.core.errors import (
+    ConfigError,
+    InvalidRequestError,
+    PayloadTooLargeError,
+    SealedError,
+    SecretIntegrityError,
+    SecretNotFoundError,
+)
+from gitberth.core.models import is_dns_label, is_env_name
+from gitberth.core.resolve import SecretKey, SecretKeyMaterial, SecretMaterial
+from gitberth.secrets import crypto
+from gitberth.state import Database
+
+MAX_VALUE_BYTES = 64 * 1024
+MAX_SECRET_BYTES = 512 * 1024
+MAX_TERM_ENCRYPTIONS = 2**30
+"""Rotate before this many encryptions under one term key (NIST allows 2**32 random nonces)."""
+_REWRAP_BATCH = 200
+
+SEAL_MODE_AUTO = "auto"
+SEAL_MODE_SHAMIR = "shamir"
+
+_FINGERPRINT_IDENTITY = crypto.RecordIdentity(
+    kind="meta", scope="store", app_id="", name="fingerprint-key"
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS secret_meta (
+    key TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS key_terms (
+    term INTEGER PRIMARY KEY,
+    wrapped BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    encryptions INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS secrets (
+    app_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    keys TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    term INTEGER NOT NULL,
+    record BLOB NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (app_id, name)
+);
+CREATE INDEX IF NOT EXISTS secrets_by_term ON secrets (term);
+"""
+
+
+@dataclass(frozen=True)
+class SealConfig:
+    """How the store is unsealed: ``auto`` (key file) or ``shamir`` (threshold of shares)."""
+
+    mode: str
+    shares: int
+    threshold: int
+
+
+@dataclass(frozen=True)
+class SecretInfo:
+    """What may be shown about a secret: never a value."""
+
+    name: str
+    app_id: str | None
+    keys: tuple[str, ...]
+    version: int
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """The outcome of a write; ``fingerprints`` are HMACs of the values, for the audit log."""
+
+    info: SecretInfo
+    created: bool
+    fingerprints: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class RotationResult:
+    term: int
+    rewrapped: int
+
+
+def validate_secret(*, name: str, app_id: str | None, data: Mapping[str, object]) -> None:
+    """Refuse a secret the runtime could not use, naming the field or key, never the value.
+
+    Keys become environment variable names and file names under ``/run/secrets``, so they must
+    match ``[A-Za-z_][A-Za-z0-9_]*``: that excludes ``..``, ``/`` and anything a shell or a path
+    would read differently.
+    """
+    if not isinstance(name, str) or not is_dns_label(name):
+        raise InvalidRequestError(
+            "name must be a DNS label: lowercase letters, digits and '-', at most 63 characters",
+            field="name",
+        )
+    if app_id is not None and (not isinstance(app_id, str) or not is_dns_label(app_id)):
+        raise InvalidRequestError(
+            "appId must be an app name (a DNS label: lowercase letters, digits and '-')",
+            field="appId",
+        )
+    if not data:
+        raise InvalidRequestError("data must hold at least one key", field="data")
+    total = 0
+    for key, value in data.items():
+        if not isinstance(key, str) or not is_env_name(key):
+            raise InvalidRequestError(
+                f"key {_show_key(key)} is not a valid name: use letters, digits and '_', "
+                "not starting with a digit (it becomes an env var and a file name)",
+                field="data",
+            )
+        if not isinstance(value, str):
+            raise InvalidRequestError(f"the value of {key} must be a string", field=f"data.{key}")
+        if "\x00" in value:
+            raise InvalidRequestError(
+                f"the value of {key} contains a NUL character", field=f"data.{key}"
+            )
+        size = len(value.encode("utf-8"))
+        if size > MAX_VALUE_BYTES:
+            raise PayloadTooLargeError(
+                f"the value of {key} is over {MAX_VALUE_BYTES // 1024} KiB", field=f"data.{key}"
+            )
+        total += size + len(key)
+    if total > MAX_SECRET_BYTES:
+        raise PayloadTooLargeError(
+            f"the secret is over {MAX_SECRET_BYTES // 1024} KiB in total", field="data"
+        )
+
+
+def _show_key(key: object) -> str:
+    """A bad key name, quoted and cut short: key names are not secret, but may be garbage."""
+    shown = json.dumps(key if isinstance(key, str) else str(key))
+    return shown if len(shown) <= 66 else shown[:62] + '..."'
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class SecretStore:
+    """Encrypted secrets by ``(appId, name)``, plus the keyring that protects them."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        clock: Callable[[], str] = _now,
+        max_term_encryptions: int = MAX_TERM_ENCRYPTIONS,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._max_term_encryptions = max_term_encryptions
+        self._lock = threading.RLock()
+        self._master: crypto.MasterKey | None = None
+        self._keyring: crypto.Keyring | None = None
+        self._fingerprint_key: bytearray | None = None
+        with db.transaction() as conn:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+
+    # -- keys and seal -------------------------------------------------------------------------
+
+    def is_initialized(self) -> bool:
+        with self._db.reading() as conn:
+            return conn.execute("SELECT 1 FROM key_terms LIMIT 1").fetchone() is not None
+
+    @property
+    def sealed(self) -> bool:
+        return self._keyring is None
+
+    def seal_config(self) -> SealConfig | None:
+        """How this store is unsealed, or ``None`` before it is initialized."""
+        with self._db.reading() as conn:
+            rows = dict(
+                conn.execute(
+                    "SELECT key, value FROM secret_meta WHERE key IN "
+                    "('seal_mode', 'shares', 'threshold')"
+                ).fetchall()
+            )
+        if "seal_mode" not in rows:
+            return None
+        return SealConfig(
+            mode=str(rows["seal_mode"]),
+            shares=int(rows["shares"]),
+            threshold=int(rows["threshold"]),
+        )
+
+    def initialize(
+        self, master: crypto.MasterKey, *, mode: str, shares: int = 1, threshold: int = 1
+    ) -> None:
+        """Create the first term key and the fingerprint key under *master*; leaves it unsealed."""
+        with self._lock:
+            term_key = crypto.TermKey.generate(1)
+            keyring = crypto.Keyring({1: term_key})
+            fingerprint_key = crypto.random_key()
+            with self._db.transaction() as conn:
+                if conn.execute("SELECT 1 FROM key_terms LIMIT 1").fetchone() is not None:
+                    raise ConfigError("the secret store is already initialized")
+                conn.execute(
+                    "INSERT INTO key_terms (term, wrapped, created_at, encryptions) "
+                    "VALUES (1, ?, ?, 1)",
+                    (master.wrap_term_key(term_key), self._clock()),
+                )
+                blob = keyring.encrypt(
+                    identity=_FINGERPRINT_IDENTITY, plaintext=bytes(fingerprint_key)
+                )
+                conn.executemany(
+                    "INSERT INTO secret_meta (key, value) VALUES (?, ?)",
+                    [
+                        ("seal_mode", mode),
+                        ("shares", str(shares)),
+                        ("threshold", str(threshold)),
+                        ("fingerprint_key", blob),
+                    ],
+                )
+            self._master, self._keyring, self._fingerprint_key = master, keyring, fingerprint_key
+
+    def unlock(self, master: crypto.MasterKey) -> None:
+        """Load the keyring with *master*; :class:`UnsealError` if it is not this store's key."""
+        with self._lock:
+            if self._keyring is not None:
+                return
+            with self._db.reading() as conn:
+                rows = conn.execute("SELECT term, wrapped FROM key_terms ORDER BY term").fetchall()
+                meta = conn.execute(
+                    "SELECT value FROM secret_meta WHERE key = 'fingerprint_key'"
+                ).fetchone()
+            if not rows or meta is None:
+                raise ConfigError("the secret store is not initialized")
+            terms: dict[int, crypto.TermKey] = {}
+            try:
+                for term, wrapped in rows:
+                    terms[int(term)] = master.unwrap_term_key(term=int(term), blob=bytes(wrapped))
+                keyring = crypto.Keyring(terms)
+                fingerprint_key = bytearray(
+                    keyring.decrypt(identity=_FINGERPRINT_IDENTITY, blob=bytes(meta[0]))
+                )
+            except BaseException:
+                for key in terms.values():
+                    key.wipe()
+                raise
+            self._master, self._keyring, self._fingerprint_key = master, keyring, fingerprint_key
+        self._rewrap_old_terms()
+
+    def lock(self) -> None:
+        """Seal: overwrite and drop every key held in memory (waits for in-flight operations)."""
+        with self._lock:
+            if self._keyring is not None:
+                self._keyring.wipe()
+            if self._master is not None:
+                self._master.wipe()
+            if self._fingerprint_key is not None:
+                for index in range(len(self._fingerprint_key)):
+                    self._fingerprint_key[index] = 0
+            self._master, self._keyring, self._fingerprint_key = None, None, None
+
+    def rotate(self) -> RotationResult:
+        """Start a new master key term and rewrap every data key and the fingerprint key.
+
+        The fingerprint key itself does not change, so fingerprints (and the spec hashes built
+        from them) stay stable and rotation restarts no consumer. Records are rewrapped in
+        batches; until a record is rewrapped its old term key stays loaded, so it stays readable.
+        """
+        with self._lock:
+            master, keyring = self._require_keys()
+            new_key = crypto.TermKey.generate(keyring.current_term + 1)
+            with self._db.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO key_terms (term, wrapped, created_at, encryptions) "
+                    "VALUES (?, ?, ?, 0)",
+                    (new_key.term, master.wrap_term_key(new_key), self._clock()),
+                )
+            keyring.add(new_key)
+        return RotationResult(term=new_key.term, rewrapped=self._rewrap_old_terms())
+
+    def encryption_counts(self) -> dict[int, int]:
+        """Encryptions performed under each live term key."""
+        with self._db.reading() as conn:
+            return {
+                int(term): int(count)
+                for term, count in conn.execute("SELECT term, encryptions FROM key_terms")
+            }
+
+    def fingerprint(self, value: str) -> str:
+        """Hex HMAC-SHA256 of *value* under the store's fingerprint key (stable across rotation)."""
+        with self._lock:
+            if self._fingerprint_key is None:
+                raise SealedError()
+            return crypto.hmac_hex(self._fingerprint_key, value)
+
+    # -- secrets -------------------------------------------------------------------------------
+
+    def put(
+        self,
+        *,
+        name: str,
+        app_id: str | None,
+        data: Mapping[str, str],
+        then: Callable[[WriteResult], None] | None = None,
+    ) -> WriteResult:
+        """Create or replace the secret *name* in scope *app_id* with a fresh data key.
+
+        *then* runs inside the same transaction (an audit record commits with the write, one
+        fsync for both).
+        """
+        validate_secret(name=name, app_id=app_id, data=data)
+        keys = tuple(sorted(data))
+        identity = _identity(name=name, app_id=app_id, keys=keys)
+        plaintext = json.dumps(dict(data), separators=(",", ":"), sort_keys=True).encode()
+        with self._lock:
+            _, keyring = self._require_keys()
+            if self._term_encryptions(keyring.current_term) >= self._max_term_encryptions:
+                self.rotate()
+            assert self._fingerprint_key is not None
+            fingerprints = {
+                key: crypto.hmac_hex(self._fingerprint_key, value) for key, value in data.items()
+            }
+            record = keyring.encrypt(identity=identity, plaintext=plaintext)
+            now = self._clock()
+            with self._db.transaction() as conn:
+                row = conn.execute(
+                    "SELECT version FROM secrets WHERE app_id = ? AND name = ?",
+                    (app_id or "", name),
+                ).fetchone()
+                version = 1 if row is None else int(row[0]) + 1
+                conn.execute(
+                    "INSERT INTO secrets (app_id, name, keys, version, term, record, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app_id, name) DO UPDATE SET "
+                    "keys = excluded.keys, version = excluded.version, term = excluded.term, "
+                    "record = excluded.record, updated_at = excluded.updated_at",
+                    (
+                        app_id or "",
+                        name,
+                        json.dumps(keys),
+                        version,
+                        keyring.current_term,
+                        record,
+                        now,
+                    ),
+                )
+                conn.execute(
+                    "UPDATE key_terms SET encryptions = encryptions + 1 WHERE term = ?",
+                    (keyring.current_term,),
+                )
+                result = WriteResult(
+                    info=SecretInfo(
+                        name=name, app_id=app_id, keys=keys, version=version, updated_at=now
+                    ),
+                    created=row is None,
+                    fingerprints=fingerprints,
+                )
+                if then is not None:
+                    then(result)
+            return result
+
+    def delete(
+        self,
+        *,
+        name: str,
+        app_id: str | None,
+        then: Callable[[SecretInfo], None] | None = None,
+    ) -> SecretInfo:
+        """Delete one secret; :class:`SecretNotFoundError` if that name+scope does not exist."""
+        with self._lock, self._db.transaction() as conn:
+            row = conn.execute(
+                "SELECT keys, version, updated_at FROM secrets WHERE app_id = ? AND name = ?",
+                (app_id or "", name),
+            ).fetchone()
+            if row is None:
+                raise SecretNotFoundError(f"no secret {name} in scope {_scope_text(app_id)}")
+            conn.execute("DELETE FROM secrets WHERE app_id = ? AND name = ?", (app_id or "", name))
+            info = SecretInfo(
+                name=name,
+                app_id=app_id,
+                keys=tuple(json.loads(row[0])),
+                version=int(row[1]),
+                updated_at=str(row[2]),
+            )
+            if then is not None:
+                then(info)
+            return info
+
+    def list(self, *, app_id: str | None = None) -> list[SecretInfo]:
+        """Every secret (names and key names), or only those scoped to *app_id*."""
+        query = "SELECT app_id, name, keys, version, updated_at FROM secrets"
+        params: tuple[str, ...] = ()
+        if app_id is not None:
+            query += " WHERE app_id = ?"
+            params = (app_id,)
+        with self._db.reading() as conn:
+            rows = conn.execute(query + " ORDER BY name, app_id", params).fetchall()
+        return [
+            SecretInfo(
+                name=str(name),
+                app_id=str(scope) or None,
+                keys=tuple(json.loads(keys)),
+                version=int(version),
+                updated_at=str(updated_at),
+            )
+            for scope, name, keys, version, updated_at in rows
+        ]
+
+    def materials(self, keys: Iterable[SecretKey]) -> dict[SecretKey, SecretMaterial]:
+        """Decrypt the requested ``(appId, name)`` secrets that exist; absent ones are left out.
+
+        Raises :class:`SealedError` when sealed and :class:`SecretIntegrityError` when a record
+        does not decrypt.
+        """
+        wanted = list(dict.fromkeys(keys))
+        found: dict[SecretKey, SecretMaterial] = {}
+        with self._lock:
+            _, keyring = self._require_keys()
+            assert self._fingerprint_key is not None
+            for app_id, name in wanted:
+                with self._db.reading() as conn:
+                    row = conn.execute(
+                        "SELECT keys, record FROM secrets WHERE app_id = ? AND name = ?",
+                        (app_id or "", name),
+                    ).fetchone()
+                if row is None:
+                    continue
+                key_names = tuple(json.loads(row[0]))
+                identity = _identity(name=name, app_id=app_id, keys=key_names)
+                values = _decode_payload(
+                    keyring.decrypt(identity=identity, blob=bytes(row[1])), identity=identity
+                )
+                found[(app_id, name)] = SecretMaterial(
+                    name=name,
+                    app_id=app_id,
+                    keys={
+                        key: SecretKeyMaterial(
+                            value=SecretStr(value),
+                            fingerprint=crypto.hmac_hex(self._fingerprint_key, value),
+                        )
+                        for key, value in sorted(values.items())
+                    },
+                )
+        return found
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _require_keys(self) -> tuple[crypto.MasterKey, crypto.Keyring]:
+        if self._master is None or self._keyring is None:
+            raise SealedError()
+        return self._master, self._keyring
+
+    def _term_encryptions(self, term: int) -> int:
+        with self._db.reading() as conn:
+            row = conn.execute(
+                "SELECT encryptions FROM key_terms WHERE term = ?", (term,)
+            ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def _rewrap_old_terms(self) -> int:
+        """Move every record off older terms in batches, then forget the older term keys."""
+        rewrapped = 0
+        while True:
+            with self._lock:
+                _, keyring = self._require_keys()
+                current = keyring.current_term
+                with self._db.transaction() as conn:
+                    if rewrapped == 0:
+                        self._rewrap_fingerprint_key(conn=conn, keyring=keyring)
+                    rows = conn.execute(
+                        "SELECT app_id, name, keys, record FROM secrets WHERE term < ? LIMIT ?",
+                        (current, _REWRAP_BATCH),
+                    ).fetchall()
+                    for app_id, name, keys, record in rows:
+                        identity = _identity(
+                            name=str(name), app_id=str(app_id) or None, keys=tuple(json.loads(keys))
+                        )
+                        conn.execute(
+                            "UPDATE secrets SET record = ?, term = ? WHERE app_id = ? AND name = ?",
+                            (
+                                keyring.rewrap(identity=identity, blob=bytes(record)),
+                                current,
+                                app_id,
+                                name,
+                            ),
+                        )
+                    conn.execute(
+                        "UPDATE key_terms SET encryptions = encryptions + ? WHERE term = ?",
+                        (len(rows), current),
+                    )
+                    if not rows:
+                        old_terms = [term for term in keyring.terms if term < current]
+                        conn.execute("DELETE FROM key_terms WHERE term < ?", (current,))
+                        for term in old_terms:
+                            keyring.drop(term)
+                        return rewrapped
+                rewrapped += len(rows)
+
+    def _rewrap_fingerprint_key(self, *, conn: sqlite3.Connection, keyring: crypto.Keyring) -> None:
+        row = conn.execute("SELECT value FROM secret_meta WHERE key = 'fingerprint_key'").fetchone()
+        blob = bytes(row[0])
+        if crypto.record_term(blob, identity=_FINGERPRINT_IDENTITY) == keyring.current_term:
+            return
+        conn.execute(
+            "UPDATE secret_meta SET value = ? WHERE key = 'fingerprint_key'",
+            (keyring.rewrap(identity=_FINGERPRINT_IDENTITY, blob=blob),),
+        )
+        conn.execute(
+            "UPDATE key_terms SET encryptions = encryptions + 1 WHERE term = ?",
+            (keyring.current_term,),
+        )
+
+
+def _identity(*, name: str, app_id: str | None, keys: tuple[str, ...]) -> crypto.RecordIdentity:
+    return crypto.RecordIdentity(
+        kind="secret",
+        scope="app" if app_id else "shared",
+        app_id=app_id or "",
+        name=name,
+        keys=keys,
+    )
+
+
+def _scope_text(app_id: str | None) -> str:
+    return "shared" if app_id is None else f"app {app_id}"
+
+
+def _decode_payload(plaintext: bytes, *, identity: crypto.RecordIdentity) -> dict[str, str]:
+    try:
+        values = json.loads(plaintext)
+    except ValueError:
+        raise SecretIntegrityError(f"secret {identity.name} has an unreadable payload") from None
+    if not isinstance(values, dict) or tuple(sorted(values)) != identity.keys:
+        raise SecretIntegrityError(f"secret {identity.name} does not hold its listed keys")
+    return {str(key): str(value) for key, value in values.items()}
