@@ -12,6 +12,7 @@ these with ``raise ... from exc`` so callers never need to know which library fa
     │   └── SealedError          the secret store is sealed
     ├── SourceError              the Git source cannot be read (bad repo, branch, revision)
     ├── RuntimeUnavailableError  the container engine does not answer
+    ├── ServerUnavailableError   a gitberth server does not answer a client (plan --server)
     ├── ActionFailedError        one planned action failed on the engine
     ├── SecretStoreError         the secret store refused or failed
     │   ├── SecretNotFoundError
@@ -124,6 +125,12 @@ class RuntimeUnavailableError(GitberthError):
     """The container engine does not answer; the caller should retry with backoff."""
 
     code = "runtime_unavailable"
+
+
+class ServerUnavailableError(GitberthError):
+    """A gitberth server asked by a client command is unreachable, sealed or answers oddly."""
+
+    code = "server_unavailable"
 
 
 class ActionFailedError(GitberthError):
