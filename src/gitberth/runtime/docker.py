@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import docker
@@ -26,12 +26,10 @@ from gitberth.runtime.base import (
     LABEL_SPEC_HASH,
     OWNERSHIP_LABELS,
 )
-from gitberth.runtime.docker_args import to_create_kwargs
+from gitberth.runtime.docker_args import SECRETS_MOUNT_POINT, to_create_kwargs
+from gitberth.runtime.secret_files import SecretFilesRoot
 
 DEFAULT_GRACE_SECONDS = 10
-
-SecretsDirFor = Callable[[ResolvedService, str], str | None]
-"""Given a service and a container name, prepare and return its secrets directory."""
 
 
 class DockerRuntime:
@@ -42,13 +40,12 @@ class DockerRuntime:
         client: docker.DockerClient | None = None,
         *,
         grace_seconds: int = DEFAULT_GRACE_SECONDS,
-        secrets_dir_for: SecretsDirFor | None = None,
-        on_container_removed: Callable[[str], None] | None = None,
+        secret_files: SecretFilesRoot | None = None,
     ) -> None:
         self._client = client
         self.grace_seconds = grace_seconds
-        self._secrets_dir_for = secrets_dir_for
-        self._on_container_removed = on_container_removed
+        self.secret_files = secret_files
+        self._secret_dirs: dict[str, str] = {}  # container id -> its secrets directory
         self.calls: collections.Counter[str] = collections.Counter()
 
     @property
@@ -78,7 +75,18 @@ class DockerRuntime:
     def observe(self) -> list[ObservedContainer]:
         with _engine_errors("listing containers"):
             rows = self.client.api.containers(all=True, filters={"label": list(OWNERSHIP_LABELS)})
+        for row in rows:
+            source = secrets_mount_source(row)
+            if source is not None:
+                self._secret_dirs[str(row["Id"])] = source
         return [observed_from_row(row) for row in rows]
+
+    def sweep_secret_files(self) -> None:
+        """Remove secrets directories that no managed container mounts (left by a crash)."""
+        if self.secret_files is None:
+            return
+        self.observe()
+        self.secret_files.sweep(in_use=self._secret_dirs.values())
 
     def apply(self, action: Action, *, revision: str) -> ObservedContainer | None:
         if action.kind is ActionKind.KEEP:
@@ -125,8 +133,9 @@ class DockerRuntime:
                 self.client.api.remove_container(container_id, force=True)
             except docker.errors.NotFound:
                 pass  # already gone: the desired outcome
-        if self._on_container_removed is not None:
-            self._on_container_removed(name)
+        secrets_dir = self._secret_dirs.pop(container_id, None)
+        if secrets_dir is not None and self.secret_files is not None:
+            self.secret_files.remove(secrets_dir)
 
 
 @contextlib.contextmanager
@@ -146,6 +155,14 @@ def _engine_errors(doing: str, *, image: str | None = None) -> Iterator[None]:
         raise ActionFailedError(f"{doing}: {exc.explanation or exc}") from exc
     except (requests.ConnectionError, docker.errors.DockerException, OSError) as exc:
         raise RuntimeUnavailableError(f"Docker engine unreachable while {doing}: {exc}") from exc
+
+
+def secrets_mount_source(row: dict[str, Any]) -> str | None:
+    """The host directory bind-mounted at /run/secrets, from a list row or inspect document."""
+    for mount in row.get("Mounts") or []:
+        if mount.get("Destination") == SECRETS_MOUNT_POINT and mount.get("Type") == "bind":
+            return str(mount.get("Source"))
+    return None
 
 
 def _state(value: str | None) -> ContainerState:
