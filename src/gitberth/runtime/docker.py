@@ -106,24 +106,28 @@ class DockerRuntime:
     ) -> ObservedContainer:
         secrets_dir = None
         if service.files:
-            if self._secrets_dir_for is None:
+            if self.secret_files is None:
                 raise ActionFailedError(
                     f"{name} needs secret files but no secrets directory is set"
                 )
-            secrets_dir = self._secrets_dir_for(service, name)
+            secrets_dir = str(self.secret_files.write(container_name=name, files=service.files))
         kwargs = to_create_kwargs(service, name=name, revision=revision, secrets_dir=secrets_dir)
-        with _engine_errors(f"creating {name}", image=service.spec.image):
-            container = self.client.containers.create(**kwargs)
+        container = None
         try:
+            with _engine_errors(f"creating {name}", image=service.spec.image):
+                container = self.client.containers.create(**kwargs)
             with _engine_errors(f"starting {name}"):
                 container.start()
                 container.reload()
         except ActionFailedError:
-            with contextlib.suppress(docker.errors.APIError, requests.RequestException):
-                container.remove(force=True)
-            if self._on_container_removed is not None:
-                self._on_container_removed(name)
+            if container is not None:
+                with contextlib.suppress(docker.errors.APIError, requests.RequestException):
+                    container.remove(force=True)
+            if secrets_dir is not None and self.secret_files is not None:
+                self.secret_files.remove(secrets_dir)
             raise
+        if secrets_dir is not None:
+            self._secret_dirs[str(container.id)] = secrets_dir
         return observed_from_attrs(container.attrs)
 
     def _stop_and_remove(self, container_id: str, *, name: str) -> None:

@@ -96,7 +96,7 @@ class SecretFilesRoot:
     def sweep(self, *, in_use: Iterable[str]) -> list[Path]:
         """Remove every directory no existing container mounts; return what was removed."""
         keep = {Path(p) for p in in_use}
-        removed = []
+        removed: list[Path] = []
         if not self.root.is_dir():
             return removed
         for entry in self.root.iterdir():
