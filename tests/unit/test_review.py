@@ -178,7 +178,7 @@ def test_added_and_removed_apps_and_services_name_every_container() -> None:
     added = next(app for app in result.apps if app.name == "hello")
     assert [f.text for f in added.services[0].fields][:2] == [
         "image acme/hello:1.0",
-        "port (none) -> 8080",
+        "port 8080",
     ]
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from gitberth.cli import review_commands
 from gitberth.cli._app import app, console, err_console
 from gitberth.core.errors import GitberthError, RuntimeUnavailableError
 from gitberth.core.plan import ActionKind
@@ -134,8 +135,34 @@ def plan(
     branch: BranchOption = DEFAULT_BRANCH,
     rev: RevOption = None,
     apps_dir: AppsDirOption = DEFAULT_APPS_DIR,
+    base: review_commands.BaseOption = None,
+    head: review_commands.HeadOption = None,
+    output_format: review_commands.FormatOption = review_commands.PlanFormat.TEXT,
+    server: review_commands.ServerOption = None,
+    token: review_commands.TokenOption = None,
 ) -> None:
-    """Dry run against the live containers: what `apply` would do, changing nothing."""
+    """Dry run against the live containers: what `apply` would do, changing nothing.
+
+    With --base and/or --head it is an offline review of the change between two revisions
+    (no Docker needed): exit 0 when nothing changes, 2 when something does, 1 when a head
+    manifest is invalid or (with --server) references a missing or unusable secret.
+    """
+    if base is not None or head is not None:
+        raise typer.Exit(
+            review_commands.run_review(
+                repo=repo,
+                branch=branch,
+                base=base,
+                head=head,
+                apps_dir=apps_dir,
+                output_format=output_format,
+                server=server,
+                token=token,
+            )
+        )
+    if server is not None or output_format is not review_commands.PlanFormat.TEXT:
+        err_console.print("error: --server and --format need --base and/or --head")
+        raise typer.Exit(1)
     result = _run(
         repo=repo,
         branch=branch,

@@ -197,22 +197,31 @@ def _whole_service(spec: ServiceSpec, change: Change, *, reason: str) -> Service
 
 
 def _describe_whole(spec: ServiceSpec, change: Change) -> tuple[FieldChange, ...]:
-    """An added service's fields as changes from nothing, so a reviewer sees the whole spec;
-    a removed service needs no field list, its containers say everything."""
+    """An added or repaired service's whole spec, so a reviewer sees what will run; a removed
+    service needs no field list, its containers say everything."""
     if change is Change.REMOVED:
         return ()
-    empty = ServiceSpec(
-        app=spec.app,
-        service=spec.service,
-        image=spec.image,
-        port=None,
-        host_port=None,
-        env=(),
-        command=None,
-        replicas=0,
-    )
-    image = FieldChange("image", None, None, spec.image, True, f"image {spec.image}")
-    return (image, *field_changes(empty, spec))
+    scalars: list[tuple[str, str | None]] = [
+        ("image", spec.image),
+        ("command", " ".join(spec.command) if spec.command is not None else None),
+        ("port", _text(spec.port)),
+        ("hostPort", _text(spec.host_port)),
+        ("replicas", str(spec.replicas) if spec.replicas != 1 else None),
+    ]
+    fields = [
+        FieldChange(name, None, None, value, name != "replicas", f"{name} {value}")
+        for name, value in scalars
+        if value is not None
+    ]
+    fields += [
+        FieldChange("env", key, None, value, True, f"env {key}: {value}") for key, value in spec.env
+    ]
+    for field_name, names in (("envFrom", spec.env_from), ("secretFiles", spec.secret_files)):
+        fields += [
+            FieldChange(field_name, name, None, name, True, f"{field_name} {name}")
+            for name in _unique(names)
+        ]
+    return tuple(fields)
 
 
 def field_changes(old: ServiceSpec, new: ServiceSpec) -> tuple[FieldChange, ...]:

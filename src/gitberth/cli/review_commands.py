@@ -1,0 +1,232 @@
+"""``gitberth plan --base REV --head REV``: review a deploy before it is merged.
+
+Offline by default: both revisions are read from Git objects and compared by
+:func:`gitberth.core.review.review`, with no Docker and no server, so it runs in any CI job that
+has the repository. With ``--server`` it also asks a running gitberth which secrets exist
+(``GET /secrets``: names and key names only) and checks every reference at head against them.
+
+The ``plan`` verb itself lives in :mod:`gitberth.cli.reconcile_commands` (without ``--base``
+and ``--head`` it is the live dry run); it hands over to :func:`run_review`.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import typer
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from gitberth.cli._app import console, err_console
+from gitberth.core.errors import AuthError, GitberthError, ServerUnavailableError
+from gitberth.core.manifests import LoadResult, load_manifests
+from gitberth.core.review import SecretInfo, check_secrets, review
+from gitberth.render.markdown import render_markdown
+from gitberth.render.report import (
+    LiveOut,
+    PlanReport,
+    RevisionOut,
+    RunningOut,
+    build_report,
+    live_out,
+    render_json,
+)
+from gitberth.render.text import render_text
+from gitberth.source import open_repo, read_revision
+
+
+class PlanFormat(StrEnum):
+    TEXT = "text"
+    MARKDOWN = "markdown"
+    JSON = "json"
+
+
+BaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--base",
+        help="review offline: the revision a pull request merges into (default: --branch tip)",
+    ),
+]
+HeadOption = Annotated[
+    str | None,
+    typer.Option("--head", help="the revision under review (default: --branch tip)"),
+]
+FormatOption = Annotated[
+    PlanFormat,
+    typer.Option("--format", help="text (coloured on a terminal), markdown (a PR comment), json"),
+]
+ServerOption = Annotated[
+    str | None,
+    typer.Option("--server", help="gitberth server URL: also check the secrets head references"),
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option("--token", envvar="GITBERTH_TOKEN", help="bearer token for --server"),
+]
+
+SERVER_TIMEOUT_SECONDS = 10.0
+
+
+def run_review(
+    *,
+    repo: Path,
+    branch: str,
+    base: str | None,
+    head: str | None,
+    apps_dir: str,
+    output_format: PlanFormat,
+    server: str | None,
+    token: str | None,
+) -> int:
+    """Compare two revisions, print the report in *output_format*, return the exit code:
+    0 nothing changes, 2 something does, 1 head is invalid or references unusable secrets,
+    3 the server could not be asked."""
+    try:
+        report = build_plan_report(
+            repo=repo,
+            branch=branch,
+            base=base,
+            head=head,
+            apps_dir=apps_dir,
+            server=server,
+            token=token,
+        )
+    except ServerUnavailableError as exc:
+        err_console.print(f"error: {exc}", markup=False)
+        return 3
+    except GitberthError as exc:
+        err_console.print(f"error: {exc}", markup=False)
+        return 1
+    if output_format is PlanFormat.TEXT:
+        render_text(report, console=console)
+    elif output_format is PlanFormat.MARKDOWN:
+        sys.stdout.write(render_markdown(report))
+    else:
+        sys.stdout.write(render_json(report) + "\n")
+    if output_format is not PlanFormat.TEXT:
+        # The report went to stdout (a file, in CI); the job log still gets every problem.
+        for app in report.apps:
+            for problem in app.problems:
+                err_console.print(problem.text, markup=False)
+    return report.exitCode
+
+
+def build_plan_report(
+    *,
+    repo: Path,
+    branch: str,
+    base: str | None,
+    head: str | None,
+    apps_dir: str,
+    server: str | None,
+    token: str | None,
+) -> PlanReport:
+    """Read both revisions from Git, review them, and ask the server when one is given."""
+    repository = open_repo(repo)
+    base_rev = read_revision(repository, branch=branch, rev=base, apps_dir=apps_dir)
+    head_rev = read_revision(repository, branch=branch, rev=head, apps_dir=apps_dir)
+    base_loaded = load_manifests(base_rev.files, apps_dir=apps_dir)
+    head_loaded = load_manifests(head_rev.files, apps_dir=apps_dir)
+    result = review(base_loaded, head_loaded)
+    live = None
+    if server is not None:
+        changed = {app.name for app in result.apps}
+        live = check_server(head_loaded, server=server, token=token, changed=changed)
+    return build_report(
+        result,
+        base=RevisionOut(ref=base or branch, sha=base_rev.sha),
+        head=RevisionOut(ref=head or branch, sha=head_rev.sha),
+        live=live,
+    )
+
+
+class _ListedSecret(BaseModel):
+    """One entry of ``GET /secrets``. Anything else a server might send is ignored, so a value
+    sent by mistake is never read, let alone printed."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    appId: str | None = None
+    keys: list[str]
+    updatedAt: str | None = None
+
+
+class _SecretListing(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    secrets: list[_ListedSecret]
+
+
+def check_server(head: LoadResult, *, server: str, token: str | None, changed: set[str]) -> LiveOut:
+    """Check head's secret references against the server's secret list."""
+    shown = display_url(server)
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    try:
+        with httpx.Client(
+            base_url=server, headers=headers, timeout=SERVER_TIMEOUT_SECONDS
+        ) as client:
+            listing = _get(client, "/secrets", shown=shown)
+            running = _running(client, shown=shown)
+    except httpx.HTTPError as exc:
+        raise ServerUnavailableError(
+            f"cannot reach the gitberth server at {shown}: {type(exc).__name__}"
+        ) from exc
+    try:
+        secrets = _SecretListing.model_validate_json(listing.content).secrets
+    except ValidationError as exc:
+        raise ServerUnavailableError(
+            f"GET {shown}/secrets did not answer with a secret list"
+        ) from exc
+    infos = [SecretInfo(s.name, s.appId, tuple(s.keys), s.updatedAt) for s in secrets]
+    return live_out(check_secrets(head, infos), server=shown, apps=changed, running=running)
+
+
+def _get(client: httpx.Client, path: str, *, shown: str) -> httpx.Response:
+    response = client.get(path)
+    if response.status_code in (401, 403):
+        raise AuthError(
+            f"the gitberth server at {shown} refused the token for GET {path} "
+            f"({response.status_code}); pass --token or set GITBERTH_TOKEN",
+            forbidden=response.status_code == 403,
+        )
+    if response.status_code == 503:
+        raise ServerUnavailableError(
+            f"the gitberth server at {shown} is sealed; an operator must unseal it"
+        )
+    if response.status_code != 200:
+        raise ServerUnavailableError(
+            f"GET {shown}{path} answered {response.status_code} {response.reason_phrase}"
+        )
+    return response
+
+
+def _running(client: httpx.Client, *, shown: str) -> RunningOut:
+    """Comparing head with what runs needs the server's ``GET /apps``; say plainly when it is
+    not there rather than guess which consumers a secret change restarts."""
+    response = client.get("/apps")
+    if response.status_code == 404:
+        return RunningOut(
+            available=False,
+            note=f"not compared: the server at {shown} has no GET /apps, so running "
+            "containers and restarts caused by changed secrets cannot be shown",
+        )
+    return RunningOut(
+        available=False,
+        note=f"not compared: GET /apps answered {response.status_code}, and this version of "
+        "gitberth plan does not read running state yet",
+    )
+
+
+def display_url(url: str) -> str:
+    """*url* without credentials, query or fragment, fit for output and logs."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host += f":{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
