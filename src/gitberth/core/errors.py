@@ -20,7 +20,8 @@ these with ``raise ... from exc`` so callers never need to know which library fa
     │   └── UnsealError          a wrong key or share was offered to unseal
     ├── RateLimitedError         too many attempts (unseal); retry after a delay
     ├── InvalidRequestError      an API request field is malformed (names the field, never a value)
-    │   └── PayloadTooLargeError a value, secret or body exceeds its size limit
+    │   ├── PayloadTooLargeError a value, secret or body exceeds its size limit
+    │   └── UnsupportedMediaTypeError the body is not declared as JSON
     ├── AuthError                a token is missing, unknown or lacks the role
     ├── ConfigError              a setting is unusable (bad state dir, secrets dir not in RAM)
     └── DeployError              POST /deploy cannot be honoured (read-only repo, ref race)
@@ -172,7 +173,7 @@ class RateLimitedError(GitberthError):
 
 
 class InvalidRequestError(GitberthError):
-    """A request field is malformed. ``field`` names it (``data.KEY``); the value is never echoed."""
+    """A request field is malformed; ``field`` names it (``data.KEY``), never the value."""
 
     code = "invalid_request"
 
@@ -185,6 +186,12 @@ class PayloadTooLargeError(InvalidRequestError):
     """A secret value, a whole secret or a request body is over its size limit."""
 
     code = "too_large"
+
+
+class UnsupportedMediaTypeError(InvalidRequestError):
+    """The request body is not ``application/json``."""
+
+    code = "unsupported_media_type"
 
 
 class AuthError(GitberthError):

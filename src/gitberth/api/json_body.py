@@ -1,0 +1,113 @@
+"""Strict JSON request bodies: what FastAPI's default body parsing lets through, refused.
+
+FastAPI parses bodies with :func:`json.loads`, which silently keeps the last of two duplicate
+keys and accepts ``NaN``. For a secret that could mean storing a value other than the one the
+caller reviewed, so bodies are read here instead: size-limited while streaming, declared as
+JSON, strictly decoded, and validated by a pydantic model that forbids unknown fields. Errors
+name the field and never echo a value.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from fastapi import Request
+from pydantic import BaseModel, ValidationError
+
+from gitberth.core.errors import (
+    InvalidRequestError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+)
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+"""Room for a 512 KiB secret even when every character arrives as a ``\\uXXXX`` escape."""
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def openapi_body(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` that documents *model* as the JSON request body of a route."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }
+
+
+async def read_json_body(request: Request, model: type[ModelT]) -> ModelT:
+    """The body of *request* as *model*, or an :class:`InvalidRequestError` naming the field."""
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise UnsupportedMediaTypeError(
+            "the body must be JSON (content-type: application/json)", field="content-type"
+        )
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise PayloadTooLargeError(
+            f"the body is over {MAX_BODY_BYTES // (1024 * 1024)} MiB", field="body"
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise PayloadTooLargeError(
+                f"the body is over {MAX_BODY_BYTES // (1024 * 1024)} MiB", field="body"
+            )
+        chunks.append(chunk)
+    document = parse_json_object(b"".join(chunks))
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        raise _describe(exc) from None
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """Decode a JSON object strictly: UTF-8, no duplicate keys, no NaN or Infinity."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidRequestError("the body is not UTF-8", field="body") from None
+    try:
+        document = json.loads(
+            text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
+        )
+    except json.JSONDecodeError as exc:
+        raise InvalidRequestError(
+            f"the body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
+            field="body",
+        ) from None
+    except RecursionError:
+        raise InvalidRequestError("the body is nested too deeply", field="body") from None
+    if not isinstance(document, dict):
+        raise InvalidRequestError("the body must be a JSON object", field="body")
+    return document
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise InvalidRequestError(
+                f"duplicate key {json.dumps(key)[:66]} in a JSON object", field="body"
+            )
+        result[key] = value
+    return result
+
+
+def _reject_constant(name: str) -> Any:
+    raise InvalidRequestError(f"{name} is not valid JSON", field="body")
+
+
+def _describe(exc: ValidationError) -> InvalidRequestError:
+    first = exc.errors(include_input=False, include_url=False)[0]
+    field = ".".join(str(part) for part in first["loc"]) or "body"
+    if first["type"] == "extra_forbidden":
+        return InvalidRequestError(f"unknown field {field}", field=field)
+    if first["type"] == "missing":
+        return InvalidRequestError(f"{field} is required", field=field)
+    return InvalidRequestError(f"{field}: {first['msg']}", field=field)

@@ -1,0 +1,258 @@
+"""Verbs for the server and its secret store: ``serve``, ``init``, ``token create``, and the
+``seal``, ``unseal`` and ``seal-status`` clients that talk to a running server over HTTP.
+
+``init`` and ``token create`` work on the state dir directly (they must work before any server
+or token exists); ``seal`` and ``unseal`` go through the API because the key lives in the
+server's memory, not on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+import uvicorn
+
+from gitberth.api.app import create_app
+from gitberth.api.context import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    TOKEN_ENV,
+    ServerSettings,
+    open_context,
+)
+from gitberth.cli._app import app, console, err_console
+from gitberth.core.errors import GitberthError
+from gitberth.secrets.seal import initialize_shamir
+from gitberth.secrets.store import SecretStore
+from gitberth.secrets.tokens import Role, TokenStore
+from gitberth.state import StateDir, open_database
+
+logger = logging.getLogger("gitberth.serve")
+
+DEFAULT_API = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+
+StateDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir",
+        help="state directory (default: $GITBERTH_STATE_DIR, else /var/lib/gitberth as root, "
+        "else ~/.local/state/gitberth)",
+        show_default=False,
+    ),
+]
+ApiOption = Annotated[
+    str, typer.Option("--api", envvar="GITBERTH_API", help="URL of the running gitberth server")
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option("--token", envvar=TOKEN_ENV, help="admin bearer token", show_default=False),
+]
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        document: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        return json.dumps(document)
+
+
+def configure_logging(log_format: LogFormat) -> None:
+    """Send gitberth's and uvicorn's logs to stderr as text lines or one JSON object per line."""
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format is LogFormat.JSON:
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:8700`` for IPv6) into its parts."""
+    host, sep, port_text = listen.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise typer.BadParameter("use HOST:PORT, e.g. 127.0.0.1:8700", param_hint="--listen")
+    return host, int(port_text)
+
+
+@app.command()
+def serve(
+    repo: Annotated[
+        str | None,
+        typer.Option(help="Git repo (path or URL) of app manifests, for the reconcile loop"),
+    ] = None,
+    state_dir: StateDirOption = None,
+    listen: Annotated[
+        str, typer.Option(help="HOST:PORT to serve the API on")
+    ] = f"{DEFAULT_HOST}:{DEFAULT_PORT}",
+    log_format: Annotated[LogFormat, typer.Option(help="log lines as text or JSON")] = (
+        LogFormat.TEXT
+    ),
+) -> None:
+    """Serve the HTTP API (secrets, seal/unseal, health). This version does not reconcile yet."""
+    host, port = parse_listen(listen)
+    configure_logging(log_format)
+    state = StateDir.resolve(state_dir)
+    try:
+        context = open_context(
+            ServerSettings(state_dir=state.path, repo=repo, host=host, port=port)
+        )
+    except GitberthError as exc:
+        err_console.print(f"gitberth serve: {exc}", markup=False)
+        raise typer.Exit(2) from exc
+    logger.info(
+        "serving the API only: this version does not reconcile yet%s",
+        f" (--repo {repo} is recorded for the reconcile loop)" if repo else "",
+    )
+    logger.info("state dir %s; %s", state.path, context.startup_message)
+    logger.info("API on http://%s:%d (OpenAPI at /docs)", host, port)
+    config = uvicorn.Config(
+        create_app(context), host=host, port=port, log_config=None, access_log=True
+    )
+    uvicorn.Server(config).run()
+
+
+@app.command()
+def init(
+    shares: Annotated[int, typer.Option(min=1, max=255, help="number of key shares to print")],
+    threshold: Annotated[int, typer.Option(min=1, max=255, help="shares needed to unseal")],
+    state_dir: StateDirOption = None,
+) -> None:
+    """Create a master key split into Shamir shares; the server then starts sealed.
+
+    The shares are printed once and stored nowhere: hand one to each operator.
+    """
+    state = StateDir.resolve(state_dir)
+    try:
+        db = open_database(state)
+        try:
+            parts = initialize_shamir(
+                SecretStore(db), state=state, shares=shares, threshold=threshold
+            )
+        finally:
+            db.close()
+    except GitberthError as exc:
+        err_console.print(f"gitberth init: {exc}", markup=False)
+        raise typer.Exit(1) from exc
+    console.print(
+        f"Initialized {state.path}: master key split into {shares} share(s), "
+        f"any {threshold} of which unseal it. They are shown only now and stored nowhere.",
+        markup=False,
+    )
+    for part in parts:
+        console.print(f"share {part.index}: {part.encode()}", markup=False)
+    console.print(
+        "Start the server, then unseal with `gitberth unseal` (once per share) or "
+        'POST /admin/unseal {"key": "<share>"}.',
+        markup=False,
+    )
+
+
+token_app = typer.Typer(help="Create API tokens (stored hashed in the state dir).")
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[Role, typer.Option(help="admin: everything; deployer: secrets and deploys")],
+    app_name: Annotated[
+        str | None,
+        typer.Option("--app", help="limit a deployer token to this app's scoped secrets"),
+    ] = None,
+    state_dir: StateDirOption = None,
+) -> None:
+    """Print a new bearer token; it is shown once, only its hash is kept."""
+    state = StateDir.resolve(state_dir)
+    try:
+        db = open_database(state)
+        try:
+            token, principal = TokenStore(db).create(role=role, app=app_name)
+        finally:
+            db.close()
+    except GitberthError as exc:
+        err_console.print(f"gitberth token create: {exc}", markup=False)
+        raise typer.Exit(1) from exc
+    scope = f" for app {principal.app}" if principal.app else ""
+    err_console.print(f"created {principal.role.value} token {principal.token_id}{scope}")
+    typer.echo(token)
+
+
+def _call(*, method: str, api: str, path: str, token: str | None, body: Any = None) -> Any:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    try:
+        with httpx.Client(base_url=api, timeout=30.0) as client:
+            response = client.request(method, path, headers=headers, json=body)
+    except httpx.HTTPError as exc:
+        err_console.print(f"cannot reach {api}: {type(exc).__name__}", markup=False)
+        raise typer.Exit(1) from exc
+    try:
+        document = response.json()
+    except ValueError:
+        document = {"error": f"HTTP {response.status_code}"}
+    if response.status_code >= 400:
+        err_console.print(
+            f"{method} {path}: {response.status_code} {json.dumps(document)}", markup=False
+        )
+        raise typer.Exit(1)
+    return document
+
+
+def _print_status(status: dict[str, Any]) -> None:
+    if not status.get("sealed"):
+        console.print("unsealed")
+    elif not status.get("initialized"):
+        console.print("sealed (not initialized)")
+    else:
+        console.print(
+            f"sealed (progress {status.get('progress')}/{status.get('threshold')} shares)"
+        )
+
+
+@app.command()
+def seal(api: ApiOption = DEFAULT_API, token: TokenOption = None) -> None:
+    """Seal a running server: its master key is dropped from memory until unsealed."""
+    _print_status(_call(method="POST", api=api, path="/admin/seal", token=token))
+
+
+@app.command()
+def unseal(
+    api: ApiOption = DEFAULT_API,
+    token: TokenOption = None,
+    key: Annotated[
+        str | None,
+        typer.Option(help="master key or one share; omit to be prompted, '-' to read stdin"),
+    ] = None,
+) -> None:
+    """Offer the master key or one share to a running server (repeat up to the threshold)."""
+    if key is None and sys.stdin.isatty():
+        key = typer.prompt("Master key or one share", hide_input=True)
+    elif key is None or key == "-":
+        key = sys.stdin.readline()
+    _print_status(
+        _call(method="POST", api=api, path="/admin/unseal", token=token, body={"key": key.strip()})
+    )
+
+
+@app.command("seal-status")
+def seal_status(api: ApiOption = DEFAULT_API) -> None:
+    """Show whether a running server is sealed and how many shares it has received."""
+    _print_status(_call(method="GET", api=api, path="/admin/seal-status", token=None))
