@@ -7,21 +7,24 @@ PY := $(VENV)/bin/python
 EXAMPLE_IMAGE := gitberth/example-web:1.0
 EXAMPLE_REPO ?= /tmp/gitberth-example-repo
 
-.PHONY: run test bootstrap dockerd images example-repo lint typecheck pytest bench clean
+.PHONY: run test bootstrap dockerd secrets-tmpfs images example-repo lint typecheck pytest bench clean
 
-run: bootstrap dockerd images example-repo
+run: bootstrap dockerd secrets-tmpfs images example-repo
 	@$(VENV)/bin/gitberth apply --repo $(EXAMPLE_REPO)
 	@echo
 	@echo "The example repo is $(EXAMPLE_REPO): edit apps/*.yaml there, commit, and run"
 	@echo "  DOCKER_HOST=$(DOCKER_HOST) $(VENV)/bin/gitberth apply --repo $(EXAMPLE_REPO)"
 
-test: bootstrap dockerd images lint typecheck pytest
+test: bootstrap dockerd secrets-tmpfs images lint typecheck pytest
 
 bootstrap:
 	@scripts/bootstrap.sh
 
 dockerd: bootstrap
 	@scripts/dockerd.sh
+
+secrets-tmpfs:
+	@scripts/secrets-tmpfs.sh
 
 images: dockerd
 	@scripts/build-images.sh $(EXAMPLE_IMAGE)

@@ -17,11 +17,16 @@ from gitberth.reconciler import (
     EventKind,
     NoSecretStore,
     ReconcileResult,
+    SecretSource,
     history_from_repo,
     reconcile_once,
 )
 from gitberth.runtime.docker import DEFAULT_GRACE_SECONDS, DockerRuntime
+from gitberth.runtime.secret_files import DEFAULT_SECRETS_ROOT, SecretFilesRoot
+from gitberth.secrets.seal import open_default_setup
+from gitberth.secrets.store import SecretStore
 from gitberth.source import DEFAULT_APPS_DIR, DEFAULT_BRANCH, open_repo, read_revision
+from gitberth.state import StateDir, open_database
 
 RepoOption = Annotated[Path, typer.Option("--repo", help="path of the Git repository")]
 BranchOption = Annotated[str, typer.Option("--branch", help="branch to follow")]
@@ -30,6 +35,18 @@ RevOption = Annotated[
 ]
 AppsDirOption = Annotated[
     str, typer.Option("--apps-dir", help="directory of app manifests inside the repo")
+]
+StateDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir",
+        help="state dir whose secret store resolves envFrom/secretFiles "
+        "(default: $GITBERTH_STATE_DIR, /var/lib/gitberth as root, else ~/.local/state/gitberth)",
+    ),
+]
+SecretsDirOption = Annotated[
+    Path,
+    typer.Option("--secrets-dir", help="RAM-backed (tmpfs) root for secret files"),
 ]
 GraceOption = Annotated[
     int, typer.Option("--grace", help="seconds a container gets to stop before it is killed")
@@ -57,6 +74,17 @@ def _print_event(event: ActionEvent) -> None:
         console.print(f"  [green]running[/] {event.container.name} at {event.container.url}")
 
 
+def open_secret_source(state_dir: Path | None) -> SecretSource:
+    """The secret store of the state dir (unsealed with its key file when it has one), or a
+    stand-in that holds secret-consuming apps when there is no store yet."""
+    state = StateDir.resolve(state_dir)
+    if not state.db_path.exists():
+        return NoSecretStore()
+    store = SecretStore(open_database(state))
+    open_default_setup(store, state=state)
+    return store
+
+
 def _run(
     *,
     repo: Path,
@@ -65,15 +93,18 @@ def _run(
     apps_dir: str,
     grace: int,
     dry_run: bool,
+    state_dir: Path | None,
+    secrets_dir: Path = DEFAULT_SECRETS_ROOT,
 ) -> ReconcileResult:
     try:
         git_repo = open_repo(repo)
         revision = read_revision(git_repo, branch=branch, rev=rev, apps_dir=apps_dir)
         console.print(f"revision [bold]{revision.short}[/] ({rev or branch}) of {repo}")
-        secrets = NoSecretStore()
+        secrets = open_secret_source(state_dir)
+        runtime = DockerRuntime(grace_seconds=grace, secret_files=SecretFilesRoot(secrets_dir))
         return reconcile_once(
             revision=revision,
-            runtime=DockerRuntime(grace_seconds=grace),
+            runtime=runtime,
             secrets=secrets,
             dry_run=dry_run,
             listener=None if dry_run else _print_event,
@@ -117,13 +148,24 @@ def apply(
     rev: RevOption = None,
     apps_dir: AppsDirOption = DEFAULT_APPS_DIR,
     grace: GraceOption = DEFAULT_GRACE_SECONDS,
+    state_dir: StateDirOption = None,
+    secrets_dir: SecretsDirOption = DEFAULT_SECRETS_ROOT,
 ) -> None:
     """Reconcile once: make the engine run what the branch (or --rev) says.
 
     Exit 0 when every app is applied; 1 when any app was invalid, blocked or failed (every other
     app is still applied); 3 when Docker is unreachable.
     """
-    result = _run(repo=repo, branch=branch, rev=rev, apps_dir=apps_dir, grace=grace, dry_run=False)
+    result = _run(
+        repo=repo,
+        branch=branch,
+        rev=rev,
+        apps_dir=apps_dir,
+        grace=grace,
+        dry_run=False,
+        state_dir=state_dir,
+        secrets_dir=secrets_dir,
+    )
     _print_summary(result, dry_run=False)
     if not result.ok:
         raise typer.Exit(1)
@@ -140,6 +182,7 @@ def plan(
     output_format: review_commands.FormatOption = review_commands.PlanFormat.TEXT,
     server: review_commands.ServerOption = None,
     token: review_commands.TokenOption = None,
+    state_dir: StateDirOption = None,
 ) -> None:
     """Dry run against the live containers: what `apply` would do, changing nothing.
 
@@ -170,6 +213,7 @@ def plan(
         apps_dir=apps_dir,
         grace=DEFAULT_GRACE_SECONDS,
         dry_run=True,
+        state_dir=state_dir,
     )
     _print_summary(result, dry_run=True)
     if not result.ok:

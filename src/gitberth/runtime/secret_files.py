@@ -45,6 +45,7 @@ class SecretFilesRoot:
 
     def __init__(self, root: Path = DEFAULT_SECRETS_ROOT) -> None:
         self.root = root
+        self._checked = False
 
     def check(self) -> None:
         """Refuse to go on unless the root exists on tmpfs or ramfs (creating it if needed)."""
@@ -59,9 +60,12 @@ class SecretFilesRoot:
                 "not in RAM; mount a tmpfs there (e.g. `mount -t tmpfs -o mode=0700 tmpfs "
                 f"{self.root}`) or choose another with --secrets-dir"
             )
+        self._checked = True
 
     def write(self, *, container_name: str, files: Mapping[str, ResolvedValue]) -> Path:
         """Write one container's files into a new directory and return its path."""
+        if not self._checked:
+            self.check()
         for key in files:
             if not is_env_name(key):
                 raise ConfigError(f"secret key {key!r} is not a safe file name")
