@@ -11,9 +11,11 @@ these with ``raise ... from exc`` so callers never need to know which library fa
     │   ├── MissingSecretKeyError a referenced secret lacks keys the app needs
     │   └── SealedError          the secret store is sealed
     ├── SourceError              the Git source cannot be read (bad repo, branch, revision)
+    │   └── FetchError           a remote repository cannot be cloned or fetched (URL sanitised)
     ├── RuntimeUnavailableError  the container engine does not answer
     ├── ServerUnavailableError   a gitberth server does not answer a client (plan --server)
     ├── ActionFailedError        one planned action failed on the engine
+    │   └── RolloutFailedError   a new container never became healthy; the old one was kept
     ├── SecretStoreError         the secret store refused or failed
     │   ├── SecretNotFoundError
     │   ├── SecretIntegrityError a record does not decrypt (tampered, moved or wrong key)
@@ -122,6 +124,12 @@ class SourceError(GitberthError):
     code = "source_error"
 
 
+class FetchError(SourceError):
+    """A remote repository cannot be cloned or fetched; the message never holds credentials."""
+
+    code = "fetch_failed"
+
+
 class RuntimeUnavailableError(GitberthError):
     """The container engine does not answer; the caller should retry with backoff."""
 
@@ -138,6 +146,12 @@ class ActionFailedError(GitberthError):
     """One planned action failed on the engine; other apps are unaffected."""
 
     code = "action_failed"
+
+
+class RolloutFailedError(ActionFailedError):
+    """A replacement container did not become healthy in time; it was removed, the old kept."""
+
+    code = "rollout_failed"
 
 
 class SecretStoreError(GitberthError):
