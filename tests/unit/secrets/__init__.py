@@ -1,0 +1,1 @@
+"""Unit tests of the secret store, its crypto, sealing, tokens and request validation."""
