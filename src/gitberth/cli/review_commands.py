@@ -97,10 +97,10 @@ def run_review(
             token=token,
         )
     except ServerUnavailableError as exc:
-        err_console.print(f"error: {exc}", markup=False)
+        err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
         return 3
     except GitberthError as exc:
-        err_console.print(f"error: {exc}", markup=False)
+        err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
         return 1
     if output_format is PlanFormat.TEXT:
         render_text(report, console=console)
@@ -112,7 +112,7 @@ def run_review(
         # The report went to stdout (a file, in CI); the job log still gets every problem.
         for app in report.apps:
             for problem in app.problems:
-                err_console.print(problem.text, markup=False)
+                err_console.print(problem.text, markup=False, soft_wrap=True)
     return report.exitCode
 
 

@@ -1,0 +1,396 @@
+"""`gitberth plan --base --head` on real Git repositories, and `--server` against real HTTP.
+
+No Docker: the review is offline by design. The secret checks run against a real
+`gitberth serve` (which holds a sentinel secret value) and against a small stdlib HTTP server
+for the replies a real server should never give.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema
+import pytest
+from typer.testing import CliRunner
+
+from gitberth.cli import app
+from gitberth.render.report import plan_schema
+from tests.support.gitrepo import GitRepo
+
+ROOT = Path(__file__).resolve().parents[2]
+GITBERTH = str(Path(sys.executable).with_name("gitberth"))
+SENTINEL = "S3NTINEL-secret-value-must-never-print-7f3a"
+TOKEN = "review-test-token-0123456789abcdef0123"
+
+WEB = """\
+name: web
+image: gitberth/example-web:1.0
+port: 8080
+env:
+  LOG_LEVEL: info
+"""
+SHOP = """\
+name: shop
+envFrom: [shop-creds]
+services:
+  - name: api
+    image: gitberth/example-web:1.0
+    port: 8080
+    replicas: 2
+    secretFiles: [tls-bundle]
+  - name: worker
+    image: gitberth/example-web:1.0
+"""
+
+
+def branches(repo: GitRepo, *, base: dict[str, str], head: dict[str, str]) -> None:
+    """``main`` holds *base*; ``feature`` (checked out) changes it to *head*."""
+    repo.commit(base, message="base")
+    repo.repo.git.checkout("-b", "feature")
+    gone = tuple(path for path in base if path not in head)
+    repo.commit({p: t for p, t in head.items() if base.get(p) != t}, remove=gone, message="head")
+
+
+def plan(repo: GitRepo, *args: str) -> Any:
+    return CliRunner().invoke(app, ["plan", "--repo", str(repo.path), *args])
+
+
+@pytest.fixture
+def pull_request(git_repo: GitRepo) -> GitRepo:
+    branches(
+        git_repo,
+        base={
+            "apps/web.yaml": WEB,
+            "apps/shop.yaml": SHOP,
+            "apps/old.yaml": WEB.replace("web", "old"),
+        },
+        head={
+            "apps/web.yaml": WEB.replace("LOG_LEVEL: info", "LOG_LEVEL: debug"),
+            "apps/shop.yaml": SHOP.replace("replicas: 2", "replicas: 3"),
+            "apps/new.yaml": WEB.replace("web", "new"),
+        },
+    )
+    return git_repo
+
+
+def test_text_review_of_a_pull_request_exits_2(pull_request: GitRepo) -> None:
+    result = plan(pull_request, "--base", "main", "--head", "feature")
+
+    assert result.exit_code == 2, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("plan main (")
+    assert "apps: 1 added, 2 changed, 1 removed" in lines[0]
+    assert "      env LOG_LEVEL changed: info -> debug" in lines
+    assert "      replace web-1: env LOG_LEVEL changed: info -> debug" in lines
+    assert "      create  shop-api-3: replicas 2 -> 3" in lines
+    assert "      remove  old-1: app removed" in lines
+    assert "      create  new-1: new app" in lines
+    assert "\x1b[" not in result.stdout  # not a terminal: no colour
+
+
+def test_head_defaults_to_the_branch_tip(pull_request: GitRepo) -> None:
+    explicit = plan(pull_request, "--base", "main", "--head", "feature", "--format", "json")
+    implicit = plan(pull_request, "--base", "main", "--branch", "feature", "--format", "json")
+
+    assert implicit.exit_code == explicit.exit_code == 2
+    assert json.loads(implicit.stdout)["apps"] == json.loads(explicit.stdout)["apps"]
+    assert json.loads(implicit.stdout)["head"]["ref"] == "feature"
+
+
+def test_json_review_follows_the_schema(pull_request: GitRepo) -> None:
+    result = plan(pull_request, "--base", "main", "--head", "feature", "--format", "json")
+
+    document = json.loads(result.stdout)
+    jsonschema.validate(document, plan_schema())
+    assert document["exitCode"] == result.exit_code == 2
+    shop = next(a for a in document["apps"] if a["name"] == "shop")
+    assert [c["name"] for c in shop["services"][0]["containers"]] == ["shop-api-3"]
+
+
+def test_markdown_review_is_a_comment_a_reviewer_can_act_on(pull_request: GitRepo) -> None:
+    result = plan(pull_request, "--base", "main", "--head", "feature", "--format", "markdown")
+
+    assert result.exit_code == 2
+    comment = result.stdout
+    assert comment.startswith("<!-- gitberth-plan -->\n### gitberth plan: `main` → `feature`")
+    assert "| `web` | 🟡 changed | 1 | 0 | 0 |" in comment
+    assert "| `old` | 🔴 removed | 0 | 0 | 1 |" in comment
+    assert "- `env LOG_LEVEL`: `info` → `debug`" in comment
+    assert comment.count("<details>") == 4
+
+
+def test_no_change_exits_0(git_repo: GitRepo) -> None:
+    git_repo.commit({"apps/web.yaml": WEB})
+    git_repo.repo.git.checkout("-b", "feature")
+    git_repo.commit({"README.md": "docs only\n"})
+
+    result = plan(git_repo, "--base", "main", "--head", "feature")
+
+    assert result.exit_code == 0
+    assert "no changes (1 app(s) unchanged)" in result.stdout
+
+
+def test_an_invalid_head_manifest_exits_1_with_file_line_and_column(git_repo: GitRepo) -> None:
+    branches(
+        git_repo,
+        base={"apps/web.yaml": WEB},
+        head={"apps/web.yaml": WEB.replace("port: 8080", "port: 99999\nreplica: 2")},
+    )
+
+    result = plan(git_repo, "--base", "main", "--head", "feature", "--format", "markdown")
+
+    assert result.exit_code == 1
+    assert "apps/web.yaml:3:7: port: Input should be less than or equal to 65535" in result.stderr
+    assert "apps/web.yaml:4:1: replica: unknown field" in result.stderr
+    assert "`apps/web.yaml:3:7: port: Input should be less than or equal to 65535`" in (
+        result.stdout
+    )
+
+
+def test_an_unknown_revision_is_a_one_line_error(git_repo: GitRepo) -> None:
+    git_repo.commit({"apps/web.yaml": WEB})
+
+    result = plan(git_repo, "--base", "no-such-branch")
+
+    assert result.exit_code == 1
+    assert "revision 'no-such-branch' not found" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_the_installed_command_exits_with_the_review_code(pull_request: GitRepo) -> None:
+    """The exit code CI sees, through the real entry point and no test runner."""
+    done = subprocess.run(
+        [GITBERTH, "plan", "--repo", str(pull_request.path), "--base", "main", "--head", "feature"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "remove  old-1: app removed" in done.stdout
+
+
+# --- --server: a real `gitberth serve` ---------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    """A real API server on 127.0.0.1 holding secrets whose values are the sentinel."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "GITBERTH_TOKEN": TOKEN}
+    log = (tmp_path / "serve.log").open("w")
+    process = subprocess.Popen(
+        [
+            GITBERTH,
+            "serve",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--listen",
+            f"127.0.0.1:{port}",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.monotonic() < deadline, "gitberth serve did not start"
+            time.sleep(0.1)
+        auth = {"authorization": f"Bearer {TOKEN}"}
+        for body in (
+            {"name": "shop-creds", "data": {"DATABASE_URL": SENTINEL, "API_KEY": SENTINEL}},
+            {"name": "shop-creds", "appId": "shop", "data": {"DATABASE_URL": SENTINEL}},
+            {"name": "tls-bundle", "data": {"CERT": SENTINEL}},
+        ):
+            httpx.post(f"{url}/secrets", json=body, headers=auth, timeout=5).raise_for_status()
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+@pytest.mark.parametrize("output_format", ["text", "markdown", "json"])
+def test_server_check_lists_key_names_and_never_a_value(
+    pull_request: GitRepo, server: str, output_format: str
+) -> None:
+    result = plan(
+        pull_request,
+        *("--base", "main", "--head", "feature", "--format", output_format),
+        *("--server", server, "--token", TOKEN),
+    )
+
+    assert result.exit_code == 2, result.output
+    assert "DATABASE_URL" in result.stdout
+    assert "CERT" in result.stdout
+    assert SENTINEL not in result.output
+    assert TOKEN not in result.output
+
+
+def test_server_check_uses_the_app_scoped_secret_and_names_what_is_missing(
+    git_repo: GitRepo, server: str
+) -> None:
+    branches(
+        git_repo,
+        base={"apps/shop.yaml": SHOP},
+        head={"apps/shop.yaml": SHOP.replace("[shop-creds]", "[shop-creds, mail-creds]")},
+    )
+
+    result = CliRunner(env={"GITBERTH_TOKEN": TOKEN}).invoke(
+        app,
+        [
+            *("plan", "--repo", str(git_repo.path), "--base", "main", "--head", "feature"),
+            *("--format", "json", "--server", server),
+        ],
+    )
+
+    assert result.exit_code == 1
+    live = json.loads(result.stdout)["live"]
+    assert live["secretsOk"] is False
+    assert [(f["app"], f["secret"], f["code"]) for f in live["findings"]] == [
+        ("shop", "mail-creds", "unknown_secret")
+    ]
+    api_creds = next(
+        u for u in live["uses"] if u["service"] == "api" and u["secret"] == "shop-creds"
+    )
+    assert (api_creds["scope"], api_creds["keys"]) == ("shop", ["DATABASE_URL"])
+    assert live["running"]["available"] is False
+    assert "GET /apps" in live["running"]["note"]
+    assert SENTINEL not in result.output
+
+
+def test_a_wrong_token_is_refused_without_echoing_it(pull_request: GitRepo, server: str) -> None:
+    result = plan(pull_request, "--base", "main", "--server", server, "--token", "not-a-token")
+
+    assert result.exit_code == 1
+    assert "refused the token" in result.stderr
+    assert "not-a-token" not in result.output
+
+
+def test_an_unreachable_server_exits_3(pull_request: GitRepo) -> None:
+    url = f"http://user:password@127.0.0.1:{free_port()}/"
+    result = plan(pull_request, "--base", "main", "--server", url, "--token", TOKEN)
+
+    assert result.exit_code == 3
+    assert "cannot reach the gitberth server at http://127.0.0.1:" in result.stderr
+    assert "password" not in result.output
+
+
+# --- --server: replies a real server never gives -----------------------------------------------
+
+
+class _Misbehaving(BaseHTTPRequestHandler):
+    """Sends secret values it must not send, or odd statuses, to prove the client ignores
+    values and reports oddities as one-line errors."""
+
+    replies: dict[str, tuple[int, bytes]] = {}
+
+    def do_GET(self) -> None:  # noqa: N802 (the stdlib's naming)
+        status, body = self.replies.get(self.path, (404, b'{"error":"not_found"}'))
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@pytest.fixture
+def odd_server() -> Iterator[tuple[str, dict[str, tuple[int, bytes]]]]:
+    replies: dict[str, tuple[int, bytes]] = {}
+    handler = type("Handler", (_Misbehaving,), {"replies": replies})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", replies
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+@pytest.mark.parametrize("output_format", ["text", "markdown", "json"])
+def test_values_a_broken_server_sends_are_never_printed(
+    pull_request: GitRepo,
+    odd_server: tuple[str, dict[str, tuple[int, bytes]]],
+    output_format: str,
+) -> None:
+    url, replies = odd_server
+    listing = {
+        "secrets": [
+            {
+                "name": name,
+                "appId": None,
+                "keys": ["DATABASE_URL"],
+                "updatedAt": "2026-11-26T10:00:00Z",
+                "data": {"DATABASE_URL": SENTINEL},
+                "value": SENTINEL,
+            }
+            for name in ("shop-creds", "tls-bundle")
+        ]
+    }
+    replies["/secrets"] = (200, json.dumps(listing).encode())
+
+    result = plan(
+        pull_request,
+        *("--base", "main", "--head", "feature", "--format", output_format),
+        *("--server", url, "--token", TOKEN),
+    )
+
+    assert result.exit_code == 2, result.output
+    assert SENTINEL not in result.output
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "code", "message"),
+    [
+        (503, b'{"error":"sealed"}', 3, "is sealed"),
+        (200, b'{"nope": true}', 3, "did not answer with a secret list"),
+        (500, b"oops " + SENTINEL.encode(), 3, "answered 500"),
+        (403, b'{"error":"forbidden"}', 1, "refused the token"),
+    ],
+)
+def test_odd_server_replies_are_one_line_errors(
+    pull_request: GitRepo,
+    odd_server: tuple[str, dict[str, tuple[int, bytes]]],
+    status: int,
+    body: bytes,
+    code: int,
+    message: str,
+) -> None:
+    url, replies = odd_server
+    replies["/secrets"] = (status, body)
+
+    result = plan(pull_request, "--base", "main", "--server", url, "--token", TOKEN)
+
+    assert result.exit_code == code
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    assert SENTINEL not in result.output
