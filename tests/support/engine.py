@@ -41,3 +41,6 @@ def remove_managed_and_test_containers(client: docker.DockerClient) -> None:
                 client.api.remove_container(row["Id"], force=True)
             except docker.errors.NotFound:
                 pass
+            except docker.errors.APIError as exc:
+                if exc.status_code != 409:  # 409: its removal is already in progress
+                    raise

@@ -26,6 +26,7 @@ from gitberth.runtime.secret_files import DEFAULT_SECRETS_ROOT, SecretFilesRoot
 from gitberth.secrets.seal import open_default_setup
 from gitberth.secrets.store import SecretStore
 from gitberth.source import DEFAULT_APPS_DIR, DEFAULT_BRANCH, open_repo, read_revision
+from gitberth.spec_ledger import SpecLedger
 from gitberth.state import StateDir, open_database
 
 RepoOption = Annotated[Path, typer.Option("--repo", help="path of the Git repository")]
@@ -74,15 +75,16 @@ def _print_event(event: ActionEvent) -> None:
         console.print(f"  [green]running[/] {event.container.name} at {event.container.url}")
 
 
-def open_secret_source(state_dir: Path | None) -> SecretSource:
-    """The secret store of the state dir (unsealed with its key file when it has one), or a
-    stand-in that holds secret-consuming apps when there is no store yet."""
+def open_state(state_dir: Path | None) -> tuple[SecretSource, SpecLedger | None]:
+    """The secret store of the state dir (unsealed with its key file when it has one) and its
+    spec ledger; without a state database, a stand-in that holds secret-consuming apps."""
     state = StateDir.resolve(state_dir)
     if not state.db_path.exists():
-        return NoSecretStore()
-    store = SecretStore(open_database(state))
+        return NoSecretStore(), None
+    db = open_database(state)
+    store = SecretStore(db)
     open_default_setup(store, state=state)
-    return store
+    return store, SpecLedger(db)
 
 
 def _run(
@@ -100,7 +102,7 @@ def _run(
         git_repo = open_repo(repo)
         revision = read_revision(git_repo, branch=branch, rev=rev, apps_dir=apps_dir)
         console.print(f"revision [bold]{revision.short}[/] ({rev or branch}) of {repo}")
-        secrets = open_secret_source(state_dir)
+        secrets, ledger = open_state(state_dir)
         runtime = DockerRuntime(grace_seconds=grace, secret_files=SecretFilesRoot(secrets_dir))
         return reconcile_once(
             revision=revision,
@@ -109,6 +111,7 @@ def _run(
             dry_run=dry_run,
             listener=None if dry_run else _print_event,
             history=history_from_repo(git_repo, apps_dir=apps_dir, secrets=secrets),
+            known_specs=ledger,
         )
     except RuntimeUnavailableError as exc:
         err_console.print(f"[red]error:[/] {exc}")

@@ -1,0 +1,60 @@
+"""Remember every spec gitberth has run, by spec hash, so a replacement can say what changed.
+
+A container's labels carry only a hash. To tell a reviewer "env TOKEN changed" rather than
+"spec changed", the planner needs the value-free summary of the spec behind the old hash. The
+ledger keeps those summaries in the state database (inline env values, which are in Git anyway,
+and HMAC fingerprints of secret values; never a secret value) so the explanation survives a
+restart and works from the one-shot ``apply`` too. Only unseen hashes are written, so a no-op
+pass writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, MutableMapping
+from typing import Any
+
+from gitberth.state import Database
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS spec_summaries (
+    spec_hash TEXT PRIMARY KEY,
+    summary TEXT NOT NULL
+)
+"""
+
+
+class SpecLedger(MutableMapping[str, Mapping[str, Any]]):
+    """A write-through, append-mostly mapping of spec hash -> summary."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        with db.transaction() as conn:
+            conn.execute(_SCHEMA)
+        with db.reading() as conn:
+            rows = conn.execute("SELECT spec_hash, summary FROM spec_summaries").fetchall()
+        self._cache: dict[str, Mapping[str, Any]] = {str(h): json.loads(s) for h, s in rows}
+
+    def __getitem__(self, spec_hash: str) -> Mapping[str, Any]:
+        return self._cache[spec_hash]
+
+    def __setitem__(self, spec_hash: str, summary: Mapping[str, Any]) -> None:
+        if self._cache.get(spec_hash) == summary:
+            return
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO spec_summaries (spec_hash, summary) VALUES (?, ?)",
+                (spec_hash, json.dumps(summary, sort_keys=True)),
+            )
+        self._cache[spec_hash] = summary
+
+    def __delitem__(self, spec_hash: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM spec_summaries WHERE spec_hash = ?", (spec_hash,))
+        del self._cache[spec_hash]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._cache)
+
+    def __len__(self) -> int:
+        return len(self._cache)
