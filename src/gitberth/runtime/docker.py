@@ -19,6 +19,8 @@ import requests
 from gitberth.core.errors import ActionFailedError, RuntimeUnavailableError
 from gitberth.core.models import ContainerState, ObservedContainer, ResolvedService
 from gitberth.core.plan import Action, ActionKind
+from gitberth.rollout import DEFAULT_ROLLOUT_TIMEOUT, Condition
+from gitberth.rollout import replace as rollout_replace
 from gitberth.runtime.base import (
     LABEL_APP,
     LABEL_REVISION,
@@ -41,9 +43,11 @@ class DockerRuntime:
         *,
         grace_seconds: int = DEFAULT_GRACE_SECONDS,
         secret_files: SecretFilesRoot | None = None,
+        rollout_timeout: float = DEFAULT_ROLLOUT_TIMEOUT,
     ) -> None:
         self._client = client
         self.grace_seconds = grace_seconds
+        self.rollout_timeout = rollout_timeout
         self.secret_files = secret_files
         self._secret_dirs: dict[str, str] = {}  # container id -> its secrets directory
         self.calls: collections.Counter[str] = collections.Counter()
@@ -97,9 +101,45 @@ class DockerRuntime:
             return None
         assert action.target is not None
         if action.kind is ActionKind.REPLACE:
-            assert action.container_id is not None
-            self._stop_and_remove(action.container_id, name=action.container_name)
+            return rollout_replace(self, action, revision=revision, timeout=self.rollout_timeout)
         return self._create_and_start(action.target, name=action.container_name, revision=revision)
+
+    # The RolloutEngine operations (see gitberth.rollout), one engine call sequence each.
+
+    def start_container(
+        self, service: ResolvedService, *, name: str, revision: str
+    ) -> ObservedContainer:
+        return self._create_and_start(service, name=name, revision=revision)
+
+    def condition(self, container_id: str) -> Condition:
+        with _engine_errors("inspecting a new container"):
+            attrs = self.client.api.inspect_container(container_id)
+        state = attrs.get("State") or {}
+        status = str(state.get("Status") or "unknown")
+        if not state.get("Running") and status == "exited":
+            status = f"exited with code {state.get('ExitCode')}"
+        health = (state.get("Health") or {}).get("Status")
+        return Condition(
+            running=bool(state.get("Running")) and not state.get("Restarting"),
+            status=status,
+            health=str(health) if health else None,
+            host_port=observed_from_attrs(attrs).host_port,
+        )
+
+    def stop_container(self, container_id: str) -> None:
+        with _engine_errors("stopping the old container"):
+            self.client.api.stop(container_id, timeout=self.grace_seconds)
+
+    def restart_container(self, container_id: str) -> None:
+        with _engine_errors("starting the old container again"):
+            self.client.api.start(container_id)
+
+    def remove_container(self, container_id: str, *, name: str) -> None:
+        self._stop_and_remove(container_id, name=name)
+
+    def rename_container(self, container_id: str, *, name: str) -> None:
+        with _engine_errors(f"renaming the new container to {name}"):
+            self.client.api.rename(container_id, name)
 
     def _create_and_start(
         self, service: ResolvedService, *, name: str, revision: str
