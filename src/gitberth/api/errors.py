@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gitberth.core.errors import (
     AuthError,
     ConfigError,
+    DeployError,
     GitberthError,
     InvalidRequestError,
     ManifestError,
@@ -50,6 +51,7 @@ _STATUS_BY_ERROR: tuple[tuple[type[GitberthError], int], ...] = (
     (UnsealError, 400),
     (RateLimitedError, 429),
     (ConfigError, 409),
+    (DeployError, 409),
 )
 _HTTP_CODES = {
     400: "invalid_request",

@@ -26,7 +26,8 @@ these with ``raise ... from exc`` so callers never need to know which library fa
     │   └── UnsupportedMediaTypeError the body is not declared as JSON
     ├── AuthError                a token is missing, unknown or lacks the role
     ├── ConfigError              a setting is unusable (bad state dir, secrets dir not in RAM)
-    └── DeployError              POST /deploy cannot be honoured (read-only repo, ref race)
+    └── DeployError              POST /deploy cannot be honoured (ref race)
+        └── ReadOnlyRepoError    the repo is a remote gitberth cannot push to
 
 Messages never contain secret values: only names and key names.
 """
@@ -230,3 +231,9 @@ class DeployError(GitberthError):
     """A deploy request cannot be committed (read-only remote, ref moved during commit)."""
 
     code = "deploy_failed"
+
+
+class ReadOnlyRepoError(DeployError):
+    """The tracked repository is a remote gitberth cannot push to: open a pull request."""
+
+    code = "read_only_repo"
