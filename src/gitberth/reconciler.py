@@ -8,6 +8,7 @@ exactly as they are.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +17,8 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 import git
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from gitberth.core.errors import (
     ActionFailedError,
@@ -29,7 +32,9 @@ from gitberth.core.models import ObservedContainer, ResolvedApp
 from gitberth.core.plan import Action, ActionKind, DesiredState, Plan, plan
 from gitberth.core.resolve import SecretKey, Secrets, candidate_keys, resolve_app
 from gitberth.runtime.base import Runtime
-from gitberth.source import Revision, read_revision
+from gitberth.source import Revision, read_file_at, read_revision
+
+SETTINGS_FILE = "gitberth.yaml"
 
 
 class SecretSource(Protocol):
@@ -85,6 +90,10 @@ class ReconcileResult:
     plan: Plan
     apps: dict[str, AppReport]
     duration_seconds: float = 0.0
+    observed: list[ObservedContainer] = field(default_factory=list)
+    """What the one list call of this pass saw, before any action."""
+    prune_refused: str | None = None
+    """Why removals of whole apps were held back this pass, when they were."""
 
     @property
     def ok(self) -> bool:
@@ -188,21 +197,46 @@ def reconcile_once(
     history: SpecHistory | None = None,
     only_apps: frozenset[str] | None = None,
     workers: int = 1,
+    desired: Desired | None = None,
+    prune: bool = True,
+    allow_empty: bool = True,
+    stop: threading.Event | None = None,
 ) -> ReconcileResult:
     """Make the engine match *revision*: one observe, one plan, then the plan's actions.
 
     With *dry_run* nothing is changed and every app with changes is reported as planned.
     *only_apps* restricts the actions (not the observation) to some apps, for deploys.
+    *desired*, when the caller already built it for this revision, saves reading and resolving
+    the manifests again (the loop's no-op pass does no Git work).
+    Whole apps are removed only when *prune* is set (the revision was read completely) and,
+    when the revision has no app at all, only with *allow_empty* (see :func:`guard_prune`).
+    *stop* is checked before each action, so a shutdown finishes the action in flight only.
     """
     started = time.monotonic()
-    desired = build_desired(revision, secrets=secrets or NoSecretStore())
+    if desired is None:
+        desired = build_desired(revision, secrets=secrets or NoSecretStore())
     observed = runtime.observe()
     known = known_specs if known_specs is not None else {}
     known.update(spec_summaries(desired.state))
     _learn_history(observed, known=known, history=history, current=revision.sha)
-    the_plan = plan(desired.state, observed, known_specs=known)
+    the_plan, refused = guard_prune(
+        plan(desired.state, observed, known_specs=known),
+        desired=desired,
+        prune=prune,
+        allow_empty=allow_empty,
+    )
 
     reports = dict(desired.reports)
+    if refused is not None:
+        for app in sorted({c.app for c in observed} - set(desired.state.apps)):
+            if app not in reports:
+                reports[app] = AppReport(
+                    app,
+                    AppStatus.BLOCKED,
+                    message=refused,
+                    code="prune_refused",
+                    containers=[c for c in observed if c.app == app],
+                )
     by_app: dict[str, list[Action]] = {}
     for action in the_plan.actions:
         if only_apps is not None and action.app not in only_apps:
@@ -227,6 +261,7 @@ def reconcile_once(
             listener=listener,
             observed=observed,
             removed=app not in desired.state.apps,
+            stop=stop,
         )
 
     apps = sorted(by_app)
@@ -242,7 +277,78 @@ def reconcile_once(
         plan=the_plan,
         apps=reports,
         duration_seconds=time.monotonic() - started,
+        observed=observed,
+        prune_refused=refused,
     )
+
+
+def guard_prune(
+    the_plan: Plan, *, desired: Desired, prune: bool, allow_empty: bool
+) -> tuple[Plan, str | None]:
+    """Turn the removals of whole apps into keeps when pruning is not safe; say why.
+
+    A revision with no app at all is far more often a mistake (a moved directory, a bad merge)
+    than a wish to stop everything, so it removes nothing unless the repo opts in with
+    ``allowEmpty: true`` in ``gitberth.yaml``. Removals inside an app that stays (fewer
+    replicas, a dropped service, a left-over staging container) are never held back.
+    """
+    gone = [
+        a
+        for a in the_plan.actions
+        if a.kind is ActionKind.REMOVE
+        and a.app not in desired.state.apps
+        and a.app not in desired.state.held
+    ]
+    if not gone:
+        return the_plan, None
+    if not prune:
+        reason = "the source could not be read completely this time, so no app is removed"
+    elif not desired.state.apps and not desired.state.held and not allow_empty:
+        reason = (
+            "this revision has no app at all, so removing every app was refused; restore the "
+            f"manifests, or set `allowEmpty: true` in {SETTINGS_FILE} to really remove them all"
+        )
+    else:
+        return the_plan, None
+    held = {id(a) for a in gone}
+    actions = tuple(
+        Action(
+            ActionKind.KEEP,
+            a.app,
+            a.service,
+            a.replica,
+            a.container_name,
+            f"held: {reason}",
+            container_id=a.container_id,
+        )
+        if id(a) in held
+        else a
+        for a in the_plan.actions
+    )
+    return Plan(revision=the_plan.revision, actions=actions), reason
+
+
+@dataclass(frozen=True)
+class RepoSettings:
+    """Repository-wide switches read from ``gitberth.yaml`` at the root of the revision."""
+
+    allow_empty: bool = False
+
+
+def read_settings(repo: git.Repo, *, sha: str) -> RepoSettings:
+    """The settings at *sha*; a missing file means the safe defaults.
+
+    Only ``allowEmpty: true`` (a real YAML boolean) turns the guard off; a missing,
+    unparsable or misspelt file keeps it on, because failing safe here costs only a refusal.
+    """
+    text = read_file_at(repo, sha=sha, path=SETTINGS_FILE)
+    if text is None:
+        return RepoSettings()
+    try:
+        data = YAML(typ="safe").load(text)
+    except YAMLError:
+        return RepoSettings()
+    return RepoSettings(allow_empty=isinstance(data, dict) and data.get("allowEmpty") is True)
 
 
 def _learn_history(
@@ -273,12 +379,21 @@ def _apply_app(
     listener: Listener | None,
     observed: list[ObservedContainer],
     removed: bool,
+    stop: threading.Event | None = None,
 ) -> AppReport:
     containers = {c.name: c for c in observed if c.app == app}
     changed = False
     for action in actions:
         if not action.changes_something:
             continue
+        if stop is not None and stop.is_set():
+            return AppReport(
+                app,
+                AppStatus.FAILED,
+                message=f"stopped before {action.describe()}; the next pass carries it out",
+                code="interrupted",
+                containers=sorted(containers.values(), key=lambda c: c.name),
+            )
         if listener is not None:
             listener(ActionEvent(EventKind.STARTED, action))
         try:
