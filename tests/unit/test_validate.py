@@ -94,7 +94,7 @@ def test_validate_reports_every_problem_of_every_file_at_once(tmp_path: Path) ->
     assert result.stderr.splitlines() == [
         f'{apps}/dup.yaml:2:1: duplicate key "name"',
         f"{apps}/shop.yaml:4:12: services.0.image: String should have at least 1 character",
-        f"{apps}/shop.yaml:3:13: services.0.name: must be a DNS label: lowercase letters, "
+        f"{apps}/shop.yaml:3:11: services.0.name: must be a DNS label: lowercase letters, "
         "digits and '-', at most 63",
         f"{apps}/web.yaml:3:7: port: Input should be less than or equal to 65535",
         f"{apps}/web.yaml:4:1: replica: unknown field",
