@@ -39,6 +39,15 @@ def openapi_body(model: type[BaseModel]) -> dict[str, Any]:
 
 async def read_json_body(request: Request, model: type[ModelT]) -> ModelT:
     """The body of *request* as *model*, or an :class:`InvalidRequestError` naming the field."""
+    document = await read_json_document(request)
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        raise _describe(exc) from None
+
+
+async def read_json_document(request: Request) -> dict[str, Any]:
+    """The body of *request* as a strictly decoded JSON object, size-limited while streaming."""
     content_type = request.headers.get("content-type", "")
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type != "application/json":
@@ -59,11 +68,7 @@ async def read_json_body(request: Request, model: type[ModelT]) -> ModelT:
                 f"the body is over {MAX_BODY_BYTES // (1024 * 1024)} MiB", field="body"
             )
         chunks.append(chunk)
-    document = parse_json_object(b"".join(chunks))
-    try:
-        return model.model_validate(document)
-    except ValidationError as exc:
-        raise _describe(exc) from None
+    return parse_json_object(b"".join(chunks))
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:

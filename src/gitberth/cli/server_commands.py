@@ -20,7 +20,6 @@ import httpx
 import typer
 import uvicorn
 
-from gitberth.api.app import create_app
 from gitberth.api.context import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -30,9 +29,13 @@ from gitberth.api.context import (
 )
 from gitberth.cli._app import app, console, err_console
 from gitberth.core.errors import GitberthError
+from gitberth.runtime.docker import DEFAULT_GRACE_SECONDS
+from gitberth.runtime.secret_files import DEFAULT_SECRETS_ROOT
 from gitberth.secrets.seal import initialize_shamir
 from gitberth.secrets.store import SecretStore
 from gitberth.secrets.tokens import Role, TokenStore
+from gitberth.server import RepoSettings, build_app
+from gitberth.source import DEFAULT_APPS_DIR, DEFAULT_BRANCH
 from gitberth.state import StateDir, open_database
 
 logger = logging.getLogger("gitberth.serve")
@@ -107,8 +110,18 @@ def serve(
     log_format: Annotated[LogFormat, typer.Option(help="log lines as text or JSON")] = (
         LogFormat.TEXT
     ),
+    branch: Annotated[str, typer.Option(help="branch of --repo to follow")] = DEFAULT_BRANCH,
+    apps_dir: Annotated[
+        str, typer.Option(help="directory of app manifests in the repo")
+    ] = DEFAULT_APPS_DIR,
+    secrets_dir: Annotated[
+        Path, typer.Option(help="RAM-backed (tmpfs) root for secret files")
+    ] = DEFAULT_SECRETS_ROOT,
+    grace: Annotated[
+        int, typer.Option(help="seconds a container gets to stop before it is killed")
+    ] = DEFAULT_GRACE_SECONDS,
 ) -> None:
-    """Serve the HTTP API (secrets, seal/unseal, health). This version does not reconcile yet."""
+    """Serve the HTTP API: secrets, seal/unseal, health, and POST /deploy into --repo."""
     host, port = parse_listen(listen)
     configure_logging(log_format)
     state = StateDir.resolve(state_dir)
@@ -120,14 +133,29 @@ def serve(
         err_console.print(f"gitberth serve: {exc}", markup=False)
         raise typer.Exit(2) from exc
     logger.info(
-        "serving the API only: this version does not reconcile yet%s",
-        f" (--repo {repo} is recorded for the reconcile loop)" if repo else "",
+        "no continuous reconcile loop in this version: %s",
+        f"POST /deploy and secret changes apply {repo} when they happen"
+        if repo
+        else "without --repo only the secrets API is served",
     )
     logger.info("state dir %s; %s", state.path, context.startup_message)
     logger.info("API on http://%s:%d (OpenAPI at /docs)", host, port)
-    config = uvicorn.Config(
-        create_app(context), host=host, port=port, log_config=None, access_log=True
-    )
+    try:
+        api = build_app(
+            context,
+            RepoSettings(
+                repo=repo,
+                branch=branch,
+                apps_dir=apps_dir,
+                secrets_dir=secrets_dir,
+                grace_seconds=grace,
+            ),
+        )
+    except GitberthError as exc:
+        err_console.print(f"gitberth serve: {exc}", markup=False)
+        context.close()
+        raise typer.Exit(2) from exc
+    config = uvicorn.Config(api, host=host, port=port, log_config=None, access_log=True)
     uvicorn.Server(config).run()
 
 

@@ -68,6 +68,11 @@ class Principal:
         if not self.is_admin:
             raise AuthError("this needs an admin token", forbidden=True)
 
+    def require_app(self, app: str) -> None:
+        """Deploying *app* needs an admin token, an unscoped deployer, or one scoped to *app*."""
+        if self.app is not None and self.app != app:
+            raise AuthError(f"this token may only deploy app {self.app}", forbidden=True)
+
     def require_scope(self, app_id: str | None) -> None:
         if not self.may_use_scope(app_id):
             raise AuthError(

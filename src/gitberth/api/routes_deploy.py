@@ -1,0 +1,83 @@
+"""``POST /deploy``: the guide's deploy call, which ends as a commit in Git and a running app.
+
+The body is an app manifest (single- or multi-service), exactly what ``apps/<name>.yaml``
+holds. Order of checks: token (401/403), seal (503), body (400 with every manifest problem),
+secrets (400 ``unknown_secret`` with ``missing``), and only then the commit and the apply.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from gitberth.api.auth import Unsealed
+from gitberth.api.json_body import read_json_document
+from gitberth.core.errors import DeployError
+from gitberth.core.models import AppManifest
+from gitberth.deploy import Deployer
+from gitberth.gitwrite import Author
+from gitberth.reconciler import AppStatus
+
+router = APIRouter(tags=["deploy"])
+
+
+def _deployer(request: Request) -> Deployer:
+    """The server's deployer; a server on a remote repo holds the error to answer instead."""
+    deployer = getattr(request.app.state, "deployer", None)
+    if isinstance(deployer, DeployError):
+        raise deployer
+    if deployer is None:
+        raise DeployError("this server follows no Git repository (start it with --repo)")
+    assert isinstance(deployer, Deployer)
+    return deployer
+
+
+@router.post(
+    "/deploy",
+    status_code=202,
+    responses={
+        202: {"description": "committed to Git and applied: {app, revision, plan}"},
+        400: {"description": "invalid manifest (`problems`) or `unknown_secret` (`missing`)"},
+        401: {"description": "missing or unknown bearer token"},
+        403: {"description": "an app-scoped token deploying another app"},
+        409: {"description": "`read_only_repo`: open a pull request instead"},
+        503: {"description": 'the store is sealed: `{"error": "sealed"}`'},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": AppManifest.model_json_schema()}},
+        }
+    },
+)
+async def deploy(request: Request, principal: Unsealed) -> JSONResponse:
+    """Validate, check secrets, commit ``apps/<name>.yaml`` on the tracked branch, apply it."""
+    deployer = _deployer(request)
+    document = await read_json_document(request)
+    manifest = deployer.validate(document)
+    principal.require_app(manifest.name)
+    outcome = await _run_in_thread(deployer, manifest, principal.token_id)
+    report = outcome.result.apps.get(manifest.name)
+    body: dict[str, Any] = {
+        "app": outcome.app,
+        "revision": outcome.revision,
+        "plan": [
+            {"action": a.kind.value, "container": a.container_name, "reason": a.reason}
+            for a in outcome.result.plan.for_app(manifest.name)
+        ],
+        "status": report.status.value if report else AppStatus.UNCHANGED.value,
+        "urls": [c.url for c in report.containers if c.url] if report else [],
+    }
+    if report is not None and report.status.is_error:
+        body["error"] = report.code
+        body["message"] = report.message
+    return JSONResponse(body, status_code=202)
+
+
+async def _run_in_thread(deployer: Deployer, manifest: AppManifest, token_id: str) -> Any:
+    """Git and Docker calls block: run the deploy off the event loop."""
+    author = Author(name=f"gitberth token {token_id}", email=f"{token_id}@gitberth.invalid")
+    return await anyio.to_thread.run_sync(lambda: deployer.deploy(manifest, author=author))

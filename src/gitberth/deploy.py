@@ -1,0 +1,120 @@
+"""``POST /deploy``: validate a manifest, check its secrets, commit it to Git, apply that app.
+
+The deploy request is turned into the same thing a developer would do by hand — a commit of
+``apps/<name>.yaml`` on the tracked branch — so Git stays the single source of truth and the
+reconcile loop never fights the API. Everything is checked before anything is written.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import git
+from ruamel.yaml import YAML
+
+from gitberth.core.errors import DeployError, UnknownSecretError
+from gitberth.core.manifests import validate_manifest
+from gitberth.core.models import AppManifest
+from gitberth.core.resolve import candidate_keys, missing_secrets
+from gitberth.gitwrite import Author, commit_file
+from gitberth.reconciler import ReconcileResult, SecretSource, history_from_repo, reconcile_once
+from gitberth.runtime.base import Runtime
+from gitberth.source import read_revision
+
+
+@dataclass(frozen=True)
+class DeployOutcome:
+    app: str
+    revision: str
+    result: ReconcileResult
+
+
+def manifest_yaml(manifest: AppManifest) -> str:
+    """The manifest as a reviewer would want to read it in Git: only the fields set."""
+    data = manifest.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    data = {"name": manifest.name, **{k: v for k, v in data.items() if k != "name"}}
+    if "services" in data:
+        data["services"] = [
+            {"name": s["name"], **{k: v for k, v in s.items() if k != "name"}}
+            for s in data["services"]
+        ]
+    buffer = io.StringIO()
+    writer = YAML(typ="rt", pure=True)  # keeps the field order of the model
+    writer.default_flow_style = False
+    writer.dump(data, buffer)
+    return buffer.getvalue()
+
+
+class Deployer:
+    """Commits deploys to a local repository and applies them; one deploy at a time."""
+
+    def __init__(
+        self,
+        *,
+        repo: git.Repo,
+        branch: str,
+        apps_dir: str,
+        runtime: Runtime,
+        secrets: SecretSource,
+        known_specs: MutableMapping[str, Mapping[str, Any]] | None = None,
+        lock: threading.Lock | None = None,
+    ) -> None:
+        self.repo = repo
+        self.branch = branch
+        self.apps_dir = apps_dir
+        self.runtime = runtime
+        self.secrets = secrets
+        self.known_specs = known_specs if known_specs is not None else {}
+        self.lock = lock or threading.Lock()
+
+    def validate(self, body: Any) -> AppManifest:
+        name = body.get("name") if isinstance(body, dict) else None
+        file = f"{self.apps_dir}/{name}.yaml" if isinstance(name, str) else "request body"
+        return validate_manifest(body, file=file)
+
+    def check_secrets(self, manifest: AppManifest) -> None:
+        """Fail fast, before anything is written, on names that exist in neither scope."""
+        available = self.secrets.materials(candidate_keys(manifest))
+        missing = missing_secrets(manifest, available)
+        if missing:
+            raise UnknownSecretError(missing)
+
+    def reconcile_tip(self) -> ReconcileResult:
+        """One full pass at the branch tip (after a secret changed, consumers are replaced)."""
+        with self.lock:
+            revision = read_revision(self.repo, branch=self.branch, apps_dir=self.apps_dir)
+            return reconcile_once(
+                revision=revision,
+                runtime=self.runtime,
+                secrets=self.secrets,
+                known_specs=self.known_specs,
+                history=history_from_repo(self.repo, apps_dir=self.apps_dir, secrets=self.secrets),
+            )
+
+    def deploy(self, manifest: AppManifest, *, author: Author) -> DeployOutcome:
+        self.check_secrets(manifest)
+        with self.lock:
+            sha = commit_file(
+                self.repo,
+                branch=self.branch,
+                path=f"{self.apps_dir}/{manifest.name}.yaml",
+                content=manifest_yaml(manifest),
+                message=f"deploy {manifest.name}",
+                author=author,
+            )
+            if not sha:
+                raise DeployError(f"branch {self.branch} has no commit to deploy onto")
+            revision = read_revision(self.repo, rev=sha, apps_dir=self.apps_dir)
+            result = reconcile_once(
+                revision=revision,
+                runtime=self.runtime,
+                secrets=self.secrets,
+                known_specs=self.known_specs,
+                history=history_from_repo(self.repo, apps_dir=self.apps_dir, secrets=self.secrets),
+                only_apps=frozenset({manifest.name}),
+            )
+        return DeployOutcome(app=manifest.name, revision=sha, result=result)

@@ -1,0 +1,113 @@
+"""Commit one file to a branch of a local repository, safely, without touching its checkout.
+
+``POST /deploy`` must end with Git as the single source of truth, so it writes the manifest as a
+commit. Three properties matter and plain ``git commit`` in the user's checkout has none of them:
+
+* compare-and-swap: the commit is built on the tip read at the start and the ref is moved with
+  ``git update-ref <ref> <new> <old>``, which fails if someone committed meanwhile; we then
+  rebuild on the new tip, so a concurrent commit is never lost;
+* no clobbering: the tree is built in a private temporary index, never the checkout's index;
+  when the branch is checked out, the working tree is fast-forwarded only where the user has
+  no local change (``git read-tree -m -u``), and left alone otherwise;
+* honest authorship: the author is the token that asked for the deploy.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+
+import git
+
+from gitberth.core.errors import DeployError
+
+CAS_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Author:
+    name: str
+    email: str
+
+
+def commit_file(
+    repo: git.Repo,
+    *,
+    branch: str,
+    path: str,
+    content: str,
+    message: str,
+    author: Author,
+) -> str:
+    """Commit *content* at *path* on *branch*; return the new commit sha (or the tip when the
+    file already has exactly that content)."""
+    ref = f"refs/heads/{branch}"
+    for _ in range(CAS_ATTEMPTS):
+        try:
+            old = repo.git.rev_parse("--verify", "--quiet", ref)
+        except git.GitCommandError:
+            old = ""
+        new = _build_commit(
+            repo, parent=old or None, path=path, content=content, message=message, author=author
+        )
+        if new is None:
+            return str(old)
+        try:
+            repo.git.update_ref(ref, new, old or "0" * 40, m=message)
+        except git.GitCommandError:
+            continue  # the ref moved under us: rebuild on the new tip
+        _fast_forward_checkout(repo, branch=branch, old=old, new=new)
+        return new
+    raise DeployError(f"{ref} kept moving; gave up after {CAS_ATTEMPTS} attempts")
+
+
+def _build_commit(
+    repo: git.Repo,
+    *,
+    parent: str | None,
+    path: str,
+    content: str,
+    message: str,
+    author: Author,
+) -> str | None:
+    with tempfile.TemporaryDirectory(prefix="gitberth-index-") as tmp:
+        env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
+        if parent:
+            repo.git.read_tree(parent, env=env)
+        blob = repo.git.hash_object("-w", "--stdin", istream=_stream(content))
+        repo.git.update_index("--add", "--cacheinfo", f"100644,{blob},{path}", env=env)
+        tree = repo.git.write_tree(env=env)
+    if parent and repo.git.rev_parse(f"{parent}^{{tree}}") == tree:
+        return None
+    identity = {
+        "GIT_AUTHOR_NAME": author.name,
+        "GIT_AUTHOR_EMAIL": author.email,
+        "GIT_COMMITTER_NAME": "gitberth",
+        "GIT_COMMITTER_EMAIL": "gitberth@localhost",
+    }
+    args = [tree, "-m", message] + (["-p", parent] if parent else [])
+    return str(repo.git.commit_tree(*args, env=identity))
+
+
+def _stream(content: str) -> tempfile.SpooledTemporaryFile[bytes]:
+    buffer: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile()
+    buffer.write(content.encode("utf-8"))
+    buffer.seek(0)
+    return buffer
+
+
+def _fast_forward_checkout(repo: git.Repo, *, branch: str, old: str, new: str) -> None:
+    """Bring a checkout of *branch* along, but never over a local change."""
+    if repo.bare or not old:
+        return
+    try:
+        checked_out = repo.active_branch.name == branch
+    except TypeError:  # detached HEAD
+        checked_out = False
+    if not checked_out:
+        return
+    try:
+        repo.git.read_tree("-m", "-u", old, new)
+    except git.GitCommandError:
+        pass  # a local edit in the way: the user's working tree wins; `git status` shows it
