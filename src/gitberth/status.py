@@ -1,0 +1,360 @@
+"""What the loop tells people: per-app sync state and health, and a history of passes.
+
+A pass reports per app *what happened* (:class:`gitberth.reconciler.AppReport`); people need
+*where things stand*: is the app running what Git says (Synced), about to (OutOfSync,
+Progressing), running the old spec because the new one failed (Degraded), or not managed at
+all because something must be fixed (Error)? And is the last error one that needs a person
+(Stalled) or one the loop will retry by itself (Waiting), as Flux and controller-runtime class
+them. :func:`app_state` is that translation, kept pure so it is tested without an engine.
+
+:class:`StatusStore` keeps the latest state of every app, the loop's own health and the recent
+passes in the state database (tables ``app_status``, ``loop_state`` and ``pass_events``), so
+``gitberth status`` and ``GET /apps`` answer the same after a restart. Messages stored here are
+the reconciler's, which never hold secret values.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from gitberth.core.models import ContainerState, ObservedContainer
+from gitberth.reconciler import AppReport, AppStatus
+from gitberth.state import Database
+
+MAX_EVENTS = 200
+"""Passes kept in the database; older ones are dropped as new ones are written."""
+
+
+class SyncState(StrEnum):
+    SYNCED = "Synced"
+    OUT_OF_SYNC = "OutOfSync"
+    PROGRESSING = "Progressing"
+    DEGRADED = "Degraded"
+    ERROR = "Error"
+
+
+class Health(StrEnum):
+    HEALTHY = "Healthy"
+    UNHEALTHY = "Unhealthy"
+    MISSING = "Missing"
+    UNKNOWN = "Unknown"
+
+
+class ErrorClass(StrEnum):
+    STALLED = "Stalled"
+    """A person must change something (a manifest, a secret, an image); retrying will not help."""
+    WAITING = "Waiting"
+    """Transient; the loop retries with backoff."""
+
+
+STALLING_CODES = frozenset(
+    {
+        "invalid_manifest",
+        "unknown_secret",
+        "missing_secret_key",
+        "unresolvable",
+        "sealed",
+        "prune_refused",
+        "rollout_failed",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    name: str
+    service: str
+    state: str
+    image: str
+    revision: str
+    url: str | None
+
+    @classmethod
+    def of(cls, container: ObservedContainer) -> ContainerInfo:
+        return cls(
+            name=container.name,
+            service=container.service,
+            state=container.state.value,
+            image=container.image,
+            revision=container.revision,
+            url=container.url,
+        )
+
+
+@dataclass(frozen=True)
+class AppError:
+    kind: ErrorClass
+    code: str
+    message: str
+    at: float
+
+
+@dataclass(frozen=True)
+class AppState:
+    """Where one app stands, as ``GET /apps/{name}`` shows it."""
+
+    name: str
+    sync: SyncState
+    health: Health
+    desired_revision: str | None
+    applied_revision: str | None
+    containers: tuple[ContainerInfo, ...] = ()
+    error: AppError | None = None
+    updated_at: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["containers"] = [asdict(c) for c in self.containers]
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AppState:
+        error = data.get("error")
+        return cls(
+            name=str(data["name"]),
+            sync=SyncState(data["sync"]),
+            health=Health(data["health"]),
+            desired_revision=data.get("desired_revision"),
+            applied_revision=data.get("applied_revision"),
+            containers=tuple(ContainerInfo(**c) for c in data.get("containers") or ()),
+            error=None
+            if not error
+            else AppError(
+                kind=ErrorClass(error["kind"]),
+                code=str(error["code"]),
+                message=str(error["message"]),
+                at=float(error["at"]),
+            ),
+            updated_at=float(data.get("updated_at") or 0.0),
+        )
+
+
+def classify(code: str | None) -> ErrorClass:
+    return ErrorClass.STALLED if code in STALLING_CODES else ErrorClass.WAITING
+
+
+def health_of(containers: Iterable[ContainerInfo]) -> Health:
+    listed = list(containers)
+    if not listed:
+        return Health.MISSING
+    if all(c.state == ContainerState.RUNNING.value for c in listed):
+        return Health.HEALTHY
+    return Health.UNHEALTHY
+
+
+def app_state(
+    report: AppReport,
+    *,
+    revision: str,
+    previous: AppState | None,
+    now: float,
+) -> AppState:
+    """The state of one app after a pass that produced *report* for *revision*."""
+    containers = tuple(ContainerInfo.of(c) for c in report.containers)
+    health = health_of(containers)
+    applied = previous.applied_revision if previous is not None else None
+    error: AppError | None = None
+    if report.status.is_error:
+        code = report.code or report.status.value
+        error = AppError(classify(code), code, report.message, now)
+        if report.status is AppStatus.FAILED and code == "rollout_failed":
+            sync = SyncState.DEGRADED
+        elif report.status is AppStatus.FAILED and code == "interrupted":
+            sync = SyncState.OUT_OF_SYNC
+        else:
+            sync = SyncState.ERROR
+    elif report.status is AppStatus.PLANNED:
+        sync = SyncState.OUT_OF_SYNC
+    elif health is Health.HEALTHY or (health is Health.MISSING and not report.containers):
+        sync, applied = SyncState.SYNCED, revision
+    else:
+        sync = SyncState.DEGRADED
+        stopped = ", ".join(f"{c.name} is {c.state}" for c in containers if c.state != "running")
+        error = AppError(ErrorClass.WAITING, "not_running", stopped, now)
+    return AppState(
+        name=report.app,
+        sync=sync,
+        health=health,
+        desired_revision=revision,
+        applied_revision=applied,
+        containers=containers,
+        error=error,
+        updated_at=now,
+    )
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    kind: str
+    app: str
+    container: str
+    reason: str
+    outcome: str
+    error: str | None = None
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class PassRecord:
+    """One pass, as ``GET /events`` lists it."""
+
+    started_at: float
+    duration_seconds: float
+    trigger: str
+    revision: str | None
+    outcome: str
+    actions: tuple[ActionRecord, ...] = ()
+    errors: tuple[str, ...] = ()
+    id: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["actions"] = [asdict(a) for a in self.actions]
+        data["errors"] = list(self.errors)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], *, id: int) -> PassRecord:
+        return cls(
+            started_at=float(data["started_at"]),
+            duration_seconds=float(data["duration_seconds"]),
+            trigger=str(data["trigger"]),
+            revision=data.get("revision"),
+            outcome=str(data["outcome"]),
+            actions=tuple(ActionRecord(**a) for a in data.get("actions") or ()),
+            errors=tuple(data.get("errors") or ()),
+            id=id,
+        )
+
+
+@dataclass
+class LoopState:
+    """The loop's own health: source, engine, and the revision it works from."""
+
+    source: str = ""
+    branch: str = ""
+    revision: str | None = None
+    """The last revision read completely: what the loop applies."""
+    source_error: str | None = None
+    docker_reachable: bool = True
+    docker_error: str | None = None
+    last_pass_at: float | None = None
+    last_applied_at: float | None = None
+    next_retry_in: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS app_status (name TEXT PRIMARY KEY, document TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS loop_state (id INTEGER PRIMARY KEY CHECK (id = 1), "
+    "document TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS pass_events (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "document TEXT NOT NULL)",
+)
+
+
+class StatusStore:
+    """App states, loop state and pass history: in memory for the API, in SQLite for restarts.
+
+    Reads are served from memory (loaded once at open), so ``GET /apps`` never waits for the
+    database while a pass writes.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._lock = threading.Lock()
+        with db.transaction() as connection:
+            for statement in _SCHEMA:
+                connection.execute(statement)
+        with db.reading() as connection:
+            rows = connection.execute("SELECT document FROM app_status").fetchall()
+            loop_row = connection.execute("SELECT document FROM loop_state").fetchone()
+        self._apps = {
+            state.name: state for state in (AppState.from_json(json.loads(r[0])) for r in rows)
+        }
+        self._loop = LoopState(**json.loads(loop_row[0])) if loop_row else LoopState()
+
+    def apps(self) -> list[AppState]:
+        with self._lock:
+            return sorted(self._apps.values(), key=lambda a: a.name)
+
+    def app(self, name: str) -> AppState | None:
+        with self._lock:
+            return self._apps.get(name)
+
+    def loop(self) -> LoopState:
+        with self._lock:
+            return LoopState(**asdict(self._loop))
+
+    def counts(self) -> dict[SyncState, int]:
+        with self._lock:
+            counts = dict.fromkeys(SyncState, 0)
+            for state in self._apps.values():
+                counts[state.sync] += 1
+            return counts
+
+    def put_apps(self, states: Iterable[AppState], *, removed: Iterable[str] = ()) -> None:
+        """Record new states and forget removed apps, in one transaction."""
+        new = list(states)
+        gone = list(removed)
+        with self._lock:
+            for state in new:
+                self._apps[state.name] = state
+            for name in gone:
+                self._apps.pop(name, None)
+        with self._db.transaction() as connection:
+            connection.executemany(
+                "INSERT OR REPLACE INTO app_status (name, document) VALUES (?, ?)",
+                [(s.name, json.dumps(s.to_json())) for s in new],
+            )
+            connection.executemany("DELETE FROM app_status WHERE name = ?", [(n,) for n in gone])
+
+    def mark_progressing(self, app: str, *, revision: str) -> None:
+        """Show an app as Progressing while its actions run (memory only: it lasts seconds)."""
+        with self._lock:
+            current = self._apps.get(app)
+            if current is None:
+                current = AppState(app, SyncState.PROGRESSING, Health.UNKNOWN, revision, None)
+            self._apps[app] = AppState(
+                name=app,
+                sync=SyncState.PROGRESSING,
+                health=current.health,
+                desired_revision=revision,
+                applied_revision=current.applied_revision,
+                containers=current.containers,
+                error=current.error,
+                updated_at=time.time(),
+            )
+
+    def put_loop(self, state: LoopState) -> None:
+        with self._lock:
+            self._loop = LoopState(**asdict(state))
+        with self._db.transaction() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO loop_state (id, document) VALUES (1, ?)",
+                (json.dumps(asdict(state)),),
+            )
+
+    def add_pass(self, record: PassRecord) -> None:
+        with self._db.transaction() as connection:
+            connection.execute(
+                "INSERT INTO pass_events (document) VALUES (?)", (json.dumps(record.to_json()),)
+            )
+            connection.execute(
+                "DELETE FROM pass_events WHERE id <= (SELECT MAX(id) FROM pass_events) - ?",
+                (MAX_EVENTS,),
+            )
+
+    def passes(self, *, limit: int = 50) -> list[PassRecord]:
+        """The most recent passes, newest first."""
+        with self._db.reading() as connection:
+            rows = connection.execute(
+                "SELECT id, document FROM pass_events ORDER BY id DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [PassRecord.from_json(json.loads(doc), id=int(i)) for i, doc in rows]
