@@ -55,6 +55,8 @@ class Server:
     token: str = field(default_factory=lambda: "admin-" + secrets.token_urlsafe(24))
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    repo: Path | None = None
+    extra_args: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -75,8 +77,8 @@ class Server:
                 str(self.state_dir),
                 "--listen",
                 f"127.0.0.1:{self.port}",
-                "--repo",
-                str(self.state_dir.parent / "repo"),
+                *(["--repo", str(self.repo)] if self.repo is not None else []),
+                *self.extra_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -131,11 +133,22 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
     """Start servers for this test (optionally after a setup step on the state dir)."""
     servers: list[Server] = []
 
-    def start(*, name: str = "server", setup: Callable[[Path], Any] | None = None) -> Server:
+    def start(
+        *,
+        name: str = "server",
+        setup: Callable[[Path], Any] | None = None,
+        repo: Path | None = None,
+        extra_args: tuple[str, ...] = (),
+    ) -> Server:
         state_dir = tmp_path / name / "state"
         if setup is not None:
             setup(state_dir)
-        server = Server(state_dir=state_dir, log_path=tmp_path / name / "server.log")
+        server = Server(
+            state_dir=state_dir,
+            log_path=tmp_path / name / "server.log",
+            repo=repo,
+            extra_args=extra_args,
+        )
         servers.append(server)
         server.start()
         return server
