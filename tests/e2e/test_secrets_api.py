@@ -89,9 +89,9 @@ def test_health_docs_and_openapi(server: Server) -> None:
     ],
 )
 def test_invalid_bodies_name_the_field_never_the_value(
-    server: Server, body: object, status: int, field: str
+    module_server: Server, body: object, status: int, field: str
 ) -> None:
-    with server.client() as client:
+    with module_server.client() as client:
         response = post(client, body)
     assert response.status_code == status, response.text
     assert response.json()["field"] == field
@@ -114,16 +114,16 @@ def test_invalid_bodies_name_the_field_never_the_value(
     ],
 )
 def test_non_json_and_duplicate_keys_are_refused(
-    server: Server, content: bytes, content_type: str, status: int
+    module_server: Server, content: bytes, content_type: str, status: int
 ) -> None:
-    with server.client() as client:
+    with module_server.client() as client:
         response = client.post("/secrets", content=content, headers={"content-type": content_type})
     assert response.status_code == status
     assert "error" in response.json()
 
 
-def test_bad_path_and_query_are_400(server: Server) -> None:
-    with server.client() as client:
+def test_bad_path_and_query_are_400(module_server: Server) -> None:
+    with module_server.client() as client:
         assert client.delete("/secrets/Not_A_Label").status_code == 400
         response = client.get("/secrets", params={"appId": "../x"})
         assert response.status_code == 400
