@@ -55,7 +55,7 @@ class Server:
     token: str = field(default_factory=lambda: "admin-" + secrets.token_urlsafe(24))
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
-    repo: Path | None = None
+    repo: Path | str | None = None
     extra_args: tuple[str, ...] = ()
 
     @property
@@ -137,7 +137,7 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
         *,
         name: str = "server",
         setup: Callable[[Path], Any] | None = None,
-        repo: Path | None = None,
+        repo: Path | str | None = None,
         extra_args: tuple[str, ...] = (),
     ) -> Server:
         state_dir = tmp_path / name / "state"

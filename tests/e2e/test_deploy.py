@@ -1,0 +1,168 @@
+"""POST /deploy: the guide's curl, verbatim, ends as a commit in Git and a running container
+with the promised env and files; every refusal happens before anything is written."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import docker
+import git
+import pytest
+
+from tests.e2e.conftest import Server, StartServer
+from tests.support.gitrepo import GitRepo, app_yaml
+
+pytestmark = pytest.mark.docker
+
+GUIDE_DEPLOY = """curl -s -X POST $API/deploy \\
+-H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
+-d '{
+"name":"api", "image":"acme/api:1.0", "port":3000,
+"envFrom":["db-creds"],
+"secretFiles":["tls-bundle"]
+}'"""
+SENTINEL = "sentinel-deploy-4f2b-never-in-git"
+
+
+@pytest.fixture(scope="module")
+def acme_image() -> None:
+    client = docker.from_env()
+    client.images.get("gitberth/example-web:1.0").tag("acme/api", "1.0")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> GitRepo:
+    repository = GitRepo(tmp_path / "repo")
+    repository.commit({"README.md": "apps live in apps/\n"}, message="start")
+    return repository
+
+
+@pytest.fixture
+def deploy_server(
+    start_server: StartServer, repo: GitRepo, clean_engine: docker.DockerClient, acme_image: None
+) -> Server:
+    return start_server(repo=repo.path, extra_args=("--grace", "2"))
+
+
+def curl(server: Server, script: str) -> str:
+    return subprocess.run(
+        ["bash", "-c", script],
+        capture_output=True,
+        text=True,
+        env={"API": server.url, "TOKEN": server.token, "PATH": "/usr/bin:/bin"},
+        timeout=60,
+        check=True,
+    ).stdout
+
+
+def test_the_guide_deploy_curl_commits_and_runs_with_env_and_files(
+    deploy_server: Server, repo: GitRepo, clean_engine: docker.DockerClient
+) -> None:
+    with deploy_server.client() as api:
+        assert (
+            api.post(
+                "/secrets", json={"name": "db-creds", "data": {"DATABASE_URL": SENTINEL}}
+            ).status_code
+            == 201
+        )
+        assert (
+            api.post(
+                "/secrets", json={"name": "tls-bundle", "data": {"TLS_CERT": "c", "TLS_KEY": "k"}}
+            ).status_code
+            == 201
+        )
+
+    import json
+
+    answer = json.loads(curl(deploy_server, GUIDE_DEPLOY))
+
+    assert answer["app"] == "api"
+    assert answer["plan"] == [{"action": "create", "container": "api-1", "reason": "new app"}]
+    head = repo.repo.commit("main")
+    assert answer["revision"] == head.hexsha
+    assert head.message.strip() == "deploy api"
+    assert head.author.name.startswith("gitberth token ")
+    manifest = (head.tree / "apps" / "api.yaml").data_stream.read().decode()
+    assert "acme/api:1.0" in manifest and "db-creds" in manifest
+    container = clean_engine.containers.get("api-1")
+    assert f"DATABASE_URL={SENTINEL}" in container.attrs["Config"]["Env"]
+    code, listing = container.exec_run(["ls", "/run/secrets"])
+    assert (code, listing.decode()) == (0, "TLS_CERT\nTLS_KEY\n")
+    assert container.labels["gitberth.revision"] == head.hexsha
+    assert SENTINEL not in repr(container.labels)
+    history = subprocess.run(
+        ["git", "-C", str(repo.path), "log", "-p", "--all"], capture_output=True, check=True
+    ).stdout
+    assert SENTINEL.encode() not in history
+    assert SENTINEL not in deploy_server.logs()
+
+
+def test_an_unknown_secret_is_refused_before_anything_is_written(
+    deploy_server: Server, repo: GitRepo, clean_engine: docker.DockerClient
+) -> None:
+    before = repo.repo.commit("main").hexsha
+    with deploy_server.client() as api:
+        response = api.post(
+            "/deploy",
+            json={
+                "name": "api",
+                "image": "acme/api:1.0",
+                "envFrom": ["nope", "db"],
+                "secretFiles": ["tls"],
+            },
+        )
+    assert response.status_code == 400
+    assert response.json()["error"] == "unknown_secret"
+    assert response.json()["missing"] == ["db", "nope", "tls"]
+    assert repo.repo.commit("main").hexsha == before
+    assert clean_engine.api.containers(all=True, filters={"label": "gitberth.app"}) == []
+
+
+def test_an_invalid_manifest_names_every_field(deploy_server: Server, repo: GitRepo) -> None:
+    before = repo.repo.commit("main").hexsha
+    with deploy_server.client() as api:
+        response = api.post("/deploy", json={"name": "api", "image": "x", "port": 0, "bogus": 1})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "invalid_manifest"
+    assert any("port" in p for p in body["problems"])
+    assert any("bogus: unknown field" in p for p in body["problems"])
+    assert repo.repo.commit("main").hexsha == before
+
+
+def test_an_app_scoped_deployer_may_deploy_only_its_app(
+    deploy_server: Server, repo: GitRepo
+) -> None:
+    token = deploy_server.create_token("--role", "deployer", "--app", "web")
+    with deploy_server.client(token) as api:
+        other = api.post("/deploy", json={"name": "api", "image": "acme/api:1.0"})
+        own = api.post("/deploy", json={"name": "web", "image": "acme/api:1.0"})
+    assert other.status_code == 403
+    assert own.status_code == 202, own.text
+    assert {p.name for p in (repo.path / "apps").iterdir()} == {"web.yaml"}
+
+
+def test_a_deploy_keeps_a_concurrent_commit_and_a_dirty_checkout(
+    deploy_server: Server, repo: GitRepo
+) -> None:
+    repo.commit({"apps/mine.yaml": app_yaml("mine", image="acme/api:1.0")}, message="by hand")
+    repo.write("apps/mine.yaml", app_yaml("mine", image="acme/api:1.0", env={"WIP": "1"}))
+    with deploy_server.client() as api:
+        response = api.post("/deploy", json={"name": "api", "image": "acme/api:1.0"})
+    assert response.status_code == 202, response.text
+    head = repo.repo.commit("main")
+    assert head.parents[0].message.strip() == "by hand"
+    assert {b.name for b in (head.tree / "apps").blobs} == {"api.yaml", "mine.yaml"}
+    assert "WIP" in (repo.path / "apps" / "mine.yaml").read_text(), "local edit kept"
+    assert (repo.path / "apps" / "api.yaml").exists(), "checkout fast-forwarded"
+
+
+def test_a_remote_repo_answers_read_only(start_server: StartServer, tmp_path: Path) -> None:
+    remote = git.Repo.init(tmp_path / "remote.git", bare=True)
+    server = start_server(name="remote", repo=f"file://{remote.git_dir}")
+    with server.client() as api:
+        response = api.post("/deploy", json={"name": "api", "image": "acme/api:1.0"})
+    assert response.status_code == 409
+    assert response.json()["error"] == "read_only_repo"
+    assert "pull request" in response.json()["message"]
