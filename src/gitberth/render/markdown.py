@@ -15,7 +15,7 @@ import string
 
 from gitberth.core.review import Change
 from gitberth.render.report import AppOut, FieldChangeOut, LiveOut, PlanReport, ServiceOut
-from gitberth.render.text import summary_line
+from gitberth.render.text import short_ref, summary_line
 
 MARKER = "<!-- gitberth-plan -->"
 """First line of every comment, so a CI job can find and update its previous comment."""
@@ -41,7 +41,8 @@ def render_markdown(report: PlanReport) -> str:
     """The whole comment, ending with a newline."""
     head = [
         MARKER,
-        f"### gitberth plan: {code(report.base.ref)} → {code(report.head.ref)}",
+        f"### gitberth plan: {code(short_ref(report.base.ref))} → "
+        f"{code(short_ref(report.head.ref))}",
         "",
         f"{_OUTCOME[report.outcome]} {escape(summary_line(report))} "
         f"(base {code(report.base.sha[:12])}, head {code(report.head.sha[:12])})",

@@ -6,12 +6,15 @@ markup, so a value like ``[bold]`` in an env variable is printed as written.
 
 from __future__ import annotations
 
+import re
+
 from rich.console import Console
 from rich.text import Text
 
 from gitberth.core.review import Change, ContainerAction
 from gitberth.render.report import AppOut, LiveOut, PlanReport
 
+_FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _CHANGE_STYLE = {
     Change.ADDED: ("+", "green"),
     Change.CHANGED: ("~", "yellow"),
@@ -32,8 +35,8 @@ def render_text(report: PlanReport, *, console: Console) -> None:
         console,
         Text.assemble(
             ("plan ", "bold"),
-            f"{report.base.ref} ({report.base.sha[:12]}) -> {report.head.ref} "
-            f"({report.head.sha[:12]}): ",
+            f"{short_ref(report.base.ref)} ({report.base.sha[:12]}) -> "
+            f"{short_ref(report.head.ref)} ({report.head.sha[:12]}): ",
             summary_line(report),
         ),
     )
@@ -61,6 +64,11 @@ def render_text(report: PlanReport, *, console: Console) -> None:
 def _line(console: Console, text: Text) -> None:
     """One change per line, never wrapped, so CI logs stay grep-able."""
     console.print(text, soft_wrap=True)
+
+
+def short_ref(ref: str) -> str:
+    """A full commit sha as its first 12 digits; branch and tag names as they are."""
+    return ref[:12] if _FULL_SHA.fullmatch(ref) else ref
 
 
 def summary_line(report: PlanReport) -> str:
