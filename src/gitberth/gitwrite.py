@@ -15,6 +15,8 @@ commit. Three properties matter and plain ``git commit`` in the user's checkout 
 from __future__ import annotations
 
 import os
+import random
+import time
 import tempfile
 from dataclasses import dataclass
 
@@ -22,7 +24,7 @@ import git
 
 from gitberth.core.errors import DeployError
 
-CAS_ATTEMPTS = 5
+CAS_ATTEMPTS = 20
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,8 @@ def commit_file(
         try:
             repo.git.update_ref(ref, new, old or "0" * 40, m=message)
         except git.GitCommandError:
-            continue  # the ref moved under us: rebuild on the new tip
+            time.sleep(random.uniform(0, 0.05))  # the ref moved under us: rebuild on the new tip
+            continue
         _fast_forward_checkout(repo, branch=branch, old=old, new=new)
         return new
     raise DeployError(f"{ref} kept moving; gave up after {CAS_ATTEMPTS} attempts")
