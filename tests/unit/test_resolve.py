@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from pydantic import SecretStr
 
@@ -16,7 +18,10 @@ def secret(name: str, app_id: str | None = None, **keys: str) -> Secrets:
         (app_id, name): SecretMaterial(
             name=name,
             app_id=app_id,
-            keys={k: SecretKeyMaterial(SecretStr(v), f"fp-{v}") for k, v in keys.items()},
+            keys={
+                k: SecretKeyMaterial(SecretStr(v), hashlib.sha256(v.encode()).hexdigest())
+                for k, v in keys.items()
+            },
         )
     }
 
