@@ -15,7 +15,8 @@ import pytest
 
 from tests.e2e.conftest import Server
 
-GUIDE = Path("/work/shared/spec/secrets-guide.txt")
+GUIDE = Path(__file__).resolve().parents[3] / "shared" / "spec" / "secrets-guide.txt"
+"""The product guide: in shared/ beside the checkout, on developers' and CI's machines."""
 
 CREATE_SHARED = """curl -s -X POST $API/secrets \\
 -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
