@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import os
 import random
-import time
 import tempfile
+import time
 from dataclasses import dataclass
 
 import git
