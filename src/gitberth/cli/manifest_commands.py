@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -76,31 +77,37 @@ def _fast_data(text: str) -> Any:
         raise _NotCertain from exc
     if node is None or node.tag != _MAP:
         raise _NotCertain
-    return _node_data(node, resolver=_RESOLVER)
+    return _node_data(node)
 
 
-def _node_data(node: Any, *, resolver: Any) -> Any:
+@functools.lru_cache(maxsize=4096)
+def _implicit_tag(plain: str) -> str:
+    """The tag libyaml gives an untagged plain scalar; keys and common values repeat a lot."""
+    return str(_RESOLVER.resolve(_libyaml.ScalarNode, plain, (True, False)))
+
+
+def _node_data(node: Any) -> Any:
     if isinstance(node, _libyaml.MappingNode):
         if node.tag != _MAP:
             raise _NotCertain
         data: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = _node_data(key_node, resolver=resolver)
+            key = _node_data(key_node)
             key = key if isinstance(key, str) else str(key)  # as manifests._plain does
             if key in data:
                 raise _NotCertain  # ruamel rejects duplicate keys, with their position
-            data[key] = _node_data(value_node, resolver=resolver)
+            data[key] = _node_data(value_node)
         return data
     if isinstance(node, _libyaml.SequenceNode):
         if node.tag != _SEQ:
             raise _NotCertain
-        return [_node_data(item, resolver=resolver) for item in node.value]
+        return [_node_data(item) for item in node.value]
     value: str = node.value
     if node.style:  # quoted or block scalar (libyaml marks plain ones with "" or None)
         if node.tag != _STR:
             raise _NotCertain
         return value
-    if node.tag != resolver.resolve(_libyaml.ScalarNode, value, (True, False)):
+    if node.tag != _implicit_tag(value):
         raise _NotCertain  # an explicit tag such as !!str 8080
     if value in _NULLS:
         return None
