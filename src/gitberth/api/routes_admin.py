@@ -133,9 +133,10 @@ def audit_log(
     context: Context,
     limit: Annotated[int, Query(ge=1, le=MAX_ENTRIES_PER_READ)] = 100,
     before: Annotated[
-        int | None, Query(ge=1, description="only entries older than this id")
+        int | None, Query(ge=1, le=2**63 - 1, description="only entries older than this id")
     ] = None,
 ) -> AuditBody:
     """The newest audit entries first: who did what to which secret, never a value."""
     entries = context.audit.entries(limit=limit, before=before)
+    context.audit.record(token_id=principal.token_id, action="audit.read")
     return AuditBody(entries=[AuditEntryBody.model_validate(e.as_json()) for e in entries])

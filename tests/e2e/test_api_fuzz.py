@@ -1,0 +1,86 @@
+"""Schemathesis over the live /openapi.json: no input, valid or not, gets a 5xx.
+
+Each operation is fuzzed with positive and negative (schema-violating) cases, as an admin and as
+an app-scoped deployer. ``POST /admin/seal`` is left out: a sealed store answers 503 by design.
+The cases are driven by hypothesis directly, one operation at a time, so the test needs no
+pytest plugin.
+"""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+
+from tests.e2e.conftest import Server
+
+EXAMPLES_PER_OPERATION = 40
+
+
+@pytest.fixture(scope="module")
+def api_schema(module_server: Server) -> schemathesis.BaseSchema:
+    return schemathesis.openapi.from_url(f"{module_server.url}/openapi.json").exclude(
+        path="/admin/seal", method="POST"
+    )
+
+
+@pytest.fixture(scope="module")
+def scoped_token(module_server: Server) -> str:
+    return module_server.create_token("--role", "deployer", "--app", "app1")
+
+
+def fuzz(
+    schema: schemathesis.BaseSchema, *, server: Server, token: str, mode: GenerationMode
+) -> list[str]:
+    """Run every operation; return a line per 5xx (empty when none)."""
+    problems: list[str] = []
+    labels: list[str] = []
+    skipped: list[str] = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        labels.append(operation.label)
+
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def run(case: schemathesis.Case) -> None:
+            response = case.call(base_url=server.url, headers={"authorization": f"Bearer {token}"})
+            if response.status_code >= 500:
+                problems.append(
+                    f"{case.method} {case.formatted_path}: {response.status_code} "
+                    f"{response.text[:200]}"
+                )
+
+        try:
+            run()
+        except Unsatisfiable:
+            if mode is not GenerationMode.NEGATIVE:
+                raise
+            skipped.append(operation.label)
+    assert "POST /secrets" in labels and "GET /secrets" in labels
+    assert "POST /secrets" not in skipped, "operations without inputs have no negative cases"
+    return problems
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_no_server_errors_as_admin(
+    api_schema: schemathesis.BaseSchema, module_server: Server, mode: GenerationMode
+) -> None:
+    assert fuzz(api_schema, server=module_server, token=module_server.token, mode=mode) == []
+    assert "unhandled" not in module_server.logs()
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_no_server_errors_as_scoped_deployer(
+    api_schema: schemathesis.BaseSchema,
+    module_server: Server,
+    scoped_token: str,
+    mode: GenerationMode,
+) -> None:
+    assert fuzz(api_schema, server=module_server, token=scoped_token, mode=mode) == []
