@@ -25,7 +25,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -186,7 +186,12 @@ class Loop:
         metrics: LoopMetrics | None = None,
         secrets: SecretSource | None = None,
         events_client: Callable[[], docker.DockerClient] = docker.from_env,
+        lock: threading.Lock | None = None,
+        known_specs: MutableMapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
+        """*lock* is held while a pass changes the engine; share it with anything else that
+        applies (``POST /deploy``) so two reconcilers never race for one container name.
+        *known_specs* (e.g. a persistent ledger) explains replacements after a restart."""
         self.settings = settings
         self.runtime = runtime
         self.status = status
@@ -208,7 +213,10 @@ class Loop:
         self._repo_settings = RepoSettings()
         self._desired: Desired | None = None
         self._source_ok = False
-        self._known: dict[str, Any] = {}
+        self.known_specs: MutableMapping[str, Mapping[str, Any]] = (
+            known_specs if known_specs is not None else {}
+        )
+        self.lock = lock or threading.Lock()
         self._app_backoff: dict[str, _AppBackoff] = {}
         self._failures = 0
         self._retry_at: float | None = None
@@ -418,12 +426,22 @@ class Loop:
                 if not ok:
                     logger.warning("%s failed: %s", action.container_name, event.error)
 
-        result = reconcile_once(
+        with self.lock:
+            result = self._reconcile_locked(desired, listen)
+        for app in skipped:
+            result.apps.pop(app, None)
+        return result
+
+    def _reconcile_locked(
+        self, desired: Desired, listen: Callable[[ActionEvent], None]
+    ) -> ReconcileResult:
+        assert self._revision is not None
+        return reconcile_once(
             revision=self._revision,
             runtime=self.runtime,
             secrets=self.secrets,
             listener=listen,
-            known_specs=self._known,
+            known_specs=self.known_specs,
             history=history_from_repo(
                 self.source.repo, apps_dir=self.settings.apps_dir, secrets=self.secrets
             ),
@@ -433,9 +451,6 @@ class Loop:
             allow_empty=self._repo_settings.allow_empty,
             stop=self._stopping,
         )
-        for app in skipped:
-            result.apps.pop(app, None)
-        return result
 
     def _apps_in_backoff(self, desired: Desired) -> set[str]:
         now = time.monotonic()

@@ -6,22 +6,27 @@ can be added here without touching the secrets API.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from gitberth.api import routes_deploy
+from gitberth.api import routes_deploy, routes_hooks, routes_status
 from gitberth.api.app import create_app
 from gitberth.api.context import ServerContext
 from gitberth.core.errors import GitberthError, ReadOnlyRepoError
 from gitberth.deploy import Deployer
+from gitberth.loop import DEFAULT_INTERVAL, DEFAULT_WORKERS, Loop, LoopSettings
+from gitberth.rollout import DEFAULT_ROLLOUT_TIMEOUT
 from gitberth.runtime.docker import DEFAULT_GRACE_SECONDS, DockerRuntime
 from gitberth.runtime.secret_files import DEFAULT_SECRETS_ROOT, SecretFilesRoot
 from gitberth.source import DEFAULT_APPS_DIR, DEFAULT_BRANCH, open_repo
 from gitberth.spec_ledger import SpecLedger
+from gitberth.status import StatusStore
 
 logger = logging.getLogger("gitberth.server")
 
@@ -33,6 +38,10 @@ class RepoSettings:
     apps_dir: str = DEFAULT_APPS_DIR
     secrets_dir: Path = DEFAULT_SECRETS_ROOT
     grace_seconds: int = DEFAULT_GRACE_SECONDS
+    interval: float = DEFAULT_INTERVAL
+    rollout_timeout: float = DEFAULT_ROLLOUT_TIMEOUT
+    workers: int = DEFAULT_WORKERS
+    webhook_secret: str | None = None
 
 
 def is_remote(repo: str) -> bool:
@@ -42,26 +51,43 @@ def is_remote(repo: str) -> bool:
 def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
     """The API app; with a local repo, ``POST /deploy`` commits to it and applies at once, and
     every secret write reconciles the branch so exactly the consumers are replaced."""
-    app = create_app(context, routers=[routes_deploy.router])
-    app.state.deployer = None
     if settings.repo is None:
+        app = create_app(context, routers=[routes_deploy.router])
+        app.state.deployer = None
         return app
+    secret_files = SecretFilesRoot(settings.secrets_dir)
+    secret_files.check()
+    runtime = DockerRuntime(
+        grace_seconds=settings.grace_seconds,
+        secret_files=secret_files,
+        rollout_timeout=settings.rollout_timeout,
+    )
+    loop = build_loop(context, settings, runtime=runtime)
+    app = create_app(
+        context,
+        routers=[
+            routes_deploy.router,
+            routes_status.router(loop),
+            routes_hooks.router(loop, secret=settings.webhook_secret),
+        ],
+        on_startup=[_start(loop)],
+        on_shutdown=[_stop(loop)],
+    )
+    app.state.loop = loop
     if is_remote(settings.repo):
         app.state.deployer = ReadOnlyRepoError(
             f"gitberth follows the remote {settings.repo} and does not push to it; "
             "open a pull request that adds the manifest instead"
         )
         return app
-    secret_files = SecretFilesRoot(settings.secrets_dir)
-    secret_files.check()
-    runtime = DockerRuntime(grace_seconds=settings.grace_seconds, secret_files=secret_files)
     deployer = Deployer(
         repo=open_repo(Path(settings.repo)),
         branch=settings.branch,
         apps_dir=settings.apps_dir,
         runtime=runtime,
         secrets=context.store,
-        known_specs=SpecLedger(context.db),
+        known_specs=loop.known_specs,
+        lock=loop.lock,
     )
     app.state.deployer = deployer
 
@@ -79,3 +105,39 @@ def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
 
     context.on_secrets_changed.append(reconcile_consumers)
     return app
+
+
+def build_loop(context: ServerContext, settings: RepoSettings, *, runtime: DockerRuntime) -> Loop:
+    """The reconcile loop over the repo, sharing the store, ledger and engine with deploys."""
+    assert settings.repo is not None
+    loop = Loop(
+        settings=LoopSettings(
+            repo=settings.repo,
+            state_dir=context.db.state.path,
+            branch=settings.branch,
+            apps_dir=settings.apps_dir,
+            interval=settings.interval,
+            workers=settings.workers,
+        ),
+        runtime=runtime,
+        status=StatusStore(context.db),
+        secrets=context.store,
+        known_specs=SpecLedger(context.db),
+    )
+    context.on_secrets_changed.append(loop.secrets_changed)
+    return loop
+
+
+def _start(loop: Loop) -> Callable[[ServerContext], Awaitable[None]]:
+    async def start(context: ServerContext) -> None:
+        loop.start()
+
+    return start
+
+
+def _stop(loop: Loop) -> Callable[[ServerContext], Awaitable[None]]:
+    async def stop(context: ServerContext) -> None:
+        # SIGTERM reaches uvicorn, which runs this: the action in flight finishes, no other starts.
+        await asyncio.to_thread(loop.stop)
+
+    return stop

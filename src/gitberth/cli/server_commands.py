@@ -29,6 +29,8 @@ from gitberth.api.context import (
 )
 from gitberth.cli._app import app, console, err_console
 from gitberth.core.errors import GitberthError
+from gitberth.loop import DEFAULT_INTERVAL, DEFAULT_WORKERS
+from gitberth.rollout import DEFAULT_ROLLOUT_TIMEOUT
 from gitberth.runtime.docker import DEFAULT_GRACE_SECONDS
 from gitberth.runtime.secret_files import DEFAULT_SECRETS_ROOT
 from gitberth.secrets.seal import initialize_shamir
@@ -120,8 +122,25 @@ def serve(
     grace: Annotated[
         int, typer.Option(help="seconds a container gets to stop before it is killed")
     ] = DEFAULT_GRACE_SECONDS,
+    interval: Annotated[
+        float, typer.Option(help="seconds between fetches of a remote --repo and full resyncs")
+    ] = DEFAULT_INTERVAL,
+    rollout_timeout: Annotated[
+        float, typer.Option(help="seconds a new container has to become healthy")
+    ] = DEFAULT_ROLLOUT_TIMEOUT,
+    workers: Annotated[
+        int, typer.Option(min=1, help="apps rolled out in parallel")
+    ] = DEFAULT_WORKERS,
+    webhook_secret: Annotated[
+        str | None,
+        typer.Option(
+            envvar="GITBERTH_WEBHOOK_SECRET",
+            help="secret that signs POST /hooks/git (GitHub, Gitea, GitLab); unset: 401",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Serve the HTTP API: secrets, seal/unseal, health, and POST /deploy into --repo."""
+    """Serve the HTTP API and run the reconcile loop on --repo (watch, fetch, self-heal)."""
     host, port = parse_listen(listen)
     configure_logging(log_format)
     state = StateDir.resolve(state_dir)
@@ -132,12 +151,8 @@ def serve(
     except GitberthError as exc:
         err_console.print(f"gitberth serve: {exc}", markup=False)
         raise typer.Exit(2) from exc
-    logger.info(
-        "no continuous reconcile loop in this version: %s",
-        f"POST /deploy and secret changes apply {repo} when they happen"
-        if repo
-        else "without --repo only the secrets API is served",
-    )
+    if repo is None:
+        logger.info("no --repo: only the secrets API is served, nothing is reconciled")
     logger.info("state dir %s; %s", state.path, context.startup_message)
     logger.info("API on http://%s:%d (OpenAPI at /docs)", host, port)
     try:
@@ -149,6 +164,10 @@ def serve(
                 apps_dir=apps_dir,
                 secrets_dir=secrets_dir,
                 grace_seconds=grace,
+                interval=interval,
+                rollout_timeout=rollout_timeout,
+                workers=workers,
+                webhook_secret=webhook_secret,
             ),
         )
     except GitberthError as exc:

@@ -1,0 +1,76 @@
+"""``POST /hooks/git``: a push webhook from GitHub, Gitea or GitLab makes the loop fetch now.
+
+The hook carries no bearer token (forges cannot send one); it is authenticated instead by the
+webhook secret configured on both sides: GitHub and Gitea sign the body with HMAC-SHA256
+(``X-Hub-Signature-256: sha256=<hex>``, ``X-Gitea-Signature: <hex>``), GitLab sends the secret
+itself (``X-Gitlab-Token``). Anything else, or no configured secret, is 401 and fetches
+nothing. The payload is only a hint: the loop fetches and reads the branch itself, so a forged
+or replayed push can at most cause one extra fetch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from gitberth.core.errors import AuthError, PayloadTooLargeError
+from gitberth.loop import Loop
+
+MAX_HOOK_BYTES = 1024 * 1024
+
+
+def signature_ok(*, secret: str, body: bytes, headers: dict[str, str]) -> bool:
+    """True when *headers* prove the sender knows *secret* (constant-time comparisons)."""
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    github = headers.get("x-hub-signature-256")
+    if github is not None:
+        return hmac.compare_digest(github.strip(), f"sha256={expected}")
+    gitea = headers.get("x-gitea-signature") or headers.get("x-gogs-signature")
+    if gitea is not None:
+        return hmac.compare_digest(gitea.strip(), expected)
+    gitlab = headers.get("x-gitlab-token")
+    if gitlab is not None:
+        return hmac.compare_digest(gitlab.encode(), secret.encode())
+    return False
+
+
+def router(loop: Loop, *, secret: str | None) -> APIRouter:
+    """The webhook route for *loop*, checked against *secret* (None disables it: 401)."""
+    routes = APIRouter(tags=["hooks"])
+
+    @routes.post("/hooks/git", status_code=202)
+    async def git_hook(request: Request) -> JSONResponse:
+        """Fetch the remote now (202), or 401 when the signature does not match."""
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > MAX_HOOK_BYTES:
+            raise PayloadTooLargeError("the webhook body is over 1 MiB", field="body")
+        body = await request.body()
+        if len(body) > MAX_HOOK_BYTES:
+            raise PayloadTooLargeError("the webhook body is over 1 MiB", field="body")
+        if not secret:
+            raise AuthError("webhooks are disabled: no webhook secret is configured")
+        if not signature_ok(secret=secret, body=body, headers=dict(request.headers)):
+            raise AuthError("the webhook signature does not match the configured secret")
+        ref = _pushed_ref(body)
+        wanted = f"refs/heads/{loop.settings.branch}"
+        if ref is not None and ref != wanted:
+            return JSONResponse({"status": "ignored", "reason": f"push to {ref}, not {wanted}"})
+        loop.trigger("webhook", fetch=True, read=True)
+        return JSONResponse({"status": "queued"}, status_code=202)
+
+    return routes
+
+
+def _pushed_ref(body: bytes) -> str | None:
+    """The ``ref`` of a push payload (the same field on all three forges), if there is one."""
+    try:
+        document: Any = json.loads(body)
+    except ValueError:
+        return None
+    ref = document.get("ref") if isinstance(document, dict) else None
+    return ref if isinstance(ref, str) else None
