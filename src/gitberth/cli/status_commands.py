@@ -1,0 +1,98 @@
+"""``gitberth status``: the loop's view of every app, as ``GET /apps`` shows it, in a table.
+
+It reads the state database directly (WAL lets it read while ``serve`` writes), so it works
+with no token and also after the server stopped: the last known state is what it shows.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from gitberth.cli._app import app, console, err_console
+from gitberth.core.errors import GitberthError
+from gitberth.state import StateDir, open_database
+from gitberth.status import AppState, ErrorClass, LoopState, StatusStore, SyncState
+
+_SYNC_STYLE = {
+    SyncState.SYNCED: "green",
+    SyncState.OUT_OF_SYNC: "yellow",
+    SyncState.PROGRESSING: "cyan",
+    SyncState.DEGRADED: "magenta",
+    SyncState.ERROR: "red",
+}
+
+
+def _when(timestamp: float | None) -> str:
+    if not timestamp:
+        return "never"
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _loop_lines(state: LoopState) -> list[str]:
+    lines = [
+        f"source {state.source or '?'} ({state.branch or '?'}) at "
+        f"{(state.revision or 'no revision yet')[:12]}; last pass {_when(state.last_pass_at)}"
+    ]
+    if state.source_error:
+        lines.append(f"[yellow]source:[/] {state.source_error} (keeping the last good revision)")
+    if not state.docker_reachable:
+        lines.append(f"[red]docker unreachable:[/] {state.docker_error}")
+    if state.next_retry_in is not None:
+        lines.append(f"next retry in {state.next_retry_in:g}s")
+    return lines
+
+
+def _row(state: AppState) -> tuple[str, ...]:
+    style = _SYNC_STYLE[state.sync]
+    containers = "\n".join(
+        f"{c.name} {c.state}" + (f" {c.url}" if c.url else "") for c in state.containers
+    )
+    error = ""
+    if state.error is not None:
+        colour = "red" if state.error.kind is ErrorClass.STALLED else "yellow"
+        error = f"[{colour}]{state.error.kind.value}[/] {state.error.message}"
+    return (
+        state.name,
+        f"[{style}]{state.sync.value}[/]",
+        state.health.value,
+        (state.desired_revision or "-")[:12],
+        (state.applied_revision or "-")[:12],
+        containers or "-",
+        error,
+    )
+
+
+@app.command()
+def status(
+    state_dir: Annotated[
+        Path | None,
+        typer.Option("--state-dir", help="state directory of the server", show_default=False),
+    ] = None,
+) -> None:
+    """Show every app's sync state, health, containers and last error, as the loop saw them.
+
+    Exit 0 when every app is Synced, 1 otherwise.
+    """
+    try:
+        db = open_database(StateDir.resolve(state_dir))
+        try:
+            store = StatusStore(db)
+            apps, loop_state = store.apps(), store.loop()
+        finally:
+            db.close()
+    except GitberthError as exc:
+        err_console.print(f"gitberth status: {exc}", markup=False)
+        raise typer.Exit(2) from exc
+    for line in _loop_lines(loop_state):
+        console.print(line)
+    table = Table("app", "sync", "health", "desired", "applied", "containers", "last error")
+    for state in apps:
+        table.add_row(*_row(state))
+    console.print(table if apps else "no apps")
+    if any(state.sync is not SyncState.SYNCED for state in apps):
+        raise typer.Exit(1)
