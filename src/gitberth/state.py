@@ -111,46 +111,61 @@ def write_private_file(path: Path, data: bytes) -> None:
 
 
 class Database:
-    """One SQLite connection shared by the server's threads, with explicit transactions.
+    """SQLite for the server's threads: one writer connection, one reader connection.
 
-    SQLite serialises writers anyway; one connection behind a re-entrant lock makes that explicit
-    and lets callers nest :meth:`transaction` (a secret write and its audit record commit
-    together, with one fsync).
+    SQLite serialises writers anyway; one write connection behind a re-entrant lock makes that
+    explicit and lets callers nest :meth:`transaction` (a secret write and its audit record
+    commit together, with one fsync). Reads outside a transaction go to a second connection,
+    so a token check never waits behind a write's fsync (WAL lets readers run beside a writer).
     """
 
-    def __init__(self, connection: sqlite3.Connection, *, state: StateDir) -> None:
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        *,
+        state: StateDir,
+        reader: sqlite3.Connection | None = None,
+    ) -> None:
         self._connection = connection
+        self._reader = reader
         self._lock = threading.RLock()
-        self._depth = 0
+        self._reader_lock = threading.Lock()
+        self._local = threading.local()
         self.state = state
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction (``BEGIN IMMEDIATE``); nested calls join the outer one."""
         with self._lock:
-            outermost = self._depth == 0
-            if outermost:
+            depth = getattr(self._local, "depth", 0)
+            if depth == 0:
                 self._connection.execute("BEGIN IMMEDIATE")
-            self._depth += 1
+            self._local.depth = depth + 1
             try:
                 yield self._connection
             except BaseException:
-                self._depth -= 1
-                if outermost:
+                self._local.depth = depth
+                if depth == 0:
                     self._connection.execute("ROLLBACK")
                 raise
-            self._depth -= 1
-            if outermost:
+            self._local.depth = depth
+            if depth == 0:
                 self._connection.execute("COMMIT")
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
-        """The connection for reads, exclusive to the calling thread while the block runs."""
-        with self._lock:
-            yield self._connection
+        """A connection for reads of committed data (the open transaction's, inside one)."""
+        if self._reader is None or getattr(self._local, "depth", 0) > 0:
+            with self._lock:
+                yield self._connection
+        else:
+            with self._reader_lock:
+                yield self._reader
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._reader_lock:
+            if self._reader is not None:
+                self._reader.close()
             self._connection.close()
 
 
@@ -171,7 +186,11 @@ def open_database(state: StateDir) -> Database:
         connection.execute("PRAGMA synchronous=FULL")
         connection.execute("PRAGMA secure_delete=ON")
         connection.execute("PRAGMA foreign_keys=ON")
+        reader = sqlite3.connect(
+            state.db_path, check_same_thread=False, isolation_level=None, timeout=10.0
+        )
+        reader.execute("PRAGMA query_only=ON")
     except sqlite3.Error as exc:
         raise ConfigError(f"cannot use database {state.db_path}: {exc}") from exc
     state.tighten_permissions()
-    return Database(connection, state=state)
+    return Database(connection, state=state, reader=reader)

@@ -1,7 +1,9 @@
 """FastAPI dependencies for who is calling and whether the store can serve them.
 
 Routes declare what they need and the order is fixed here: authenticate first (401/403), then
-the seal check (503), then the body. ``/deploy`` and any other route that needs secret values
+the seal check (503), then the body. The dependencies are ``async`` because they are quick (a
+token check reads SQLite's reader connection, never waiting for a write): a sync dependency
+would cost a thread hop each. ``/deploy`` and any other route that needs secret values
 depends on :func:`unsealed_principal` so it answers ``503 {"error": "sealed"}`` the same way.
 """
 
@@ -22,7 +24,7 @@ bearer_scheme = HTTPBearer(
 )
 
 
-def get_context(request: Request) -> ServerContext:
+async def get_context(request: Request) -> ServerContext:
     context = request.app.state.context
     assert isinstance(context, ServerContext)
     return context
@@ -31,7 +33,7 @@ def get_context(request: Request) -> ServerContext:
 Context = Annotated[ServerContext, Depends(get_context)]
 
 
-def authenticate(
+async def authenticate(
     context: Context,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
@@ -42,7 +44,7 @@ def authenticate(
 Authenticated = Annotated[Principal, Depends(authenticate)]
 
 
-def admin_principal(principal: Authenticated) -> Principal:
+async def admin_principal(principal: Authenticated) -> Principal:
     """The caller, who must hold an admin token (403 otherwise)."""
     principal.require_admin()
     return principal
@@ -51,7 +53,7 @@ def admin_principal(principal: Authenticated) -> Principal:
 Admin = Annotated[Principal, Depends(admin_principal)]
 
 
-def unsealed_principal(principal: Authenticated, context: Context) -> Principal:
+async def unsealed_principal(principal: Authenticated, context: Context) -> Principal:
     """The caller, once the store is unsealed: ``503 {"error": "sealed"}`` otherwise."""
     if context.store.sealed:
         raise SealedError()
