@@ -288,6 +288,8 @@ class Loop:
                 stream.close()
         for thread in self._threads:
             thread.join(timeout)
+        if self._threads:
+            logger.info("reconcile loop stopped")
         self._threads.clear()
 
     def _work(self) -> None:

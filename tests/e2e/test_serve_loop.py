@@ -1,0 +1,195 @@
+"""``gitberth serve`` as users run it: webhooks, kill -9 mid-rollout, a Docker restart, status."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import docker
+import httpx
+import pytest
+
+from tests.e2e.conftest import GITBERTH, StartServer
+from tests.support.engine import ROOT
+from tests.support.gitrepo import GitRepo, app_yaml
+
+pytestmark = pytest.mark.docker
+
+FAST = ("--grace", "1", "--rollout-timeout", "10", "--interval", "30")
+DOCKERD_DIR = Path(os.environ.get("GITBERTH_DOCKERD_DIR", "/var/lib/gitberth-dockerd"))
+
+
+def wait_until(predicate: Callable[[], Any], *, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(0.1)
+
+
+def names(client: docker.DockerClient, app: str) -> dict[str, str]:
+    rows = client.api.containers(all=True, filters={"label": f"gitberth.app={app}"})
+    return {row["Names"][0].lstrip("/"): row["State"] for row in rows}
+
+
+def spec_hash(client: docker.DockerClient, name: str) -> str:
+    return str(client.containers.get(name).labels["gitberth.spec-hash"])
+
+
+def push_body(branch: str = "main") -> bytes:
+    return json.dumps({"ref": f"refs/heads/{branch}", "after": "0" * 40}).encode()
+
+
+def test_a_signed_webhook_fetches_at_once_and_a_bad_signature_does_nothing(
+    git_repo: GitRepo, start_server: StartServer, clean_engine: docker.DockerClient
+) -> None:
+    git_repo.commit({"apps/hooked.yaml": app_yaml("hooked")})
+    server = start_server(
+        repo=f"file://{git_repo.path}",
+        extra_args=(*FAST[:4], "--interval", "300", "--webhook-secret", "hook-secret"),
+    )
+    wait_until(lambda: names(clean_engine, "hooked"))
+    git_repo.commit({"apps/later.yaml": app_yaml("later")})
+    body = push_body()
+
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        forged = client.post(
+            "/hooks/git", content=body, headers={"x-hub-signature-256": "sha256=" + "0" * 64}
+        )
+        unsigned = client.post("/hooks/git", content=body)
+        assert (forged.status_code, unsigned.status_code) == (401, 401)
+        assert forged.json()["error"] == "unauthorized"
+        time.sleep(1.5)
+        assert names(clean_engine, "later") == {}
+
+        signature = hmac.new(b"hook-secret", body, hashlib.sha256).hexdigest()
+        signed = client.post(
+            "/hooks/git", content=body, headers={"x-hub-signature-256": f"sha256={signature}"}
+        )
+        assert signed.status_code == 202
+        wait_until(lambda: names(clean_engine, "later"), timeout=10)
+
+        gitea = client.post("/hooks/git", content=body, headers={"x-gitea-signature": signature})
+        gitlab = client.post("/hooks/git", content=body, headers={"x-gitlab-token": "hook-secret"})
+        assert (gitea.status_code, gitlab.status_code) == (202, 202)
+    assert "hook-secret" not in server.logs()
+
+
+def test_kill_9_during_a_rollout_then_a_restart_converges_without_duplicates(
+    git_repo: GitRepo, start_server: StartServer, clean_engine: docker.DockerClient
+) -> None:
+    git_repo.commit({"apps/web.yaml": app_yaml("web")})
+    server = start_server(repo=git_repo.path, extra_args=FAST)
+    wait_until(lambda: names(clean_engine, "web") == {"web-1": "running"})
+
+    slow_start = "command: [sh, -c, 'sleep 3; exec sh /serve.sh']\n"
+    git_repo.commit({"apps/web.yaml": app_yaml("web", env={"V": "2"}, extra=slow_start)})
+    wait_until(lambda: "web-1-next" in names(clean_engine, "web"), timeout=10)
+    assert server.process is not None
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait()
+    server.process = None
+
+    server.start()
+
+    def converged() -> bool:
+        now = names(clean_engine, "web")
+        if now != {"web-1": "running"}:
+            return False
+        return "V=2" in clean_engine.containers.get("web-1").attrs["Config"]["Env"]
+
+    wait_until(converged, timeout=30)
+    with server.client() as client:
+        state = wait_until(lambda: (s := client.get("/apps/web").json())["sync"] == "Synced" and s)
+    assert state["applied_revision"] == git_repo.repo.head.commit.hexsha
+    assert state["containers"][0]["url"].startswith("http://127.0.0.1:")
+
+    server.process.send_signal(signal.SIGTERM)
+    # uvicorn re-raises the SIGTERM it handled once shutdown is complete, hence -SIGTERM.
+    assert server.process.wait(timeout=15) in (0, -signal.SIGTERM)
+    server.process = None
+    assert "reconcile loop stopped" in server.logs()
+
+
+def restart_dockerd() -> None:
+    pid = int((DOCKERD_DIR / "docker.pid").read_text().strip())
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    time.sleep(1.0)
+    subprocess.run([str(ROOT / "scripts" / "dockerd.sh")], check=True, timeout=60)
+
+
+def test_the_loop_recovers_by_itself_when_dockerd_restarts(
+    git_repo: GitRepo, start_server: StartServer, clean_engine: docker.DockerClient
+) -> None:
+    git_repo.commit({"apps/survivor.yaml": app_yaml("survivor")})
+    server = start_server(repo=git_repo.path, extra_args=FAST)
+    wait_until(lambda: names(clean_engine, "survivor") == {"survivor-1": "running"})
+
+    restart_dockerd()
+
+    wait_until(lambda: names(clean_engine, "survivor") == {"survivor-1": "running"}, timeout=60)
+    with server.client() as client:
+        loop = wait_until(lambda: (body := client.get("/apps").json())["loop"] and body)["loop"]
+        events = client.get("/events", params={"limit": 200}).json()["passes"]
+    assert loop["docker_reachable"] is True
+    assert any("unreachable" in " ".join(p["errors"]) for p in events)
+
+
+def test_status_shows_what_the_api_shows(
+    git_repo: GitRepo,
+    start_server: StartServer,
+    clean_engine: docker.DockerClient,
+    tmp_path: Path,
+) -> None:
+    git_repo.commit(
+        {
+            "apps/fine.yaml": app_yaml("fine"),
+            "apps/broken.yaml": "name: broken\nimage: gitberth/example-web:1.0\nport: 0\n",
+        }
+    )
+    server = start_server(repo=git_repo.path, extra_args=FAST)
+    with server.client() as client:
+        wait_until(lambda: len(client.get("/apps").json()["apps"]) == 2)
+        apps = {a["name"]: a for a in client.get("/apps").json()["apps"]}
+        assert client.get("/apps/nope").status_code == 404
+        metrics = client.get("/metrics").text
+        assert httpx.get(f"{server.url}/apps").status_code == 401
+    assert apps["fine"]["sync"] == "Synced"
+    assert apps["broken"]["sync"] == "Error" and apps["broken"]["error"]["kind"] == "Stalled"
+    assert 'gitberth_apps{sync_state="Synced"} 1.0' in metrics
+    assert "gitberth_pass_duration_seconds_count" in metrics
+
+    result = subprocess.run(
+        [
+            GITBERTH,
+            "status",
+            "--state-dir",
+            str(server.state_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "COLUMNS": "200"},
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "fine" in result.stdout and "Synced" in result.stdout
+    assert "broken" in result.stdout and "Stalled" in result.stdout
