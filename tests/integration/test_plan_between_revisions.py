@@ -25,7 +25,9 @@ import pytest
 from typer.testing import CliRunner
 
 from gitberth.cli import app
+from gitberth.render.markdown import escape
 from gitberth.render.report import plan_schema
+from gitberth.status import AppError, AppState, ContainerInfo, ErrorClass, Health, SyncState
 from tests.support.gitrepo import GitRepo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -394,3 +396,65 @@ def test_odd_server_replies_are_one_line_errors(
     assert message in result.stderr
     assert "Traceback" not in result.output
     assert SENTINEL not in result.output
+
+
+def test_head_is_compared_with_what_the_server_says_runs(
+    pull_request: GitRepo, odd_server: tuple[str, dict[str, tuple[int, bytes]]]
+) -> None:
+    """GET /apps in the loop's own shape (gitberth.status.AppState.to_json)."""
+    url, replies = odd_server
+    sha = pull_request.repo.commit("main").hexsha
+    secrets = [{"name": n, "appId": None, "keys": ["K"]} for n in ("shop-creds", "tls-bundle")]
+    replies["/secrets"] = (200, json.dumps({"secrets": secrets}).encode())
+
+    def container(name: str, image: str, state: str = "running") -> ContainerInfo:
+        return ContainerInfo(name, name.rsplit("-", 1)[0], state, image, sha, None)
+
+    apps = [
+        AppState(
+            "web",
+            SyncState.SYNCED,
+            Health.HEALTHY,
+            sha,
+            sha,
+            (container("web-1", "gitberth/example-web:1.0"),),
+        ),
+        AppState(
+            "shop",
+            SyncState.DEGRADED,
+            Health.UNHEALTHY,
+            sha,
+            sha,
+            (
+                container("shop-api-1", "gitberth/example-web:0.9"),
+                container("shop-api-2", "gitberth/example-web:1.0"),
+                container("shop-worker-1", "gitberth/example-web:1.0", "exited"),
+            ),
+            AppError(ErrorClass.WAITING, "not_running", "shop-worker-1 is exited", 0.0),
+        ),
+    ]
+    body = {"loop": {}, "apps": [app.to_json() for app in apps]}
+    replies["/apps"] = (200, json.dumps(body).encode())
+    args = ("--base", "main", "--head", "feature", "--server", url, "--token", TOKEN)
+
+    result = plan(pull_request, *args, "--format", "json")
+
+    assert result.exit_code == 2, result.output
+    running = json.loads(result.stdout)["live"]["running"]
+    assert running["available"] is True
+    by_app = {a["name"]: a for a in running["apps"]}
+    assert set(by_app) == {"shop", "new"}  # web runs the image head wants; old is not running
+    assert by_app["shop"]["sync"] == "Degraded"
+    assert by_app["shop"]["error"] == "not_running: shop-worker-1 is exited"
+    assert [(c["name"], c["action"]) for c in by_app["shop"]["containers"]] == [
+        ("shop-api-1", "replace"),
+        ("shop-api-3", "create"),
+        ("shop-worker-1", "replace"),
+    ]
+    assert [c["action"] for c in by_app["new"]["containers"]] == ["create"]
+
+    comment = plan(pull_request, *args, "--format", "markdown").stdout
+    assert escape("runs image gitberth/example-web:0.9, head wants") in comment
+    text = plan(pull_request, *args).stdout
+    assert "  app shop: Degraded, Unhealthy, applied " in text
+    assert "    replace shop-worker-1: container is exited" in text

@@ -7,9 +7,12 @@ from gitberth.core.review import (
     Change,
     ContainerAction,
     Review,
+    RunningApp,
+    RunningContainer,
     SecretInfo,
     Severity,
     check_secrets,
+    compare_running,
     review,
 )
 
@@ -265,3 +268,60 @@ def test_check_secrets_can_be_limited_to_the_changed_apps() -> None:
     check = check_secrets(load(shop=SHOP, web=WEB + "envFrom: [x]\n"), [], apps=["web"])
 
     assert {f.app for f in check.findings} == {"web"}
+
+
+# --- what runs on the server -------------------------------------------------------------------
+
+
+def running(name: str, *containers: tuple[str, str, str], sync: str = "Synced") -> RunningApp:
+    """An app as GET /apps lists it; containers are (name, image, state)."""
+    return RunningApp(
+        name=name,
+        sync=sync,
+        health="Healthy",
+        applied_revision="c" * 40,
+        error=None if sync == "Synced" else "rollout_failed: new container unhealthy",
+        containers=tuple(
+            RunningContainer(n, n.rsplit("-", 1)[0], state, image, "c" * 40)
+            for n, image, state in containers
+        ),
+    )
+
+
+def test_compare_running_lists_only_what_differs_from_head() -> None:
+    head = load(web=WEB, shop=SHOP.replace("replicas: 2", "replicas: 1"))
+    result = compare_running(
+        head,
+        [
+            running("web", ("web-1", "acme/web:1.0", "running")),  # in sync: not listed
+            running(
+                "shop",
+                ("shop-api-1", "acme/api:0.9", "running"),
+                ("shop-api-2", "acme/api:1.0", "running"),
+                ("shop-worker-1", "acme/worker:1.0", "exited"),
+                sync="Degraded",
+            ),
+            running("gone", ("gone-1", "acme/gone:1", "running")),
+        ],
+    )
+
+    assert [d.app for d in result] == ["gone", "shop"]
+    gone, shop = result
+    assert [(c.name, c.action, c.reason) for c in gone.containers] == [
+        ("gone-1", ContainerAction.REMOVE, "app not in head")
+    ]
+    assert [(c.name, c.action, c.reason) for c in shop.containers] == [
+        ("shop-api-1", ContainerAction.REPLACE, "runs image acme/api:0.9, head wants acme/api:1.0"),
+        ("shop-worker-1", ContainerAction.REPLACE, "container is exited"),
+        ("shop-api-2", ContainerAction.REMOVE, "not desired at head"),
+    ]
+    assert (shop.sync, shop.error) == ("Degraded", "rollout_failed: new container unhealthy")
+
+
+def test_compare_running_creates_what_is_not_running_and_skips_held_apps() -> None:
+    head = load(web=WEB, broken="name: broken\nimage: x\nport: nope\n")
+    result = compare_running(head, [running("broken", ("broken-1", "x", "running"))])
+
+    assert [(d.app, [(c.name, c.action) for c in d.containers]) for d in result] == [
+        ("web", [("web-1", ContainerAction.CREATE)])
+    ]

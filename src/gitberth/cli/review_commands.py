@@ -24,7 +24,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from gitberth.cli._app import console, err_console
 from gitberth.core.errors import AuthError, GitberthError, ServerUnavailableError
 from gitberth.core.manifests import LoadResult, load_manifests
-from gitberth.core.review import SecretInfo, check_secrets, review
+from gitberth.core.review import (
+    RunningApp,
+    RunningContainer,
+    SecretInfo,
+    check_secrets,
+    compare_running,
+    review,
+)
 from gitberth.render.markdown import render_markdown
 from gitberth.render.report import (
     LiveOut,
@@ -34,6 +41,7 @@ from gitberth.render.report import (
     build_report,
     live_out,
     render_json,
+    running_out,
 )
 from gitberth.render.text import render_text
 from gitberth.source import open_repo, read_revision
@@ -163,8 +171,52 @@ class _SecretListing(BaseModel):
     secrets: list[_ListedSecret]
 
 
+class _RunningContainer(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    service: str
+    state: str
+    image: str = ""
+    revision: str = ""
+
+
+class _AppError(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    code: str
+    message: str
+
+
+class _RunningApp(BaseModel):
+    """One entry of ``GET /apps`` (:meth:`gitberth.status.AppState.to_json`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    sync: str
+    health: str
+    applied_revision: str | None = None
+    error: _AppError | None = None
+    containers: list[_RunningContainer] = []
+
+
+class _AppListing(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    apps: list[_RunningApp]
+
+
+RUNNING_NOTE = (
+    "compared with GET /apps: container names, images and states; env and command changes are "
+    "in the Git review. Restarts that a secret changed since a container started will cause "
+    "are not named: GET /apps lists no container start time or spec hash"
+)
+
+
 def check_server(head: LoadResult, *, server: str, token: str | None, changed: set[str]) -> LiveOut:
-    """Check head's secret references against the server's secret list."""
+    """Check head's secret references against the server's secret list, and compare head with
+    what the server says runs."""
     shown = display_url(server)
     headers = {"authorization": f"Bearer {token}"} if token else {}
     try:
@@ -172,7 +224,7 @@ def check_server(head: LoadResult, *, server: str, token: str | None, changed: s
             base_url=server, headers=headers, timeout=SERVER_TIMEOUT_SECONDS
         ) as client:
             listing = _get(client, "/secrets", shown=shown)
-            running = _running(client, shown=shown)
+            apps = client.get("/apps")
     except httpx.HTTPError as exc:
         raise ServerUnavailableError(
             f"cannot reach the gitberth server at {shown}: {type(exc).__name__}"
@@ -184,6 +236,7 @@ def check_server(head: LoadResult, *, server: str, token: str | None, changed: s
             f"GET {shown}/secrets did not answer with a secret list"
         ) from exc
     infos = [SecretInfo(s.name, s.appId, tuple(s.keys), s.updatedAt) for s in secrets]
+    running = _running(head, apps, shown=shown)
     return live_out(check_secrets(head, infos), server=shown, apps=changed, running=running)
 
 
@@ -206,21 +259,40 @@ def _get(client: httpx.Client, path: str, *, shown: str) -> httpx.Response:
     return response
 
 
-def _running(client: httpx.Client, *, shown: str) -> RunningOut:
-    """Comparing head with what runs needs the server's ``GET /apps``; say plainly when it is
-    not there rather than guess which consumers a secret change restarts."""
-    response = client.get("/apps")
+def _running(head: LoadResult, response: httpx.Response, *, shown: str) -> RunningOut:
+    """Head against ``GET /apps``. The running state is extra information for a reviewer, so a
+    server without it (older, API-only, or a token that may not read it) is a note, not an
+    error."""
     if response.status_code == 404:
         return RunningOut(
             available=False,
-            note=f"not compared: the server at {shown} has no GET /apps, so running "
-            "containers and restarts caused by changed secrets cannot be shown",
+            note=f"not compared: the server at {shown} has no GET /apps (it serves the API "
+            "only, or is older)",
         )
-    return RunningOut(
-        available=False,
-        note=f"not compared: GET /apps answered {response.status_code}, and this version of "
-        "gitberth plan does not read running state yet",
-    )
+    if response.status_code != 200:
+        return RunningOut(
+            available=False,
+            note=f"not compared: GET /apps answered {response.status_code}",
+        )
+    try:
+        listing = _AppListing.model_validate_json(response.content)
+    except ValidationError:
+        return RunningOut(available=False, note="not compared: GET /apps sent no app list")
+    running = [
+        RunningApp(
+            name=app.name,
+            sync=app.sync,
+            health=app.health,
+            applied_revision=app.applied_revision,
+            error=f"{app.error.code}: {app.error.message}" if app.error else None,
+            containers=tuple(
+                RunningContainer(c.name, c.service, c.state, c.image, c.revision)
+                for c in app.containers
+            ),
+        )
+        for app in listing.apps
+    ]
+    return running_out(compare_running(head, running), note=RUNNING_NOTE)
 
 
 def display_url(url: str) -> str:

@@ -523,3 +523,105 @@ def _service_findings(spec: ServiceSpec, uses: Sequence[SecretUse]) -> list[Secr
                 )
             provided[key] = use.secret
     return findings
+
+
+# --- What runs on the server, compared with head ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunningContainer:
+    """One container as the server's ``GET /apps`` lists it (no spec hash, no values)."""
+
+    name: str
+    service: str
+    state: str
+    image: str
+    revision: str
+
+
+@dataclass(frozen=True)
+class RunningApp:
+    name: str
+    sync: str
+    health: str
+    applied_revision: str | None
+    error: str | None
+    containers: tuple[RunningContainer, ...]
+
+
+@dataclass(frozen=True)
+class RunningDrift:
+    """How head differs from what runs for one app, as far as the server's listing shows."""
+
+    app: str
+    sync: str | None
+    health: str | None
+    applied_revision: str | None
+    error: str | None
+    containers: tuple[ContainerChange, ...]
+
+
+def compare_running(head: LoadResult, running: Iterable[RunningApp]) -> tuple[RunningDrift, ...]:
+    """Which running containers head would create, remove or replace, and apps not in sync.
+
+    The listing carries names, images and states, not spec hashes, so a replacement shows here
+    only when the image differs or the container is not running; an env or command change is
+    in the Git review instead. Apps invalid at head are held by the reconciler: not listed.
+    """
+    by_name = {app.name: app for app in running}
+    drifts: list[RunningDrift] = []
+    for name in sorted(set(by_name) | set(head.apps)):
+        if name in head.problems:
+            continue
+        current = by_name.get(name)
+        manifest = head.apps.get(name)
+        containers = _running_changes(manifest, current)
+        synced = current is None or current.sync == "Synced"
+        if not containers and synced:
+            continue
+        drifts.append(
+            RunningDrift(
+                app=name,
+                sync=current.sync if current else None,
+                health=current.health if current else None,
+                applied_revision=current.applied_revision if current else None,
+                error=current.error if current else None,
+                containers=containers,
+            )
+        )
+    return tuple(drifts)
+
+
+def _running_changes(
+    manifest: AppManifest | None, current: RunningApp | None
+) -> tuple[ContainerChange, ...]:
+    running = {c.name: c for c in current.containers} if current else {}
+    desired = {
+        spec.container_name(n): spec
+        for spec in (manifest.service_specs() if manifest else ())
+        for n in range(1, spec.replicas + 1)
+    }
+    changes: list[ContainerChange] = []
+    for name, spec in desired.items():
+        container = running.get(name)
+        if container is None:
+            changes.append(ContainerChange(name, ContainerAction.CREATE, "not running now"))
+        elif container.image != spec.image:
+            changes.append(
+                ContainerChange(
+                    name,
+                    ContainerAction.REPLACE,
+                    f"runs image {container.image}, head wants {spec.image}",
+                )
+            )
+        elif container.state != "running":
+            changes.append(
+                ContainerChange(name, ContainerAction.REPLACE, f"container is {container.state}")
+            )
+    reason = "app not in head" if manifest is None else "not desired at head"
+    changes.extend(
+        ContainerChange(name, ContainerAction.REMOVE, reason)
+        for name in sorted(running)
+        if name not in desired
+    )
+    return tuple(changes)

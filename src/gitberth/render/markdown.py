@@ -15,7 +15,7 @@ import string
 
 from gitberth.core.review import Change
 from gitberth.render.report import AppOut, FieldChangeOut, LiveOut, PlanReport, ServiceOut
-from gitberth.render.text import short_ref, summary_line
+from gitberth.render.text import running_headline, short_ref, summary_line
 
 MARKER = "<!-- gitberth-plan -->"
 """First line of every comment, so a CI job can find and update its previous comment."""
@@ -168,7 +168,14 @@ def _live(live: LiveOut) -> list[str]:
             for u in live.uses
         ]
         lines += ["", "</details>"]
-    lines += ["", f"- running state: {escape(live.running.note)}", ""]
+    lines += ["", f"Running state: {escape(live.running.note)}", ""]
+    for app in live.running.apps:
+        lines.append(f"- {escape(running_headline(app))}")
+        lines += [
+            f"  - **{c.action.value}** {code(c.name)}: {escape(c.reason)}" for c in app.containers
+        ]
+    if live.running.apps:
+        lines.append("")
     return lines
 
 

@@ -22,6 +22,7 @@ from gitberth.core.review import (
     Change,
     ContainerAction,
     Review,
+    RunningDrift,
     SecretCheck,
     ServiceReview,
 )
@@ -125,11 +126,23 @@ class SecretUseOut(_Model):
     updatedAt: str | None
 
 
+class RunningAppOut(_Model):
+    """One app whose running containers differ from head, or that is not in sync."""
+
+    name: str
+    sync: str | None = Field(description="Synced, OutOfSync, Progressing, Degraded or Error")
+    health: str | None
+    appliedRevision: str | None
+    error: str | None = Field(description="the server's last error for this app, if any")
+    containers: list[ContainerOut]
+
+
 class RunningOut(_Model):
-    """The comparison with what runs, as far as the server can offer it."""
+    """The comparison of head with what runs, as far as the server's GET /apps shows it."""
 
     available: bool
     note: str
+    apps: list[RunningAppOut] = Field(default_factory=list)
 
 
 class LiveOut(_Model):
@@ -235,6 +248,27 @@ def live_out(check: SecretCheck, *, server: str, apps: set[str], running: Runnin
             if u.app in apps
         ],
         running=running,
+    )
+
+
+def running_out(drifts: tuple[RunningDrift, ...], *, note: str) -> RunningOut:
+    return RunningOut(
+        available=True,
+        note=note,
+        apps=[
+            RunningAppOut(
+                name=d.app,
+                sync=d.sync,
+                health=d.health,
+                appliedRevision=d.applied_revision,
+                error=d.error,
+                containers=[
+                    ContainerOut(name=c.name, action=c.action, reason=c.reason)
+                    for c in d.containers
+                ],
+            )
+            for d in drifts
+        ],
     )
 
 

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.text import Text
 
 from gitberth.core.review import Change, ContainerAction
-from gitberth.render.report import AppOut, LiveOut, PlanReport
+from gitberth.render.report import AppOut, LiveOut, PlanReport, RunningAppOut
 
 _FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _CHANGE_STYLE = {
@@ -145,3 +145,22 @@ def _print_live(live: LiveOut, *, console: Console) -> None:
             ),
         )
     _line(console, Text(f"running: {live.running.note}", style="dim"))
+    for app in live.running.apps:
+        _line(console, Text("  " + running_headline(app), style="bold"))
+        for container in app.containers:
+            _line(
+                console,
+                Text.assemble(
+                    "    ",
+                    (f"{container.action.value:<7}", _ACTION_STYLE[container.action]),
+                    f" {container.name}: {container.reason}",
+                ),
+            )
+
+
+def running_headline(app: RunningAppOut) -> str:
+    """``app shop: Degraded, Unhealthy, applied 1a2b3c4d5e6f; rollout_failed: ...``"""
+    state = ", ".join(x for x in (app.sync, app.health) if x) or "not running"
+    if app.appliedRevision:
+        state += f", applied {short_ref(app.appliedRevision)}"
+    return f"app {app.name}: {state}" + (f"; {app.error}" if app.error else "")
