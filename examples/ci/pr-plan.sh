@@ -59,6 +59,9 @@ if [ -n "${GITBERTH_SERVER:-}" ]; then
 fi
 plan_status=0
 "$gitberth" "$@" >"$out" || plan_status=$?
+if [ "$plan_status" -eq 2 ] && ! grep -q '^<!-- gitberth-plan -->' "$out"; then
+    plan_status=1 # a usage error also exits 2: only a written plan means "changes"
+fi
 
 if [ "$validate_status" -ne 0 ]; then
     {

@@ -135,3 +135,21 @@ def test_the_workflow_runs_the_script_on_pull_requests_and_is_a_valid_workflow()
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_usage_error_is_not_mistaken_for_changes(git_repo: GitRepo, tmp_path: Path) -> None:
+    """Click exits 2 on a usage error too (an older gitberth without --base, say)."""
+    git_repo.commit({"apps/web.yaml": WEB}, message="base")
+    git_repo.repo.git.checkout("-b", "feature")
+    git_repo.commit({"apps/web.yaml": WEB.replace("info", "debug")}, message="pr")
+    old = tmp_path / "old-gitberth"
+    old.write_text(
+        '#!/bin/sh\n[ "$1" = validate ] && exit 0\necho "No such option: --base" >&2\nexit 2\n'
+    )
+    old.chmod(0o755)
+
+    done, _, posted = run_script(git_repo, tmp_path, "main", "feature", env={"GITBERTH": str(old)})
+
+    assert done.returncode == 1
+    assert "No such option: --base" in done.stderr
+    assert posted == ""

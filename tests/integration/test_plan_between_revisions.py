@@ -458,3 +458,10 @@ def test_head_is_compared_with_what_the_server_says_runs(
     text = plan(pull_request, *args).stdout
     assert "  app shop: Degraded, Unhealthy, applied " in text
     assert "    replace shop-worker-1: container is exited" in text
+
+
+def test_rev_and_head_together_are_refused(pull_request: GitRepo) -> None:
+    result = plan(pull_request, "--base", "main", "--rev", "feature")
+
+    assert result.exit_code == 1
+    assert "--rev is for the live dry run" in result.stderr

@@ -194,6 +194,9 @@ def plan(
     manifest is invalid or (with --server) references a missing or unusable secret.
     """
     if base is not None or head is not None:
+        if rev is not None:
+            err_console.print("error: --rev is for the live dry run; review with --head instead")
+            raise typer.Exit(1)
         raise typer.Exit(
             review_commands.run_review(
                 repo=repo,
