@@ -21,10 +21,11 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from gitberth.core.errors import ConfigError
 
@@ -34,6 +35,7 @@ STATE_DIR_ENV = "GITBERTH_STATE_DIR"
 ROOT_STATE_DIR = Path("/var/lib/gitberth")
 PRIVATE_FILE_MODE = 0o600
 PRIVATE_DIR_MODE = 0o700
+T = TypeVar("T")
 _SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
@@ -117,6 +119,7 @@ class Database:
     explicit and lets callers nest :meth:`transaction` (a secret write and its audit record
     commit together, with one fsync). Reads outside a transaction go to a second connection,
     so a token check never waits behind a write's fsync (WAL lets readers run beside a writer).
+    :meth:`grouped` lets concurrent writers share one commit, so one fsync acknowledges many.
     """
 
     def __init__(
@@ -131,6 +134,9 @@ class Database:
         self._lock = threading.RLock()
         self._reader_lock = threading.Lock()
         self._local = threading.local()
+        self._group = threading.Condition()
+        self._queue: list[_Pending] = []
+        self._leading = False
         self.state = state
 
     @contextmanager
@@ -152,6 +158,57 @@ class Database:
             if depth == 0:
                 self._connection.execute("COMMIT")
 
+    def grouped(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run *work* in a write transaction shared with concurrent callers (group commit).
+
+        The first caller to find no commit in progress leads: it runs every queued *work* in
+        one transaction, each in its own savepoint (one failure undoes only its own work), and
+        commits once. Callers that arrive meanwhile queue for the next commit. Each call returns
+        only after its work is durable, or raises its own error (or the commit's).
+        """
+        if getattr(self._local, "depth", 0) > 0:
+            with self.transaction() as connection:
+                return work(connection)
+        pending = _Pending(work)
+        with self._group:
+            self._queue.append(pending)
+            while not pending.done:
+                if self._leading:
+                    self._group.wait()
+                    continue
+                self._leading = True
+                batch, self._queue = self._queue, []
+                self._group.release()
+                try:
+                    self._commit_batch(batch)
+                finally:
+                    self._group.acquire()
+                    self._leading = False
+                    self._group.notify_all()
+        if pending.error is not None:
+            raise pending.error
+        result: T = pending.result
+        return result
+
+    def _commit_batch(self, batch: list[_Pending]) -> None:
+        try:
+            with self.transaction() as connection:
+                for pending in batch:
+                    connection.execute("SAVEPOINT grouped_write")
+                    try:
+                        pending.result = pending.work(connection)
+                    except Exception as exc:
+                        connection.execute("ROLLBACK TO grouped_write")
+                        pending.error = exc
+                    connection.execute("RELEASE grouped_write")
+        except Exception as exc:
+            for pending in batch:
+                if pending.error is None:
+                    pending.error, pending.result = exc, None
+        finally:
+            for pending in batch:
+                pending.done = True
+
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
         """A connection for reads of committed data (the open transaction's, inside one)."""
@@ -167,6 +224,18 @@ class Database:
             if self._reader is not None:
                 self._reader.close()
             self._connection.close()
+
+
+class _Pending:
+    """One caller's work waiting for a group commit."""
+
+    __slots__ = ("done", "error", "result", "work")
+
+    def __init__(self, work: Callable[[sqlite3.Connection], Any]) -> None:
+        self.work = work
+        self.done = False
+        self.result: Any = None
+        self.error: BaseException | None = None
 
 
 def open_database(state: StateDir) -> Database:

@@ -9,6 +9,7 @@ Entries live in the same SQLite database, so a write and its audit entry commit 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from gitberth.state import Database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_log (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     at TEXT NOT NULL,
     token_id TEXT NOT NULL,
     action TEXT NOT NULL,
@@ -77,9 +78,14 @@ class AuditLog:
         keys: Sequence[str] = (),
         value_hmacs: Mapping[str, str] | None = None,
     ) -> None:
-        """Append one entry (joins the caller's transaction if one is open on this thread)."""
+        """Append one entry durably.
+
+        Inside a transaction on this thread (a secret write) it joins that transaction; alone it
+        shares a group commit with concurrent writers.
+        """
         at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        with self._db.transaction() as conn:
+
+        def append(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO audit_log (at, token_id, action, outcome, name, app_id, keys, "
                 "value_hmacs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -94,6 +100,8 @@ class AuditLog:
                     json.dumps(dict(value_hmacs or {}), sort_keys=True),
                 ),
             )
+
+        self._db.grouped(append)
 
     def entries(self, *, limit: int = 100, before: int | None = None) -> list[AuditEntry]:
         """The newest entries first, at most *limit*, optionally older than entry id *before*."""

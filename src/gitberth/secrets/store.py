@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -180,6 +181,7 @@ class SecretStore:
         self._master: crypto.MasterKey | None = None
         self._keyring: crypto.Keyring | None = None
         self._fingerprint_key: bytearray | None = None
+        self._in_flight: dict[int, int] = {}
         with db.transaction() as conn:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
@@ -327,58 +329,58 @@ class SecretStore:
     ) -> WriteResult:
         """Create or replace the secret *name* in scope *app_id* with a fresh data key.
 
-        *then* runs inside the same transaction (an audit record commits with the write, one
-        fsync for both).
+        Encryption happens in the caller's thread; the row is then written by a group commit
+        (:meth:`Database.grouped`), so concurrent writes share one fsync. *then* runs inside
+        the same transaction: an audit record commits with the write or not at all.
         """
         validate_secret(name=name, app_id=app_id, data=data)
         keys = tuple(sorted(data))
         identity = _identity(name=name, app_id=app_id, keys=keys)
         plaintext = json.dumps(dict(data), separators=(",", ":"), sort_keys=True).encode()
+        if self._term_exhausted():
+            self.rotate()
         with self._lock:
             _, keyring = self._require_keys()
-            if self._term_encryptions(keyring.current_term) >= self._max_term_encryptions:
-                self.rotate()
             assert self._fingerprint_key is not None
             fingerprints = {
                 key: crypto.hmac_hex(self._fingerprint_key, value) for key, value in data.items()
             }
             record = keyring.encrypt(identity=identity, plaintext=plaintext)
-            now = self._clock()
-            with self._db.transaction() as conn:
-                row = conn.execute(
-                    "SELECT version FROM secrets WHERE app_id = ? AND name = ?",
-                    (app_id or "", name),
-                ).fetchone()
-                version = 1 if row is None else int(row[0]) + 1
-                conn.execute(
-                    "INSERT INTO secrets (app_id, name, keys, version, term, record, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app_id, name) DO UPDATE SET "
-                    "keys = excluded.keys, version = excluded.version, term = excluded.term, "
-                    "record = excluded.record, updated_at = excluded.updated_at",
-                    (
-                        app_id or "",
-                        name,
-                        json.dumps(keys),
-                        version,
-                        keyring.current_term,
-                        record,
-                        now,
-                    ),
-                )
-                conn.execute(
-                    "UPDATE key_terms SET encryptions = encryptions + 1 WHERE term = ?",
-                    (keyring.current_term,),
-                )
-                result = WriteResult(
-                    info=SecretInfo(
-                        name=name, app_id=app_id, keys=keys, version=version, updated_at=now
-                    ),
-                    created=row is None,
-                    fingerprints=fingerprints,
-                )
-                if then is not None:
-                    then(result)
+            term = keyring.current_term
+            self._in_flight[term] = self._in_flight.get(term, 0) + 1
+        now = self._clock()
+
+        def write(conn: sqlite3.Connection) -> WriteResult:
+            row = conn.execute(
+                "SELECT version FROM secrets WHERE app_id = ? AND name = ?", (app_id or "", name)
+            ).fetchone()
+            version = 1 if row is None else int(row[0]) + 1
+            conn.execute(
+                "INSERT INTO secrets (app_id, name, keys, version, term, record, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app_id, name) DO UPDATE SET "
+                "keys = excluded.keys, version = excluded.version, term = excluded.term, "
+                "record = excluded.record, updated_at = excluded.updated_at",
+                (app_id or "", name, json.dumps(keys), version, term, record, now),
+            )
+            conn.execute(
+                "UPDATE key_terms SET encryptions = encryptions + 1 WHERE term = ?", (term,)
+            )
+            result = WriteResult(
+                info=SecretInfo(
+                    name=name, app_id=app_id, keys=keys, version=version, updated_at=now
+                ),
+                created=row is None,
+                fingerprints=fingerprints,
+            )
+            if then is not None:
+                then(result)
             return result
+
+        try:
+            return self._db.grouped(write)
+        finally:
+            with self._lock:
+                self._in_flight[term] -= 1
 
     def delete(
         self,
@@ -388,7 +390,8 @@ class SecretStore:
         then: Callable[[SecretInfo], None] | None = None,
     ) -> SecretInfo:
         """Delete one secret; :class:`SecretNotFoundError` if that name+scope does not exist."""
-        with self._lock, self._db.transaction() as conn:
+
+        def remove(conn: sqlite3.Connection) -> SecretInfo:
             row = conn.execute(
                 "SELECT keys, version, updated_at FROM secrets WHERE app_id = ? AND name = ?",
                 (app_id or "", name),
@@ -406,6 +409,8 @@ class SecretStore:
             if then is not None:
                 then(info)
             return info
+
+        return self._db.grouped(remove)
 
     def list(self, *, app_id: str | None = None) -> list[SecretInfo]:
         """Every secret (names and key names), or only those scoped to *app_id*."""
@@ -471,6 +476,13 @@ class SecretStore:
             raise SealedError()
         return self._master, self._keyring
 
+    def _term_exhausted(self) -> bool:
+        """Whether the current term key has done its share of encryptions (rotate first)."""
+        with self._lock:
+            _, keyring = self._require_keys()
+            term = keyring.current_term
+        return self._term_encryptions(term) >= self._max_term_encryptions
+
     def _term_encryptions(self, term: int) -> int:
         with self._db.reading() as conn:
             row = conn.execute(
@@ -509,13 +521,18 @@ class SecretStore:
                         "UPDATE key_terms SET encryptions = encryptions + ? WHERE term = ?",
                         (len(rows), current),
                     )
-                    if not rows:
+                    writing_old_terms = any(
+                        count for term, count in self._in_flight.items() if term < current
+                    )
+                    if not rows and not writing_old_terms:
                         old_terms = [term for term in keyring.terms if term < current]
                         conn.execute("DELETE FROM key_terms WHERE term < ?", (current,))
                         for term in old_terms:
                             keyring.drop(term)
                         return rewrapped
                 rewrapped += len(rows)
+            if not rows:
+                time.sleep(0.001)
 
     def _rewrap_fingerprint_key(self, *, conn: sqlite3.Connection, keyring: crypto.Keyring) -> None:
         row = conn.execute("SELECT value FROM secret_meta WHERE key = 'fingerprint_key'").fetchone()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -66,3 +68,48 @@ def test_default_state_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     monkeypatch.setattr(state_module.os, "geteuid", lambda: 1000)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert default_state_dir() == tmp_path / "home" / ".local" / "state" / "gitberth"
+
+
+def test_group_commit_isolates_failures_and_keeps_every_success(tmp_path: Path) -> None:
+    db = open_database(StateDir(tmp_path))
+    with db.transaction() as conn:
+        conn.execute("CREATE TABLE t (x INTEGER UNIQUE)")
+
+    def insert(value: int) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            conn.execute("INSERT INTO t VALUES (?)", (value % 50,))
+            return value
+
+        return db.grouped(work)
+
+    outcomes: list[object] = []
+
+    def attempt(value: int) -> None:
+        try:
+            outcomes.append(insert(value))
+        except sqlite3.IntegrityError as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=attempt, args=(value,)) for value in range(100)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    successes = [o for o in outcomes if isinstance(o, int)]
+    assert len(successes) == 50 and len(outcomes) == 100
+    with db.reading() as conn:
+        stored = sorted(row[0] for row in conn.execute("SELECT x FROM t"))
+    assert stored == sorted(value % 50 for value in successes)
+    db.close()
+
+
+def test_grouped_inside_a_transaction_joins_it(tmp_path: Path) -> None:
+    db = open_database(StateDir(tmp_path))
+    with db.transaction() as conn:
+        conn.execute("CREATE TABLE t (x)")
+    with pytest.raises(RuntimeError), db.transaction():
+        db.grouped(lambda conn: conn.execute("INSERT INTO t VALUES (1)"))
+        raise RuntimeError
+    with db.reading() as conn:
+        assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 0
+    db.close()

@@ -246,3 +246,28 @@ def test_seal_waits_for_in_flight_writes(store: SecretStore) -> None:
         thread.join()
     assert errors == []
     assert sorted(info.name for info in store.list()) == sorted(written)
+
+
+def test_rotation_while_writes_are_in_flight_loses_nothing(store: SecretStore) -> None:
+    errors: list[BaseException] = []
+
+    def writer(worker: int) -> None:
+        try:
+            for index in range(40):
+                store.put(name=f"w{worker}-{index}", app_id=None, data={"K": f"{worker}-{index}"})
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(worker,)) for worker in range(6)]
+    for thread in threads:
+        thread.start()
+    for _ in range(3):
+        store.rotate()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert list(store.encryption_counts()) == [4]
+    wanted = [(None, f"w{w}-{i}") for w in range(6) for i in range(40)]
+    found = store.materials(wanted)
+    assert len(found) == 240
+    assert found[(None, "w3-7")].keys["K"].value.get_secret_value() == "3-7"
