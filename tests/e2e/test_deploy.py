@@ -3,10 +3,14 @@ with the promised env and files; every refusal happens before anything is writte
 
 from __future__ import annotations
 
+import json
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import docker
+import docker.errors
 import git
 import pytest
 
@@ -72,8 +76,6 @@ def test_the_guide_deploy_curl_commits_and_runs_with_env_and_files(
             ).status_code
             == 201
         )
-
-    import json
 
     answer = json.loads(curl(deploy_server, GUIDE_DEPLOY))
 
@@ -166,3 +168,43 @@ def test_a_remote_repo_answers_read_only(start_server: StartServer, tmp_path: Pa
     assert response.status_code == 409
     assert response.json()["error"] == "read_only_repo"
     assert "pull request" in response.json()["message"]
+
+
+def wait_for(predicate: Callable[[], bool], *, seconds: float = 20) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_secret_write_replaces_exactly_its_consumers_at_once(
+    deploy_server: Server, clean_engine: docker.DockerClient
+) -> None:
+    with deploy_server.client() as api:
+        api.post("/secrets", json={"name": "db-creds", "data": {"DATABASE_URL": "one"}})
+        assert (
+            api.post(
+                "/deploy", json={"name": "api", "image": "acme/api:1.0", "envFrom": ["db-creds"]}
+            ).status_code
+            == 202
+        )
+        assert (
+            api.post("/deploy", json={"name": "other", "image": "acme/api:1.0"}).status_code == 202
+        )
+        consumer = clean_engine.containers.get("api-1").id
+        bystander = clean_engine.containers.get("other-1").id
+
+        api.post("/secrets", json={"name": "db-creds", "data": {"DATABASE_URL": "two"}})
+
+        def replaced() -> bool:
+            try:
+                container = clean_engine.containers.get("api-1")
+            except docker.errors.NotFound:
+                return False
+            return container.id != consumer and container.status == "running"
+
+        assert wait_for(replaced), deploy_server.logs()
+    assert "DATABASE_URL=two" in clean_engine.containers.get("api-1").attrs["Config"]["Env"]
+    assert clean_engine.containers.get("other-1").id == bystander
