@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from fastapi import FastAPI
 from gitberth.api import routes_deploy, routes_hooks, routes_status
 from gitberth.api.app import create_app
 from gitberth.api.context import ServerContext
-from gitberth.core.errors import GitberthError, ReadOnlyRepoError
+from gitberth.core.errors import ReadOnlyRepoError, RuntimeUnavailableError
 from gitberth.deploy import Deployer
 from gitberth.loop import DEFAULT_INTERVAL, DEFAULT_WORKERS, Loop, LoopSettings
 from gitberth.rollout import DEFAULT_ROLLOUT_TIMEOUT
@@ -49,8 +48,8 @@ def is_remote(repo: str) -> bool:
 
 
 def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
-    """The API app; with a local repo, ``POST /deploy`` commits to it and applies at once, and
-    every secret write reconciles the branch so exactly the consumers are replaced."""
+    """The API app; with a repo, the reconcile loop (which a secret write also triggers, so
+    exactly its consumers are replaced), and for a local repo ``POST /deploy``."""
     if settings.repo is None:
         app = create_app(context, routers=[routes_deploy.router])
         app.state.deployer = None
@@ -62,6 +61,10 @@ def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
         secret_files=secret_files,
         rollout_timeout=settings.rollout_timeout,
     )
+    try:
+        runtime.sweep_secret_files()  # directories left by a crash, mounted by no container
+    except RuntimeUnavailableError as exc:
+        logger.warning("could not sweep orphan secret files yet: %s", exc)
     loop = build_loop(context, settings, runtime=runtime)
     app = create_app(
         context,
@@ -90,20 +93,6 @@ def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
         lock=loop.lock,
     )
     app.state.deployer = deployer
-
-    def reconcile_consumers(name: str, app_id: str | None) -> None:
-        def run() -> None:
-            try:
-                result = deployer.reconcile_tip()
-            except GitberthError as exc:
-                logger.warning("reconcile after a change to secret %s failed: %s", name, exc)
-                return
-            changed = [a.container_name for a in result.plan.changes]
-            logger.info("secret %s changed; replaced %s", name, ", ".join(changed) or "nothing")
-
-        threading.Thread(target=run, name=f"secret-{name}", daemon=True).start()
-
-    context.on_secrets_changed.append(reconcile_consumers)
     return app
 
 

@@ -4,7 +4,10 @@ with the promised env and files; every refusal happens before anything is writte
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -208,3 +211,28 @@ def test_a_secret_write_replaces_exactly_its_consumers_at_once(
         assert wait_for(replaced), deploy_server.logs()
     assert "DATABASE_URL=two" in clean_engine.containers.get("api-1").attrs["Config"]["Env"]
     assert clean_engine.containers.get("other-1").id == bystander
+
+
+def test_serve_refuses_a_secrets_dir_that_is_not_in_ram(repo: GitRepo, tmp_path: Path) -> None:
+    on_disk = tmp_path / "secrets-on-disk"
+    result = subprocess.run(
+        [sys.executable, "-m", "gitberth", "serve", "--state-dir", str(tmp_path / "state"),
+         "--repo", str(repo.path), "--secrets-dir", str(on_disk), "--listen", "127.0.0.1:1"],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "500"},
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert f"the secrets directory {on_disk} is on" in result.stderr
+    assert "not in RAM" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_sweeps_orphan_secret_dirs_at_start(
+    start_server: StartServer, repo: GitRepo, clean_engine: docker.DockerClient
+) -> None:
+    root = Path("/run/gitberth/secrets") / f"sweep-{time.monotonic_ns()}"
+    orphan = root / "gone-1.abcdef"
+    orphan.mkdir(parents=True)
+    (orphan / "KEY").write_text("left by a crash")
+    start_server(repo=repo.path, extra_args=("--secrets-dir", str(root)))
+    assert not orphan.exists()
+    shutil.rmtree(root, ignore_errors=True)
