@@ -15,7 +15,7 @@ from gitberth.api.context import ServerSettings, open_context
 from gitberth.secrets import crypto
 from gitberth.secrets.store import MAX_SECRET_BYTES, MAX_VALUE_BYTES, SecretStore
 from gitberth.state import StateDir, open_database
-from tests.e2e.conftest import Server, run_cli
+from tests.e2e.conftest import Server, StartServer, run_cli
 
 SENTINEL = "SENTINEL-c0ffee-9b7e41-plaintext"
 
@@ -283,3 +283,15 @@ def test_token_create_cli_prints_only_the_token(server: Server) -> None:
     with server.client(token.strip()) as client:
         assert client.get("/audit").status_code == 200
     assert json.loads(httpx.get(f"{server.url}/admin/seal-status").text)["sealed"] is False
+
+
+def test_json_logs_are_one_object_per_line_without_values(start_server: StartServer) -> None:
+    server = start_server(extra_args=("--log-format", "json"))
+    with server.client() as client:
+        assert post(client, {"name": "db", "data": {"K": SENTINEL}}).status_code == 201
+        assert post(client, {"name": "db", "data": {"../K": SENTINEL}}).status_code == 400
+    server.stop()
+    lines = [json.loads(line) for line in server.logs().splitlines() if line.strip()]
+    assert {"time", "level", "logger", "message"} <= set(lines[0])
+    assert any("POST /secrets" in line["message"] for line in lines)
+    assert SENTINEL not in server.logs()
