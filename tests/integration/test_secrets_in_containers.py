@@ -173,7 +173,10 @@ def test_changing_a_secret_replaces_exactly_its_consumers(
     assert after["env-user-1"] != before["env-user-1"]
     assert after["file-user-1"] != before["file-user-1"]
     reasons = {a.container_name: a.reason for a in result.plan.changes}
-    assert reasons == {"env-user-1": "env TOKEN changed", "file-user-1": "file CERT changed"}
+    assert reasons == {
+        "env-user-1": "env TOKEN changed (from secret used, shared)",
+        "file-user-1": "file CERT changed (from secret files, shared)",
+    }
     assert exec_in(clean_engine, "file-user-1", "cat /run/secrets/CERT") == (0, "two")
     mounted = {
         m["Source"] for name in after for m in clean_engine.containers.get(name).attrs["Mounts"]

@@ -144,3 +144,14 @@ def test_applying_a_plan_then_planning_again_yields_only_keeps(
 
     again = plan(state, runtime.observe())
     assert again.is_noop, kinds(again.changes)
+
+
+def test_a_secret_sourced_change_names_its_secret_and_scope_never_the_value() -> None:
+    from gitberth.core.plan import describe_changes
+
+    old = {"env": {"TOKEN": "<secret api-creds (shared) #aaaa>", "MODE": "x"}}
+    new = {"env": {"TOKEN": "<secret api-creds (app web) #bbbb>", "MODE": "y"}}
+    assert describe_changes(old, new) == [
+        "env MODE changed",
+        "env TOKEN changed (now from secret api-creds, app web)",
+    ]

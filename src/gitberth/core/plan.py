@@ -220,8 +220,26 @@ def describe_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str
             elif name not in after:
                 changes.append(f"{label} {name} removed")
             elif before[name] != after[name]:
-                changes.append(f"{label} {name} changed")
+                changes.append(f"{label} {name} changed{_source_note(before[name], after[name])}")
     return changes
+
+
+def _source_note(before: str, after: str) -> str:
+    """`` (from secret db-creds, shared)`` when the new value comes from a secret; names only.
+
+    Summaries render a secret-sourced value as ``<secret NAME (SCOPE) #fingerprint>``.
+    """
+
+    def origin(value: str) -> str | None:
+        if not value.startswith("<secret "):
+            return None
+        described = value[1:].split(" #", 1)[0]  # "secret NAME (SCOPE)"
+        return described.replace(" (", ", ").rstrip(")")
+
+    new, old = origin(after), origin(before)
+    if new is None:
+        return ""
+    return f" (now from {new})" if old is not None and old != new else f" (from {new})"
 
 
 def _show(value: Any) -> str:
