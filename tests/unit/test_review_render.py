@@ -221,3 +221,15 @@ def test_an_unchanged_review_says_so() -> None:
     assert "✅ **Nothing changes.**" in render_markdown(report)
     assert "nothing changes" in text_of(report, terminal=False)
     assert "<details>" not in render_markdown(report)
+
+
+def test_a_huge_review_keeps_even_the_table_under_the_limit() -> None:
+    many = {
+        f"app-with-a-long-name-{i:05}": WEB.replace("web", f"app-with-a-long-name-{i:05}")
+        for i in range(1200)
+    }
+
+    comment = render_markdown(report_for({}, many))
+
+    assert len(comment) < 65_536
+    assert "more | | | | |" in comment

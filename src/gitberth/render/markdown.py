@@ -49,16 +49,19 @@ def render_markdown(report: PlanReport) -> str:
         "",
     ]
     if report.apps:
-        head += [
-            "| App | Change | Replaced | Created | Removed |",
-            "|---|---|---:|---:|---:|",
-            *(
+        head += ["| App | Change | Replaced | Created | Removed |", "|---|---|---:|---:|---:|"]
+        table_size = 0
+        for index, a in enumerate(report.apps):
+            row = (
                 f"| {code(a.name)} | {_ICON[a.change]} | {a.containersReplaced} "
                 f"| {a.containersCreated} | {a.containersRemoved} |"
-                for a in report.apps
-            ),
-            "",
-        ]
+            )
+            table_size += len(row) + 1
+            if table_size > COMMENT_BUDGET // 2:
+                head.append(f"| …{len(report.apps) - index} more | | | | |")
+                break
+            head.append(row)
+        head.append("")
     tail = _live(report.live) if report.live is not None else []
     if report.baseProblems:
         tail += [
