@@ -18,8 +18,8 @@ from ruamel.yaml import YAML
 
 from gitberth.core.errors import DeployError, UnknownSecretError
 from gitberth.core.manifests import validate_manifest
-from gitberth.core.models import AppManifest
-from gitberth.core.resolve import candidate_keys, missing_secrets
+from gitberth.core.models import AppManifest, ResolvedApp
+from gitberth.core.resolve import candidate_keys, missing_secrets, resolve_app
 from gitberth.gitwrite import Author, commit_file
 from gitberth.reconciler import ReconcileResult, SecretSource, history_from_repo, reconcile_once
 from gitberth.runtime.base import Runtime
@@ -31,6 +31,19 @@ class DeployOutcome:
     app: str
     revision: str
     result: ReconcileResult
+    sources: dict[str, dict[str, dict[str, str]]]
+    """service -> {"env": {NAME: origin}, "files": {KEY: origin}}; names only, never values."""
+
+
+def value_sources(app: ResolvedApp) -> dict[str, dict[str, dict[str, str]]]:
+    """Where each variable and file of each service comes from (inline env or which secret)."""
+    return {
+        service.service: {
+            "env": {name: item.origin.describe() for name, item in sorted(service.env.items())},
+            "files": {name: item.origin.describe() for name, item in sorted(service.files.items())},
+        }
+        for service in app.services
+    }
 
 
 def manifest_yaml(manifest: AppManifest) -> str:
@@ -76,12 +89,13 @@ class Deployer:
         file = f"{self.apps_dir}/{name}.yaml" if isinstance(name, str) else "request body"
         return validate_manifest(body, file=file)
 
-    def check_secrets(self, manifest: AppManifest) -> None:
+    def check_secrets(self, manifest: AppManifest) -> ResolvedApp:
         """Fail fast, before anything is written, on names that exist in neither scope."""
         available = self.secrets.materials(candidate_keys(manifest))
         missing = missing_secrets(manifest, available)
         if missing:
             raise UnknownSecretError(missing)
+        return resolve_app(manifest, secrets=available)
 
     def reconcile_tip(self) -> ReconcileResult:
         """One full pass at the branch tip (after a secret changed, consumers are replaced)."""
@@ -96,7 +110,7 @@ class Deployer:
             )
 
     def deploy(self, manifest: AppManifest, *, author: Author) -> DeployOutcome:
-        self.check_secrets(manifest)
+        resolved = self.check_secrets(manifest)
         with self.lock:
             sha = commit_file(
                 self.repo,
@@ -117,4 +131,6 @@ class Deployer:
                 history=history_from_repo(self.repo, apps_dir=self.apps_dir, secrets=self.secrets),
                 only_apps=frozenset({manifest.name}),
             )
-        return DeployOutcome(app=manifest.name, revision=sha, result=result)
+        return DeployOutcome(
+            app=manifest.name, revision=sha, result=result, sources=value_sources(resolved)
+        )

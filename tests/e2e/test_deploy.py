@@ -84,6 +84,15 @@ def test_the_guide_deploy_curl_commits_and_runs_with_env_and_files(
 
     assert answer["app"] == "api"
     assert answer["plan"] == [{"action": "create", "container": "api-1", "reason": "new app"}]
+    assert answer["sources"] == {
+        "api": {
+            "env": {"DATABASE_URL": "secret db-creds (shared)"},
+            "files": {
+                "TLS_CERT": "secret tls-bundle (shared)",
+                "TLS_KEY": "secret tls-bundle (shared)",
+            },
+        }
+    }
     head = repo.repo.commit("main")
     assert answer["revision"] == head.hexsha
     assert head.message.strip() == "deploy api"

@@ -68,6 +68,7 @@ async def deploy(request: Request, principal: Unsealed) -> JSONResponse:
             {"action": a.kind.value, "container": a.container_name, "reason": a.reason}
             for a in outcome.result.plan.for_app(manifest.name)
         ],
+        "sources": outcome.sources,
         "status": report.status.value if report else AppStatus.UNCHANGED.value,
         "urls": [c.url for c in report.containers if c.url] if report else [],
     }
