@@ -25,6 +25,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gitberth.cli import app
+from gitberth.cli.review_commands import display_url
 from gitberth.render.markdown import escape
 from gitberth.render.report import plan_schema
 from gitberth.status import AppError, AppState, ContainerInfo, ErrorClass, Health, SyncState
@@ -465,3 +466,24 @@ def test_rev_and_head_together_are_refused(pull_request: GitRepo) -> None:
 
     assert result.exit_code == 1
     assert "--rev is for the live dry run" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "url", ["127.0.0.1:8700", "http://[bad", "ftp://127.0.0.1:1", "", "http://u:pw@127.0.0.1:99999"]
+)
+def test_a_server_that_is_not_an_http_url_is_refused_without_echoing_it(
+    pull_request: GitRepo, url: str
+) -> None:
+    result = plan(pull_request, "--base", "main", "--server", url, "--token", TOKEN)
+
+    assert result.exit_code == 1
+    assert "--server must be an http(s) URL" in result.stderr
+    assert "pw" not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_server_urls_are_shown_without_credentials() -> None:
+    assert display_url("https://user:pw@example.test:8443/base/?t=1#x") == (
+        "https://example.test:8443/base"
+    )
+    assert display_url("http://[::1]:8700") == "http://[::1]:8700"

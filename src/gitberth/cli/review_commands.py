@@ -22,7 +22,7 @@ import typer
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from gitberth.cli._app import console, err_console
-from gitberth.core.errors import AuthError, GitberthError, ServerUnavailableError
+from gitberth.core.errors import AuthError, ConfigError, GitberthError, ServerUnavailableError
 from gitberth.core.manifests import LoadResult, load_manifests
 from gitberth.core.review import (
     RunningApp,
@@ -225,7 +225,7 @@ def check_server(head: LoadResult, *, server: str, token: str | None, changed: s
         ) as client:
             listing = _get(client, "/secrets", shown=shown)
             apps = client.get("/apps")
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise ServerUnavailableError(
             f"cannot reach the gitberth server at {shown}: {type(exc).__name__}"
         ) from exc
@@ -296,9 +296,20 @@ def _running(head: LoadResult, response: httpx.Response, *, shown: str) -> Runni
 
 
 def display_url(url: str) -> str:
-    """*url* without credentials, query or fragment, fit for output and logs."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host += f":{parts.port}"
+    """*url* without credentials, query or fragment, fit for output and logs.
+
+    Raises :class:`ConfigError` (without echoing *url*, which may hold a password) when it is
+    not an http(s) URL with a host.
+    """
+    invalid = ConfigError("--server must be an http(s) URL such as http://127.0.0.1:8700")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # ValueError when it is not a number or out of range
+    except ValueError as exc:
+        raise invalid from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise invalid
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    if port is not None:
+        host += f":{port}"
     return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
