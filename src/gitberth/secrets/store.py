@@ -351,17 +351,13 @@ class SecretStore:
         now = self._clock()
 
         def write(conn: sqlite3.Connection) -> WriteResult:
-            row = conn.execute(
-                "SELECT version FROM secrets WHERE app_id = ? AND name = ?", (app_id or "", name)
-            ).fetchone()
-            version = 1 if row is None else int(row[0]) + 1
-            conn.execute(
+            (version,) = conn.execute(
                 "INSERT INTO secrets (app_id, name, keys, version, term, record, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app_id, name) DO UPDATE SET "
-                "keys = excluded.keys, version = excluded.version, term = excluded.term, "
-                "record = excluded.record, updated_at = excluded.updated_at",
-                (app_id or "", name, json.dumps(keys), version, term, record, now),
-            )
+                "VALUES (?, ?, ?, 1, ?, ?, ?) ON CONFLICT (app_id, name) DO UPDATE SET "
+                "keys = excluded.keys, version = secrets.version + 1, term = excluded.term, "
+                "record = excluded.record, updated_at = excluded.updated_at RETURNING version",
+                (app_id or "", name, json.dumps(keys), term, record, now),
+            ).fetchone()
             conn.execute(
                 "UPDATE key_terms SET encryptions = encryptions + 1 WHERE term = ?", (term,)
             )
@@ -369,7 +365,7 @@ class SecretStore:
                 info=SecretInfo(
                     name=name, app_id=app_id, keys=keys, version=version, updated_at=now
                 ),
-                created=row is None,
+                created=version == 1,
                 fingerprints=fingerprints,
             )
             if then is not None:
