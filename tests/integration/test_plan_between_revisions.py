@@ -7,6 +7,7 @@ for the replies a real server should never give.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -192,49 +193,52 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    """A real API server on 127.0.0.1 holding secrets whose values are the sentinel."""
+SECRETS = (
+    {"name": "shop-creds", "data": {"DATABASE_URL": SENTINEL, "API_KEY": SENTINEL}},
+    {"name": "shop-creds", "appId": "shop", "data": {"DATABASE_URL": SENTINEL}},
+    {"name": "tls-bundle", "data": {"CERT": SENTINEL}},
+)
+
+
+@contextlib.contextmanager
+def serving(state: Path, *args: str) -> Iterator[str]:
+    """A real `gitberth serve` on 127.0.0.1 holding :data:`SECRETS`, whose values are the
+    sentinel; yields its URL and stops it on exit."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "GITBERTH_TOKEN": TOKEN}
-    log = (tmp_path / "serve.log").open("w")
-    process = subprocess.Popen(
-        [
-            GITBERTH,
-            "serve",
-            "--state-dir",
-            str(tmp_path / "state"),
-            "--listen",
-            f"127.0.0.1:{port}",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None, (tmp_path / "serve.log").read_text()
-            assert time.monotonic() < deadline, "gitberth serve did not start"
-            time.sleep(0.1)
-        auth = {"authorization": f"Bearer {TOKEN}"}
-        for body in (
-            {"name": "shop-creds", "data": {"DATABASE_URL": SENTINEL, "API_KEY": SENTINEL}},
-            {"name": "shop-creds", "appId": "shop", "data": {"DATABASE_URL": SENTINEL}},
-            {"name": "tls-bundle", "data": {"CERT": SENTINEL}},
-        ):
-            httpx.post(f"{url}/secrets", json=body, headers=auth, timeout=5).raise_for_status()
+    log_path = state.parent / f"{state.name}.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [GITBERTH, "serve", "--state-dir", str(state), "--listen", f"127.0.0.1:{port}", *args],
+            env={**os.environ, "GITBERTH_TOKEN": TOKEN},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert process.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, "gitberth serve did not start"
+                time.sleep(0.1)
+            auth = {"authorization": f"Bearer {TOKEN}"}
+            for body in SECRETS:
+                httpx.post(f"{url}/secrets", json=body, headers=auth, timeout=10).raise_for_status()
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    """The API only: no repository, so no reconcile loop and no Docker."""
+    with serving(tmp_path / "state") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 @pytest.mark.parametrize("output_format", ["text", "markdown", "json"])
@@ -487,3 +491,60 @@ def test_server_urls_are_shown_without_credentials() -> None:
         "https://example.test:8443/base"
     )
     assert display_url("http://[::1]:8700") == "http://[::1]:8700"
+
+
+# --- --server: a real server that runs the loop on the real engine -----------------------------
+
+
+@pytest.mark.docker
+def test_head_is_compared_with_what_the_loop_runs(
+    git_repo: GitRepo, clean_engine: object, tmp_path: Path
+) -> None:
+    """`serve --repo` applies main; the review of a branch then names what runs differently."""
+    shop = SHOP.replace("replicas: 2", "replicas: 1")
+    branches(
+        git_repo,
+        base={"apps/web.yaml": WEB, "apps/shop.yaml": shop},
+        head={
+            "apps/web.yaml": WEB.replace("example-web:1.0", "example-web:1.1"),
+            "apps/shop.yaml": shop,
+            "apps/new.yaml": WEB.replace("web", "new"),
+        },
+    )
+    git_repo.repo.git.checkout("main")
+    loop_args = ("--repo", str(git_repo.path), "--grace", "1", "--interval", "1")
+    with serving(tmp_path / "state", *loop_args) as url:
+        auth = {"authorization": f"Bearer {TOKEN}"}
+        deadline = time.monotonic() + 60
+        while True:  # secrets were written after start: wait until shop runs too
+            apps = httpx.get(f"{url}/apps", headers=auth, timeout=10).json()["apps"]
+            if {a["name"]: a["sync"] for a in apps} == {"shop": "Synced", "web": "Synced"}:
+                break
+            assert time.monotonic() < deadline, apps
+            time.sleep(0.2)
+
+        outputs = {
+            fmt: plan(
+                git_repo,
+                *("--base", "main", "--head", "feature", "--format", fmt),
+                *("--server", url, "--token", TOKEN),
+            )
+            for fmt in ("text", "markdown", "json")
+        }
+
+    for result in outputs.values():
+        assert result.exit_code == 2, result.output
+        assert SENTINEL not in result.output
+    running = json.loads(outputs["json"].stdout)["live"]["running"]
+    assert running["available"] is True
+    changes = {
+        c["name"]: (c["action"], c["reason"]) for app in running["apps"] for c in app["containers"]
+    }
+    assert changes == {
+        "new-1": ("create", "not running now"),
+        "web-1": (
+            "replace",
+            "runs image gitberth/example-web:1.0, head wants gitberth/example-web:1.1",
+        ),
+    }
+    assert "replace web-1: runs image gitberth/example-web:1.0" in outputs["text"].stdout
