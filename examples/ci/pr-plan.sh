@@ -18,7 +18,8 @@
 #   GITBERTH_TOKEN  its bearer token (never pass it on a command line)
 #
 # Exit status: 0 when the pull request can be merged (with or without changes), 1 when a
-# manifest is invalid or a referenced secret is unusable, 3 when the server cannot be asked.
+# manifest is invalid or a referenced secret is unusable, 3 when the server cannot be asked (the
+# offline plan is still posted, with a warning that secrets were not checked).
 set -eu
 
 if [ $# -lt 2 ] || [ $# -gt 3 ]; then
@@ -54,13 +55,26 @@ cat "$scratch/validate.log" >&2
 
 set -- plan --repo "$repo" --apps-dir "$apps_dir" --base "$base" --head "$head_ref" \
     --format markdown
-if [ -n "${GITBERTH_SERVER:-}" ]; then
-    set -- "$@" --server "$GITBERTH_SERVER"
-fi
 plan_status=0
-"$gitberth" "$@" >"$out" || plan_status=$?
+server_status=0
+if [ -n "${GITBERTH_SERVER:-}" ]; then
+    "$gitberth" "$@" --server "$GITBERTH_SERVER" >"$out" || plan_status=$?
+    if [ "$plan_status" -eq 3 ]; then
+        # The server did not answer: still show the reviewer the offline plan, say that the
+        # secrets were not checked, and fail the job so the check is run again.
+        server_status=3
+        plan_status=0
+    fi
+fi
+if [ -z "${GITBERTH_SERVER:-}" ] || [ "$server_status" -ne 0 ]; then
+    "$gitberth" "$@" >"$out" || plan_status=$?
+fi
 if [ "$plan_status" -eq 2 ] && ! grep -q '^<!-- gitberth-plan -->' "$out"; then
     plan_status=1 # a usage error also exits 2: only a written plan means "changes"
+fi
+if [ "$server_status" -ne 0 ]; then
+    printf '\n> [!WARNING]\n> Secrets were not checked: the gitberth server did not answer.\n' \
+        >>"$out"
 fi
 
 if [ "$validate_status" -ne 0 ]; then
@@ -90,6 +104,8 @@ if [ -n "${GITHUB_OUTPUT:-}" ]; then  # for `if:` conditions in later GitHub Act
 fi
 
 case $plan_status in
-    0 | 2) [ "$validate_status" -eq 0 ] && exit 0 || exit 1 ;;
+    0 | 2) ;;
     *) exit "$plan_status" ;;
 esac
+[ "$validate_status" -eq 0 ] || exit 1
+exit "$server_status"

@@ -4,6 +4,7 @@ with a base and a head branch, and the GitHub Actions workflow that calls it."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -153,3 +154,28 @@ def test_a_usage_error_is_not_mistaken_for_changes(git_repo: GitRepo, tmp_path: 
     assert done.returncode == 1
     assert "No such option: --base" in done.stderr
     assert posted == ""
+
+
+def test_a_server_that_does_not_answer_still_gets_the_offline_plan_posted(
+    git_repo: GitRepo, tmp_path: Path
+) -> None:
+    git_repo.commit({"apps/web.yaml": WEB}, message="base")
+    git_repo.repo.git.checkout("-b", "feature")
+    git_repo.commit({"apps/web.yaml": WEB.replace("info", "debug")}, message="pr")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+
+    done, comment, posted = run_script(
+        git_repo,
+        tmp_path,
+        "main",
+        "feature",
+        env={"GITBERTH_SERVER": f"http://127.0.0.1:{closed_port}", "GITBERTH_TOKEN": "t"},
+    )
+
+    assert done.returncode == 3
+    assert "cannot reach the gitberth server" in done.stderr
+    assert posted == comment
+    assert "| `web` | 🟡 changed | 1 | 0 | 0 |" in comment
+    assert "Secrets were not checked: the gitberth server did not answer." in comment

@@ -281,6 +281,7 @@ def test_server_check_uses_the_app_scoped_secret_and_names_what_is_missing(
     assert [(f["app"], f["secret"], f["code"]) for f in live["findings"]] == [
         ("shop", "mail-creds", "unknown_secret")
     ]
+    assert "shop: secret mail-creds exists neither for app shop nor shared" in result.stderr
     api_creds = next(
         u for u in live["uses"] if u["service"] == "api" and u["secret"] == "shop-creds"
     )

@@ -121,6 +121,9 @@ def run_review(
         for app in report.apps:
             for problem in app.problems:
                 err_console.print(problem.text, markup=False, soft_wrap=True)
+        for finding in report.live.findings if report.live else ():
+            if finding.severity == "error":
+                err_console.print(f"{finding.app}: {finding.message}", markup=False, soft_wrap=True)
     return report.exitCode
 
 
