@@ -4,7 +4,8 @@ changed, as a ratio to a plain `git diff --stat` of the same two revisions in th
 `git diff --stat` is the least a CI job does to show a pull request; the ratio says what the
 full review (read both revisions from Git objects, validate 2,000 manifests, diff every app,
 name every container) costs on top of it. Both run as subprocesses, as CI would run them, so
-process start-up counts on both sides. The in-process time of the review is printed too.
+process start-up counts on both sides. The in-process time of the review is printed too, and
+the work `gitberth validate` does for the same manifests (its time minus that for one file).
 
 Run: .venv/bin/python bench/plan_review.py [--apps 1000] [--changed 100] [--rounds 5]
 """
@@ -105,7 +106,9 @@ def main() -> None:
         assert report.summary.appsChanged == args.changed, report.summary
         assert report.summary.containersReplaced == 2 * args.changed, report.summary
 
-        plan_times, diff_times, work_times = [], [], []
+        validate_all = [GITBERTH, "validate", str(path / "apps")]
+        validate_one = [GITBERTH, "validate", str(path / "apps" / "app0000.yaml")]
+        plan_times, diff_times, work_times, validate_work = [], [], [], []
         for _ in range(args.rounds):
             diff_times.append(timed(diff, expect=0))
             plan_times.append(timed(plan, expect=2))
@@ -120,6 +123,7 @@ def main() -> None:
                 token=None,
             )
             work_times.append(time.perf_counter() - started)
+            validate_work.append(timed(validate_all, expect=0) - timed(validate_one, expect=0))
 
     plan_median = statistics.median(plan_times)
     diff_median = statistics.median(diff_times)
@@ -127,6 +131,10 @@ def main() -> None:
     print(f"  git diff --stat           {diff_median * 1000:9.1f} ms")
     print(f"  gitberth plan (process)   {plan_median * 1000:9.1f} ms")
     print(f"  gitberth plan (in-process){statistics.median(work_times) * 1000:9.1f} ms")
+    print(
+        f"  gitberth validate, work for {args.apps} manifests (all minus one file)"
+        f" {statistics.median(validate_work) * 1000:.1f} ms"
+    )
     print(f"ratio plan / git diff --stat: {plan_median / diff_median:.1f}")
 
 
