@@ -10,10 +10,7 @@ EXAMPLE_REPO ?= /tmp/gitberth-example-repo
 .PHONY: run test bootstrap dockerd secrets-tmpfs images example-repo lint typecheck pytest bench clean
 
 run: bootstrap dockerd secrets-tmpfs images example-repo
-	@$(VENV)/bin/gitberth apply --repo $(EXAMPLE_REPO)
-	@echo
-	@echo "The example repo is $(EXAMPLE_REPO): edit apps/*.yaml there, commit, and run"
-	@echo "  DOCKER_HOST=$(DOCKER_HOST) $(VENV)/bin/gitberth apply --repo $(EXAMPLE_REPO)"
+	@scripts/run.sh $(EXAMPLE_REPO)
 
 test: bootstrap dockerd secrets-tmpfs images lint typecheck pytest
 
@@ -42,8 +39,13 @@ typecheck: bootstrap
 pytest: bootstrap
 	$(VENV)/bin/pytest
 
-bench: bootstrap dockerd images
+bench: bootstrap dockerd secrets-tmpfs images
 	$(PY) bench/apply_latency.py
+	$(PY) bench/loop_commit_latency.py
+	$(PY) bench/loop_converge.py
+	$(PY) bench/loop_scale.py
+	$(PY) bench/plan_review.py
+	$(PY) bench/secrets_write.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -9,6 +9,7 @@ cd "$here"
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v git >/dev/null 2>&1 || missing+=(git)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; } || missing+=(busybox-static)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ -n "${GITBERTH_WITH_BROWSER:-}" ] && ! command -v chromium >/dev/null 2>&1; then
