@@ -44,7 +44,7 @@ def _manifest_paths(paths: list[Path]) -> list[Path]:
 # meaning differs between YAML 1.1 and 1.2 (yes/no/on/off, octal, 1:30, dates, ...).
 
 try:
-    import yaml as _libyaml  # type: ignore[import-untyped]
+    import yaml as _libyaml
 
     _FAST_LOADER: Any = getattr(_libyaml, "CSafeLoader", None)
     _RESOLVER: Any = _libyaml.resolver.Resolver()
