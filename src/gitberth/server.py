@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from gitberth.api import routes_deploy, routes_hooks, routes_status
+from gitberth.api import dashboard, routes_deploy, routes_hooks, routes_status
 from gitberth.api.app import create_app
 from gitberth.api.context import ServerContext
 from gitberth.core.errors import ReadOnlyRepoError, RuntimeUnavailableError
@@ -51,7 +51,7 @@ def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
     """The API app; with a repo, the reconcile loop (which a secret write also triggers, so
     exactly its consumers are replaced), and for a local repo ``POST /deploy``."""
     if settings.repo is None:
-        app = create_app(context, routers=[routes_deploy.router])
+        app = create_app(context, routers=[routes_deploy.router, dashboard.router])
         app.state.deployer = None
         return app
     secret_files = SecretFilesRoot(settings.secrets_dir)
@@ -72,6 +72,7 @@ def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
             routes_deploy.router,
             routes_status.router(loop),
             routes_hooks.router(loop, secret=settings.webhook_secret),
+            dashboard.router,
         ],
         on_startup=[_start(loop)],
         on_shutdown=[_stop(loop)],
