@@ -1,5 +1,6 @@
-"""`gitberth validate`: every problem at once with its position, and a fast path that never
-calls a manifest valid when the precise ruamel reading would not."""
+"""`gitberth validate`: every problem at once with its position, and parse_manifest's fast path
+(used by validate, the loop and plan alike) that never calls a manifest valid when the precise
+ruamel reading would not, nor reads a valid one differently."""
 
 from __future__ import annotations
 
@@ -11,9 +12,17 @@ from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
 from gitberth.cli import app
-from gitberth.cli.manifest_commands import _certainly_valid, _fast_data, _NotCertain
 from gitberth.core.errors import ManifestErrors
-from gitberth.core.manifests import _plain, parse_manifest
+from gitberth.core.manifests import (
+    _fast_data,
+    _fast_manifest,
+    _NotCertain,
+    _plain,
+    parse_manifest,
+    validate_manifest,
+)
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def ruamel_data(text: str) -> object:
@@ -71,7 +80,45 @@ def test_the_fast_path_never_accepts_what_the_precise_path_rejects(text: str) ->
     try:
         parse_manifest(text, file="apps/web.yaml")
     except ManifestErrors:
-        assert not _certainly_valid(text, file="apps/web.yaml")
+        assert _fast_manifest(text) is None
+
+
+TYPICAL = """\
+# a comment
+name: shop
+envFrom: [shared-creds]
+secretFiles: [tls-bundle]
+services:
+  - name: web
+    image: acme/web:1.0
+    port: 8080
+    replicas: 2
+    env: {LOG_LEVEL: info, GREETING: "hello 'world'", RATIO: 0.5}
+    envFrom: [web-creds]
+  - name: worker
+    image: acme/worker:1.0
+    command: [worker, --queue, default, "5"]
+"""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [TYPICAL, *(p.read_text() for p in sorted(EXAMPLES.rglob("apps/*.yaml")))],
+)
+def test_typical_manifests_take_the_fast_path_and_read_as_ruamel_reads_them(text: str) -> None:
+    fast = _fast_manifest(text)
+    assert fast is not None
+    assert fast == validate_manifest(ruamel_data(text), file="apps/x.yaml")
+    assert parse_manifest(text, file="apps/x.yaml") == fast
+
+
+def test_errors_come_from_the_precise_path_with_positions() -> None:
+    text = TYPICAL.replace("    port: 8080\n", "    port: 8080\n    prot: 1\n")
+    with pytest.raises(ManifestErrors) as caught:
+        parse_manifest(text, file="apps/shop.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        "apps/shop.yaml:9:5: services.0.prot: unknown field"
+    ]
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
