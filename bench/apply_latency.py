@@ -1,7 +1,8 @@
 """Apply latency of a one-app change, as a ratio to a hand-written docker SDK replacement.
 
-Both sides do the same work on the same engine in the same run: stop and remove the running
-container, then create and start one with a changed env. gitberth additionally reads the commit
+Both sides replace a container on the same engine in the same run: gitberth starts the new
+container first (start-first rollout), waits until it answers on its port, then removes the old
+one and renames; the baseline stops, removes and runs. gitberth additionally reads the commit
 from Git, validates, plans and lists containers. Target: ratio <= 1.5.
 
 Run: make bench   (or: DOCKER_HOST=... .venv/bin/python bench/apply_latency.py [--rounds N])
@@ -24,12 +25,10 @@ sys.path.insert(0, str(ROOT))
 from tests.support.engine import ensure_example_image  # noqa: E402
 from tests.support.gitrepo import GitRepo, app_yaml  # noqa: E402
 
+from bench.baseline import BENCH_LABEL, remove_labelled, sdk_replace_round, start_baseline  # noqa: E402
 from gitberth.reconciler import NoSecretStore, reconcile_once  # noqa: E402
 from gitberth.runtime.docker import DockerRuntime  # noqa: E402
 from gitberth.source import open_repo, read_revision  # noqa: E402
-
-IMAGE = "gitberth/example-web:1.0"
-BASELINE_NAME = "bench-sdk-baseline"
 
 
 def gitberth_round(repo: GitRepo, runtime: DockerRuntime, value: int) -> float:
@@ -42,53 +41,29 @@ def gitberth_round(repo: GitRepo, runtime: DockerRuntime, value: int) -> float:
     return elapsed
 
 
-def sdk_round(client: docker.DockerClient, value: int) -> float:
-    started = time.perf_counter()
-    old = client.containers.get(BASELINE_NAME)
-    old.stop(timeout=10)
-    old.remove(force=True)
-    client.containers.run(
-        IMAGE,
-        name=BASELINE_NAME,
-        detach=True,
-        environment={"ROUND": str(value)},
-        ports={"8080/tcp": ("127.0.0.1", None)},
-        labels={"gitberth-bench": "1"},
-    )
-    return time.perf_counter() - started
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
     client = docker.from_env()
     ensure_example_image(client)
-    for row in client.api.containers(all=True, filters={"label": "gitberth-bench"}):
-        client.api.remove_container(row["Id"], force=True)
-    for row in client.api.containers(all=True, filters={"label": "gitberth.app=bench"}):
-        client.api.remove_container(row["Id"], force=True)
+    remove_labelled(client, BENCH_LABEL, "gitberth.app=bench")
 
     with tempfile.TemporaryDirectory() as tmp:
         repo = GitRepo(Path(tmp) / "repo")
         runtime = DockerRuntime(grace_seconds=10)
         repo.commit({"apps/bench.yaml": app_yaml("bench", env={"ROUND": "start"})})
         reconcile_once(revision=read_revision(open_repo(repo.path)), runtime=runtime)
-        client.containers.run(
-            IMAGE, name=BASELINE_NAME, detach=True, labels={"gitberth-bench": "1"}
-        )
+        start_baseline(client)
         ours: list[float] = []
         theirs: list[float] = []
         try:
             for value in range(args.rounds):
                 # Interleave so engine warm-up and background noise hit both sides alike.
                 ours.append(gitberth_round(repo, runtime, value))
-                theirs.append(sdk_round(client, value))
+                theirs.append(sdk_replace_round(client, value))
         finally:
-            for row in client.api.containers(all=True, filters={"label": "gitberth-bench"}):
-                client.api.remove_container(row["Id"], force=True)
-            for row in client.api.containers(all=True, filters={"label": "gitberth.app=bench"}):
-                client.api.remove_container(row["Id"], force=True)
+            remove_labelled(client, BENCH_LABEL, "gitberth.app=bench")
 
     ours_median, theirs_median = statistics.median(ours), statistics.median(theirs)
     print(f"rounds: {args.rounds}")

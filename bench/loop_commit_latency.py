@@ -27,20 +27,11 @@ sys.path.insert(0, str(ROOT))
 from tests.support.engine import ensure_example_image  # noqa: E402
 from tests.support.gitrepo import GitRepo, app_yaml  # noqa: E402
 
+from bench.baseline import BENCH_LABEL, remove_labelled, sdk_replace_round, start_baseline  # noqa: E402
 from gitberth.loop import Loop, LoopSettings  # noqa: E402
 from gitberth.runtime.docker import DockerRuntime  # noqa: E402
 from gitberth.state import StateDir, open_database  # noqa: E402
 from gitberth.status import StatusStore, SyncState  # noqa: E402
-
-IMAGE = "gitberth/example-web:1.0"
-BASELINE_NAME = "bench-sdk-baseline"
-BENCH_LABEL = "gitberth-bench"
-
-
-def clean(client: docker.DockerClient) -> None:
-    for label in (BENCH_LABEL, "gitberth.app=bench"):
-        for row in client.api.containers(all=True, filters={"label": label}):
-            client.api.remove_container(row["Id"], force=True)
 
 
 def loop_round(repo: GitRepo, loop: Loop, value: int) -> float:
@@ -55,29 +46,13 @@ def loop_round(repo: GitRepo, loop: Loop, value: int) -> float:
         time.sleep(0.002)
 
 
-def sdk_round(client: docker.DockerClient, value: int) -> float:
-    started = time.perf_counter()
-    old = client.containers.get(BASELINE_NAME)
-    old.stop(timeout=10)
-    old.remove(force=True)
-    client.containers.run(
-        IMAGE,
-        name=BASELINE_NAME,
-        detach=True,
-        environment={"ROUND": str(value)},
-        ports={"8080/tcp": ("127.0.0.1", None)},
-        labels={BENCH_LABEL: "1"},
-    )
-    return time.perf_counter() - started
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
     client = docker.from_env()
     ensure_example_image(client)
-    clean(client)
+    remove_labelled(client, BENCH_LABEL, "gitberth.app=bench")
     ours: list[float] = []
     theirs: list[float] = []
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -91,24 +66,18 @@ def main() -> None:
             status=StatusStore(db),
         )
         loop.start()
-        client.containers.run(
-            IMAGE,
-            name=BASELINE_NAME,
-            detach=True,
-            ports={"8080/tcp": ("127.0.0.1", None)},
-            labels={BENCH_LABEL: "1"},
-        )
+        start_baseline(client)
         try:
             loop.wait_for_passes(1, timeout=30)
             for value in range(args.rounds):
                 # Interleave so engine warm-up and background noise hit both sides alike.
                 ours.append(loop_round(repo, loop, value))
-                theirs.append(sdk_round(client, value))
+                theirs.append(sdk_replace_round(client, value))
                 time.sleep(0.3)  # let the loop's trailing pass (Docker events) settle
         finally:
             loop.stop()
             db.close()
-            clean(client)
+            remove_labelled(client, BENCH_LABEL, "gitberth.app=bench")
     ours_median, theirs_median = statistics.median(ours), statistics.median(theirs)
     print(f"rounds: {args.rounds}")
     print(

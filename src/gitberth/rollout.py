@@ -36,7 +36,7 @@ from gitberth.core.plan import Action
 
 DEFAULT_ROLLOUT_TIMEOUT = 30.0
 STAGING_SUFFIX = "-next"
-_POLL_SECONDS = 0.1
+_POLL_SECONDS = 0.05
 _SETTLE_SECONDS = 0.3
 """How long a container with no health signal at all must stay up to count as started."""
 
@@ -102,7 +102,7 @@ def tcp_ready(port: int) -> bool:
     """
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-            sock.settimeout(0.15)
+            sock.settimeout(0.05)
             try:
                 return bool(sock.recv(1))
             except TimeoutError:

@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import docker
@@ -19,6 +18,7 @@ import pytest
 
 from tests.e2e.conftest import Server, StartServer
 from tests.support.gitrepo import GitRepo, app_yaml
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -182,15 +182,6 @@ def test_a_remote_repo_answers_read_only(start_server: StartServer, tmp_path: Pa
     assert "pull request" in response.json()["message"]
 
 
-def wait_for(predicate: Callable[[], bool], *, seconds: float = 20) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def test_a_secret_write_replaces_exactly_its_consumers_at_once(
     deploy_server: Server, clean_engine: docker.DockerClient
 ) -> None:
@@ -217,7 +208,7 @@ def test_a_secret_write_replaces_exactly_its_consumers_at_once(
                 return False
             return container.id != consumer and container.status == "running"
 
-        assert wait_for(replaced), deploy_server.logs()
+        wait_until(replaced)
     assert "DATABASE_URL=two" in clean_engine.containers.get("api-1").attrs["Config"]["Env"]
     assert clean_engine.containers.get("other-1").id == bystander
 

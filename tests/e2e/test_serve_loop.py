@@ -9,9 +9,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import docker
 import httpx
@@ -20,22 +18,12 @@ import pytest
 from tests.e2e.conftest import GITBERTH, StartServer
 from tests.support.engine import ROOT
 from tests.support.gitrepo import GitRepo, app_yaml
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.docker
 
 FAST = ("--grace", "1", "--rollout-timeout", "10", "--interval", "30")
 DOCKERD_DIR = Path(os.environ.get("GITBERTH_DOCKERD_DIR", "/var/lib/gitberth-dockerd"))
-
-
-def wait_until(predicate: Callable[[], Any], *, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.1)
 
 
 def names(client: docker.DockerClient, app: str) -> dict[str, str]:

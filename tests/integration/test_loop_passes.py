@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,21 +14,11 @@ from gitberth.runtime.docker import DockerRuntime
 from gitberth.state import Database, StateDir, open_database
 from gitberth.status import ErrorClass, StatusStore, SyncState
 from tests.support.gitrepo import GitRepo, app_yaml
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.docker
 
 LoopFactory = Callable[..., Loop]
-
-
-def wait_until(predicate: Callable[[], Any], *, timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.05)
 
 
 def running(client: docker.DockerClient, app: str) -> dict[str, str]:
