@@ -95,3 +95,20 @@ def test_validate_reports_every_problem_and_exits_non_zero(tmp_path: Path) -> No
     assert f"{tmp_path}/bad.yaml:3:7: port:" in result.stderr
     assert f"{tmp_path}/bad.yaml:4:1: bogus: unknown field" in result.stderr
     assert run("validate", str(tmp_path / "ok.yaml")).returncode == 0
+
+
+def test_apply_refuses_to_remove_every_app_unless_the_repo_opts_in(
+    git_repo: GitRepo, clean_engine: docker.DockerClient
+) -> None:
+    git_repo.commit({"apps/a.yaml": app_yaml("a"), "apps/b.yaml": app_yaml("b")})
+    assert run("apply", "--repo", str(git_repo.path), "--grace", "1").returncode == 0
+    git_repo.commit(remove=("apps/a.yaml", "apps/b.yaml"))
+
+    refused = run("apply", "--repo", str(git_repo.path), "--grace", "1")
+
+    assert refused.returncode == 1
+    assert "allowEmpty: true" in refused.stderr
+    assert names(clean_engine) == ["a-1", "b-1"]
+    git_repo.commit({"gitberth.yaml": "allowEmpty: true\n"})
+    assert run("apply", "--repo", str(git_repo.path), "--grace", "1").returncode == 0
+    assert names(clean_engine) == []

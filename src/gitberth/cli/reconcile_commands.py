@@ -19,6 +19,7 @@ from gitberth.reconciler import (
     ReconcileResult,
     SecretSource,
     history_from_repo,
+    read_settings,
     reconcile_once,
 )
 from gitberth.runtime.docker import DEFAULT_GRACE_SECONDS, DockerRuntime
@@ -112,6 +113,7 @@ def _run(
             listener=None if dry_run else _print_event,
             history=history_from_repo(git_repo, apps_dir=apps_dir, secrets=secrets),
             known_specs=ledger,
+            allow_empty=read_settings(git_repo, sha=revision.sha).allow_empty,
         )
     except RuntimeUnavailableError as exc:
         err_console.print(f"[red]error:[/] {exc}")
