@@ -84,6 +84,7 @@ def seal_status(context: Context) -> SealStatusBody:
     openapi_extra=openapi_body(UnsealBody),
 )
 def unseal(
+    *,
     principal: Admin,
     body: Annotated[UnsealBody, Depends(unseal_body)],
     context: Context,
@@ -129,6 +130,7 @@ def rotate(principal: Admin, context: Context) -> RotationBody:
 
 @router.get("/audit", response_model=AuditBody, responses=_ERRORS)
 def audit_log(
+    *,
     principal: Admin,
     context: Context,
     limit: Annotated[int, Query(ge=1, le=MAX_ENTRIES_PER_READ)] = 100,

@@ -95,6 +95,7 @@ async def secret_write_body(request: Request) -> SecretWriteBody:
     openapi_extra=openapi_body(SecretWriteBody),
 )
 def put_secret(
+    *,
     principal: Unsealed,
     body: Annotated[SecretWriteBody, Depends(secret_write_body)],
     context: Context,
@@ -120,7 +121,7 @@ def put_secret(
 
 
 @router.get("/secrets", response_model=SecretList, responses=_ERRORS)
-def list_secrets(principal: Unsealed, context: Context, appId: AppIdQuery = None) -> SecretList:
+def list_secrets(*, principal: Unsealed, context: Context, appId: AppIdQuery = None) -> SecretList:
     """Names and key names only; ``?appId=`` keeps the secrets scoped to that app."""
     if principal.app is not None:
         appId = appId or principal.app
@@ -142,6 +143,7 @@ def list_secrets(principal: Unsealed, context: Context, appId: AppIdQuery = None
     responses={404: {"description": '`{"error": "not_found"}`'}, **_ERRORS},
 )
 def delete_secret(
+    *,
     principal: Unsealed,
     context: Context,
     name: Annotated[str, Path(pattern=DNS_LABEL_PATTERN, max_length=63)],
