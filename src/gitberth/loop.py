@@ -407,7 +407,15 @@ class Loop:
                 if event.kind is EventKind.STARTED:
                     begun[action.container_name] = time.monotonic()
                     self.status.mark_progressing(action.app, revision=revision)
-                    logger.info("%s", action.describe())
+                    logger.info(
+                        "%s",
+                        action.describe(),
+                        extra={"fields": {
+                            "event": "action", "kind": action.kind.value, "app": action.app,
+                            "container": action.container_name, "reason": action.reason,
+                            "revision": revision,
+                        }},
+                    )  # fmt: skip
                     return
                 took = time.monotonic() - begun.pop(action.container_name, time.monotonic())
                 ok = event.kind is EventKind.DONE
@@ -426,7 +434,16 @@ class Loop:
                     kind=action.kind.value, outcome="ok" if ok else "failed"
                 ).inc()
                 if not ok:
-                    logger.warning("%s failed: %s", action.container_name, event.error)
+                    logger.warning(
+                        "%s failed: %s",
+                        action.container_name,
+                        event.error,
+                        extra={"fields": {
+                            "event": "action_failed", "kind": action.kind.value,
+                            "app": action.app, "container": action.container_name,
+                            "error": event.error, "revision": revision,
+                        }},
+                    )  # fmt: skip
 
         with self.lock:
             result = self._reconcile_locked(desired, listen)
@@ -545,7 +562,12 @@ class Loop:
                 len(record.errors),
                 record.duration_seconds,
                 record.trigger,
-            )
+                extra={"fields": {
+                    "event": "pass", "outcome": record.outcome, "revision": record.revision,
+                    "actions": len(record.actions), "errors": list(record.errors),
+                    "duration_seconds": record.duration_seconds, "trigger": record.trigger,
+                }},
+            )  # fmt: skip
             for error in record.errors:
                 logger.warning("  %s", error)
         with self._condition:

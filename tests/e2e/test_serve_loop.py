@@ -10,6 +10,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import docker
 import httpx
@@ -181,3 +182,21 @@ def test_status_shows_what_the_api_shows(
     assert result.returncode == 1, result.stderr
     assert "fine" in result.stdout and "Synced" in result.stdout
     assert "broken" in result.stdout and "Stalled" in result.stdout
+
+
+def test_json_logs_carry_each_pass_and_action_as_fields(
+    start_server: StartServer, git_repo: GitRepo, clean_engine: docker.DockerClient
+) -> None:
+    sha = git_repo.commit({"apps/web.yaml": app_yaml("web")})
+    server = start_server(repo=git_repo.path, extra_args=(*FAST, "--log-format", "json"))
+    wait_until(lambda: names(clean_engine, "web") == {"web-1": "running"})
+
+    def records() -> list[dict[str, Any]]:
+        return [json.loads(line) for line in server.logs().splitlines() if line.startswith("{")]
+
+    passes = wait_until(lambda: [r for r in records() if r.get("event") == "pass"])
+    assert passes[0]["revision"] == sha
+    assert passes[0]["actions"] == 1 and passes[0]["errors"] == []
+    [action] = [r for r in records() if r.get("event") == "action"]
+    assert (action["kind"], action["container"], action["reason"]) == ("create", "web-1", "new app")
+    assert all(line.startswith("{") for line in server.logs().splitlines() if line.strip())

@@ -75,7 +75,10 @@ class _JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        return json.dumps(document)
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):  # structured context a logger passed as extra={"fields"}
+            document.update({k: v for k, v in fields.items() if k not in document})
+        return json.dumps(document, default=str)
 
 
 def configure_logging(log_format: LogFormat) -> None:
