@@ -269,7 +269,10 @@ class SecretStore:
                     key.wipe()
                 raise
             self._master, self._keyring, self._fingerprint_key = master, keyring, fingerprint_key
-        self._rewrap_old_terms()
+        try:
+            self._rewrap_old_terms()
+        except SealedError:
+            return  # sealed again meanwhile; the next unseal finishes the interrupted rotation
 
     def lock(self) -> None:
         """Seal: overwrite and drop every key held in memory (waits for in-flight operations)."""
