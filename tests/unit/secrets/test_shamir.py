@@ -82,3 +82,22 @@ def test_single_share_is_the_key() -> None:
     key = os.urandom(32)
     (part,) = shamir.split(key, shares=1, threshold=1)
     assert shamir.combine([part]) == key
+
+
+# Shares printed by `gitberth init` must keep working across upgrades (of gitberth and of
+# pycryptodome): this 3-of-5 split of bytes(range(32)) is pinned.
+KNOWN_KEY = bytes(range(32))
+KNOWN_SHARES = [
+    "R0sBAQOpRaeNt+2d/aoaA3UlSES8QFdYrMhCYwtuGwaAB/cYjw==",
+    "R0sBAgNNJECKLDTWkq/Dz5BM7PhfxP3FRACFCJS+kXxxjUFY3Q==",
+    "R0sBAwPkYOUEn9xNaA3Qxu5lqbLslLuP+9zSfYjIk2DqlqteTQ==",
+    "R0sBBAPk+6FAa+U6r8gv3KHEY2xraEm0H43O+f1/OKu8pIS8Ew==",
+    "R0sBBQNNvwTO2A2hVWo81d/tJibYOA/+oFGZjOEJOrcnv266gw==",
+]
+
+
+def test_known_shares_still_combine_to_the_known_key() -> None:
+    shares = [shamir.Share.decode(text) for text in KNOWN_SHARES]
+    assert [(share.index, share.threshold) for share in shares] == [(i, 3) for i in range(1, 6)]
+    for subset in itertools.combinations(shares, 3):
+        assert shamir.combine(list(subset)) == KNOWN_KEY
