@@ -125,3 +125,27 @@ def test_hmac_is_keyed_and_stable() -> None:
     assert crypto.hmac_hex(key, "v") == crypto.hmac_hex(key, "v")
     assert crypto.hmac_hex(key, "v") != crypto.hmac_hex(bytes(32), "v")
     assert len(crypto.hmac_hex(key, "v")) == 64
+
+
+# Records written today must stay readable after upgrades: a term key wrapped by a known master
+# key, and a record under that term key, both pinned (format version 1).
+KNOWN_WRAPPED_TERM_KEY = bytes.fromhex(
+    "26035c94ff3676ca9b133bddb67bfbcc5f4dd11fdae0b2d5e7c84dab36bd9b395053ba84a07af55a98875031"
+    "9f45abb21d0975ce3a1b0a54f3bd1f65"
+)
+KNOWN_RECORD = bytes.fromhex(
+    "474253010000000189d89c76ab6fa08d1892ff0322da11f212647ab4c292b9a3e10cb6e9c2b7b765c4eaf729"
+    "dd2670aa0a697f12b65b93f6745cea7877b8718174b973e3fc40d8ec1f6aec3dea9d8decd2e5a792ba00c78b"
+    "d2fbf3be4f7a715b8e877d642ab1923a8a35be8331be2eb371680da2084eddc4c46f3e03c2c5a003"
+)
+
+
+def test_known_format_1_record_still_decrypts() -> None:
+    master = crypto.MasterKey(bytes(range(32)))
+    term_key = master.unwrap_term_key(term=1, blob=KNOWN_WRAPPED_TERM_KEY)
+    assert term_key.raw() == bytes(range(32, 64))
+    identity = crypto.RecordIdentity(
+        kind="secret", scope="app", app_id="app1", name="db", keys=("URL",)
+    )
+    plaintext = crypto.Keyring({1: term_key}).decrypt(identity=identity, blob=KNOWN_RECORD)
+    assert plaintext == b'{"URL":"postgres://u:p@host/db"}'
