@@ -218,8 +218,10 @@
     if (result.status === 404) {
       setMessage(message, "This server follows no Git repository (start gitberth serve with --repo), so it has no apps.", "info");
       byId("apps-body").replaceChildren();
+      byId("apps-table").hidden = true;
       return;
     }
+    byId("apps-table").hidden = false;
     if (result.status !== 200) {
       setMessage(message, describeError(result), "error");
       return;
@@ -379,7 +381,7 @@
       return el("tr", { "data-secret": secret.name, "data-scope": secret.appId || "shared" },
         el("td", {}, el("strong", { text: secret.name })),
         el("td", {}, secret.appId ? el("span", { text: "App: " + secret.appId }) : el("span", { text: "Shared" })),
-        el("td", {}, ...secret.keys.map((key) => el("code", { className: "key", text: key }))),
+        el("td", {}, ...secret.keys.flatMap((key, i) => [i ? " " : null, el("code", { className: "key", text: key })])),
         el("td", { className: "muted", text: secret.updatedAt ? new Date(secret.updatedAt).toLocaleString() : "" }),
         el("td", {}, remove),
       );
