@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -74,6 +75,9 @@ class ContainerInfo:
     image: str
     revision: str
     url: str | None
+    created_at: str | None = None
+    """When the container was created, ISO 8601 UTC to the second (``createdAt`` in JSON): a
+    review compares it with the ``updatedAt`` of the secrets the container consumes."""
 
     @classmethod
     def of(cls, container: ObservedContainer) -> ContainerInfo:
@@ -84,7 +88,27 @@ class ContainerInfo:
             image=container.image,
             revision=container.revision,
             url=container.url,
+            created_at=iso_second(container.created_at),
         )
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["createdAt"] = data.pop("created_at")
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ContainerInfo:
+        """Read :meth:`to_json`; documents stored before ``createdAt`` existed lack it."""
+        fields = {k: v for k, v in data.items() if k not in ("createdAt", "created_at")}
+        return cls(**fields, created_at=data.get("createdAt"))
+
+
+def iso_second(epoch: float | None) -> str | None:
+    """POSIX seconds as ``2024-05-01T12:00:00Z``, truncated to the second: the engine's list
+    call knows no more, so every pass shows the same text for the same container."""
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -110,7 +134,7 @@ class AppState:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data["containers"] = [asdict(c) for c in self.containers]
+        data["containers"] = [c.to_json() for c in self.containers]
         return data
 
     @classmethod
@@ -122,7 +146,7 @@ class AppState:
             health=Health(data["health"]),
             desired_revision=data.get("desired_revision"),
             applied_revision=data.get("applied_revision"),
-            containers=tuple(ContainerInfo(**c) for c in data.get("containers") or ()),
+            containers=tuple(ContainerInfo.from_json(c) for c in data.get("containers") or ()),
             error=None
             if not error
             else AppError(

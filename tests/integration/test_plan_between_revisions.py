@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -549,3 +550,88 @@ def test_head_is_compared_with_what_the_loop_runs(
         ),
     }
     assert "replace web-1: runs image gitberth/example-web:1.0" in outputs["text"].stdout
+
+
+@pytest.mark.docker
+def test_the_review_names_consumers_a_secret_written_since_they_started_will_restart(
+    git_repo: GitRepo, clean_engine: object, tmp_path: Path
+) -> None:
+    """A deterministic window where a secret changed but its consumer was not replaced: the
+    consumer's app is held (its manifest is invalid on main) while the secret is rotated. The
+    loop replaces the other consumer at once, so only the held one is named, and merging the
+    fix restarts it with the new value. (While the store is sealed the loop holds every
+    consumer too, but GET /secrets answers 503 then, so a review cannot be made at all.)"""
+    consumer = WEB + "envFrom: [db-creds]\n"
+    api = consumer.replace("name: web", "name: api")
+    git_repo.commit({"apps/web.yaml": consumer, "apps/api.yaml": api}, message="consumers")
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    rotated = SENTINEL + "-rotated"
+    loop_args = ("--repo", str(git_repo.path), "--grace", "1", "--interval", "1")
+
+    def apps(url: str) -> dict[str, Any]:
+        listing = httpx.get(f"{url}/apps", headers=auth, timeout=10).json()["apps"]
+        return {a["name"]: a for a in listing}
+
+    def wait_for(url: str, ready: Any) -> dict[str, Any]:
+        deadline = time.monotonic() + 60
+        while not ready(current := apps(url)):
+            assert time.monotonic() < deadline, current
+            time.sleep(0.2)
+        return current
+
+    with serving(tmp_path / "state", *loop_args) as url:
+        secret = {"name": "db-creds", "data": {"DATABASE_URL": SENTINEL}}
+        httpx.post(f"{url}/secrets", json=secret, headers=auth, timeout=10).raise_for_status()
+        running = wait_for(
+            url, lambda a: [a.get(n, {}).get("sync") for n in ("api", "web")] == ["Synced"] * 2
+        )
+        (web_before,) = running["web"]["containers"]
+        (api_before,) = running["api"]["containers"]
+        assert web_before["createdAt"].endswith("Z")
+
+        git_repo.commit({"apps/web.yaml": consumer + "colour: blue\n"}, message="typo")
+        wait_for(url, lambda a: (a["web"].get("error") or {}).get("code") == "invalid_manifest")
+        started = datetime.fromisoformat(web_before["createdAt"]).timestamp()
+        time.sleep(max(0.0, started + 1.1 - time.time()))  # the engine lists whole seconds
+        secret["data"] = {"DATABASE_URL": rotated}
+        httpx.post(f"{url}/secrets", json=secret, headers=auth, timeout=10).raise_for_status()
+        # The loop replaces api at once; web is held with the container it had.
+        running = wait_for(
+            url,
+            lambda a: (
+                a["api"]["sync"] == "Synced"
+                and [c["createdAt"] for c in a["api"]["containers"]] != [api_before["createdAt"]]
+            ),
+        )
+        assert running["web"]["containers"] == [web_before]
+
+        git_repo.repo.git.checkout("-b", "fix")
+        git_repo.commit({"apps/web.yaml": consumer}, message="fix the typo")
+        outputs = {
+            fmt: plan(
+                git_repo,
+                *("--base", "main", "--head", "fix", "--format", fmt),
+                *("--server", url, "--token", TOKEN),
+            )
+            for fmt in ("text", "markdown", "json")
+        }
+        git_repo.repo.git.checkout("main")
+
+    reason = "secret db-creds (shared) changed since it started (keys DATABASE_URL)"
+    for result in outputs.values():
+        assert result.exit_code == 2, result.output
+        assert SENTINEL not in result.output  # neither value, old or rotated
+    live = json.loads(outputs["json"].stdout)["live"]
+    changes = {c["name"]: c for app in live["running"]["apps"] for c in app["containers"]}
+    assert set(changes) == {"web-1"}  # api-1 already runs the rotated value
+    assert changes["web-1"]["action"] == "replace"
+    assert changes["web-1"]["reason"] == reason
+    assert changes["web-1"]["createdAt"] == web_before["createdAt"]
+    (changed,) = changes["web-1"]["changedSecrets"]
+    assert (changed["secret"], changed["scope"], changed["keys"]) == (
+        "db-creds",
+        None,
+        ["DATABASE_URL"],
+    )
+    assert f"replace web-1: {reason}" in outputs["text"].stdout
+    assert escape(reason) in outputs["markdown"].stdout

@@ -325,3 +325,143 @@ def test_compare_running_creates_what_is_not_running_and_skips_held_apps() -> No
     assert [(d.app, [(c.name, c.action) for c in d.containers]) for d in result] == [
         ("web", [("web-1", ContainerAction.CREATE)])
     ]
+
+
+# --- restarts a secret written since a container started will cause ---------------------------
+
+STARTED = "2024-05-01T12:00:00Z"
+LATER = "2024-05-01T12:00:05.250Z"
+
+
+def started(name: str, *names: str, created_at: str | None = STARTED) -> RunningApp:
+    """An app in sync whose containers run head's images and started at *created_at*."""
+    images = {"web": "acme/web:1.0", "shop-api": "acme/api:1.0", "shop-worker": "acme/worker:1.0"}
+    return RunningApp(
+        name=name,
+        sync="Synced",
+        health="Healthy",
+        applied_revision="c" * 40,
+        error=None,
+        containers=tuple(
+            RunningContainer(n, n.rsplit("-", 1)[0], "running", images[n.rsplit("-", 1)[0]],
+                             "c" * 40, created_at)
+            for n in names
+        ),
+    )  # fmt: skip
+
+
+def secret(name: str, *keys: str, at: str, app: str | None = None) -> SecretInfo:
+    return SecretInfo(name, app, keys, at)
+
+
+def restarts(head: LoadResult, apps: list[RunningApp], secrets: list[SecretInfo]) -> dict:
+    return {
+        c.name: c.reason
+        for drift in compare_running(head, apps, secrets=secrets)
+        for c in drift.containers
+        if c.action is ContainerAction.REPLACE
+    }
+
+
+SHOP_APPS = [started("shop", "shop-api-1", "shop-api-2", "shop-worker-1")]
+
+
+def test_a_secret_written_since_consumers_started_restarts_each_of_them() -> None:
+    head = load(shop=SHOP)
+    secrets = [
+        secret("shared-creds", "DATABASE_URL", at=LATER),  # app-level: every service
+        secret("api-creds", "API_KEY", at="2024-05-01T11:00:00.000Z"),  # older: no restart
+    ]
+
+    drifts = compare_running(head, SHOP_APPS, secrets=secrets)
+
+    reason = "secret shared-creds (shared) changed since it started (keys DATABASE_URL)"
+    assert restarts(head, SHOP_APPS, secrets) == {
+        "shop-api-1": reason,
+        "shop-api-2": reason,
+        "shop-worker-1": reason,
+    }
+    (change, *_) = drifts[0].containers
+    assert change.created_at == STARTED
+    assert [(s.secret, s.scope, s.keys, s.updated_at) for s in change.changed_secrets] == [
+        ("shared-creds", None, ("DATABASE_URL",), LATER)
+    ]
+
+
+def test_per_service_references_and_secret_files_restart_only_their_service() -> None:
+    head = load(shop=SHOP.replace("envFrom: [shared-creds]\n", "").replace(
+        "    command:", "    secretFiles: [tls]\n    command:"
+    ))  # fmt: skip
+    secrets = [secret("api-creds", "API_KEY", at=LATER), secret("tls", "CERT", "KEY", at=LATER)]
+
+    assert restarts(head, SHOP_APPS, secrets) == {
+        "shop-api-1": "secret api-creds (shared) changed since it started (keys API_KEY)",
+        "shop-api-2": "secret api-creds (shared) changed since it started (keys API_KEY)",
+        "shop-worker-1": "secret tls (shared) changed since it started (keys CERT, KEY)",
+    }
+
+
+def test_the_app_scoped_secret_is_the_one_compared() -> None:
+    head = load(shop=SHOP)
+    old = "2024-05-01T11:00:00.000Z"
+    scoped_is_older = [
+        secret("shared-creds", "DATABASE_URL", at=old, app="shop"),
+        secret("shared-creds", "DATABASE_URL", at=LATER),
+        secret("api-creds", "API_KEY", at=old),
+    ]
+    scoped_is_newer = [
+        secret("shared-creds", "DATABASE_URL", at=LATER, app="shop"),
+        secret("shared-creds", "DATABASE_URL", at=old),
+        secret("api-creds", "API_KEY", at=old),
+    ]
+
+    assert restarts(head, SHOP_APPS, scoped_is_older) == {}
+    assert restarts(head, SHOP_APPS, scoped_is_newer)["shop-worker-1"] == (
+        "secret shared-creds (app shop) changed since it started (keys DATABASE_URL)"
+    )
+
+
+def test_keys_that_never_reach_the_container_restart_nothing() -> None:
+    web = WEB + "envFrom: [base, override]\n"
+    head = load(web=web)
+    apps = [started("web", "web-1")]
+    old = "2024-05-01T11:00:00.000Z"
+
+    # LOG_LEVEL is inline env (wins over every secret); A is overridden by the later secret.
+    shadowed = [secret("base", "LOG_LEVEL", "A", at=LATER), secret("override", "A", at=old)]
+    assert restarts(head, apps, shadowed) == {}
+    # Only the keys that reach the container are named.
+    partly = [secret("base", "LOG_LEVEL", "A", "B", at=LATER), secret("override", "A", at=old)]
+    assert restarts(head, apps, partly) == {
+        "web-1": "secret base (shared) changed since it started (keys B)"
+    }
+
+
+def test_times_compare_to_the_second_the_engine_lists() -> None:
+    head = load(web=WEB + "envFrom: [creds]\n")
+    apps = [started("web", "web-1")]
+
+    # Same second as the (truncated) start: the container may already have it.
+    assert restarts(head, apps, [secret("creds", "K", at="2024-05-01T12:00:00.999Z")]) == {}
+    assert restarts(head, apps, [secret("creds", "K", at="2024-05-01T12:00:01.000Z")]) != {}
+    assert restarts(head, apps, [secret("creds", "K", at="2024-05-01T13:00:00.5+01:00")]) == {}
+
+
+def test_no_start_time_no_known_update_or_a_blocked_app_names_no_secret() -> None:
+    head = load(web=WEB + "envFrom: [creds, missing]\n", shop=SHOP)
+    undated = [started("shop", "shop-api-1", created_at=None)]
+    secrets = [secret("creds", "K", at=LATER), secret("shared-creds", "K", at=LATER)]
+
+    assert restarts(head, undated, secrets) == {}
+    assert restarts(head, SHOP_APPS, [SecretInfo("shared-creds", None, ("K",))]) == {}
+    # web references a secret that exists nowhere: the reconciler holds it, nothing restarts.
+    assert restarts(head, [started("web", "web-1")], secrets) == {}
+
+
+def test_an_image_change_and_a_secret_change_are_both_named() -> None:
+    head = load(web=WEB.replace("acme/web:1.0", "acme/web:2.0") + "envFrom: [creds]\n")
+
+    assert restarts(head, [started("web", "web-1")], [secret("creds", "K", at=LATER)]) == {
+        "web-1": "runs image acme/web:1.0, head wants acme/web:2.0; "
+        "secret creds (shared) changed since it started (keys K)"
+    }

@@ -12,7 +12,14 @@ import jsonschema
 from rich.console import Console
 
 from gitberth.core.manifests import load_manifests
-from gitberth.core.review import SecretInfo, check_secrets, review
+from gitberth.core.review import (
+    RunningApp,
+    RunningContainer,
+    SecretInfo,
+    check_secrets,
+    compare_running,
+    review,
+)
 from gitberth.render.markdown import COMMENT_BUDGET, MARKER, code, escape, render_markdown
 from gitberth.render.report import (
     PlanReport,
@@ -22,6 +29,7 @@ from gitberth.render.report import (
     live_out,
     plan_schema,
     render_json,
+    running_out,
 )
 from gitberth.render.text import render_text
 
@@ -233,3 +241,46 @@ def test_a_huge_review_keeps_even_the_table_under_the_limit() -> None:
 
     assert len(comment) < 65_536
     assert "more | | | | |" in comment
+
+
+def test_every_format_names_the_consumers_a_changed_secret_restarts() -> None:
+    head = load_manifests({"apps/shop.yaml": SHOP})
+    secrets = [SecretInfo("shop-creds", "shop", ("DB_URL", "TOKEN"), "2024-05-01T12:00:01.000Z")]
+    started = [
+        RunningApp(
+            "shop", "Synced", "Healthy", "b" * 40, None,
+            tuple(
+                RunningContainer(f"shop-api-{n}", "api", "running", "acme/api:1.0", "b" * 40,
+                                 "2024-05-01T12:00:00Z")
+                for n in (1, 2)
+            ),
+        )
+    ]  # fmt: skip
+    running = running_out(compare_running(head, started, secrets=secrets), note="compared")
+    report = report_for(
+        {"shop": SHOP},
+        {"shop": SHOP},
+        live=live_out(
+            check_secrets(head, secrets), server="http://127.0.0.1:1", apps=set(), running=running
+        ),
+    )
+    reason = "secret shop-creds (app shop) changed since it started (keys DB_URL, TOKEN)"
+
+    document = json.loads(render_json(report))
+    jsonschema.validate(document, plan_schema())
+    (app,) = document["live"]["running"]["apps"]
+    assert [(c["name"], c["reason"]) for c in app["containers"]] == [
+        ("shop-api-1", reason),
+        ("shop-api-2", reason),
+    ]
+    assert app["containers"][0]["changedSecrets"] == [
+        {
+            "secret": "shop-creds",
+            "scope": "shop",
+            "keys": ["DB_URL", "TOKEN"],
+            "updatedAt": "2024-05-01T12:00:01.000Z",
+        }
+    ]
+    assert app["containers"][0]["createdAt"] == "2024-05-01T12:00:00Z"
+    assert f"    replace shop-api-1: {reason}" in text_of(report, terminal=False)
+    assert f"**replace** `shop-api-2`: {escape(reason)}" in render_markdown(report)

@@ -23,8 +23,9 @@ def router(loop: Loop) -> APIRouter:
 
     @routes.get("/apps")
     def list_apps(principal: Authenticated) -> dict[str, Any]:
-        """Every app with its sync state, health, containers and last error, plus the loop's
-        own state (source revision, Docker reachability, next retry)."""
+        """Every app with its sync state, health, containers (each with its ``createdAt``) and
+        last error, plus the loop's own state (source revision, Docker reachability, next
+        retry)."""
         return {
             "loop": loop.status.loop().__dict__,
             "apps": [state.to_json() for state in loop.status.apps()],

@@ -3,7 +3,9 @@
 Offline by default: both revisions are read from Git objects and compared by
 :func:`gitberth.core.review.review`, with no Docker and no server, so it runs in any CI job that
 has the repository. With ``--server`` it also asks a running gitberth which secrets exist
-(``GET /secrets``: names and key names only) and checks every reference at head against them.
+(``GET /secrets``: names, key names and when each was written) and checks every reference at
+head against them, then compares head with what runs (``GET /apps``), naming the consumers that
+a secret written since they started will restart.
 
 The ``plan`` verb itself lives in :mod:`gitberth.cli.reconcile_commands` (without ``--base``
 and ``--head`` it is the live dry run); it hands over to :func:`run_review`.
@@ -182,6 +184,7 @@ class _RunningContainer(BaseModel):
     state: str
     image: str = ""
     revision: str = ""
+    createdAt: str | None = None
 
 
 class _AppError(BaseModel):
@@ -211,9 +214,14 @@ class _AppListing(BaseModel):
 
 
 RUNNING_NOTE = (
-    "compared with GET /apps: container names, images and states; env and command changes are "
-    "in the Git review. Restarts that a secret changed since a container started will cause "
-    "are not named: GET /apps lists no container start time or spec hash"
+    "compared with GET /apps: container names, images, states and start times; env and command "
+    "changes are in the Git review. A secret is named when it was written at least a second "
+    "after a container started and its keys reach the container (rewriting the same value "
+    "restarts nothing; a deleted app-scoped secret that falls back to the shared one is not seen)"
+)
+NO_START_TIMES = (
+    "; this server lists no container start times, so restarts a changed secret will cause are "
+    "not named"
 )
 
 
@@ -239,7 +247,7 @@ def check_server(head: LoadResult, *, server: str, token: str | None, changed: s
             f"GET {shown}/secrets did not answer with a secret list"
         ) from exc
     infos = [SecretInfo(s.name, s.appId, tuple(s.keys), s.updatedAt) for s in secrets]
-    running = _running(head, apps, shown=shown)
+    running = _running(head, apps, infos, shown=shown)
     return live_out(check_secrets(head, infos), server=shown, apps=changed, running=running)
 
 
@@ -262,7 +270,9 @@ def _get(client: httpx.Client, path: str, *, shown: str) -> httpx.Response:
     return response
 
 
-def _running(head: LoadResult, response: httpx.Response, *, shown: str) -> RunningOut:
+def _running(
+    head: LoadResult, response: httpx.Response, secrets: list[SecretInfo], *, shown: str
+) -> RunningOut:
     """Head against ``GET /apps``. The running state is extra information for a reviewer, so a
     server without it (older, API-only, or a token that may not read it) is a note, not an
     error."""
@@ -289,13 +299,17 @@ def _running(head: LoadResult, response: httpx.Response, *, shown: str) -> Runni
             applied_revision=app.applied_revision,
             error=f"{app.error.code}: {app.error.message}" if app.error else None,
             containers=tuple(
-                RunningContainer(c.name, c.service, c.state, c.image, c.revision)
+                RunningContainer(c.name, c.service, c.state, c.image, c.revision, c.createdAt)
                 for c in app.containers
             ),
         )
         for app in listing.apps
     ]
-    return running_out(compare_running(head, running), note=RUNNING_NOTE)
+    undated = any(c.created_at is None for app in running for c in app.containers)
+    return running_out(
+        compare_running(head, running, secrets=secrets),
+        note=RUNNING_NOTE + (NO_START_TIMES if undated else ""),
+    )
 
 
 def display_url(url: str) -> str:

@@ -373,6 +373,9 @@ class ObservedContainer:
     image: str = ""
     host_port: int | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    created_at: float | None = None
+    """When the engine created the container (POSIX seconds; the list call gives whole
+    seconds), so a review can tell which secrets changed since it started. None when unknown."""
 
     @property
     def replica(self) -> int | None:

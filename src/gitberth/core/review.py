@@ -11,13 +11,17 @@ a live plan say the same thing about the same change.
 
 ``check_secrets(head, secrets)`` adds what only a server knows — which secrets exist and their
 key names — and is just as pure: it takes the server's answer as values and never sees a secret
-value, because the server never sends one.
+value, because the server never sends one. ``compare_running(head, running, secrets=...)``
+compares head with what the server runs, including the consumers a secret written since they
+started will restart: it compares the secret's ``updatedAt`` with the container's ``createdAt``,
+both as the server reported them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -63,12 +67,35 @@ class FieldChange:
 
 
 @dataclass(frozen=True)
+class ChangedSecret:
+    """A secret a running container consumes that was written after the container started."""
+
+    secret: str
+    scope: str | None  # the appId of an app-scoped secret, None for shared
+    keys: tuple[str, ...]  # the key names that reach the container, never values
+    updated_at: str
+
+    @property
+    def text(self) -> str:
+        scope = f"app {self.scope}" if self.scope else "shared"
+        return (
+            f"secret {self.secret} ({scope}) changed since it started (keys {', '.join(self.keys)})"
+        )
+
+
+@dataclass(frozen=True)
 class ContainerChange:
-    """One container the change creates, replaces or removes, and why."""
+    """One container the change creates, replaces or removes, and why.
+
+    For a running container, ``created_at`` is when it started (as the server lists it) and
+    ``changed_secrets`` the secrets written since, each of which alone restarts it.
+    """
 
     name: str
     action: ContainerAction
     reason: str
+    created_at: str | None = None
+    changed_secrets: tuple[ChangedSecret, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -530,13 +557,17 @@ def _service_findings(spec: ServiceSpec, uses: Sequence[SecretUse]) -> list[Secr
 
 @dataclass(frozen=True)
 class RunningContainer:
-    """One container as the server's ``GET /apps`` lists it (no spec hash, no values)."""
+    """One container as the server's ``GET /apps`` lists it (no spec hash, no values).
+
+    ``created_at`` is ISO 8601 (``createdAt``); None when the server does not list it.
+    """
 
     name: str
     service: str
     state: str
     image: str
     revision: str
+    created_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -561,21 +592,28 @@ class RunningDrift:
     containers: tuple[ContainerChange, ...]
 
 
-def compare_running(head: LoadResult, running: Iterable[RunningApp]) -> tuple[RunningDrift, ...]:
+def compare_running(
+    head: LoadResult, running: Iterable[RunningApp], *, secrets: Iterable[SecretInfo] = ()
+) -> tuple[RunningDrift, ...]:
     """Which running containers head would create, remove or replace, and apps not in sync.
 
-    The listing carries names, images and states, not spec hashes, so a replacement shows here
-    only when the image differs or the container is not running; an env or command change is
-    in the Git review instead. Apps invalid at head are held by the reconciler: not listed.
+    The listing carries names, images, states and start times, not spec hashes, so a
+    replacement shows here when the image differs, the container is not running, or a secret
+    whose keys reach it (app-scoped over shared, after inline env and later references) was
+    written at least a second after it started (*secrets*, as ``GET /secrets`` lists them);
+    an env or command change is in the Git review instead. Apps invalid at head, or that
+    reference a secret that exists in neither scope, are held by the reconciler: they restart
+    nothing, so no secret change is named for them.
     """
     by_name = {app.name: app for app in running}
+    by_key = {(s.app_id, s.name): s for s in secrets}
     drifts: list[RunningDrift] = []
     for name in sorted(set(by_name) | set(head.apps)):
         if name in head.problems:
             continue
         current = by_name.get(name)
         manifest = head.apps.get(name)
-        containers = _running_changes(manifest, current)
+        containers = _running_changes(manifest, current, by_key)
         synced = current is None or current.sync == "Synced"
         if not containers and synced:
             continue
@@ -593,7 +631,9 @@ def compare_running(head: LoadResult, running: Iterable[RunningApp]) -> tuple[Ru
 
 
 def _running_changes(
-    manifest: AppManifest | None, current: RunningApp | None
+    manifest: AppManifest | None,
+    current: RunningApp | None,
+    by_key: Mapping[tuple[str | None, str], SecretInfo],
 ) -> tuple[ContainerChange, ...]:
     running = {c.name: c for c in current.containers} if current else {}
     desired = {
@@ -601,22 +641,32 @@ def _running_changes(
         for spec in (manifest.service_specs() if manifest else ())
         for n in range(1, spec.replicas + 1)
     }
+    blocked = manifest is not None and any(
+        (manifest.name, name) not in by_key and (None, name) not in by_key
+        for name in manifest.secret_names()
+    )
     changes: list[ContainerChange] = []
     for name, spec in desired.items():
         container = running.get(name)
         if container is None:
             changes.append(ContainerChange(name, ContainerAction.CREATE, "not running now"))
-        elif container.image != spec.image:
+            continue
+        reasons = []
+        if container.image != spec.image:
+            reasons.append(f"runs image {container.image}, head wants {spec.image}")
+        elif container.state != "running":
+            reasons.append(f"container is {container.state}")
+        changed = () if blocked else changed_secrets(spec, container.created_at, by_key)
+        reasons += [secret.text for secret in changed]
+        if reasons:
             changes.append(
                 ContainerChange(
                     name,
                     ContainerAction.REPLACE,
-                    f"runs image {container.image}, head wants {spec.image}",
+                    "; ".join(reasons),
+                    created_at=container.created_at,
+                    changed_secrets=changed,
                 )
-            )
-        elif container.state != "running":
-            changes.append(
-                ContainerChange(name, ContainerAction.REPLACE, f"container is {container.state}")
             )
     reason = "app not in head" if manifest is None else "not desired at head"
     changes.extend(
@@ -625,3 +675,65 @@ def _running_changes(
         if name not in desired
     )
     return tuple(changes)
+
+
+def changed_secrets(
+    spec: ServiceSpec,
+    created_at: str | None,
+    by_key: Mapping[tuple[str | None, str], SecretInfo],
+) -> tuple[ChangedSecret, ...]:
+    """The secrets of *spec* written since a container created at *created_at* started.
+
+    Only keys that reach the container count, as :func:`gitberth.core.resolve.resolve_service`
+    decides: for env, the last ``envFrom`` secret providing a key wins unless inline env sets
+    it; for files, the last ``secretFiles`` secret. Times compare to the second, since the
+    engine lists creation times in whole seconds: a secret written in the second the container
+    started is not named (the container may or may not have it).
+    """
+    started = _instant(created_at)
+    if started is None:
+        return ()
+    started = float(int(started))
+    env_owner: dict[str, str] = {}
+    for name in spec.env_from:
+        info = _pick(spec.app, name, by_key)
+        env_owner.update(dict.fromkeys(info.keys if info else (), name))
+    for key in dict(spec.env):
+        env_owner.pop(key, None)
+    file_owner: dict[str, str] = {}
+    for name in spec.secret_files:
+        info = _pick(spec.app, name, by_key)
+        file_owner.update(dict.fromkeys(info.keys if info else (), name))
+    winners: dict[str, set[str]] = {}
+    for key, name in (*env_owner.items(), *file_owner.items()):
+        winners.setdefault(name, set()).add(key)
+    changed: list[ChangedSecret] = []
+    for name in _unique((*spec.env_from, *spec.secret_files)):
+        info = _pick(spec.app, name, by_key)
+        if info is None or info.updated_at is None or name not in winners:
+            continue
+        updated = _instant(info.updated_at)
+        if updated is None or updated < started + 1:
+            continue
+        changed.append(
+            ChangedSecret(name, info.app_id, tuple(sorted(winners[name])), info.updated_at)
+        )
+    return tuple(changed)
+
+
+def _pick(
+    app: str, name: str, by_key: Mapping[tuple[str | None, str], SecretInfo]
+) -> SecretInfo | None:
+    """The app-scoped secret of that name if there is one, else the shared one."""
+    return by_key.get((app, name)) or by_key.get((None, name))
+
+
+def _instant(text: str | None) -> float | None:
+    """An ISO 8601 time with a zone (``Z`` or an offset) as POSIX seconds; None otherwise."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment.timestamp() if moment.tzinfo is not None else None

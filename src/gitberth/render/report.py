@@ -126,6 +126,26 @@ class SecretUseOut(_Model):
     updatedAt: str | None
 
 
+class ChangedSecretOut(_Model):
+    """A secret written after the container started: merging restarts the container with it."""
+
+    secret: str
+    scope: str | None = Field(description="appId of the app-scoped secret used; null: shared")
+    keys: list[str] = Field(description="the key names that reach the container (never values)")
+    updatedAt: str = Field(description="when the secret was last written, per GET /secrets")
+
+
+class RunningContainerOut(ContainerOut):
+    createdAt: str | None = Field(
+        description="when the container was created, per GET /apps (ISO 8601 UTC, to the "
+        "second); null when the server does not say"
+    )
+    changedSecrets: list[ChangedSecretOut] = Field(
+        description="secrets written at least a second after the container started, whose keys "
+        "reach it; each one alone restarts it"
+    )
+
+
 class RunningAppOut(_Model):
     """One app whose running containers differ from head, or that is not in sync."""
 
@@ -134,7 +154,7 @@ class RunningAppOut(_Model):
     health: str | None
     appliedRevision: str | None
     error: str | None = Field(description="the server's last error for this app, if any")
-    containers: list[ContainerOut]
+    containers: list[RunningContainerOut]
 
 
 class RunningOut(_Model):
@@ -263,7 +283,21 @@ def running_out(drifts: tuple[RunningDrift, ...], *, note: str) -> RunningOut:
                 appliedRevision=d.applied_revision,
                 error=d.error,
                 containers=[
-                    ContainerOut(name=c.name, action=c.action, reason=c.reason)
+                    RunningContainerOut(
+                        name=c.name,
+                        action=c.action,
+                        reason=c.reason,
+                        createdAt=c.created_at,
+                        changedSecrets=[
+                            ChangedSecretOut(
+                                secret=x.secret,
+                                scope=x.scope,
+                                keys=list(x.keys),
+                                updatedAt=x.updated_at,
+                            )
+                            for x in c.changed_secrets
+                        ],
+                    )
                     for c in d.containers
                 ],
             )

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import re
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import docker
@@ -216,6 +218,25 @@ def _state(value: str | None) -> ContainerState:
         return ContainerState.UNKNOWN
 
 
+_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)")
+
+
+def created_epoch(value: Any) -> float | None:
+    """``Created`` as POSIX seconds: the list row gives an integer, ``inspect`` an RFC 3339
+    string with nanoseconds (more digits than :mod:`datetime` reads). None when absent or odd."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    match = _RFC3339.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    whole, fraction, zone = match.groups()
+    try:
+        seconds = datetime.fromisoformat(whole + ("+00:00" if zone == "Z" else zone)).timestamp()
+    except ValueError:
+        return None
+    return seconds + float("0" + fraction) if fraction else seconds
+
+
 def observed_from_row(row: dict[str, Any]) -> ObservedContainer:
     """Build an :class:`ObservedContainer` from one ``GET /containers/json`` row."""
     labels: dict[str, str] = row.get("Labels") or {}
@@ -236,6 +257,7 @@ def observed_from_row(row: dict[str, Any]) -> ObservedContainer:
         image=str(row.get("Image", "")),
         host_port=host_port,
         labels=labels,
+        created_at=created_epoch(row.get("Created")),
     )
 
 
@@ -259,4 +281,5 @@ def observed_from_attrs(attrs: dict[str, Any]) -> ObservedContainer:
         image=str(attrs["Config"].get("Image", "")),
         host_port=host_port,
         labels=labels,
+        created_at=created_epoch(attrs.get("Created")),
     )
