@@ -191,6 +191,7 @@ class Database:
         return result
 
     def _commit_batch(self, batch: list[_Pending]) -> None:
+        committed = False
         try:
             with self.transaction() as connection:
                 for pending in batch:
@@ -201,12 +202,15 @@ class Database:
                         connection.execute("ROLLBACK TO grouped_write")
                         pending.error = exc
                     connection.execute("RELEASE grouped_write")
+            committed = True
         except Exception as exc:
             for pending in batch:
                 if pending.error is None:
                     pending.error, pending.result = exc, None
         finally:
             for pending in batch:
+                if not committed and pending.error is None:
+                    pending.error = RuntimeError("the group commit was interrupted")
                 pending.done = True
 
     @contextmanager
