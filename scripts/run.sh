@@ -32,7 +32,7 @@ done
 cat <<INFO
 
   gitberth is serving the example repo $repo
-  API:             $api   (OpenAPI at $api/docs, app status at $api/apps)
+  dashboard / API: $api   (OpenAPI at $api/docs, app status at $api/apps)
   admin token:     $token
   example app:     ${url:-not running yet: see $api/apps/hello}
 
