@@ -14,6 +14,7 @@ sealing waits for in-flight operations to finish and later ones fail cleanly wit
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -31,7 +32,7 @@ from gitberth.core.errors import (
     SecretIntegrityError,
     SecretNotFoundError,
 )
-from gitberth.core.models import is_dns_label, is_env_name
+from gitberth.core.models import DNS_LABEL_PATTERN, ENV_NAME_PATTERN
 from gitberth.core.resolve import SecretKey, SecretKeyMaterial, SecretMaterial
 from gitberth.secrets import crypto
 from gitberth.state import Database
@@ -109,6 +110,19 @@ class RotationResult:
     rewrapped: int
 
 
+_DNS_LABEL = re.compile(DNS_LABEL_PATTERN)
+_ENV_NAME = re.compile(ENV_NAME_PATTERN)
+
+
+def _is_dns_label(value: object) -> bool:
+    """``core.models.is_dns_label`` with ``fullmatch``: ``$`` also matches before a newline."""
+    return isinstance(value, str) and len(value) <= 63 and _DNS_LABEL.fullmatch(value) is not None
+
+
+def _is_key_name(value: object) -> bool:
+    return isinstance(value, str) and len(value) <= 255 and _ENV_NAME.fullmatch(value) is not None
+
+
 def validate_secret(*, name: str, app_id: str | None, data: Mapping[str, object]) -> None:
     """Refuse a secret the runtime could not use, naming the field or key, never the value.
 
@@ -116,12 +130,12 @@ def validate_secret(*, name: str, app_id: str | None, data: Mapping[str, object]
     match ``[A-Za-z_][A-Za-z0-9_]*``: that excludes ``..``, ``/`` and anything a shell or a path
     would read differently.
     """
-    if not isinstance(name, str) or not is_dns_label(name):
+    if not _is_dns_label(name):
         raise InvalidRequestError(
             "name must be a DNS label: lowercase letters, digits and '-', at most 63 characters",
             field="name",
         )
-    if app_id is not None and (not isinstance(app_id, str) or not is_dns_label(app_id)):
+    if app_id is not None and not _is_dns_label(app_id):
         raise InvalidRequestError(
             "appId must be an app name (a DNS label: lowercase letters, digits and '-')",
             field="appId",
@@ -130,7 +144,7 @@ def validate_secret(*, name: str, app_id: str | None, data: Mapping[str, object]
         raise InvalidRequestError("data must hold at least one key", field="data")
     total = 0
     for key, value in data.items():
-        if not isinstance(key, str) or not is_env_name(key):
+        if not _is_key_name(key):
             raise InvalidRequestError(
                 f"key {_show_key(key)} is not a valid name: use letters, digits and '_', "
                 "not starting with a digit (it becomes an env var and a file name)",

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
 from gitberth.core.errors import AuthError, ConfigError
-from gitberth.core.models import is_dns_label
+from gitberth.core.models import DNS_LABEL_PATTERN
 from gitberth.state import Database
 
 TOKEN_PREFIX = "gbt"
@@ -98,7 +99,7 @@ class TokenStore:
         if app is not None:
             if role is not Role.DEPLOYER:
                 raise ConfigError("only deployer tokens can be scoped to an app")
-            if not is_dns_label(app):
+            if len(app) > 63 or re.fullmatch(DNS_LABEL_PATTERN, app) is None:
                 raise ConfigError("the app name must be a DNS label")
         token_id = secrets.token_hex(6)
         token = f"{TOKEN_PREFIX}_{token_id}_{secrets.token_urlsafe(32)}"

@@ -131,3 +131,13 @@ def test_duplicate_key_error_names_the_key_not_the_value() -> None:
         parse_json_object(b'{"data": {"K": "' + SENTINEL.encode() + b'", "K": "x"}}')
     assert '"K"' in str(caught.value)
     assert SENTINEL not in str(caught.value)
+
+
+@pytest.mark.parametrize("suffix", ["\n", "\r\n", "\x00"])
+def test_a_trailing_newline_does_not_sneak_past_the_patterns(suffix: str) -> None:
+    with pytest.raises(InvalidRequestError):
+        _valid(data={"KEY" + suffix: "v"})
+    with pytest.raises(InvalidRequestError):
+        _valid(name="db" + suffix)
+    with pytest.raises(InvalidRequestError):
+        _valid(app_id="app1" + suffix)
