@@ -18,6 +18,7 @@ power cut, and with ``secure_delete`` so replaced ciphertext does not linger in 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import threading
@@ -119,7 +120,9 @@ class Database:
     explicit and lets callers nest :meth:`transaction` (a secret write and its audit record
     commit together, with one fsync). Reads outside a transaction go to a second connection,
     so a token check never waits behind a write's fsync (WAL lets readers run beside a writer).
-    :meth:`grouped` lets concurrent writers share one commit, so one fsync acknowledges many.
+    :meth:`grouped` (and :meth:`grouped_async` for the event loop) hand work to a committer
+    thread that commits everything queued meanwhile at once, so one fsync acknowledges many
+    concurrent writes.
     """
 
     def __init__(
@@ -134,9 +137,10 @@ class Database:
         self._lock = threading.RLock()
         self._reader_lock = threading.Lock()
         self._local = threading.local()
-        self._group = threading.Condition()
+        self._queue_ready = threading.Condition()
         self._queue: list[_Pending] = []
-        self._leading = False
+        self._committer: threading.Thread | None = None
+        self._closed = False
         self.state = state
 
     @contextmanager
@@ -161,34 +165,65 @@ class Database:
     def grouped(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run *work* in a write transaction shared with concurrent callers (group commit).
 
-        The first caller to find no commit in progress leads: it runs every queued *work* in
-        one transaction, each in its own savepoint (one failure undoes only its own work), and
-        commits once. Callers that arrive meanwhile queue for the next commit. Each call returns
-        only after its work is durable, or raises its own error (or the commit's).
+        Returns only after the work is durable, or raises its own error (or the commit's).
+        Inside a transaction on this thread it simply joins that transaction.
         """
         if getattr(self._local, "depth", 0) > 0:
             with self.transaction() as connection:
                 return work(connection)
-        pending = _Pending(work)
-        with self._group:
-            self._queue.append(pending)
-            while not pending.done:
-                if self._leading:
-                    self._group.wait()
-                    continue
-                self._leading = True
-                batch, self._queue = self._queue, []
-                self._group.release()
-                try:
-                    self._commit_batch(batch)
-                finally:
-                    self._group.acquire()
-                    self._leading = False
-                    self._group.notify_all()
+        pending = _Pending(work, done=threading.Event())
+        self._submit(pending)
+        assert pending.done is not None
+        pending.done.wait()
         if pending.error is not None:
             raise pending.error
         result: T = pending.result
         return result
+
+    async def grouped_async(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """:meth:`grouped` for the event loop: it waits without a thread of its own.
+
+        *work* still runs on the committer thread, so it must not touch the event loop.
+        """
+        loop = asyncio.get_running_loop()
+        pending = _Pending(work, loop=loop, future=loop.create_future())
+        self._submit(pending)
+        assert pending.future is not None
+        await asyncio.shield(pending.future)
+        if pending.error is not None:
+            raise pending.error
+        result: T = pending.result
+        return result
+
+    def _submit(self, pending: _Pending) -> None:
+        with self._queue_ready:
+            if self._closed:
+                raise ConfigError("the database is closed")
+            if self._committer is None:
+                self._committer = threading.Thread(
+                    target=self._commit_forever, name="gitberth-group-commit", daemon=True
+                )
+                self._committer.start()
+            self._queue.append(pending)
+            self._queue_ready.notify()
+
+    def _commit_forever(self) -> None:
+        """The committer thread: one transaction and one fsync for everything queued meanwhile.
+
+        Each caller's work runs in its own savepoint, so one failure undoes only its own work.
+        """
+        while True:
+            with self._queue_ready:
+                while not self._queue and not self._closed:
+                    self._queue_ready.wait()
+                if not self._queue:
+                    return
+                batch, self._queue = self._queue, []
+            try:
+                self._commit_batch(batch)
+            finally:
+                for pending in batch:
+                    pending.finish()
 
     def _commit_batch(self, batch: list[_Pending]) -> None:
         committed = False
@@ -211,7 +246,6 @@ class Database:
             for pending in batch:
                 if not committed and pending.error is None:
                     pending.error = RuntimeError("the group commit was interrupted")
-                pending.done = True
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
@@ -224,6 +258,13 @@ class Database:
                 yield self._reader
 
     def close(self) -> None:
+        """Finish queued group commits, then close both connections."""
+        with self._queue_ready:
+            self._closed = True
+            self._queue_ready.notify_all()
+            committer = self._committer
+        if committer is not None and committer is not threading.current_thread():
+            committer.join(timeout=30)
         with self._lock, self._reader_lock:
             if self._reader is not None:
                 self._reader.close()
@@ -231,15 +272,38 @@ class Database:
 
 
 class _Pending:
-    """One caller's work waiting for a group commit."""
+    """One caller's work waiting for a group commit, and how to wake that caller."""
 
-    __slots__ = ("done", "error", "result", "work")
+    __slots__ = ("done", "error", "future", "loop", "result", "work")
 
-    def __init__(self, work: Callable[[sqlite3.Connection], Any]) -> None:
+    def __init__(
+        self,
+        work: Callable[[sqlite3.Connection], Any],
+        *,
+        done: threading.Event | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+        future: asyncio.Future[None] | None = None,
+    ) -> None:
         self.work = work
-        self.done = False
+        self.done = done
+        self.loop = loop
+        self.future = future
         self.result: Any = None
         self.error: BaseException | None = None
+
+    def finish(self) -> None:
+        if self.done is not None:
+            self.done.set()
+        if self.loop is not None and self.future is not None:
+            try:
+                self.loop.call_soon_threadsafe(_resolve, self.future)
+            except RuntimeError:
+                pass  # the loop is closed: nobody is waiting any more
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def open_database(state: StateDir) -> Database:

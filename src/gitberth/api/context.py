@@ -32,7 +32,10 @@ DEFAULT_PORT = 8700
 TOKEN_ENV = "GITBERTH_TOKEN"
 
 SecretsChangedCallback = Callable[[str, str | None], None]
-"""Called with ``(name, appId or None)`` after a secret was written or deleted."""
+"""Called with ``(name, appId or None)`` after a secret was written or deleted.
+
+It may run on the event loop thread (writes) or a worker thread (deletes): keep it quick and
+thread-safe, e.g. set a flag or wake a loop, never reconcile inline."""
 
 
 @dataclass(frozen=True)

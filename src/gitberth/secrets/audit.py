@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -83,25 +83,41 @@ class AuditLog:
         Inside a transaction on this thread (a secret write) it joins that transaction; alone it
         shares a group commit with concurrent writers.
         """
-        at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-        def append(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO audit_log (at, token_id, action, outcome, name, app_id, keys, "
-                "value_hmacs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    at,
-                    token_id,
-                    action,
-                    outcome,
-                    name,
-                    app_id,
-                    json.dumps(list(keys)),
-                    json.dumps(dict(value_hmacs or {}), sort_keys=True),
-                ),
+        self._db.grouped(
+            _appender(
+                token_id=token_id,
+                action=action,
+                outcome=outcome,
+                name=name,
+                app_id=app_id,
+                keys=keys,
+                value_hmacs=value_hmacs,
             )
+        )
 
-        self._db.grouped(append)
+    async def record_async(
+        self,
+        *,
+        token_id: str,
+        action: str,
+        outcome: str = "ok",
+        name: str | None = None,
+        app_id: str | None = None,
+        keys: Sequence[str] = (),
+        value_hmacs: Mapping[str, str] | None = None,
+    ) -> None:
+        """:meth:`record` for the event loop (awaits the group commit instead of blocking)."""
+        await self._db.grouped_async(
+            _appender(
+                token_id=token_id,
+                action=action,
+                outcome=outcome,
+                name=name,
+                app_id=app_id,
+                keys=keys,
+                value_hmacs=value_hmacs,
+            )
+        )
 
     def entries(self, *, limit: int = 100, before: int | None = None) -> list[AuditEntry]:
         """The newest entries first, at most *limit*, optionally older than entry id *before*."""
@@ -130,3 +146,36 @@ class AuditLog:
             )
             for row in rows
         ]
+
+
+def _appender(
+    *,
+    token_id: str,
+    action: str,
+    outcome: str,
+    name: str | None,
+    app_id: str | None,
+    keys: Sequence[str],
+    value_hmacs: Mapping[str, str] | None,
+) -> Callable[[sqlite3.Connection], None]:
+    """The insert of one entry, stamped now, for :meth:`Database.grouped`."""
+    at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    row = (
+        at,
+        token_id,
+        action,
+        outcome,
+        name,
+        app_id,
+        json.dumps(list(keys)),
+        json.dumps(dict(value_hmacs or {}), sort_keys=True),
+    )
+
+    def append(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO audit_log (at, token_id, action, outcome, name, app_id, keys, "
+            "value_hmacs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            row,
+        )
+
+    return append

@@ -13,6 +13,7 @@ sealing waits for in-flight operations to finish and later ones fail cleanly wit
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import sqlite3
@@ -351,11 +352,47 @@ class SecretStore:
         the same transaction: an audit record commits with the write or not at all.
         """
         validate_secret(name=name, app_id=app_id, data=data)
+        if self._term_exhausted():
+            self.rotate()
+        write, term = self._prepare_put(name=name, app_id=app_id, data=data, then=then)
+        try:
+            return self._db.grouped(write)
+        finally:
+            self._write_done(term)
+
+    async def put_async(
+        self,
+        *,
+        name: str,
+        app_id: str | None,
+        data: Mapping[str, str],
+        then: Callable[[WriteResult], None] | None = None,
+    ) -> WriteResult:
+        """:meth:`put` for the event loop: encrypts inline, awaits the group commit.
+
+        Saves the HTTP route a thread hop per request; *then* runs on the committer thread.
+        """
+        validate_secret(name=name, app_id=app_id, data=data)
+        if self._term_exhausted():
+            await asyncio.to_thread(self.rotate)
+        write, term = self._prepare_put(name=name, app_id=app_id, data=data, then=then)
+        try:
+            return await self._db.grouped_async(write)
+        finally:
+            self._write_done(term)
+
+    def _prepare_put(
+        self,
+        *,
+        name: str,
+        app_id: str | None,
+        data: Mapping[str, str],
+        then: Callable[[WriteResult], None] | None,
+    ) -> tuple[Callable[[sqlite3.Connection], WriteResult], int]:
+        """Encrypt under the current term and count the write in flight until it is committed."""
         keys = tuple(sorted(data))
         identity = _identity(name=name, app_id=app_id, keys=keys)
         plaintext = json.dumps(dict(data), separators=(",", ":"), sort_keys=True).encode()
-        if self._term_exhausted():
-            self.rotate()
         with self._lock:
             _, keyring = self._require_keys()
             assert self._fingerprint_key is not None
@@ -389,11 +426,11 @@ class SecretStore:
                 then(result)
             return result
 
-        try:
-            return self._db.grouped(write)
-        finally:
-            with self._lock:
-                self._in_flight[term] -= 1
+        return write, term
+
+    def _write_done(self, term: int) -> None:
+        with self._lock:
+            self._in_flight[term] -= 1
 
     def delete(
         self,
