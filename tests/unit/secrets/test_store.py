@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
@@ -271,3 +272,31 @@ def test_rotation_while_writes_are_in_flight_loses_nothing(store: SecretStore) -
     found = store.materials(wanted)
     assert len(found) == 240
     assert found[(None, "w3-7")].keys["K"].value.get_secret_value() == "3-7"
+
+
+def test_put_async_shares_group_commits_and_audits_in_the_same_transaction(
+    store: SecretStore, db: Database
+) -> None:
+    written: list[str] = []
+
+    async def write_all() -> list[bool]:
+        results = await asyncio.gather(
+            *(
+                store.put_async(
+                    name=f"a{index % 30}",
+                    app_id="app1",
+                    data={"K": str(index)},
+                    then=lambda result: written.append(result.info.name),
+                )
+                for index in range(60)
+            )
+        )
+        return [result.created for result in results]
+
+    created = asyncio.run(write_all())
+    assert created.count(True) == 30 and len(written) == 60
+    versions = {info.name: info.version for info in store.list(app_id="app1")}
+    assert versions == {f"a{index}": 2 for index in range(30)}
+    store.lock()
+    with pytest.raises(SealedError):
+        asyncio.run(store.put_async(name="x", app_id=None, data={"K": "v"}))
