@@ -138,7 +138,13 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
 @contextmanager
 def swarm_writer(*, concurrency: int, value: str) -> Iterator[Writer]:
     """A writer that creates Swarm secrets; removes them (and a swarm it created) afterwards."""
-    clients = [docker.from_env() for _ in range(concurrency)]
+    try:
+        clients = [docker.from_env() for _ in range(concurrency)]
+    except docker.errors.DockerException as exc:
+        raise SystemExit(
+            f"the Swarm baseline needs a Docker engine at $DOCKER_HOST "
+            f"(scripts/dockerd.sh starts one): {exc}"
+        ) from exc
     initialized = False
     if clients[0].info()["Swarm"]["LocalNodeState"] != "active":
         clients[0].swarm.init(advertise_addr="127.0.0.1", listen_addr="127.0.0.1:2377")
@@ -176,8 +182,8 @@ def main() -> int:
         return [f"bench-{run}-{next(counter)}" for _ in range(count)]
 
     with (
-        gitberth_writer(concurrency=args.concurrency, value=value) as gitberth_write,
         swarm_writer(concurrency=args.concurrency, value=value) as swarm_write,
+        gitberth_writer(concurrency=args.concurrency, value=value) as gitberth_write,
     ):
         sides = [(ours, gitberth_write), (swarm, swarm_write)]
         for _, write in sides:
