@@ -156,8 +156,15 @@ def test_status_shows_what_the_api_shows(
     )
     server = start_server(repo=git_repo.path, extra_args=FAST)
     with server.client() as client:
-        wait_until(lambda: len(client.get("/apps").json()["apps"]) == 2)
-        apps = {a["name"]: a for a in client.get("/apps").json()["apps"]}
+
+        def settled() -> dict[str, Any] | None:
+            """Both apps reported once the first pass has finished rolling out "fine"."""
+            listed = {a["name"]: a for a in client.get("/apps").json()["apps"]}
+            if len(listed) == 2 and listed.get("fine", {}).get("sync") == "Synced":
+                return listed
+            return None
+
+        apps = wait_until(settled)
         assert client.get("/apps/nope").status_code == 404
         metrics = client.get("/metrics").text
         assert httpx.get(f"{server.url}/apps").status_code == 401
