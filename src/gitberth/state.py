@@ -189,7 +189,7 @@ class Database:
         pending = _Pending(work, loop=loop, future=loop.create_future())
         self._submit(pending)
         assert pending.future is not None
-        await asyncio.shield(pending.future)
+        await pending.future
         if pending.error is not None:
             raise pending.error
         result: T = pending.result

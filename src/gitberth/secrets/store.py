@@ -376,10 +376,11 @@ class SecretStore:
         if self._term_exhausted():
             await asyncio.to_thread(self.rotate)
         write, term = self._prepare_put(name=name, app_id=app_id, data=data, then=then)
-        try:
-            return await self._db.grouped_async(write)
-        finally:
-            self._write_done(term)
+        commit = asyncio.ensure_future(self._db.grouped_async(write))
+        # Counted in flight until the commit ends, even if this caller is cancelled first:
+        # rotation must not drop the term this write was encrypted under while it is queued.
+        commit.add_done_callback(lambda _: self._write_done(term))
+        return await asyncio.shield(commit)
 
     def _prepare_put(
         self,
