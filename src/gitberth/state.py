@@ -199,7 +199,7 @@ class Database:
         with self._queue_ready:
             if self._closed:
                 raise ConfigError("the database is closed")
-            if self._committer is None:
+            if self._committer is None or not self._committer.is_alive():
                 self._committer = threading.Thread(
                     target=self._commit_forever, name="gitberth-group-commit", daemon=True
                 )
