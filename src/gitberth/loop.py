@@ -38,6 +38,7 @@ import watchfiles
 
 from gitberth.core.errors import GitberthError, RuntimeUnavailableError
 from gitberth.core.plan import DesiredState
+from gitberth.defaults import DEFAULT_APPS_DIR, DEFAULT_BRANCH, DEFAULT_INTERVAL, DEFAULT_WORKERS
 from gitberth.metrics import LoopMetrics
 from gitberth.reconciler import (
     ActionEvent,
@@ -57,8 +58,6 @@ from gitberth.remote import RemoteRepo, is_remote, sanitize
 from gitberth.runtime.base import LABEL_APP
 from gitberth.runtime.docker import DockerRuntime
 from gitberth.source import (
-    DEFAULT_APPS_DIR,
-    DEFAULT_BRANCH,
     Revision,
     open_repo,
     read_revision,
@@ -76,8 +75,6 @@ from gitberth.status import (
 
 logger = logging.getLogger("gitberth.loop")
 
-DEFAULT_INTERVAL = 30.0
-DEFAULT_WORKERS = 4
 WATCH_DEBOUNCE_MS = 30
 DOCKER_EVENTS = ("die", "destroy", "oom", "pause", "rename")
 """Container events that may leave a managed slot empty or not running."""

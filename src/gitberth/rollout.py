@@ -33,8 +33,8 @@ from typing import Protocol
 from gitberth.core.errors import ActionFailedError, GitberthError, RolloutFailedError
 from gitberth.core.models import ObservedContainer, ResolvedService
 from gitberth.core.plan import Action
+from gitberth.defaults import DEFAULT_ROLLOUT_TIMEOUT
 
-DEFAULT_ROLLOUT_TIMEOUT = 30.0
 STAGING_SUFFIX = "-next"
 _POLL_SECONDS = 0.05
 _SETTLE_SECONDS = 0.3

@@ -18,12 +18,20 @@ from gitberth.api import dashboard, routes_deploy, routes_hooks, routes_status
 from gitberth.api.app import create_app
 from gitberth.api.context import ServerContext
 from gitberth.core.errors import ReadOnlyRepoError, RuntimeUnavailableError
+from gitberth.defaults import (
+    DEFAULT_APPS_DIR,
+    DEFAULT_BRANCH,
+    DEFAULT_GRACE_SECONDS,
+    DEFAULT_INTERVAL,
+    DEFAULT_ROLLOUT_TIMEOUT,
+    DEFAULT_SECRETS_ROOT,
+    DEFAULT_WORKERS,
+)
 from gitberth.deploy import Deployer
-from gitberth.loop import DEFAULT_INTERVAL, DEFAULT_WORKERS, Loop, LoopSettings
-from gitberth.rollout import DEFAULT_ROLLOUT_TIMEOUT
-from gitberth.runtime.docker import DEFAULT_GRACE_SECONDS, DockerRuntime
-from gitberth.runtime.secret_files import DEFAULT_SECRETS_ROOT, SecretFilesRoot
-from gitberth.source import DEFAULT_APPS_DIR, DEFAULT_BRANCH, open_repo
+from gitberth.loop import Loop, LoopSettings
+from gitberth.runtime.docker import DockerRuntime
+from gitberth.runtime.secret_files import SecretFilesRoot
+from gitberth.source import open_repo
 from gitberth.spec_ledger import SpecLedger
 from gitberth.status import StatusStore
 

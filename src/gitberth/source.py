@@ -15,9 +15,7 @@ import git
 from gitdb.exc import BadName, BadObject
 
 from gitberth.core.errors import SourceError
-
-DEFAULT_BRANCH = "main"
-DEFAULT_APPS_DIR = "apps"
+from gitberth.defaults import DEFAULT_APPS_DIR, DEFAULT_BRANCH
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,6 +11,12 @@ from gitberth.cli import review_commands
 from gitberth.cli._app import app, console, err_console
 from gitberth.core.errors import GitberthError, RuntimeUnavailableError
 from gitberth.core.plan import ActionKind
+from gitberth.defaults import (
+    DEFAULT_APPS_DIR,
+    DEFAULT_BRANCH,
+    DEFAULT_GRACE_SECONDS,
+    DEFAULT_SECRETS_ROOT,
+)
 from gitberth.reconciler import (
     ActionEvent,
     AppStatus,
@@ -22,13 +28,10 @@ from gitberth.reconciler import (
     read_settings,
     reconcile_once,
 )
-from gitberth.runtime.docker import DEFAULT_GRACE_SECONDS, DockerRuntime
-from gitberth.runtime.secret_files import DEFAULT_SECRETS_ROOT, SecretFilesRoot
-from gitberth.secrets.seal import open_default_setup
-from gitberth.secrets.store import SecretStore
-from gitberth.source import DEFAULT_APPS_DIR, DEFAULT_BRANCH, open_repo, read_revision
-from gitberth.spec_ledger import SpecLedger
-from gitberth.state import StateDir, open_database
+from gitberth.source import open_repo, read_revision
+
+if TYPE_CHECKING:
+    from gitberth.spec_ledger import SpecLedger
 
 RepoOption = Annotated[Path, typer.Option("--repo", help="path of the Git repository")]
 BranchOption = Annotated[str, typer.Option("--branch", help="branch to follow")]
@@ -79,6 +82,13 @@ def _print_event(event: ActionEvent) -> None:
 def open_state(state_dir: Path | None) -> tuple[SecretSource, SpecLedger | None]:
     """The secret store of the state dir (unsealed with its key file when it has one) and its
     spec ledger; without a state database, a stand-in that holds secret-consuming apps."""
+    # The engine, crypto and database libraries load only for commands that use them, so the
+    # offline verbs (plan --base/--head, validate, schema) start fast.
+    from gitberth.secrets.seal import open_default_setup
+    from gitberth.secrets.store import SecretStore
+    from gitberth.spec_ledger import SpecLedger
+    from gitberth.state import StateDir, open_database
+
     state = StateDir.resolve(state_dir)
     if not state.db_path.exists():
         return NoSecretStore(), None
@@ -104,6 +114,9 @@ def _run(
         revision = read_revision(git_repo, branch=branch, rev=rev, apps_dir=apps_dir)
         console.print(f"revision [bold]{revision.short}[/] ({rev or branch}) of {repo}")
         secrets, ledger = open_state(state_dir)
+        from gitberth.runtime.docker import DockerRuntime
+        from gitberth.runtime.secret_files import SecretFilesRoot
+
         runtime = DockerRuntime(grace_seconds=grace, secret_files=SecretFilesRoot(secrets_dir))
         return reconcile_once(
             revision=revision,

@@ -18,7 +18,6 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-import uvicorn
 
 from gitberth.api.context import (
     DEFAULT_HOST,
@@ -29,15 +28,16 @@ from gitberth.api.context import (
 )
 from gitberth.cli._app import app, console, err_console
 from gitberth.core.errors import GitberthError
-from gitberth.loop import DEFAULT_INTERVAL, DEFAULT_WORKERS
-from gitberth.rollout import DEFAULT_ROLLOUT_TIMEOUT
-from gitberth.runtime.docker import DEFAULT_GRACE_SECONDS
-from gitberth.runtime.secret_files import DEFAULT_SECRETS_ROOT
-from gitberth.secrets.seal import initialize_shamir
-from gitberth.secrets.store import SecretStore
+from gitberth.defaults import (
+    DEFAULT_APPS_DIR,
+    DEFAULT_BRANCH,
+    DEFAULT_GRACE_SECONDS,
+    DEFAULT_INTERVAL,
+    DEFAULT_ROLLOUT_TIMEOUT,
+    DEFAULT_SECRETS_ROOT,
+    DEFAULT_WORKERS,
+)
 from gitberth.secrets.tokens import Role, TokenStore
-from gitberth.server import RepoSettings, build_app
-from gitberth.source import DEFAULT_APPS_DIR, DEFAULT_BRANCH
 from gitberth.state import StateDir, open_database
 
 logger = logging.getLogger("gitberth.serve")
@@ -144,6 +144,11 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the HTTP API and run the reconcile loop on --repo (watch, fetch, self-heal)."""
+    # FastAPI, uvicorn, the engine SDK and crypto load only here, so other verbs start fast.
+    import uvicorn
+
+    from gitberth.server import RepoSettings, build_app
+
     host, port = parse_listen(listen)
     configure_logging(log_format)
     state = StateDir.resolve(state_dir)
@@ -191,6 +196,9 @@ def init(
 
     The shares are printed once and stored nowhere: hand one to each operator.
     """
+    from gitberth.secrets.seal import initialize_shamir
+    from gitberth.secrets.store import SecretStore
+
     state = StateDir.resolve(state_dir)
     try:
         db = open_database(state)

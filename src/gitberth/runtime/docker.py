@@ -21,7 +21,8 @@ import requests
 from gitberth.core.errors import ActionFailedError, RuntimeUnavailableError
 from gitberth.core.models import ContainerState, ObservedContainer, ResolvedService
 from gitberth.core.plan import Action, ActionKind
-from gitberth.rollout import DEFAULT_ROLLOUT_TIMEOUT, Condition
+from gitberth.defaults import DEFAULT_GRACE_SECONDS, DEFAULT_ROLLOUT_TIMEOUT
+from gitberth.rollout import Condition
 from gitberth.rollout import replace as rollout_replace
 from gitberth.runtime.base import (
     LABEL_APP,
@@ -32,8 +33,6 @@ from gitberth.runtime.base import (
 )
 from gitberth.runtime.docker_args import SECRETS_MOUNT_POINT, to_create_kwargs
 from gitberth.runtime.secret_files import SecretFilesRoot
-
-DEFAULT_GRACE_SECONDS = 10
 
 
 class DockerRuntime:

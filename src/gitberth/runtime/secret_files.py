@@ -17,8 +17,8 @@ from pathlib import Path
 
 from gitberth.core.errors import ConfigError
 from gitberth.core.models import ResolvedValue, is_env_name
+from gitberth.defaults import DEFAULT_SECRETS_ROOT
 
-DEFAULT_SECRETS_ROOT = Path("/run/gitberth/secrets")
 RAM_FILESYSTEMS = frozenset({"tmpfs", "ramfs"})
 _FILE_MODE = 0o444  # read-only for every uid: images run as arbitrary users
 

@@ -1,0 +1,18 @@
+"""Default settings, in a module that imports nothing heavy.
+
+The command line shows these as option defaults; keeping them here means building the CLI
+does not import the docker SDK, FastAPI or git, so `gitberth plan` and `validate` start fast.
+The modules that use them re-export them under their old names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DEFAULT_BRANCH = "main"
+DEFAULT_APPS_DIR = "apps"
+DEFAULT_GRACE_SECONDS = 10
+DEFAULT_SECRETS_ROOT = Path("/run/gitberth/secrets")
+DEFAULT_ROLLOUT_TIMEOUT = 30.0
+DEFAULT_INTERVAL = 30.0
+DEFAULT_WORKERS = 4
