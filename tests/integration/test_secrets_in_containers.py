@@ -15,9 +15,11 @@ import pytest
 from gitberth.reconciler import AppStatus, ReconcileResult, reconcile_once
 from gitberth.runtime.docker import DockerRuntime
 from gitberth.runtime.secret_files import SecretFilesRoot
+from gitberth.secrets.seal import open_default_setup
 from gitberth.secrets.store import SecretStore
 from gitberth.source import open_repo, read_revision
 from gitberth.spec_ledger import SpecLedger
+from gitberth.state import StateDir
 from tests.support.gitrepo import GitRepo, app_yaml
 from tests.support.secretstore import open_store
 
@@ -229,6 +231,7 @@ def test_a_sealed_store_disturbs_no_running_app_and_unsealing_converges(
     store: SecretStore,
     files_root: SecretFilesRoot,
     clean_engine: docker.DockerClient,
+    tmp_path: Path,
 ) -> None:
     store.put(name="used", app_id=None, data={"TOKEN": "one"})
     git_repo.commit({"apps/app.yaml": app_yaml("app", extra="envFrom: [used]\n")})
@@ -242,6 +245,14 @@ def test_a_sealed_store_disturbs_no_running_app_and_unsealing_converges(
     assert sealed.apps["app"].code == "sealed"
     assert sealed.apps["plain"].status is AppStatus.APPLIED
     assert ids(clean_engine)["app-1"] == before["app-1"]
+
+    open_default_setup(store, state=StateDir(tmp_path / "state"))  # unseal with the key file
+    store.put(name="used", app_id=None, data={"TOKEN": "two"})
+    unsealed = apply(git_repo, store, files_root)
+
+    assert unsealed.ok
+    assert env_of(clean_engine, "app-1")["TOKEN"] == "two"
+    assert apply(git_repo, store, files_root).plan.is_noop
 
 
 def test_a_sentinel_value_reaches_no_label_plan_commit_or_disk_outside_ram(
