@@ -8,6 +8,8 @@ pytest plugin.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -16,7 +18,8 @@ from schemathesis import GenerationMode
 
 from tests.e2e.conftest import Server
 
-EXAMPLES_PER_OPERATION = 40
+EXAMPLES_PER_OPERATION = int(os.environ.get("GITBERTH_FUZZ_EXAMPLES", "40"))
+"""Per operation and mode; raise it for a deeper run (``GITBERTH_FUZZ_EXAMPLES=500``)."""
 
 
 @pytest.fixture(scope="module")
