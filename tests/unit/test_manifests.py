@@ -129,3 +129,11 @@ def test_container_name_clashes_between_apps_are_reported() -> None:
     )
     assert set(result.apps) == {"a"}
     assert "would clash with app 'a'" in str(result.problems["a-b"][0])
+
+
+@pytest.mark.parametrize("value", ["db\n", "db\r\n", "KEY\n", " db", "db "])
+def test_name_and_key_checks_refuse_trailing_or_leading_whitespace(value: str) -> None:
+    from gitberth.core.models import is_dns_label, is_env_name
+
+    assert not is_dns_label(value)
+    assert not is_env_name(value)

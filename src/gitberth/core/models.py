@@ -45,12 +45,12 @@ Port = Annotated[int, Field(ge=1, le=65535, strict=True)]
 
 def is_dns_label(value: str) -> bool:
     """True when *value* is usable as an app, service or secret name."""
-    return len(value) <= 63 and _DNS_LABEL.match(value) is not None
+    return len(value) <= 63 and _DNS_LABEL.fullmatch(value) is not None
 
 
 def is_env_name(value: str) -> bool:
     """True when *value* is usable as an environment variable and a file name."""
-    return len(value) <= 255 and _ENV_NAME.match(value) is not None
+    return len(value) <= 255 and _ENV_NAME.fullmatch(value) is not None
 
 
 def _scalar_to_str(value: Any) -> Any:
