@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 import git
 from ruamel.yaml import YAML
 
-from gitberth.core.errors import DeployError, UnknownSecretError
+from gitberth.core.errors import DeployError, ReadOnlyRepoError, UnknownSecretError
 from gitberth.core.manifests import validate_manifest
 from gitberth.core.models import AppManifest, ResolvedApp
 from gitberth.core.resolve import candidate_keys, missing_secrets, resolve_app
 from gitberth.gitwrite import Author, commit_file
 from gitberth.reconciler import ReconcileResult, SecretSource, history_from_repo, reconcile_once
+from gitberth.remote import RemoteRepo
 from gitberth.runtime.base import Runtime
 from gitberth.source import read_revision
 
@@ -62,27 +63,58 @@ def manifest_yaml(manifest: AppManifest) -> str:
     return buffer.getvalue()
 
 
+PUSH_ATTEMPTS = 5
+
+
+def _tip(repo: git.Repo, branch: str) -> str | None:
+    try:
+        return str(repo.git.rev_parse("--verify", "--quiet", f"refs/heads/{branch}"))
+    except git.GitCommandError:
+        return None
+
+
+def _reset(repo: git.Repo, branch: str, sha: str | None) -> None:
+    """Undo a local commit that did not reach the remote (the mirror must match the remote)."""
+    if sha is None:
+        repo.git.update_ref("-d", f"refs/heads/{branch}")
+    else:
+        repo.git.update_ref(f"refs/heads/{branch}", sha)
+
+
 class Deployer:
     """Commits deploys to a local repository and applies them; one deploy at a time."""
 
     def __init__(
         self,
         *,
-        repo: git.Repo,
+        repo: Callable[[], git.Repo],
         branch: str,
         apps_dir: str,
         runtime: Runtime,
         secrets: SecretSource,
         known_specs: MutableMapping[str, Mapping[str, Any]] | None = None,
         lock: threading.Lock | None = None,
+        remote: RemoteRepo | None = None,
+        on_committed: Callable[[str], None] | None = None,
     ) -> None:
-        self.repo = repo
+        """*repo* opens the local repository, or the state-dir mirror of *remote* (to which
+        every deploy is then pushed); it is called at deploy time, so a remote that cannot be
+        cloned yet does not stop the server from starting. *on_committed* runs, under *lock*,
+        with each new commit: the loop adopts it, so a pass woken meanwhile applies the new
+        revision and not the old one."""
+        self._open_repo = repo
+        self.remote = remote
+        self.on_committed = on_committed
         self.branch = branch
         self.apps_dir = apps_dir
         self.runtime = runtime
         self.secrets = secrets
         self.known_specs = known_specs if known_specs is not None else {}
         self.lock = lock or threading.Lock()
+
+    @property
+    def repo(self) -> git.Repo:
+        return self._open_repo()
 
     def validate(self, body: Any) -> AppManifest:
         name = body.get("name") if isinstance(body, dict) else None
@@ -96,6 +128,34 @@ class Deployer:
         if missing:
             raise UnknownSecretError(missing)
         return resolve_app(manifest, secrets=available)
+
+    def _commit(self, manifest: AppManifest, *, author: Author) -> str:
+        """Commit the manifest; for a remote, on a fresh fetch, and push it (retrying when
+        someone else pushed first)."""
+        for _ in range(PUSH_ATTEMPTS):
+            if self.remote is not None:
+                self.remote.fetch()
+            before = _tip(self.repo, self.branch)
+            sha = commit_file(
+                self.repo,
+                branch=self.branch,
+                path=f"{self.apps_dir}/{manifest.name}.yaml",
+                content=manifest_yaml(manifest),
+                message=f"deploy {manifest.name}",
+                author=author,
+            )
+            if not sha:
+                raise DeployError(f"branch {self.branch} has no commit to deploy onto")
+            if self.remote is None or sha == before:
+                return sha
+            try:
+                if self.remote.push(sha, branch=self.branch):
+                    return sha
+            except ReadOnlyRepoError:
+                _reset(self.repo, self.branch, before)
+                raise
+            _reset(self.repo, self.branch, before)
+        raise DeployError(f"{self.branch} kept moving on the remote; gave up after {PUSH_ATTEMPTS}")
 
     def reconcile_tip(self) -> ReconcileResult:
         """One full pass at the branch tip (after a secret changed, consumers are replaced)."""
@@ -112,16 +172,9 @@ class Deployer:
     def deploy(self, manifest: AppManifest, *, author: Author) -> DeployOutcome:
         resolved = self.check_secrets(manifest)
         with self.lock:
-            sha = commit_file(
-                self.repo,
-                branch=self.branch,
-                path=f"{self.apps_dir}/{manifest.name}.yaml",
-                content=manifest_yaml(manifest),
-                message=f"deploy {manifest.name}",
-                author=author,
-            )
-            if not sha:
-                raise DeployError(f"branch {self.branch} has no commit to deploy onto")
+            sha = self._commit(manifest, author=author)
+            if self.on_committed is not None:
+                self.on_committed(sha)
             revision = read_revision(self.repo, rev=sha, apps_dir=self.apps_dir)
             result = reconcile_once(
                 revision=revision,

@@ -381,7 +381,21 @@ class Loop:
             errors.append(message)
             logger.warning("source unreadable, keeping the last good revision: %s", message)
 
+    def adopt_revision(self, sha: str) -> None:
+        """Make *sha* (just committed by a deploy, which holds :attr:`lock`) the revision the
+        next pass applies, so a pass woken meanwhile never applies the older one."""
+        revision, repo_settings = self.source.read(sha)
+        self._revision, self._repo_settings = revision, repo_settings
+        self._desired = None
+        self._source_ok = True
+
     def _reconcile(self, work: _Pending, actions: list[ActionRecord]) -> ReconcileResult:
+        # Desired state is built under the lock: a deploy may have adopted a newer revision
+        # while this pass waited for it.
+        with self.lock:
+            return self._reconcile_under_lock(work, actions)
+
+    def _reconcile_under_lock(self, work: _Pending, actions: list[ActionRecord]) -> ReconcileResult:
         assert self._revision is not None
         if self._desired is None or work.rebuild or _has_blocked(self._desired):
             self._desired = build_desired(self._revision, secrets=self.secrets)
@@ -442,8 +456,7 @@ class Loop:
                         }},
                     )  # fmt: skip
 
-        with self.lock:
-            result = self._reconcile_locked(desired, listen)
+        result = self._reconcile_locked(desired, listen)
         for app in skipped:
             result.apps.pop(app, None)
         return result

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import git
 
-from gitberth.core.errors import FetchError
+from gitberth.core.errors import FetchError, ReadOnlyRepoError
 
 FETCH_TIMEOUT_SECONDS = 120
 _CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
@@ -79,6 +79,29 @@ class RemoteRepo:
                 )
         except (git.GitCommandError, OSError) as exc:
             raise FetchError(f"cannot fetch {self.display}: {_reason(exc)}") from exc
+
+    def push(self, sha: str, *, branch: str) -> bool:
+        """Publish *sha* as the remote's *branch*, only as a fast-forward.
+
+        Returns False when the remote moved meanwhile (someone pushed first: fetch, rebuild
+        and try again). Raises :class:`ReadOnlyRepoError` when the remote refuses the push
+        for any other reason (no write access, a protected branch, a declining hook).
+        """
+        repo = self.open()
+        try:
+            with repo.git.custom_environment(**_GIT_ENV):
+                repo.git.push(
+                    self.url, f"{sha}:refs/heads/{branch}", kill_after_timeout=FETCH_TIMEOUT_SECONDS
+                )
+        except (git.GitCommandError, OSError) as exc:
+            stderr = str(getattr(exc, "stderr", "") or "")
+            if "non-fast-forward" in stderr or "fetch first" in stderr:
+                return False
+            raise ReadOnlyRepoError(
+                f"gitberth cannot push to {self.display} ({_reason(exc)}); open a pull request "
+                "that adds the manifest instead"
+            ) from exc
+        return True
 
 
 def _reason(exc: Exception) -> str:

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from gitberth.api import dashboard, routes_deploy, routes_hooks, routes_status
 from gitberth.api.app import create_app
 from gitberth.api.context import ServerContext
-from gitberth.core.errors import ReadOnlyRepoError, RuntimeUnavailableError
+from gitberth.core.errors import RuntimeUnavailableError
 from gitberth.defaults import (
     DEFAULT_APPS_DIR,
     DEFAULT_BRANCH,
@@ -51,10 +51,6 @@ class RepoSettings:
     webhook_secret: str | None = None
 
 
-def is_remote(repo: str) -> bool:
-    return "://" in repo or repo.startswith("git@")
-
-
 def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
     """The API app; with a repo, the reconcile loop (which a secret write also triggers, so
     exactly its consumers are replaced), and for a local repo ``POST /deploy``."""
@@ -86,20 +82,18 @@ def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
         on_shutdown=[_stop(loop)],
     )
     app.state.loop = loop
-    if is_remote(settings.repo):
-        app.state.deployer = ReadOnlyRepoError(
-            f"gitberth follows the remote {settings.repo} and does not push to it; "
-            "open a pull request that adds the manifest instead"
-        )
-        return app
+    source = loop.source
+    local_repo = None if source.remote else open_repo(Path(settings.repo))
     deployer = Deployer(
-        repo=open_repo(Path(settings.repo)),
+        repo=(lambda: local_repo) if local_repo is not None else (lambda: source.repo),
         branch=settings.branch,
         apps_dir=settings.apps_dir,
         runtime=runtime,
         secrets=context.store,
         known_specs=loop.known_specs,
         lock=loop.lock,
+        remote=source.remote,
+        on_committed=loop.adopt_revision,
     )
     app.state.deployer = deployer
     return app

@@ -16,13 +16,12 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import docker
-import git
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
 
 from tests.e2e.conftest import Server, StartServer
-from tests.support.gitrepo import GitRepo, app_yaml
+from tests.support.gitrepo import GitRepo, app_yaml, read_only_remote
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -349,7 +348,7 @@ def test_deploy_through_the_form_runs_the_app_with_env_and_files(
 def test_a_remote_repo_answers_read_only_in_the_form(
     start_server: StartServer, tmp_path: Path, tab: Tab
 ) -> None:
-    remote = git.Repo.init(tmp_path / "remote.git", bare=True)
+    remote = read_only_remote(tmp_path / "remote.git")
     server = start_server(name="remote", repo=f"file://{remote.git_dir}")
     page = tab.page
     sign_in(tab, server)

@@ -17,7 +17,7 @@ import git
 import pytest
 
 from tests.e2e.conftest import Server, StartServer
-from tests.support.gitrepo import GitRepo, app_yaml
+from tests.support.gitrepo import GitRepo, app_yaml, read_only_remote
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.docker
@@ -172,14 +172,41 @@ def test_a_deploy_keeps_a_concurrent_commit_and_a_dirty_checkout(
     assert (repo.path / "apps" / "api.yaml").exists(), "checkout fast-forwarded"
 
 
-def test_a_remote_repo_answers_read_only(start_server: StartServer, tmp_path: Path) -> None:
-    remote = git.Repo.init(tmp_path / "remote.git", bare=True)
+def test_a_remote_that_refuses_pushes_answers_read_only(
+    start_server: StartServer, tmp_path: Path, acme_image: None
+) -> None:
+    remote = read_only_remote(tmp_path / "remote.git")
     server = start_server(name="remote", repo=f"file://{remote.git_dir}")
     with server.client() as api:
         response = api.post("/deploy", json={"name": "api", "image": "acme/api:1.0"})
     assert response.status_code == 409
     assert response.json()["error"] == "read_only_repo"
     assert "pull request" in response.json()["message"]
+    assert not remote.heads, "nothing reached the remote"
+
+
+def test_a_deploy_to_a_writable_remote_is_pushed_and_applied(
+    start_server: StartServer,
+    tmp_path: Path,
+    clean_engine: docker.DockerClient,
+    acme_image: None,
+) -> None:
+    upstream = GitRepo(tmp_path / "upstream")
+    upstream.commit({"apps/other.yaml": app_yaml("other", image="acme/api:1.0")})
+    remote = git.Repo.clone_from(str(upstream.path), str(tmp_path / "remote.git"), bare=True)
+    server = start_server(
+        name="remote", repo=f"file://{remote.git_dir}", extra_args=("--grace", "1")
+    )
+    with server.client() as api:
+        wait_until(lambda: api.get("/apps/other").json().get("sync") == "Synced")
+        response = api.post("/deploy", json={"name": "api", "image": "acme/api:1.0"})
+    assert response.status_code == 202, response.text
+    head = remote.commit("main")
+    assert head.hexsha == response.json()["revision"]
+    assert head.message.strip() == "deploy api"
+    assert {b.name for b in (head.tree / "apps").blobs} == {"api.yaml", "other.yaml"}
+    assert clean_engine.containers.get("api-1").status == "running"
+    assert clean_engine.containers.get("other-1").status == "running"
 
 
 def test_a_secret_write_replaces_exactly_its_consumers_at_once(
@@ -236,3 +263,27 @@ def test_serve_sweeps_orphan_secret_dirs_at_start(
     start_server(repo=repo.path, extra_args=("--secrets-dir", str(root)))
     assert not orphan.exists()
     shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_deploy_is_never_reverted_by_a_loop_pass_on_the_older_revision(
+    deploy_server: Server, clean_engine: docker.DockerClient
+) -> None:
+    """A replace makes Docker events that wake the loop; that pass must see the new commit."""
+    seen: set[str] = set()
+    with deploy_server.client() as api:
+        for value in ("1", "2", "3"):
+            body = {"name": "api", "image": "acme/api:1.0", "env": {"V": value}}
+            assert api.post("/deploy", json=body).status_code == 202
+            deadline = time.monotonic() + 2.0
+            while time.monotonic() < deadline:
+                for row in clean_engine.api.containers(filters={"label": "gitberth.app=api"}):
+                    try:
+                        env = clean_engine.api.inspect_container(row["Id"])["Config"]["Env"]
+                    except docker.errors.NotFound:
+                        continue  # removed between the list and the inspect
+                    seen.add(next(e for e in env if e.startswith("V=")))
+                time.sleep(0.05)
+            assert f"V={value}" in seen
+            seen.discard(f"V={value}")
+            assert not {f"V={v}" for v in "123" if v < value} & seen, "an older spec came back"
+            seen.clear()

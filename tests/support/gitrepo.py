@@ -60,3 +60,12 @@ def app_yaml(
         lines.append("env:")
         lines.extend(f"  {k}: {v!r}" for k, v in env.items())
     return "\n".join(lines) + "\n" + extra
+
+
+def read_only_remote(path: Path) -> git.Repo:
+    """A bare remote whose pre-receive hook declines every push (as a protected branch does)."""
+    remote = git.Repo.init(path, bare=True, initial_branch="main")
+    hook = path / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'main is protected: open a merge request' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    return remote
