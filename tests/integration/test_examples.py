@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import secrets
 import shutil
 from pathlib import Path
 
@@ -9,10 +11,15 @@ import docker
 import pytest
 
 from gitberth.core.manifests import load_manifests
+from gitberth.defaults import DEFAULT_SECRETS_ROOT
 from gitberth.reconciler import reconcile_once
 from gitberth.runtime.docker import DockerRuntime
+from gitberth.runtime.secret_files import SecretFilesRoot
+from gitberth.secrets.store import SecretStore
 from gitberth.source import open_repo, read_revision
+from tests.support.engine import remove_managed_and_test_containers
 from tests.support.gitrepo import GitRepo
+from tests.support.secretstore import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_REPOS = sorted(p.parent for p in (ROOT / "examples").glob("*/apps"))
@@ -32,6 +39,19 @@ def test_example_manifests_validate(example: Path) -> None:
     assert set(loaded.apps)
 
 
+def seeded_store(example: Path, state_dir: Path) -> SecretStore | None:
+    """A real store holding fresh random values for the secrets the example lists by name in
+    ``secrets.keys.json`` (examples keep names only: values never go into Git)."""
+    listing = example / "secrets.keys.json"
+    if not listing.exists():
+        return None
+    store, _ = open_store(state_dir)
+    for name, spec in json.loads(listing.read_text()).items():
+        data = {key: secrets.token_hex(16) for key in spec["keys"]}
+        store.put(name=name, app_id=spec["appId"], data=data)
+    return store
+
+
 @pytest.mark.docker
 @pytest.mark.parametrize("example", EXAMPLE_REPOS, ids=lambda p: p.name)
 def test_example_applies_and_a_second_apply_is_a_noop(
@@ -42,8 +62,46 @@ def test_example_applies_and_a_second_apply_is_a_noop(
     repo.repo.git.add(A=True)
     repo.repo.index.commit("example")
     revision = read_revision(open_repo(repo.path))
+    store = seeded_store(example, tmp_path / "state")
+    files = SecretFilesRoot(DEFAULT_SECRETS_ROOT / f"example-{tmp_path.name}")
 
-    first = reconcile_once(revision=revision, runtime=DockerRuntime(grace_seconds=2))
-    assert first.ok, {name: r.message for name, r in first.apps.items()}
-    second = reconcile_once(revision=revision, runtime=DockerRuntime(grace_seconds=2))
-    assert second.plan.is_noop
+    def runtime() -> DockerRuntime:
+        return DockerRuntime(grace_seconds=2, secret_files=files)
+
+    try:
+        first = reconcile_once(revision=revision, runtime=runtime(), secrets=store)
+        assert first.ok, {name: r.message for name, r in first.apps.items()}
+        second = reconcile_once(revision=revision, runtime=runtime(), secrets=store)
+        assert second.plan.is_noop
+    finally:
+        remove_managed_and_test_containers(clean_engine)
+        shutil.rmtree(files.root, ignore_errors=True)
+
+
+@pytest.mark.docker
+def test_the_shop_example_gets_env_everywhere_and_tls_files_on_the_web_tier_only(
+    tmp_path: Path, clean_engine: docker.DockerClient
+) -> None:
+    example = ROOT / "examples" / "shop"
+    shutil.copytree(example, tmp_path / "repo")
+    repo = GitRepo(tmp_path / "repo")
+    repo.repo.git.add(A=True)
+    repo.repo.index.commit("example")
+    store = seeded_store(example, tmp_path / "state")
+    files = SecretFilesRoot(DEFAULT_SECRETS_ROOT / f"example-{tmp_path.name}")
+    try:
+        result = reconcile_once(
+            revision=read_revision(open_repo(repo.path)),
+            runtime=DockerRuntime(grace_seconds=2, secret_files=files),
+            secrets=store,
+        )
+        assert result.ok
+        for name in ("shop-web-1", "shop-web-2", "shop-worker-1"):
+            container = clean_engine.containers.get(name)
+            assert any(e.startswith("DATABASE_URL=") for e in container.attrs["Config"]["Env"])
+            code, listing = container.exec_run(["sh", "-c", "ls /run/secrets 2>/dev/null"])
+            expected = "TLS_CERT\nTLS_KEY\n" if "web" in name else ""
+            assert listing.decode() == expected
+    finally:
+        remove_managed_and_test_containers(clean_engine)
+        shutil.rmtree(files.root, ignore_errors=True)
