@@ -132,7 +132,7 @@ class Desired:
 
 def build_desired(revision: Revision, *, secrets: SecretSource) -> Desired:
     """Load, validate and resolve every app of *revision*; hold the ones that cannot be."""
-    loaded = load_manifests(revision.files, apps_dir=revision.apps_dir)
+    loaded = load_manifests(revision.files, apps_dir=revision.apps_dir, not_utf8=revision.not_utf8)
     reports: dict[str, AppReport] = {}
     held: dict[str, str] = {}
     for name, problems in loaded.problems.items():

@@ -25,6 +25,8 @@ class Revision:
     sha: str
     files: dict[str, str]
     apps_dir: str = DEFAULT_APPS_DIR
+    not_utf8: frozenset[str] = frozenset()
+    """Manifest paths whose bytes are not UTF-8 (reported as problems, never guessed at)."""
 
     @property
     def short(self) -> str:
@@ -60,6 +62,7 @@ def read_revision(
     sha = resolve_commit(repo, branch=branch, rev=rev)
     commit = repo.commit(sha)
     files: dict[str, str] = {}
+    not_utf8: set[str] = set()
     try:
         tree = commit.tree / apps_dir.strip("/")
     except KeyError:
@@ -71,8 +74,9 @@ def read_revision(
         try:
             files[str(blob.path)] = data.decode("utf-8")
         except UnicodeDecodeError:
-            files[str(blob.path)] = data.decode("utf-8", errors="replace")
-    return Revision(sha=sha, files=files, apps_dir=apps_dir)
+            files[str(blob.path)] = ""
+            not_utf8.add(str(blob.path))
+    return Revision(sha=sha, files=files, apps_dir=apps_dir, not_utf8=frozenset(not_utf8))
 
 
 def read_file_at(repo: git.Repo, *, sha: str, path: str) -> str | None:

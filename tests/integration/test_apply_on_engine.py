@@ -243,3 +243,18 @@ def test_an_app_referencing_secrets_is_blocked_without_a_store_not_run_without_t
     assert result.apps["api"].status is AppStatus.BLOCKED
     assert "db-creds" in result.apps["api"].message
     assert ids(clean_engine) == {}
+
+
+def test_a_manifest_that_is_not_utf8_is_reported_by_name_and_holds_only_its_app(
+    git_repo: GitRepo, clean_engine: docker.DockerClient
+) -> None:
+    git_repo.commit({"apps/good.yaml": app_yaml("good")})
+    (git_repo.path / "apps" / "latin.yaml").write_bytes(b"name: latin\nimage: caf\xe9\n")
+    git_repo.repo.index.add(["apps/latin.yaml"])
+    git_repo.repo.index.commit("a latin-1 file")
+
+    result = apply(git_repo)
+
+    assert result.apps["latin"].status is AppStatus.INVALID
+    assert result.apps["latin"].message == "apps/latin.yaml: the file is not UTF-8 text"
+    assert result.apps["good"].status is AppStatus.APPLIED

@@ -137,3 +137,14 @@ def test_name_and_key_checks_refuse_trailing_or_leading_whitespace(value: str) -
 
     assert not is_dns_label(value)
     assert not is_env_name(value)
+
+
+def test_a_file_that_is_not_utf8_is_a_problem_of_its_own_app_only() -> None:
+    result = load_manifests(
+        {"apps/latin.yaml": "", "apps/good.yaml": "name: good\nimage: x\n"},
+        not_utf8={"apps/latin.yaml"},
+    )
+    assert set(result.apps) == {"good"}
+    assert [str(p) for p in result.problems["latin"]] == [
+        "apps/latin.yaml: the file is not UTF-8 text"
+    ]

@@ -23,7 +23,7 @@ import functools
 import io
 import posixpath
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -300,11 +300,14 @@ def app_name_for(path: str, *, apps_dir: str) -> str | None:
     return stem
 
 
-def load_manifests(files: Mapping[str, str], *, apps_dir: str = "apps") -> LoadResult:
+def load_manifests(
+    files: Mapping[str, str], *, apps_dir: str = "apps", not_utf8: Collection[str] = ()
+) -> LoadResult:
     """Validate every manifest under *apps_dir* of a revision, one app's failure isolated.
 
-    *files* maps repository-relative paths to text. Problems are grouped by app name so that a
-    broken app can be held while every other app goes on.
+    *files* maps repository-relative paths to text; *not_utf8* names the paths whose bytes were
+    not UTF-8 (the caller decoded nothing for them). Problems are grouped by app name so that
+    a broken app can be held while every other app goes on.
     """
     apps: dict[str, AppManifest] = {}
     problems: dict[str, list[ManifestProblem]] = {}
@@ -324,6 +327,9 @@ def load_manifests(files: Mapping[str, str], *, apps_dir: str = "apps") -> LoadR
             ]
             continue
         path = paths[0]
+        if path in not_utf8:
+            problems[name] = [ManifestProblem(path, None, None, "", "the file is not UTF-8 text")]
+            continue
         try:
             manifest = parse_manifest(files[path], file=path)
         except ManifestErrors as exc:
