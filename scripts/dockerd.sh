@@ -26,12 +26,26 @@ if [ -f "$dir/docker.pid" ] && kill -0 "$(cat "$dir/docker.pid")" 2>/dev/null; t
   sleep 2
 fi
 rm -f "$dir/docker.sock" "$dir/docker.pid"
+# Several private engines on one machine (people testing side by side) each need their own
+# bridge: GITBERTH_DOCKERD_BRIDGE=NAME:CIDR (e.g. gbr1:172.31.250.1/24) creates and uses it.
+bridge_args=()
+if [ -n "${GITBERTH_DOCKERD_BRIDGE:-}" ]; then
+  bridge="${GITBERTH_DOCKERD_BRIDGE%%:*}"
+  cidr="${GITBERTH_DOCKERD_BRIDGE#*:}"
+  if ! ip link show "$bridge" >/dev/null 2>&1; then
+    ip link add "$bridge" type bridge
+    ip addr add "$cidr" dev "$bridge"
+  fi
+  ip link set "$bridge" up
+  bridge_args=(--bridge "$bridge")
+fi
 echo "dockerd: starting a private engine at $DOCKER_HOST (log: $dir/dockerd.log)"
 nohup setsid dockerd \
   --data-root "$dir/data" \
   --exec-root "$dir/exec" \
   --host "unix://$dir/docker.sock" \
   --pidfile "$dir/docker.pid" \
+  "${bridge_args[@]}" \
   >"$dir/dockerd.log" 2>&1 </dev/null &
 
 for _ in $(seq 1 60); do
