@@ -80,9 +80,7 @@ def text_of(report: PlanReport, *, terminal: bool) -> str:
 
 def test_the_committed_plan_schema_is_not_stale() -> None:
     committed = json.loads((ROOT / "schemas" / "plan.schema.json").read_text())
-    assert committed == plan_schema(), (
-        "run: .venv/bin/python -m gitberth.render.report > schemas/plan.schema.json"
-    )
+    assert committed == plan_schema(), "run: gitberth schema plan > schemas/plan.schema.json"
 
 
 def test_json_reports_follow_the_schema() -> None:

@@ -28,3 +28,11 @@ def test_the_schema_rejects_unknown_fields() -> None:
     schema = app_schema()
     assert schema["additionalProperties"] is False
     assert schema["$defs"]["ServiceManifest"]["additionalProperties"] is False
+
+
+def test_the_schema_command_prints_the_plan_report_schema() -> None:
+    from gitberth.render.report import plan_schema
+
+    result = CliRunner().invoke(app, ["schema", "plan"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == plan_schema()

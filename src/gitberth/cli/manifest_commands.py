@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -14,10 +15,26 @@ from gitberth.core.manifests import MANIFEST_SUFFIXES, parse_manifest
 from gitberth.schema import app_schema
 
 
+class SchemaKind(StrEnum):
+    APP = "app"
+    PLAN = "plan"
+
+
 @app.command()
-def schema() -> None:
-    """Print the JSON schema of an app manifest (what schemas/app.schema.json holds)."""
-    typer.echo(json.dumps(app_schema(), indent=2))
+def schema(
+    kind: Annotated[
+        SchemaKind,
+        typer.Argument(
+            help="app: a manifest (schemas/app.schema.json); plan: the "
+            "plan --format json report (schemas/plan.schema.json)"
+        ),
+    ] = SchemaKind.APP,
+) -> None:
+    """Print a JSON schema: an app manifest's (default) or the JSON plan report's."""
+    from gitberth.render.report import plan_schema
+
+    document = app_schema() if kind is SchemaKind.APP else plan_schema()
+    typer.echo(json.dumps(document, indent=2))
 
 
 def _manifest_paths(paths: list[Path]) -> list[Path]:

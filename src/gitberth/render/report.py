@@ -10,7 +10,6 @@ the server's ``GET /secrets`` ever has one.
 
 from __future__ import annotations
 
-import json
 from enum import IntEnum
 from typing import Any, Literal
 
@@ -355,7 +354,3 @@ def _service(service: ServiceReview) -> ServiceOut:
 
 def render_json(report: PlanReport) -> str:
     return report.model_dump_json(indent=2)
-
-
-if __name__ == "__main__":
-    print(json.dumps(plan_schema(), indent=2))
