@@ -1,7 +1,7 @@
 """The JSON plan report: the contract CI tools read, and the model ``schemas/plan.schema.json``
 is generated from (a test fails when that file is stale).
 
-Regenerate the schema with ``python -m gitberth.render.report > schemas/plan.schema.json``.
+Regenerate the schema with ``gitberth schema plan > schemas/plan.schema.json``.
 
 The report holds names, key names, manifest text and positions. Inline env values appear
 because they are in Git already; no field can hold a secret value, since neither the review nor
