@@ -9,6 +9,13 @@ import typer
 
 from gitberth.cli import review_commands
 from gitberth.cli._app import app, console, err_console
+from gitberth.cli.options import (
+    AppsDirOption,
+    BranchOption,
+    GraceOption,
+    SecretsDirOption,
+    StateDirOption,
+)
 from gitberth.core.errors import GitberthError, RuntimeUnavailableError
 from gitberth.core.plan import ActionKind
 from gitberth.defaults import (
@@ -34,27 +41,8 @@ if TYPE_CHECKING:
     from gitberth.spec_ledger import SpecLedger
 
 RepoOption = Annotated[Path, typer.Option("--repo", help="path of the Git repository")]
-BranchOption = Annotated[str, typer.Option("--branch", help="branch to follow")]
 RevOption = Annotated[
     str | None, typer.Option("--rev", help="apply this commit instead of the branch tip")
-]
-AppsDirOption = Annotated[
-    str, typer.Option("--apps-dir", help="directory of app manifests inside the repo")
-]
-StateDirOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--state-dir",
-        help="state dir whose secret store resolves envFrom/secretFiles "
-        "(default: $GITBERTH_STATE_DIR, /var/lib/gitberth as root, else ~/.local/state/gitberth)",
-    ),
-]
-SecretsDirOption = Annotated[
-    Path,
-    typer.Option("--secrets-dir", help="RAM-backed (tmpfs) root for secret files"),
-]
-GraceOption = Annotated[
-    int, typer.Option("--grace", help="seconds a container gets to stop before it is killed")
 ]
 
 _STYLE = {

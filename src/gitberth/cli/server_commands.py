@@ -13,7 +13,6 @@ import logging
 import sys
 from datetime import UTC, datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
@@ -27,6 +26,13 @@ from gitberth.api.context import (
     open_context,
 )
 from gitberth.cli._app import app, console, err_console
+from gitberth.cli.options import (
+    AppsDirOption,
+    BranchOption,
+    GraceOption,
+    SecretsDirOption,
+    StateDirOption,
+)
 from gitberth.core.errors import GitberthError
 from gitberth.defaults import (
     DEFAULT_APPS_DIR,
@@ -44,15 +50,6 @@ logger = logging.getLogger("gitberth.serve")
 
 DEFAULT_API = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
 
-StateDirOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--state-dir",
-        help="state directory (default: $GITBERTH_STATE_DIR, else /var/lib/gitberth as root, "
-        "else ~/.local/state/gitberth)",
-        show_default=False,
-    ),
-]
 ApiOption = Annotated[
     str, typer.Option("--api", envvar="GITBERTH_API", help="URL of the running gitberth server")
 ]
@@ -115,16 +112,10 @@ def serve(
     log_format: Annotated[LogFormat, typer.Option(help="log lines as text or JSON")] = (
         LogFormat.TEXT
     ),
-    branch: Annotated[str, typer.Option(help="branch of --repo to follow")] = DEFAULT_BRANCH,
-    apps_dir: Annotated[
-        str, typer.Option(help="directory of app manifests in the repo")
-    ] = DEFAULT_APPS_DIR,
-    secrets_dir: Annotated[
-        Path, typer.Option(help="RAM-backed (tmpfs) root for secret files")
-    ] = DEFAULT_SECRETS_ROOT,
-    grace: Annotated[
-        int, typer.Option(help="seconds a container gets to stop before it is killed")
-    ] = DEFAULT_GRACE_SECONDS,
+    branch: BranchOption = DEFAULT_BRANCH,
+    apps_dir: AppsDirOption = DEFAULT_APPS_DIR,
+    secrets_dir: SecretsDirOption = DEFAULT_SECRETS_ROOT,
+    grace: GraceOption = DEFAULT_GRACE_SECONDS,
     interval: Annotated[
         float, typer.Option(help="seconds between fetches of a remote --repo and full resyncs")
     ] = DEFAULT_INTERVAL,

@@ -7,13 +7,12 @@ with no token and also after the server stopped: the last known state is what it
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from gitberth.cli._app import app, console, err_console
+from gitberth.cli.options import StateDirOption
 from gitberth.core.errors import GitberthError
 from gitberth.state import StateDir, open_database
 from gitberth.status import AppState, ErrorClass, LoopState, StatusStore, SyncState
@@ -69,10 +68,7 @@ def _row(state: AppState) -> tuple[str, ...]:
 
 @app.command()
 def status(
-    state_dir: Annotated[
-        Path | None,
-        typer.Option("--state-dir", help="state directory of the server", show_default=False),
-    ] = None,
+    state_dir: StateDirOption = None,
 ) -> None:
     """Show every app's sync state, health, containers and last error, as the loop saw them.
 

@@ -12,7 +12,14 @@ from rich.console import Console
 from rich.text import Text
 
 from gitberth.core.review import Change, ContainerAction
-from gitberth.render.report import AppOut, LiveOut, PlanReport, RunningAppOut
+from gitberth.render.report import (
+    AppOut,
+    ContainerOut,
+    LiveOut,
+    PlanReport,
+    RunningAppOut,
+    RunningContainerOut,
+)
 
 _FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _CHANGE_STYLE = {
@@ -114,14 +121,7 @@ def _print_app(app: AppOut, *, console: Console) -> None:
         for change in service.fields:
             _line(console, Text(f"      {change.text}"))
         for container in service.containers:
-            _line(
-                console,
-                Text.assemble(
-                    "      ",
-                    (f"{container.action.value:<7}", _ACTION_STYLE[container.action]),
-                    f" {container.name}: {container.reason}",
-                ),
-            )
+            _container_line(console, container, indent=6)
 
 
 def _print_live(live: LiveOut, *, console: Console) -> None:
@@ -148,14 +148,7 @@ def _print_live(live: LiveOut, *, console: Console) -> None:
     for app in live.running.apps:
         _line(console, Text("  " + running_headline(app), style="bold"))
         for container in app.containers:
-            _line(
-                console,
-                Text.assemble(
-                    "    ",
-                    (f"{container.action.value:<7}", _ACTION_STYLE[container.action]),
-                    f" {container.name}: {container.reason}",
-                ),
-            )
+            _container_line(console, container, indent=4)
 
 
 def running_headline(app: RunningAppOut) -> str:
@@ -164,3 +157,17 @@ def running_headline(app: RunningAppOut) -> str:
     if app.appliedRevision:
         state += f", applied {short_ref(app.appliedRevision)}"
     return f"app {app.name}: {state}" + (f"; {app.error}" if app.error else "")
+
+
+def _container_line(
+    console: Console, container: ContainerOut | RunningContainerOut, *, indent: int
+) -> None:
+    """``<action> <name>: <reason>``, the action coloured as everywhere in the text plan."""
+    _line(
+        console,
+        Text.assemble(
+            " " * indent,
+            (f"{container.action.value:<7}", _ACTION_STYLE[container.action]),
+            f" {container.name}: {container.reason}",
+        ),
+    )
