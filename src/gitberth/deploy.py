@@ -16,8 +16,14 @@ from typing import Any
 import git
 from ruamel.yaml import YAML
 
-from gitberth.core.errors import DeployError, ReadOnlyRepoError, UnknownSecretError
-from gitberth.core.manifests import validate_manifest
+from gitberth.core.container_options import PublishPolicy
+from gitberth.core.errors import (
+    DeployError,
+    ManifestErrors,
+    ReadOnlyRepoError,
+    UnknownSecretError,
+)
+from gitberth.core.manifests import reserved_port_problems, validate_manifest
 from gitberth.core.models import AppManifest, ResolvedApp
 from gitberth.core.resolve import candidate_keys, missing_secrets, resolve_app
 from gitberth.gitwrite import Author, commit_file
@@ -96,6 +102,7 @@ class Deployer:
         lock: threading.Lock | None = None,
         remote: RemoteRepo | None = None,
         on_committed: Callable[[str], None] | None = None,
+        publish: PublishPolicy | None = None,
     ) -> None:
         """*repo* opens the local repository, or the state-dir mirror of *remote* (to which
         every deploy is then pushed); it is called at deploy time, so a remote that cannot be
@@ -111,6 +118,7 @@ class Deployer:
         self.secrets = secrets
         self.known_specs = known_specs if known_specs is not None else {}
         self.lock = lock or threading.Lock()
+        self.publish = publish or PublishPolicy()
 
     @property
     def repo(self) -> git.Repo:
@@ -119,7 +127,13 @@ class Deployer:
     def validate(self, body: Any) -> AppManifest:
         name = body.get("name") if isinstance(body, dict) else None
         file = f"{self.apps_dir}/{name}.yaml" if isinstance(name, str) else "request body"
-        return validate_manifest(body, file=file)
+        manifest = validate_manifest(body, file=file)
+        reserved = reserved_port_problems(
+            manifest, file=file, reserved=self.publish.reserved_host_ports
+        )
+        if reserved:
+            raise ManifestErrors(reserved)
+        return manifest
 
     def check_secrets(self, manifest: AppManifest) -> ResolvedApp:
         """Fail fast, before anything is written, on names that exist in neither scope."""
@@ -127,7 +141,9 @@ class Deployer:
         missing = missing_secrets(manifest, available)
         if missing:
             raise UnknownSecretError(missing)
-        return resolve_app(manifest, secrets=available)
+        return resolve_app(
+            manifest, secrets=available, publish_address=self.publish.default_address
+        )
 
     def _commit(self, manifest: AppManifest, *, author: Author) -> str:
         """Commit the manifest; for a remote, on a fresh fetch, and push it (retrying when
@@ -166,7 +182,10 @@ class Deployer:
                 runtime=self.runtime,
                 secrets=self.secrets,
                 known_specs=self.known_specs,
-                history=history_from_repo(self.repo, apps_dir=self.apps_dir, secrets=self.secrets),
+                publish=self.publish,
+                history=history_from_repo(
+                    self.repo, apps_dir=self.apps_dir, secrets=self.secrets, publish=self.publish
+                ),
             )
 
     def deploy(self, manifest: AppManifest, *, author: Author) -> DeployOutcome:
@@ -181,7 +200,10 @@ class Deployer:
                 runtime=self.runtime,
                 secrets=self.secrets,
                 known_specs=self.known_specs,
-                history=history_from_repo(self.repo, apps_dir=self.apps_dir, secrets=self.secrets),
+                publish=self.publish,
+                history=history_from_repo(
+                    self.repo, apps_dir=self.apps_dir, secrets=self.secrets, publish=self.publish
+                ),
                 only_apps=frozenset({manifest.name}),
             )
         return DeployOutcome(

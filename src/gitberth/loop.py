@@ -36,6 +36,7 @@ import git
 import requests
 import watchfiles
 
+from gitberth.core.container_options import PublishPolicy
 from gitberth.core.errors import GitberthError, RuntimeUnavailableError
 from gitberth.core.plan import DesiredState
 from gitberth.defaults import DEFAULT_APPS_DIR, DEFAULT_BRANCH, DEFAULT_INTERVAL, DEFAULT_WORKERS
@@ -76,8 +77,9 @@ from gitberth.status import (
 logger = logging.getLogger("gitberth.loop")
 
 WATCH_DEBOUNCE_MS = 30
-DOCKER_EVENTS = ("die", "destroy", "oom", "pause", "rename")
-"""Container events that may leave a managed slot empty or not running."""
+DOCKER_EVENTS = ("die", "destroy", "oom", "pause", "rename", "health_status")
+"""Container events that may leave a managed slot empty or not running, or change its health
+(status shows the engine's health state, so it is refreshed when that changes)."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,8 @@ class LoopSettings:
     """Backoff of one app whose actions failed, while its desired spec stays the same."""
     watch: bool = True
     docker_events: bool = True
+    publish: PublishPolicy = field(default_factory=PublishPolicy)
+    """The server's default publish address and the host ports it keeps for itself."""
 
 
 class GitSource:
@@ -398,7 +402,9 @@ class Loop:
     def _reconcile_under_lock(self, work: _Pending, actions: list[ActionRecord]) -> ReconcileResult:
         assert self._revision is not None
         if self._desired is None or work.rebuild or _has_blocked(self._desired):
-            self._desired = build_desired(self._revision, secrets=self.secrets)
+            self._desired = build_desired(
+                self._revision, secrets=self.secrets, publish=self.settings.publish
+            )
         desired = self._desired
         skipped = self._apps_in_backoff(desired)
         if skipped:
@@ -472,7 +478,10 @@ class Loop:
             listener=listen,
             known_specs=self.known_specs,
             history=history_from_repo(
-                self.source.repo, apps_dir=self.settings.apps_dir, secrets=self.secrets
+                self.source.repo,
+                apps_dir=self.settings.apps_dir,
+                secrets=self.secrets,
+                publish=self.settings.publish,
             ),
             workers=self.settings.workers,
             desired=desired,

@@ -20,6 +20,7 @@ import git
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from gitberth.core.container_options import PublishPolicy
 from gitberth.core.errors import (
     ActionFailedError,
     ManifestProblem,
@@ -130,9 +131,21 @@ class Desired:
     reports: dict[str, AppReport]
 
 
-def build_desired(revision: Revision, *, secrets: SecretSource) -> Desired:
-    """Load, validate and resolve every app of *revision*; hold the ones that cannot be."""
-    loaded = load_manifests(revision.files, apps_dir=revision.apps_dir, not_utf8=revision.not_utf8)
+def build_desired(
+    revision: Revision, *, secrets: SecretSource, publish: PublishPolicy | None = None
+) -> Desired:
+    """Load, validate and resolve every app of *revision*; hold the ones that cannot be.
+
+    *publish* is the server's publishing policy: its default address enters every spec hash,
+    and a manifest that asks for one of its reserved host ports is invalid.
+    """
+    publish = publish or PublishPolicy()
+    loaded = load_manifests(
+        revision.files,
+        apps_dir=revision.apps_dir,
+        not_utf8=revision.not_utf8,
+        reserved_host_ports=publish.reserved_host_ports,
+    )
     reports: dict[str, AppReport] = {}
     held: dict[str, str] = {}
     for name, problems in loaded.problems.items():
@@ -156,7 +169,9 @@ def build_desired(revision: Revision, *, secrets: SecretSource) -> Desired:
     apps: dict[str, ResolvedApp] = {}
     for name, manifest in sorted(loaded.apps.items()):
         try:
-            apps[name] = resolve_app(manifest, secrets=available)
+            apps[name] = resolve_app(
+                manifest, secrets=available, publish_address=publish.default_address
+            )
         except ResolveError as exc:
             message = str(exc)
             if isinstance(exc, SealedError) and sealed_message:
@@ -176,12 +191,18 @@ def spec_summaries(desired: DesiredState) -> dict[str, Mapping[str, Any]]:
     return {s.spec_hash: s.describe() for app in desired.apps.values() for s in app.services}
 
 
-def history_from_repo(repo: git.Repo, *, apps_dir: str, secrets: SecretSource) -> SpecHistory:
+def history_from_repo(
+    repo: git.Repo,
+    *,
+    apps_dir: str,
+    secrets: SecretSource,
+    publish: PublishPolicy | None = None,
+) -> SpecHistory:
     """A :data:`SpecHistory` reading older revisions from *repo*, resolved with *secrets*."""
 
     def specs_at(sha: str) -> Mapping[str, Mapping[str, Any]]:
         revision = read_revision(repo, rev=sha, apps_dir=apps_dir)
-        return spec_summaries(build_desired(revision, secrets=secrets).state)
+        return spec_summaries(build_desired(revision, secrets=secrets, publish=publish).state)
 
     return specs_at
 
@@ -201,6 +222,7 @@ def reconcile_once(
     prune: bool = True,
     allow_empty: bool = True,
     stop: threading.Event | None = None,
+    publish: PublishPolicy | None = None,
 ) -> ReconcileResult:
     """Make the engine match *revision*: one observe, one plan, then the plan's actions.
 
@@ -214,7 +236,7 @@ def reconcile_once(
     """
     started = time.monotonic()
     if desired is None:
-        desired = build_desired(revision, secrets=secrets or NoSecretStore())
+        desired = build_desired(revision, secrets=secrets or NoSecretStore(), publish=publish)
     observed = runtime.observe()
     known = known_specs if known_specs is not None else {}
     known.update(spec_summaries(desired.state))

@@ -17,12 +17,14 @@ from fastapi import FastAPI
 from gitberth.api import dashboard, routes_deploy, routes_hooks, routes_status
 from gitberth.api.app import create_app
 from gitberth.api.context import ServerContext
+from gitberth.core.container_options import PublishPolicy
 from gitberth.core.errors import RuntimeUnavailableError
 from gitberth.defaults import (
     DEFAULT_APPS_DIR,
     DEFAULT_BRANCH,
     DEFAULT_GRACE_SECONDS,
     DEFAULT_INTERVAL,
+    DEFAULT_PUBLISH_ADDRESS,
     DEFAULT_ROLLOUT_TIMEOUT,
     DEFAULT_SECRETS_ROOT,
     DEFAULT_WORKERS,
@@ -49,6 +51,15 @@ class RepoSettings:
     rollout_timeout: float = DEFAULT_ROLLOUT_TIMEOUT
     workers: int = DEFAULT_WORKERS
     webhook_secret: str | None = None
+    publish_address: str = DEFAULT_PUBLISH_ADDRESS
+    reserved_host_ports: frozenset[int] = frozenset()
+    """Host ports no manifest may take: the API's own listen port."""
+
+    @property
+    def publish(self) -> PublishPolicy:
+        return PublishPolicy(
+            default_address=self.publish_address, reserved_host_ports=self.reserved_host_ports
+        )
 
 
 def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
@@ -64,6 +75,7 @@ def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
         grace_seconds=settings.grace_seconds,
         secret_files=secret_files,
         rollout_timeout=settings.rollout_timeout,
+        publish_address=settings.publish_address,
     )
     try:
         runtime.sweep_secret_files()  # directories left by a crash, mounted by no container
@@ -94,6 +106,7 @@ def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
         lock=loop.lock,
         remote=source.remote,
         on_committed=loop.adopt_revision,
+        publish=settings.publish,
     )
     app.state.deployer = deployer
     return app
@@ -110,6 +123,7 @@ def build_loop(context: ServerContext, settings: RepoSettings, *, runtime: Docke
             apps_dir=settings.apps_dir,
             interval=settings.interval,
             workers=settings.workers,
+            publish=settings.publish,
         ),
         runtime=runtime,
         status=StatusStore(context.db),

@@ -42,6 +42,8 @@ class SyncState(StrEnum):
 
 class Health(StrEnum):
     HEALTHY = "Healthy"
+    PROGRESSING = "Progressing"
+    """Running, and a health check has not decided yet (the engine says ``starting``)."""
     UNHEALTHY = "Unhealthy"
     MISSING = "Missing"
     UNKNOWN = "Unknown"
@@ -63,6 +65,7 @@ STALLING_CODES = frozenset(
         "sealed",
         "prune_refused",
         "rollout_failed",
+        "unhealthy",
     }
 )
 
@@ -78,6 +81,8 @@ class ContainerInfo:
     created_at: str | None = None
     """When the container was created, ISO 8601 UTC to the second (``createdAt`` in JSON): a
     review compares it with the ``updatedAt`` of the secrets the container consumes."""
+    health: str | None = None
+    """The engine's health state: healthy, unhealthy, starting; None without a health check."""
 
     @classmethod
     def of(cls, container: ObservedContainer) -> ContainerInfo:
@@ -89,6 +94,7 @@ class ContainerInfo:
             revision=container.revision,
             url=container.url,
             created_at=iso_second(container.created_at),
+            health=container.health,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -164,12 +170,16 @@ def classify(code: str | None) -> ErrorClass:
 
 
 def health_of(containers: Iterable[ContainerInfo]) -> Health:
+    """The app's health as the engine reports it: a container that is not running, or whose
+    health check fails, makes it Unhealthy; one whose check has not decided, Progressing."""
     listed = list(containers)
     if not listed:
         return Health.MISSING
-    if all(c.state == ContainerState.RUNNING.value for c in listed):
-        return Health.HEALTHY
-    return Health.UNHEALTHY
+    if any(c.state != ContainerState.RUNNING.value or c.health == "unhealthy" for c in listed):
+        return Health.UNHEALTHY
+    if any(c.health == "starting" for c in listed):
+        return Health.PROGRESSING
+    return Health.HEALTHY
 
 
 def app_state(
@@ -187,7 +197,7 @@ def app_state(
     if report.status.is_error:
         code = report.code or report.status.value
         error = AppError(classify(code), code, report.message, now)
-        if report.status is AppStatus.FAILED and code == "rollout_failed":
+        if report.status is AppStatus.FAILED and code in ("rollout_failed", "unhealthy"):
             sync = SyncState.DEGRADED
         elif report.status is AppStatus.FAILED and code == "interrupted":
             sync = SyncState.OUT_OF_SYNC
@@ -195,12 +205,19 @@ def app_state(
             sync = SyncState.ERROR
     elif report.status is AppStatus.PLANNED:
         sync = SyncState.OUT_OF_SYNC
-    elif health is Health.HEALTHY or (health is Health.MISSING and not report.containers):
+    elif health in (Health.HEALTHY, Health.PROGRESSING) or (
+        health is Health.MISSING and not report.containers
+    ):
         sync, applied = SyncState.SYNCED, revision
     else:
         sync = SyncState.DEGRADED
-        stopped = ", ".join(f"{c.name} is {c.state}" for c in containers if c.state != "running")
-        error = AppError(ErrorClass.WAITING, "not_running", stopped, now)
+        problems = ", ".join(
+            f"{c.name} is {c.state}" if c.state != "running" else f"{c.name} is unhealthy"
+            for c in containers
+            if c.state != "running" or c.health == "unhealthy"
+        )
+        code = "not_running" if any(c.state != "running" for c in containers) else "unhealthy"
+        error = AppError(ErrorClass.WAITING, code, problems, now)
     return AppState(
         name=report.app,
         sync=sync,

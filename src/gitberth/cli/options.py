@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated
 
@@ -25,4 +26,22 @@ SecretsDirOption = Annotated[
 ]
 GraceOption = Annotated[
     int, typer.Option("--grace", help="seconds a container gets to stop before it is killed")
+]
+
+
+def _ip_address(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise typer.BadParameter("must be an IP address such as 127.0.0.1 or 0.0.0.0") from None
+
+
+PublishAddressOption = Annotated[
+    str,
+    typer.Option(
+        "--publish-address",
+        callback=_ip_address,
+        help="host address for published ports that name none (0.0.0.0: every interface); "
+        "changing it replaces the containers that use it",
+    ),
 ]

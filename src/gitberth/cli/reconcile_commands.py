@@ -13,6 +13,7 @@ from gitberth.cli.options import (
     AppsDirOption,
     BranchOption,
     GraceOption,
+    PublishAddressOption,
     SecretsDirOption,
     StateDirOption,
 )
@@ -22,6 +23,7 @@ from gitberth.defaults import (
     DEFAULT_APPS_DIR,
     DEFAULT_BRANCH,
     DEFAULT_GRACE_SECONDS,
+    DEFAULT_PUBLISH_ADDRESS,
     DEFAULT_SECRETS_ROOT,
 )
 from gitberth.reconciler import (
@@ -96,23 +98,33 @@ def _run(
     dry_run: bool,
     state_dir: Path | None,
     secrets_dir: Path = DEFAULT_SECRETS_ROOT,
+    publish_address: str = DEFAULT_PUBLISH_ADDRESS,
 ) -> ReconcileResult:
     try:
         git_repo = open_repo(repo)
         revision = read_revision(git_repo, branch=branch, rev=rev, apps_dir=apps_dir)
         console.print(f"revision [bold]{revision.short}[/] ({rev or branch}) of {repo}")
         secrets, ledger = open_state(state_dir)
+        from gitberth.core.container_options import PublishPolicy
         from gitberth.runtime.docker import DockerRuntime
         from gitberth.runtime.secret_files import SecretFilesRoot
 
-        runtime = DockerRuntime(grace_seconds=grace, secret_files=SecretFilesRoot(secrets_dir))
+        runtime = DockerRuntime(
+            grace_seconds=grace,
+            secret_files=SecretFilesRoot(secrets_dir),
+            publish_address=publish_address,
+        )
+        publish = PublishPolicy(default_address=publish_address)
         return reconcile_once(
+            publish=publish,
             revision=revision,
             runtime=runtime,
             secrets=secrets,
             dry_run=dry_run,
             listener=None if dry_run else _print_event,
-            history=history_from_repo(git_repo, apps_dir=apps_dir, secrets=secrets),
+            history=history_from_repo(
+                git_repo, apps_dir=apps_dir, secrets=secrets, publish=publish
+            ),
             known_specs=ledger,
             allow_empty=read_settings(git_repo, sha=revision.sha).allow_empty,
         )
@@ -156,6 +168,7 @@ def apply(
     grace: GraceOption = DEFAULT_GRACE_SECONDS,
     state_dir: StateDirOption = None,
     secrets_dir: SecretsDirOption = DEFAULT_SECRETS_ROOT,
+    publish_address: PublishAddressOption = DEFAULT_PUBLISH_ADDRESS,
 ) -> None:
     """Reconcile once: make the engine run what the branch (or --rev) says.
 
@@ -171,6 +184,7 @@ def apply(
         dry_run=False,
         state_dir=state_dir,
         secrets_dir=secrets_dir,
+        publish_address=publish_address,
     )
     _print_summary(result, dry_run=False)
     if not result.ok:
@@ -189,6 +203,7 @@ def plan(
     server: review_commands.ServerOption = None,
     token: review_commands.TokenOption = None,
     state_dir: StateDirOption = None,
+    publish_address: PublishAddressOption = DEFAULT_PUBLISH_ADDRESS,
 ) -> None:
     """Dry run against the live containers: what `apply` would do, changing nothing.
 
@@ -223,6 +238,7 @@ def plan(
         grace=DEFAULT_GRACE_SECONDS,
         dry_run=True,
         state_dir=state_dir,
+        publish_address=publish_address,
     )
     _print_summary(result, dry_run=True)
     if not result.ok:

@@ -30,6 +30,7 @@ from gitberth.cli.options import (
     AppsDirOption,
     BranchOption,
     GraceOption,
+    PublishAddressOption,
     SecretsDirOption,
     StateDirOption,
 )
@@ -39,6 +40,7 @@ from gitberth.defaults import (
     DEFAULT_BRANCH,
     DEFAULT_GRACE_SECONDS,
     DEFAULT_INTERVAL,
+    DEFAULT_PUBLISH_ADDRESS,
     DEFAULT_ROLLOUT_TIMEOUT,
     DEFAULT_SECRETS_ROOT,
     DEFAULT_WORKERS,
@@ -125,6 +127,7 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, help="apps rolled out in parallel")
     ] = DEFAULT_WORKERS,
+    publish_address: PublishAddressOption = DEFAULT_PUBLISH_ADDRESS,
     webhook_secret: Annotated[
         str | None,
         typer.Option(
@@ -167,6 +170,8 @@ def serve(
                 rollout_timeout=rollout_timeout,
                 workers=workers,
                 webhook_secret=webhook_secret,
+                publish_address=publish_address,
+                reserved_host_ports=frozenset({port}),
             ),
         )
     except GitberthError as exc:

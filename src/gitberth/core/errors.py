@@ -15,7 +15,8 @@ these with ``raise ... from exc`` so callers never need to know which library fa
     ├── RuntimeUnavailableError  the container engine does not answer
     ├── ServerUnavailableError   a gitberth server does not answer a client (plan --server)
     ├── ActionFailedError        one planned action failed on the engine
-    │   └── RolloutFailedError   a new container never became healthy; the old one was kept
+    │   ├── RolloutFailedError   a new container never became healthy; the old one was kept
+    │   └── UnhealthyError       a container in an empty slot failed its health check
     ├── SecretStoreError         the secret store refused or failed
     │   ├── SecretNotFoundError
     │   ├── SecretIntegrityError a record does not decrypt (tampered, moved or wrong key)
@@ -153,6 +154,13 @@ class RolloutFailedError(ActionFailedError):
     """A replacement container did not become healthy in time; it was removed, the old kept."""
 
     code = "rollout_failed"
+
+
+class UnhealthyError(ActionFailedError):
+    """A container started in an empty slot (a new app or replica) failed its health check or
+    never passed it in time; it was left running, since nothing older can take its place."""
+
+    code = "unhealthy"
 
 
 class SecretStoreError(GitberthError):

@@ -33,6 +33,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from gitberth.core.container_options import REFUSED_FIELDS
 from gitberth.core.errors import ManifestErrors, ManifestProblem
 from gitberth.core.models import AppManifest, container_base
 
@@ -131,6 +132,9 @@ def _field_path(loc: Iterable[int | str]) -> str:
 
 def _message(error: Mapping[str, Any]) -> str:
     kind = str(error.get("type", ""))
+    loc = error.get("loc") or ()
+    if kind == "extra_forbidden" and loc and str(loc[-1]) in REFUSED_FIELDS:
+        return REFUSED_FIELDS[str(loc[-1])]
     if kind in _FRIENDLY:
         return _FRIENDLY[kind]
     message = str(error.get("msg", "invalid value"))
@@ -300,14 +304,47 @@ def app_name_for(path: str, *, apps_dir: str) -> str | None:
     return stem
 
 
+def reserved_port_problems(
+    manifest: AppManifest, *, file: str, reserved: Collection[int], text: str | None = None
+) -> list[ManifestProblem]:
+    """A fixed host port the server keeps for itself (its API's listen port) is refused, with
+    the position of the field when the manifest *text* is at hand."""
+    if not reserved:
+        return []
+    fields: list[tuple[tuple[int | str, ...], int | None]] = []
+    for prefix, item in (
+        [((), manifest)]
+        if manifest.services is None
+        else [(("services", n), s) for n, s in enumerate(manifest.services)]
+    ):
+        fields.append(((*prefix, "hostPort"), item.hostPort))
+        fields += [((*prefix, "ports", i, "host"), p.host) for i, p in enumerate(item.ports or ())]
+    root = _yaml().load(io.StringIO(text)) if text is not None else None
+    return [
+        ManifestProblem(
+            file,
+            *_position(root, loc),
+            _field_path(loc),
+            f"host port {port} is gitberth's own API port (serve --listen); pick another",
+        )
+        for loc, port in fields
+        if port is not None and port in reserved
+    ]
+
+
 def load_manifests(
-    files: Mapping[str, str], *, apps_dir: str = "apps", not_utf8: Collection[str] = ()
+    files: Mapping[str, str],
+    *,
+    apps_dir: str = "apps",
+    not_utf8: Collection[str] = (),
+    reserved_host_ports: Collection[int] = (),
 ) -> LoadResult:
     """Validate every manifest under *apps_dir* of a revision, one app's failure isolated.
 
     *files* maps repository-relative paths to text; *not_utf8* names the paths whose bytes were
     not UTF-8 (the caller decoded nothing for them). Problems are grouped by app name so that
-    a broken app can be held while every other app goes on.
+    a broken app can be held while every other app goes on. A fixed host port among
+    *reserved_host_ports* (the server's own) is a problem of its app.
     """
     apps: dict[str, AppManifest] = {}
     problems: dict[str, list[ManifestProblem]] = {}
@@ -345,6 +382,12 @@ def load_manifests(
                     f"{path} must declare name: {name} (it declares {manifest.name!r})",
                 )
             ]
+            continue
+        reserved = reserved_port_problems(
+            manifest, file=path, reserved=reserved_host_ports, text=files[path]
+        )
+        if reserved:
+            problems[name] = reserved
             continue
         apps[name] = manifest
 

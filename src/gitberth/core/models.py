@@ -25,6 +25,15 @@ from pydantic import (
     model_validator,
 )
 
+from gitberth.core import container_options
+from gitberth.core.container_options import (
+    OPTION_FIELD_NAMES,
+    ContainerOptions,
+    OptionFields,
+    PortBinding,
+    options_from,
+)
+
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _DNS_LABEL = re.compile(DNS_LABEL_PATTERN)
@@ -41,6 +50,9 @@ DnsLabel = Annotated[
 SecretName = DnsLabel
 EnvName = Annotated[str, Field(pattern=ENV_NAME_PATTERN, max_length=255)]
 Port = Annotated[int, Field(ge=1, le=65535, strict=True)]
+MAX_REPLICAS = 100
+"""Containers per service: more is almost certainly a typo, and would exhaust a single engine."""
+Replicas = Annotated[int, Field(ge=0, le=MAX_REPLICAS, strict=True)]
 
 
 def is_dns_label(value: str) -> bool:
@@ -76,8 +88,8 @@ class _ServiceFields(_Strict):
         default_factory=dict, description="inline environment; always wins over envFrom"
     )
     command: list[str] | None = Field(default=None, description="overrides the image CMD")
-    replicas: Annotated[int, Field(ge=0, strict=True)] = Field(
-        default=1, description="number of containers"
+    replicas: Replicas = Field(
+        default=1, description=f"number of containers (at most {MAX_REPLICAS})"
     )
     envFrom: list[SecretName] = Field(
         default_factory=list, description="secrets whose every key becomes an env var"
@@ -107,13 +119,30 @@ def _check_host_port(port: int | None, host_port: int | None, replicas: int) -> 
         )
 
 
-class ServiceManifest(_ServiceFields):
-    """One service of a multi-service app."""
+class ServiceManifest(OptionFields, _ServiceFields):
+    """One service of a multi-service app (its option fields follow its core fields)."""
 
     name: DnsLabel
 
 
-class AppManifest(_Strict):
+class _AppFields(_Strict):
+    name: DnsLabel
+    envFrom: list[SecretName] = Field(
+        default_factory=list, description="app-level: every service gets these secrets as env"
+    )
+    secretFiles: list[SecretName] = Field(
+        default_factory=list, description="app-level: mounted in every service"
+    )
+    image: str | None = Field(default=None, min_length=1)
+    port: Port | None = None
+    env: dict[EnvName, EnvValue] | None = None
+    command: list[str] | None = None
+    replicas: Replicas | None = None
+    hostPort: Port | None = None
+    services: list[ServiceManifest] | None = Field(default=None, min_length=1)
+
+
+class AppManifest(OptionFields, _AppFields):
     """An app: ``apps/<name>.yaml``, or the body of ``POST /deploy``.
 
     Either a single-service app (``image`` and friends at the top level) or a multi-service app
@@ -127,21 +156,6 @@ class AppManifest(_Strict):
         json_schema_extra={"additionalProperties": False},
     )
 
-    name: DnsLabel
-    envFrom: list[SecretName] = Field(
-        default_factory=list, description="app-level: every service gets these secrets as env"
-    )
-    secretFiles: list[SecretName] = Field(
-        default_factory=list, description="app-level: mounted in every service"
-    )
-    image: str | None = Field(default=None, min_length=1)
-    port: Port | None = None
-    env: dict[EnvName, EnvValue] | None = None
-    command: list[str] | None = None
-    replicas: Annotated[int, Field(ge=0, strict=True)] | None = None
-    hostPort: Port | None = None
-    services: list[ServiceManifest] | None = Field(default=None, min_length=1)
-
     @field_validator("hostPort")
     @classmethod
     def _host_port_rules(cls, value: int | None, info: ValidationInfo) -> int | None:
@@ -153,6 +167,7 @@ class AppManifest(_Strict):
         single = {
             key: getattr(self, key)
             for key in ("image", "port", "hostPort", "env", "command", "replicas")
+            + OPTION_FIELD_NAMES
             if getattr(self, key) is not None
         }
         if self.services is None:
@@ -191,6 +206,7 @@ class AppManifest(_Strict):
                     env_from=tuple(self.envFrom),
                     secret_files=tuple(self.secretFiles),
                     single_service=True,
+                    options=options_from(self, port=self.port),
                 ),
             )
         return tuple(
@@ -206,6 +222,7 @@ class AppManifest(_Strict):
                 env_from=tuple(self.envFrom) + tuple(s.envFrom),
                 secret_files=tuple(self.secretFiles) + tuple(s.secretFiles),
                 single_service=False,
+                options=options_from(s, port=s.port),
             )
             for s in self.services
         )
@@ -237,6 +254,22 @@ class ServiceSpec:
     env_from: tuple[str, ...] = ()
     secret_files: tuple[str, ...] = ()
     single_service: bool = False
+    options: ContainerOptions = field(default_factory=ContainerOptions)
+    """Health check, restart policy, limits, labels, process and the long form of ports."""
+
+    @property
+    def published_ports(self) -> tuple[PortBinding, ...]:
+        """Every published port: the ``ports`` list, or the one of ``port``/``hostPort``."""
+        if self.options.ports:
+            return self.options.ports
+        if self.port is None:
+            return ()
+        return (PortBinding(container=self.port, host=self.host_port),)
+
+    @property
+    def fixed_host_ports(self) -> tuple[int, ...]:
+        """Host ports that two containers could not share (they force stop-first)."""
+        return tuple(p.host for p in self.published_ports if p.host is not None)
 
     @property
     def container_base(self) -> str:
@@ -337,6 +370,7 @@ def spec_summary(
         "hostPort": spec.host_port,
         "env": {name: show(item) for name, item in sorted(env.items())},
         "files": {name: show(item) for name, item in sorted(files.items())},
+        **container_options.summary(spec.options),
     }
 
 
@@ -376,6 +410,8 @@ class ObservedContainer:
     created_at: float | None = None
     """When the engine created the container (POSIX seconds; the list call gives whole
     seconds), so a review can tell which secrets changed since it started. None when unknown."""
+    health: str | None = None
+    """The engine's health state (healthy, unhealthy, starting); None without a health check."""
 
     @property
     def replica(self) -> int | None:

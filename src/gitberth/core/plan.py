@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from gitberth.core import container_options
+from gitberth.core.container_options import RestartPolicy
 from gitberth.core.models import (
     ContainerState,
     ObservedContainer,
@@ -194,6 +196,10 @@ def _replace_reason(
             return "spec changed (previous spec unknown: changed by hand or before a restart)"
         changes = describe_changes(previous, desired.describe())
         return "; ".join(changes) if changes else "spec changed"
+    if current.state is ContainerState.RESTARTING and (
+        desired.spec.options.restart is not RestartPolicy.NO
+    ):
+        return None  # the engine is restarting it under its restart policy; a new one would too
     if current.state is not ContainerState.RUNNING:
         return f"container is {current.state.value}"
     return None
@@ -221,6 +227,7 @@ def describe_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str
                 changes.append(f"{label} {name} removed")
             elif before[name] != after[name]:
                 changes.append(f"{label} {name} changed{_source_note(before[name], after[name])}")
+    changes.extend(change.text for change in container_options.option_changes(old, new))
     return changes
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
+from gitberth.core.container_options import DEFAULT_PUBLISH_ADDRESS
 from gitberth.core.errors import SealedError, UnknownSecretError
 from gitberth.core.fingerprint import spec_hash
 from gitberth.core.models import (
@@ -73,8 +74,16 @@ def missing_secrets(manifest: AppManifest, secrets: Secrets) -> tuple[str, ...]:
     )
 
 
-def resolve_app(manifest: AppManifest, *, secrets: Secrets | None) -> ResolvedApp:
+def resolve_app(
+    manifest: AppManifest,
+    *,
+    secrets: Secrets | None,
+    publish_address: str = DEFAULT_PUBLISH_ADDRESS,
+) -> ResolvedApp:
     """Resolve every service of *manifest*.
+
+    *publish_address* is where ports that name no address are published (it enters the spec
+    hash, so changing it moves the containers).
 
     *secrets* is ``None`` when the store is sealed or absent: an app that references no secret
     still resolves, one that does raises :class:`SealedError`. Unknown names raise
@@ -93,12 +102,15 @@ def resolve_app(manifest: AppManifest, *, secrets: Secrets | None) -> ResolvedAp
     return ResolvedApp(
         name=manifest.name,
         services=tuple(
-            resolve_service(spec, secrets=secrets or {}) for spec in manifest.service_specs()
+            resolve_service(spec, secrets=secrets or {}, publish_address=publish_address)
+            for spec in manifest.service_specs()
         ),
     )
 
 
-def resolve_service(spec: ServiceSpec, *, secrets: Secrets) -> ResolvedService:
+def resolve_service(
+    spec: ServiceSpec, *, secrets: Secrets, publish_address: str = DEFAULT_PUBLISH_ADDRESS
+) -> ResolvedService:
     env: dict[str, ResolvedValue] = {}
     for name in spec.env_from:
         env.update(_secret_values(spec.app, name, secrets))
@@ -111,7 +123,7 @@ def resolve_service(spec: ServiceSpec, *, secrets: Secrets) -> ResolvedService:
         spec=spec,
         env=env,
         files=files,
-        spec_hash=spec_hash(spec, env=env, files=files),
+        spec_hash=spec_hash(spec, env=env, files=files, publish_address=publish_address),
     )
 
 

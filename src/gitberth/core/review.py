@@ -4,8 +4,9 @@
 values) without Docker, a server or secret values: apps and services added, removed or changed,
 field by field, and the containers each change will create, replace or remove, with the reason.
 It mirrors the reconciler's rules so the review tells the truth about restarts: a container is
-replaced when its image, command, port, host port, inline env or secret references change
-(everything that enters the spec hash), while a replica count change only creates or removes
+replaced when its image, command, port, host port, inline env, secret references or container
+options (health check, restart, resources, labels, process, ports) change (everything that
+enters the spec hash), while a replica count change only creates or removes
 the surplus replicas. Wording reuses :func:`gitberth.core.plan.describe_changes` so a review and
 a live plan say the same thing about the same change.
 
@@ -25,6 +26,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from gitberth.core import container_options
 from gitberth.core.errors import ManifestProblem
 from gitberth.core.manifests import LoadResult
 from gitberth.core.models import AppManifest, ServiceSpec, is_env_name
@@ -243,6 +245,10 @@ def _describe_whole(spec: ServiceSpec, change: Change) -> tuple[FieldChange, ...
     fields += [
         FieldChange("env", key, None, value, True, f"env {key}: {value}") for key, value in spec.env
     ]
+    fields += [
+        FieldChange(c.field, c.key, None, c.after, True, c.text)
+        for c in _option_changes_from_defaults(spec)
+    ]
     for field_name, names in (("envFrom", spec.env_from), ("secretFiles", spec.secret_files)):
         fields += [
             FieldChange(field_name, name, None, name, True, f"{field_name} {name}")
@@ -273,6 +279,12 @@ def field_changes(old: ServiceSpec, new: ServiceSpec) -> tuple[FieldChange, ...]
             )
         )
     changes.extend(_env_changes(dict(old.env), dict(new.env)))
+    changes.extend(
+        FieldChange(c.field, c.key, c.before, c.after, True, c.text)
+        for c in container_options.option_changes(
+            container_options.summary(old.options), container_options.summary(new.options)
+        )
+    )
     changes.extend(_reference_changes("envFrom", old.env_from, new.env_from))
     changes.extend(_reference_changes("secretFiles", old.secret_files, new.secret_files))
     return tuple(changes)
@@ -287,6 +299,26 @@ def _summary(spec: ServiceSpec) -> dict[str, Any]:
         "port": spec.port,
         "hostPort": spec.host_port,
     }
+
+
+def _option_changes_from_defaults(spec: ServiceSpec) -> list[container_options.OptionChange]:
+    """The options a new service sets, told as what it asks for (``restart always``), not as a
+    change from the defaults; options left at their default are not listed."""
+    defaults = container_options.summary(container_options.ContainerOptions())
+    changes = container_options.option_changes(
+        defaults, container_options.summary(spec.options)
+    )
+    return [
+        container_options.OptionChange(
+            c.field,
+            c.key,
+            None,
+            c.after,
+            f"label {c.key}: {c.after}" if c.key is not None else f"{c.field} {c.after}",
+        )
+        for c in changes
+        if c.after is not None
+    ]
 
 
 def _text(value: Any) -> str | None:

@@ -23,6 +23,7 @@ from gitberth.core.models import ContainerState, ObservedContainer, ResolvedServ
 from gitberth.core.plan import Action, ActionKind
 from gitberth.defaults import DEFAULT_GRACE_SECONDS, DEFAULT_ROLLOUT_TIMEOUT
 from gitberth.rollout import Condition
+from gitberth.rollout import create as rollout_create
 from gitberth.rollout import replace as rollout_replace
 from gitberth.runtime.base import (
     LABEL_APP,
@@ -31,7 +32,7 @@ from gitberth.runtime.base import (
     LABEL_SPEC_HASH,
     OWNERSHIP_LABELS,
 )
-from gitberth.runtime.docker_args import SECRETS_MOUNT_POINT, to_create_kwargs
+from gitberth.runtime.docker_args import PUBLISH_ADDRESS, SECRETS_MOUNT_POINT, to_create_kwargs
 from gitberth.runtime.secret_files import SecretFilesRoot
 
 
@@ -45,9 +46,13 @@ class DockerRuntime:
         grace_seconds: int = DEFAULT_GRACE_SECONDS,
         secret_files: SecretFilesRoot | None = None,
         rollout_timeout: float = DEFAULT_ROLLOUT_TIMEOUT,
+        publish_address: str = PUBLISH_ADDRESS,
     ) -> None:
+        """*publish_address* is where ports that name no address are published; give the
+        reconciler the same one (it enters the spec hash)."""
         self._client = client
         self.grace_seconds = grace_seconds
+        self.publish_address = publish_address
         self.rollout_timeout = rollout_timeout
         self.secret_files = secret_files
         self._secret_dirs: dict[str, str] = {}  # container id -> its secrets directory
@@ -103,7 +108,7 @@ class DockerRuntime:
         assert action.target is not None
         if action.kind is ActionKind.REPLACE:
             return rollout_replace(self, action, revision=revision, timeout=self.rollout_timeout)
-        return self._create_and_start(action.target, name=action.container_name, revision=revision)
+        return rollout_create(self, action, revision=revision, timeout=self.rollout_timeout)
 
     # The RolloutEngine operations (see gitberth.rollout), one engine call sequence each.
 
@@ -125,11 +130,20 @@ class DockerRuntime:
             status=status,
             health=str(health) if health else None,
             host_port=observed_from_attrs(attrs).host_port,
+            health_output=last_health_output(state),
         )
 
     def stop_container(self, container_id: str) -> None:
         with _engine_errors("stopping the old container"):
-            self.client.api.stop(container_id, timeout=self.grace_seconds)
+            self._stop(container_id)
+
+    def _stop(self, container_id: str) -> None:
+        """Stop with the container's own stop timeout (its ``stopGracePeriod``, else the
+        ``--grace`` it was created with); containers older than that get ``--grace``."""
+        attrs = self.client.api.inspect_container(container_id)
+        configured = (attrs.get("Config") or {}).get("StopTimeout")
+        timeout = int(configured) if isinstance(configured, int) else self.grace_seconds
+        self.client.api.stop(container_id, timeout=timeout)
 
     def restart_container(self, container_id: str) -> None:
         with _engine_errors("starting the old container again"):
@@ -152,7 +166,14 @@ class DockerRuntime:
                     f"{name} needs secret files but no secrets directory is set"
                 )
             secrets_dir = str(self.secret_files.write(container_name=name, files=service.files))
-        kwargs = to_create_kwargs(service, name=name, revision=revision, secrets_dir=secrets_dir)
+        kwargs = to_create_kwargs(
+            service,
+            name=name,
+            revision=revision,
+            secrets_dir=secrets_dir,
+            publish_address=self.publish_address,
+            stop_grace_seconds=self.grace_seconds,
+        )
         container = None
         try:
             with _engine_errors(f"creating {name}", image=service.spec.image):
@@ -174,7 +195,7 @@ class DockerRuntime:
     def _stop_and_remove(self, container_id: str, *, name: str) -> None:
         with _engine_errors(f"removing {name}"):
             try:
-                self.client.api.stop(container_id, timeout=self.grace_seconds)
+                self._stop(container_id)
                 self.client.api.remove_container(container_id, force=True)
             except docker.errors.NotFound:
                 pass  # already gone: the desired outcome
@@ -200,6 +221,24 @@ def _engine_errors(doing: str, *, image: str | None = None) -> Iterator[None]:
         raise ActionFailedError(f"{doing}: {exc.explanation or exc}") from exc
     except (requests.ConnectionError, docker.errors.DockerException, OSError) as exc:
         raise RuntimeUnavailableError(f"Docker engine unreachable while {doing}: {exc}") from exc
+
+
+def last_health_output(state: dict[str, Any]) -> str:
+    """The output of the last health check run the engine logged (``State.Health.Log``)."""
+    log = (state.get("Health") or {}).get("Log") or []
+    return str(log[-1].get("Output") or "").strip() if log else ""
+
+
+_LIST_HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
+
+
+def health_from_status(status: Any) -> str | None:
+    """The health a list row's ``Status`` text shows (``Up 5 seconds (healthy)``): healthy,
+    unhealthy, starting, or None when the container has no health check."""
+    match = _LIST_HEALTH.search(status) if isinstance(status, str) else None
+    if match is None:
+        return None
+    return "starting" if match.group(1) == "health: starting" else match.group(1)
 
 
 def secrets_mount_source(row: dict[str, Any]) -> str | None:
@@ -257,6 +296,7 @@ def observed_from_row(row: dict[str, Any]) -> ObservedContainer:
         host_port=host_port,
         labels=labels,
         created_at=created_epoch(row.get("Created")),
+        health=health_from_status(row.get("Status")),
     )
 
 
@@ -281,4 +321,10 @@ def observed_from_attrs(attrs: dict[str, Any]) -> ObservedContainer:
         host_port=host_port,
         labels=labels,
         created_at=created_epoch(attrs.get("Created")),
+        health=_inspect_health(attrs),
     )
+
+
+def _inspect_health(attrs: dict[str, Any]) -> str | None:
+    status = ((attrs.get("State") or {}).get("Health") or {}).get("Status")
+    return str(status) if status and status != "none" else None
