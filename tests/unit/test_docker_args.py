@@ -123,7 +123,11 @@ def test_without_a_grace_period_the_server_grace_is_the_stop_timeout() -> None:
         ("{command: [pg_isready, -q]}", ["CMD", "pg_isready", "-q"]),
         (
             "{http: \"/a?b=$(reboot)&c='d'\"}",
-            ["CMD-SHELL", "wget -q -O /dev/null 'http://127.0.0.1:80/a?b=$(reboot)&c='\"'\"'d'\"'\"'' || exit 1"],
+            [
+                "CMD-SHELL",
+                "wget -q -O /dev/null "
+                "'http://127.0.0.1:80/a?b=$(reboot)&c='\"'\"'d'\"'\"'' || exit 1",
+            ],
         ),
     ],
 )

@@ -55,6 +55,7 @@ SNIPPETS = [
     "",
     "a: [unclosed\n",
     "a: 1\n---\nb: 2\n",
+    "a: 2s\nb: 1m30s\nc: 256Mi\nd: 1.5h\ne: 512m\nf: 1g\ng: 500ms\nh: 1_0s\ni: 10Gb\n",
 ]
 
 

@@ -67,7 +67,7 @@ REFUSED_FIELDS: Mapping[str, str] = {
     **dict.fromkeys(
         ("networkMode", "network_mode"),
         "networkMode is refused: `host` would share the host's network namespace (every host "
-        "port and interface, no isolation); gitberth gives every app its own network",
+        "port and interface, no isolation); gitberth manages container networking",
     ),
     **dict.fromkeys(
         ("pid",),
@@ -527,9 +527,9 @@ def check_healthcheck_port(
     if check.command is not None or check.port is not None:
         return
     if port is None and not ports:
-        kind = "http" if check.http is not None else "tcp"
+        kind = "an http" if check.http is not None else "a tcp"
         raise ValueError(
-            f"a {kind} check needs a port: set port (or ports) on the service, or healthcheck.port"
+            f"{kind} check needs a port: set port (or ports) on the service, or healthcheck.port"
         )
 
 

@@ -172,6 +172,10 @@ _AMBIGUOUS = re.compile(
     r"[-+]?[0-9.]|<<$|=$|(?i:y|n|yes|no|on|off|true|false|null|[-+]?\.inf|\.nan)$"
 )
 
+_UNIT_QUANTITY = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|ms|s|m|h))+|[0-9]+[kKmMgG]i?[bB]?")
+"""Durations and sizes: digits then a unit letter, which neither YAML version reads as a
+number, so they need not take the slow path."""
+
 
 class _NotCertain(Exception):
     """libyaml's reading might differ from ruamel's: the precise path must decide."""
@@ -229,6 +233,8 @@ def _node_data(node: Any) -> Any:
         return int(value)
     if _FLOAT.fullmatch(value):
         return float(value)
+    if _UNIT_QUANTITY.fullmatch(value):
+        return value  # 2s, 1m30s, 256Mi: a string in YAML 1.1 and 1.2 alike
     if _AMBIGUOUS.match(value):
         raise _NotCertain
     return value

@@ -305,9 +305,7 @@ def _option_changes_from_defaults(spec: ServiceSpec) -> list[container_options.O
     """The options a new service sets, told as what it asks for (``restart always``), not as a
     change from the defaults; options left at their default are not listed."""
     defaults = container_options.summary(container_options.ContainerOptions())
-    changes = container_options.option_changes(
-        defaults, container_options.summary(spec.options)
-    )
+    changes = container_options.option_changes(defaults, container_options.summary(spec.options))
     return [
         container_options.OptionChange(
             c.field,
