@@ -224,7 +224,7 @@ def create(
         raise UnhealthyError(
             f"{action.container_name} did not become healthy: {scrub(problem, action.target)}"
         )
-    return new
+    return dataclasses.replace(new, health="healthy")
 
 
 def _no_probe(port: int) -> bool:
@@ -268,9 +268,10 @@ def replace(
             f"the new container did not become healthy: {scrub(problem, action.target)}; "
             f"rolled back, {name} still runs the previous spec ({strategy.value})"
         )
+    health = engine.condition(new.id).health
     engine.remove_container(old_id, name=name)
     engine.rename_container(new.id, name=name)
-    return dataclasses.replace(new, name=name)
+    return dataclasses.replace(new, name=name, health=health)
 
 
 def _restart_quietly(engine: RolloutEngine, container_id: str) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import docker
 import docker.errors
+import docker.models.containers
 import requests
 
 from gitberth.core.errors import ActionFailedError, RuntimeUnavailableError
@@ -177,7 +178,7 @@ class DockerRuntime:
         container = None
         try:
             with _engine_errors(f"creating {name}", image=service.spec.image):
-                container = self.client.containers.create(**kwargs)
+                container = self._create(kwargs)
             with _engine_errors(f"starting {name}"):
                 container.start()
                 container.reload()
@@ -191,6 +192,19 @@ class DockerRuntime:
         if secrets_dir is not None:
             self._secret_dirs[str(container.id)] = secrets_dir
         return observed_from_attrs(container.attrs)
+
+    def _create(self, kwargs: dict[str, Any]) -> Any:
+        """``containers.create`` with a stop timeout, which only the low-level call takes: the
+        SDK's own translation of the high-level arguments, plus ``stop_timeout``."""
+        arguments = dict(kwargs)
+        stop_timeout = arguments.pop("stop_timeout", None)
+        arguments.setdefault("command", None)
+        arguments["version"] = self.client.api._version
+        create_args = docker.models.containers._create_container_args(arguments)
+        if stop_timeout is not None:
+            create_args["stop_timeout"] = stop_timeout
+        response = self.client.api.create_container(**create_args)
+        return self.client.containers.get(response["Id"])
 
     def _stop_and_remove(self, container_id: str, *, name: str) -> None:
         with _engine_errors(f"removing {name}"):
