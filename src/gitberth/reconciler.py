@@ -421,6 +421,9 @@ def _apply_app(
         try:
             result = runtime.apply(action, revision=revision)
         except ActionFailedError as exc:
+            left = getattr(exc, "container", None)
+            if isinstance(left, ObservedContainer):  # started, but failed its health check
+                containers[left.name] = left
             if listener is not None:
                 listener(ActionEvent(EventKind.FAILED, action, error=str(exc)))
             return AppReport(

@@ -109,6 +109,9 @@ class Condition:
     health: str | None = None
     """Docker's health status (starting, healthy, unhealthy) when there is a health check."""
     host_port: int | None = None
+    host_address: str = "127.0.0.1"
+    """Where ``host_port`` is published; an unspecified address (0.0.0.0) is probed on
+    loopback."""
     health_output: str = ""
     """The output of the health check's last run (``State.Health.Log``), as the engine kept
     it; may hold anything the container printed, so scrub it before it goes anywhere."""
@@ -132,11 +135,11 @@ class RolloutEngine(Protocol):
     def rename_container(self, container_id: str, *, name: str) -> None: ...
 
 
-Probe = Callable[[int], bool]
+Probe = Callable[[str, int], bool]
 
 
-def tcp_ready(port: int) -> bool:
-    """True when something accepts a TCP connection on 127.0.0.1:*port* and keeps it open.
+def tcp_ready(address: str, port: int) -> bool:
+    """True when something accepts a TCP connection on *address*:*port* and keeps it open.
 
     Docker's userland proxy accepts on the published port even when nothing listens inside the
     container, then closes the connection at once; so a connection that is closed before it
@@ -144,7 +147,7 @@ def tcp_ready(port: int) -> bool:
     request) or sends a banner does.
     """
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+        with socket.create_connection((address, port), timeout=0.5) as sock:
             sock.settimeout(0.05)
             try:
                 return bool(sock.recv(1))
@@ -176,9 +179,10 @@ def wait_healthy(
                 return f"its health check failed{output}"
             waiting = f"its health check reports {condition.health}{output}"
         elif condition.host_port is not None:
-            if probe(condition.host_port):
+            if probe(condition.host_address, condition.host_port):
                 return None
-            waiting = f"nothing answers on its port (127.0.0.1:{condition.host_port})"
+            where = f"{condition.host_address}:{condition.host_port}"
+            waiting = f"nothing answers on its port ({where})"
         else:
             if time.monotonic() - started >= min(_SETTLE_SECONDS, timeout):
                 return None
@@ -221,13 +225,15 @@ def create(
         engine, new, timeout=rollout_timeout(action.target, timeout=timeout), probe=_no_probe
     )
     if problem is not None:
+        left = dataclasses.replace(new, health=engine.condition(new.id).health)
         raise UnhealthyError(
-            f"{action.container_name} did not become healthy: {scrub(problem, action.target)}"
+            f"{action.container_name} did not become healthy: {scrub(problem, action.target)}",
+            container=left,
         )
     return dataclasses.replace(new, health="healthy")
 
 
-def _no_probe(port: int) -> bool:
+def _no_probe(address: str, port: int) -> bool:
     """The engine's health state decides for a checked container; no TCP probe."""
     return False
 

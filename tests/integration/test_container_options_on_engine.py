@@ -168,8 +168,9 @@ def test_a_new_app_whose_check_fails_is_reported_not_synced(
     report = result.apps["web"]
     assert (report.status, report.code) == (AppStatus.FAILED, "unhealthy")
     assert "404 Not Found" in report.message
+    assert [(c.name, c.health) for c in report.containers] == [("web-1", "unhealthy")]
     state = app_state(report, revision=result.revision, previous=None, now=0.0)
-    assert state.sync is SyncState.DEGRADED
+    assert (state.sync, state.health) == (SyncState.DEGRADED, Health.UNHEALTHY)
 
     # The next pass changes nothing, and status still comes from the engine's health state.
     again = apply(git_repo)

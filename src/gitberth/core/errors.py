@@ -158,9 +158,14 @@ class RolloutFailedError(ActionFailedError):
 
 class UnhealthyError(ActionFailedError):
     """A container started in an empty slot (a new app or replica) failed its health check or
-    never passed it in time; it was left running, since nothing older can take its place."""
+    never passed it in time; it was left running, since nothing older can take its place.
+    ``container`` is that container (an ObservedContainer), so status can list it."""
 
     code = "unhealthy"
+
+    def __init__(self, message: str, *, container: object = None) -> None:
+        super().__init__(message)
+        self.container = container
 
 
 class SecretStoreError(GitberthError):

@@ -412,6 +412,8 @@ class ObservedContainer:
     seconds), so a review can tell which secrets changed since it started. None when unknown."""
     health: str | None = None
     """The engine's health state (healthy, unhealthy, starting); None without a health check."""
+    host_address: str | None = None
+    """The host address ``host_port`` is published on (None: unknown, read as 127.0.0.1)."""
 
     @property
     def replica(self) -> int | None:
@@ -426,4 +428,12 @@ class ObservedContainer:
 
     @property
     def url(self) -> str | None:
-        return f"http://127.0.0.1:{self.host_port}" if self.host_port else None
+        """Where the first published port answers; a port published on every interface
+        (0.0.0.0, ::) is shown on loopback."""
+        if not self.host_port:
+            return None
+        address = self.host_address or "127.0.0.1"
+        if address in ("0.0.0.0", "::"):
+            address = "127.0.0.1"
+        host = f"[{address}]" if ":" in address else address
+        return f"http://{host}:{self.host_port}"

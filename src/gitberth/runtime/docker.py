@@ -126,11 +126,13 @@ class DockerRuntime:
         if not state.get("Running") and status == "exited":
             status = f"exited with code {state.get('ExitCode')}"
         health = (state.get("Health") or {}).get("Status")
+        observed = observed_from_attrs(attrs)
         return Condition(
             running=bool(state.get("Running")) and not state.get("Restarting"),
             status=status,
             health=str(health) if health else None,
-            host_port=observed_from_attrs(attrs).host_port,
+            host_port=observed.host_port,
+            host_address=probe_address(observed.host_address),
             health_output=last_health_output(state),
         )
 
@@ -199,8 +201,9 @@ class DockerRuntime:
         arguments = dict(kwargs)
         stop_timeout = arguments.pop("stop_timeout", None)
         arguments.setdefault("command", None)
-        arguments["version"] = self.client.api._version
-        create_args = docker.models.containers._create_container_args(arguments)
+        arguments["version"] = self.client.api.api_version
+        # The SDK's own split into create and host-config arguments (docker >= 3, unchanged).
+        create_args = docker.models.containers._create_container_args(arguments)  # type: ignore[attr-defined]
         if stop_timeout is not None:
             create_args["stop_timeout"] = stop_timeout
         response = self.client.api.create_container(**create_args)
@@ -235,6 +238,13 @@ def _engine_errors(doing: str, *, image: str | None = None) -> Iterator[None]:
         raise ActionFailedError(f"{doing}: {exc.explanation or exc}") from exc
     except (requests.ConnectionError, docker.errors.DockerException, OSError) as exc:
         raise RuntimeUnavailableError(f"Docker engine unreachable while {doing}: {exc}") from exc
+
+
+def probe_address(address: str | None) -> str:
+    """The address to reach a port published on *address* from this host."""
+    return (
+        "127.0.0.1" if address in (None, "", "0.0.0.0") else ("::1" if address == "::" else address)
+    )
 
 
 def last_health_output(state: dict[str, Any]) -> str:
@@ -293,10 +303,10 @@ def observed_from_row(row: dict[str, Any]) -> ObservedContainer:
     """Build an :class:`ObservedContainer` from one ``GET /containers/json`` row."""
     labels: dict[str, str] = row.get("Labels") or {}
     names: list[str] = row.get("Names") or []
-    host_port = None
+    host_port, host_address = None, None
     for port in row.get("Ports") or []:
         if port.get("PublicPort"):
-            host_port = int(port["PublicPort"])
+            host_port, host_address = int(port["PublicPort"]), port.get("IP") or None
             break
     return ObservedContainer(
         id=str(row["Id"]),
@@ -308,6 +318,7 @@ def observed_from_row(row: dict[str, Any]) -> ObservedContainer:
         state=_state(row.get("State")),
         image=str(row.get("Image", "")),
         host_port=host_port,
+        host_address=host_address,
         labels=labels,
         created_at=created_epoch(row.get("Created")),
         health=health_from_status(row.get("Status")),
@@ -317,12 +328,11 @@ def observed_from_row(row: dict[str, Any]) -> ObservedContainer:
 def observed_from_attrs(attrs: dict[str, Any]) -> ObservedContainer:
     """Build an :class:`ObservedContainer` from a full ``inspect`` document."""
     labels: dict[str, str] = attrs["Config"].get("Labels") or {}
-    host_port = None
+    host_port, host_address = None, None
     for bindings in (attrs.get("NetworkSettings", {}).get("Ports") or {}).values():
         for binding in bindings or []:
-            if binding.get("HostPort"):
-                host_port = int(binding["HostPort"])
-                break
+            if binding.get("HostPort") and host_port is None:
+                host_port, host_address = int(binding["HostPort"]), binding.get("HostIp") or None
     return ObservedContainer(
         id=str(attrs["Id"]),
         name=str(attrs["Name"]).lstrip("/"),
@@ -333,6 +343,7 @@ def observed_from_attrs(attrs: dict[str, Any]) -> ObservedContainer:
         state=_state(attrs.get("State", {}).get("Status")),
         image=str(attrs["Config"].get("Image", "")),
         host_port=host_port,
+        host_address=host_address,
         labels=labels,
         created_at=created_epoch(attrs.get("Created")),
         health=_inspect_health(attrs),
