@@ -49,7 +49,10 @@ def _loop_lines(state: LoopState) -> list[str]:
 def _row(state: AppState) -> tuple[str, ...]:
     style = _SYNC_STYLE[state.sync]
     containers = "\n".join(
-        f"{c.name} {c.state}" + (f" {c.url}" if c.url else "") for c in state.containers
+        f"{c.name} {c.state}"
+        + (f" ({c.health})" if c.health else "")
+        + (f" {c.url}" if c.url else "")
+        for c in state.containers
     )
     error = ""
     if state.error is not None:

@@ -195,7 +195,7 @@
     const list = el("ul", { className: "plain" });
     for (const c of containers) {
       list.append(
-        el("li", {}, el("span", { text: c.name }), " ", el("span", { className: "muted", text: "(" + c.state + ")" }),
+        el("li", {}, el("span", { text: c.name }), " ", el("span", { className: "muted", text: "(" + c.state + (c.health ? ", " + c.health : "") + ")" }),
           c.url ? " " : null, c.url ? link(c.url) : null),
       );
     }
