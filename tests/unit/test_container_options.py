@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from gitberth.core import container_options
 from gitberth.core.container_options import DEFAULT_PIDS_LIMIT, RestartPolicy
 from gitberth.core.errors import ManifestErrors
 from gitberth.core.manifests import _fast_manifest, load_manifests, parse_manifest
@@ -17,6 +18,7 @@ from gitberth.core.quantities import format_bytes, format_duration, parse_bytes,
 from gitberth.core.resolve import resolve_app
 from gitberth.core.review import review
 from gitberth.defaults import DEFAULT_PUBLISH_ADDRESS
+from gitberth.deploy import manifest_yaml
 from tests.unit.fakes import container
 
 FULL = """\
@@ -221,6 +223,9 @@ def test_a_deployed_manifest_writes_durations_and_sizes_back_as_compose_does() -
     assert data["resources"]["memory"] == "256Mi"
     assert data["stopGracePeriod"] == "30s"
     assert AppManifest.model_validate(data) == manifest(FULL)
+    committed = manifest_yaml(manifest(FULL))  # what POST /deploy commits
+    assert "startPeriod: 5s\n" in committed and "memory: 256Mi\n" in committed
+    assert manifest(committed) == manifest(FULL)
 
 
 # --- the API's own port -------------------------------------------------------------------------
@@ -366,3 +371,7 @@ def test_a_restarting_container_is_left_to_its_restart_policy() -> None:
         )
         result = plan(DesiredState("r", {"web": app}), [observed])
         assert [a.kind.value for a in result.actions] == [expected]
+
+
+def test_the_cli_default_publish_address_is_the_core_one() -> None:
+    assert container_options.DEFAULT_PUBLISH_ADDRESS == DEFAULT_PUBLISH_ADDRESS == "127.0.0.1"
