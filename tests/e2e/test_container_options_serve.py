@@ -4,12 +4,14 @@ the API's own port with a clear reason, ``--publish-address`` moves published po
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import docker
 import pytest
 
-from tests.e2e.conftest import Server, StartServer
+from tests.e2e.conftest import GITBERTH, Server, StartServer
 from tests.support.gitrepo import GitRepo, app_yaml
 from tests.support.waiting import wait_until
 
@@ -123,3 +125,16 @@ def test_status_shows_an_app_whose_check_fails_as_degraded_and_unhealthy(
     assert app["health"] == "Unhealthy"
     error = app["error"]
     assert isinstance(error, dict) and "404 Not Found" in error["message"]
+    [container] = app["containers"]  # type: ignore[misc]
+    assert container["health"] == "unhealthy"
+
+    status = subprocess.run(
+        [GITBERTH, "status", "--state-dir", str(server.state_dir)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "COLUMNS": "250"},
+        check=False,
+    )
+    assert "Degraded" in status.stdout and "Unhealthy" in status.stdout
+    assert "web-1 running (unhealthy)" in status.stdout
