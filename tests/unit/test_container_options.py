@@ -332,6 +332,19 @@ def test_a_summary_from_before_options_existed_reads_as_the_defaults() -> None:
     ]
 
 
+def test_after_an_upgrade_the_one_time_replacement_says_why() -> None:
+    old = {k: v for k, v in summary("name: web\nimage: x\n").items() if k in ("image", "env")}
+    app = resolve_app(manifest("name: web\nimage: x\n"), secrets={})
+    observed = container("web", "web", "web-1", spec_hash="from-an-older-gitberth")
+    result = plan(
+        DesiredState("r", {"web": app}), [observed], known_specs={observed.spec_hash: old}
+    )
+    assert [a.reason for a in result.actions] == [
+        "the spec hash now covers container options (restart policy, pids limit, "
+        "no-new-privileges): replaced once after upgrading gitberth"
+    ]
+
+
 def test_the_review_lists_option_changes_as_replacing_fields() -> None:
     base = load_manifests({"apps/web.yaml": "name: web\nimage: x\nresources: {memory: 256Mi}\n"})
     head = load_manifests(

@@ -402,7 +402,7 @@ def check_port_forms(
     for item in ports or ():
         if item.host is not None and replicas > 1:
             raise ValueError(
-                f"ports: a fixed host port ({item.host}) cannot be shared by replicas={replicas}; "
+                f"a fixed host port ({item.host}) cannot be shared by replicas={replicas}; "
                 "drop host or use replicas: 1"
             )
 
@@ -659,6 +659,17 @@ def option_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Optio
             text = f"label {key} changed: {before} -> {after}"
         changes.append(OptionChange("labels", key, before, after, text))
     return changes
+
+
+def predates_options(summary_of_old: Mapping[str, Any]) -> bool:
+    """True for a summary written before container options entered the spec hash."""
+    return "restart" not in summary_of_old
+
+
+UPGRADE_REASON = (
+    "the spec hash now covers container options (restart policy, pids limit, "
+    "no-new-privileges): replaced once after upgrading gitberth"
+)
 
 
 def _health_text(before: str | None, after: str | None) -> str:

@@ -195,6 +195,8 @@ def _replace_reason(
         if previous is None:
             return "spec changed (previous spec unknown: changed by hand or before a restart)"
         changes = describe_changes(previous, desired.describe())
+        if not changes and container_options.predates_options(previous):
+            return container_options.UPGRADE_REASON
         return "; ".join(changes) if changes else "spec changed"
     if current.state is ContainerState.RESTARTING and (
         desired.spec.options.restart is not RestartPolicy.NO
