@@ -35,27 +35,27 @@ def parse_duration(text: object) -> int:
     if isinstance(text, bool) or not isinstance(text, str | int | float):
         raise ValueError("must be a duration such as 500ms, 2s or 1m30s")
     if not isinstance(text, str):
-        raise ValueError(f"{text} needs a unit: write e.g. {text}s (500ms, 2s and 1m30s work)")
+        shown = f"{text:g}" if abs(text) < 1e9 else "a number"
+        raise ValueError(f"{shown} needs a unit: write e.g. {shown}s (500ms, 2s and 1m30s work)")
     position, total = 0, Decimal(0)
     spelled = text.strip()
     while position < len(spelled):
         match = _DURATION_PART.match(spelled, position)
         if match is None:
             raise ValueError(
-                f"{text!r} is not a duration: write e.g. 500ms, 2s or 1m30s "
+                f"{_clip(text)!r} is not a duration: write e.g. 500ms, 2s or 1m30s "
                 "(units ns, us, ms, s, m, h)"
             )
         try:
             total += Decimal(match.group(1)) * _DURATION_UNITS[match.group(2)]
         except InvalidOperation as exc:  # pragma: no cover - the pattern admits only numbers
             raise ValueError(f"{text!r} is not a duration") from exc
+        if total > MAX_DURATION_NS:
+            raise ValueError("is longer than a day")
         position = match.end()
     if not spelled:
         raise ValueError("must be a duration such as 500ms, 2s or 1m30s, not empty")
-    nanoseconds = int(total)
-    if nanoseconds > MAX_DURATION_NS:
-        raise ValueError(f"{text!r} is longer than a day")
-    return nanoseconds
+    return int(total)
 
 
 def format_duration(nanoseconds: int) -> str:
@@ -85,13 +85,24 @@ def parse_bytes(text: object) -> int:
     if isinstance(text, bool) or not isinstance(text, str | int):
         raise ValueError("must be a size such as 256Mi, 512m or 1g")
     if isinstance(text, int):
-        return text
+        return _bounded(Decimal(text), text)
     match = _SIZE.fullmatch(text.strip())
     if match is None:
-        raise ValueError(f"{text!r} is not a size: write e.g. 256Mi, 512m or 1g")
+        raise ValueError(f"{_clip(text)!r} is not a size: write e.g. 256Mi, 512m or 1g")
     number, unit = match.groups()
     factor = _SIZE_FACTORS[(unit or "").lower()[:1]]
-    return int(Decimal(number) * factor)
+    return _bounded(Decimal(number) * factor, text)
+
+
+MAX_BYTES = 1024**5
+"""A pebibyte: a larger size is certainly a typo (and an absurdly long number is refused before
+it is ever turned into text)."""
+
+
+def _bounded(size: Decimal, text: object) -> int:
+    if size > MAX_BYTES:
+        raise ValueError("is more than 1Pi")
+    return int(size)
 
 
 def format_bytes(size: int) -> str:
@@ -100,3 +111,8 @@ def format_bytes(size: int) -> str:
         if size >= factor and size % factor == 0:
             return f"{size // factor}{unit}"
     return str(size)
+
+
+def _clip(text: str) -> str:
+    """Echo at most a short piece of a bad value in an error message."""
+    return text if len(text) <= 40 else text[:40] + "…"
