@@ -138,3 +138,25 @@ def test_status_shows_an_app_whose_check_fails_as_degraded_and_unhealthy(
     )
     assert "Degraded" in status.stdout and "Unhealthy" in status.stdout
     assert "web-1 running (unhealthy)" in status.stdout
+
+
+def test_a_container_turning_unhealthy_shows_in_status_from_the_engine_event(
+    start_server: StartServer, repo: GitRepo, clean_engine: docker.DockerClient
+) -> None:
+    check = "healthcheck: {command: [test, -e, /ok], interval: 300ms, retries: 1}\n"
+    command = "command: [sh, -c, 'touch /ok; trap \"exit 0\" TERM; sleep 100000 & wait']\n"
+    repo.commit({"apps/job.yaml": app_yaml("job", port=None, extra=check + command)})
+    # A long resync interval: only the engine's health_status event can refresh status in time.
+    server = start_server(repo=repo.path, extra_args=("--interval", "600"))
+
+    def health(expected: str) -> dict[str, object] | None:
+        app = app_of(server, "job")
+        return app if app and app["health"] == expected else None
+
+    wait_until(lambda: health("Healthy"), timeout=30)
+    clean_engine.api.exec_start(clean_engine.api.exec_create("job-1", ["rm", "/ok"]))
+
+    app = wait_until(lambda: health("Unhealthy"), timeout=15)
+    assert app["sync"] == "Degraded"
+    error = app["error"]
+    assert isinstance(error, dict) and error["message"] == "job-1 is unhealthy"
