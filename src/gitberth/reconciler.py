@@ -233,6 +233,8 @@ def reconcile_once(
     Whole apps are removed only when *prune* is set (the revision was read completely) and,
     when the revision has no app at all, only with *allow_empty* (see :func:`guard_prune`).
     *stop* is checked before each action, so a shutdown finishes the action in flight only.
+    *publish* is the server's publishing policy (default address, reserved host ports), used
+    when the desired state is built here.
     """
     started = time.monotonic()
     if desired is None:

@@ -4,6 +4,8 @@ The manifest classes mirror ``apps/<name>.yaml`` and the body of ``POST /deploy`
 camelCase field names and unknown fields rejected; ``schemas/app.schema.json`` is generated from
 :class:`AppManifest`. Everything after loading works on :class:`ServiceSpec` (one per service,
 single- and multi-service apps alike) so no later stage has to care which form was written.
+The compose-like container options (health check, restart, resources, labels, process, several
+ports) live in :mod:`gitberth.core.container_options` and are mixed into both forms.
 """
 
 from __future__ import annotations
