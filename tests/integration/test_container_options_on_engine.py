@@ -212,3 +212,25 @@ def test_stop_uses_the_container_grace_period(
     runtime.stop_container(container.id)
 
     assert time.monotonic() - started < 10  # 1s grace, not the runtime's 30s
+
+
+def test_the_loop_holds_an_app_that_asks_for_host_privileges(
+    git_repo: GitRepo, clean_engine: docker.DockerClient
+) -> None:
+    git_repo.commit(
+        {
+            "apps/web.yaml": app_yaml("web", extra="privileged: true\n"),
+            "apps/ok.yaml": app_yaml("ok"),
+        }
+    )
+
+    result = apply(git_repo)
+
+    report = result.apps["web"]
+    assert (report.status, report.code) == (AppStatus.INVALID, "invalid_manifest")
+    assert report.message.startswith(
+        "apps/web.yaml:4:1: privileged: privileged containers are refused"
+    )
+    assert "root on the host" in report.message
+    assert list(names(clean_engine, "web")) == []
+    assert result.apps["ok"].status is AppStatus.APPLIED
