@@ -8,6 +8,7 @@ exactly as they are.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
@@ -31,7 +32,7 @@ from gitberth.core.errors import (
 from gitberth.core.manifests import LoadResult, load_manifests
 from gitberth.core.models import ObservedContainer, ResolvedApp
 from gitberth.core.plan import Action, ActionKind, DesiredState, Plan, plan
-from gitberth.core.resolve import SecretKey, Secrets, candidate_keys, resolve_app
+from gitberth.core.resolve import SecretKey, Secrets, candidate_keys, redact, resolve_app
 from gitberth.runtime.base import Runtime
 from gitberth.source import Revision, read_file_at, read_revision
 
@@ -239,7 +240,7 @@ def reconcile_once(
     started = time.monotonic()
     if desired is None:
         desired = build_desired(revision, secrets=secrets or NoSecretStore(), publish=publish)
-    observed = runtime.observe()
+    observed = redact_health_output(runtime.observe(), desired=desired.state)
     known = known_specs if known_specs is not None else {}
     known.update(spec_summaries(desired.state))
     _learn_history(observed, known=known, history=history, current=revision.sha)
@@ -304,6 +305,28 @@ def reconcile_once(
         observed=observed,
         prune_refused=refused,
     )
+
+
+def redact_health_output(
+    observed: list[ObservedContainer], *, desired: DesiredState
+) -> list[ObservedContainer]:
+    """Health check output is what the container printed, so it may hold a secret value: keep
+    it only for a container running exactly the desired spec (whose values are known and are
+    redacted); drop it for any other (an older spec may hold a value rotated since)."""
+    services = {
+        (app.name, service.service): service
+        for app in desired.apps.values()
+        for service in app.services
+    }
+    cleaned = []
+    for container in observed:
+        if container.health_output:
+            service = services.get((container.app, container.service))
+            known = service is not None and service.spec_hash == container.spec_hash
+            output = redact(container.health_output, service) if known and service else ""
+            container = dataclasses.replace(container, health_output=output)
+        cleaned.append(container)
+    return cleaned
 
 
 def guard_prune(

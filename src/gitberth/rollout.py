@@ -46,6 +46,7 @@ from gitberth.core.errors import (
 )
 from gitberth.core.models import ObservedContainer, ResolvedService
 from gitberth.core.plan import Action
+from gitberth.core.resolve import redact
 from gitberth.defaults import DEFAULT_ROLLOUT_TIMEOUT
 
 STAGING_SUFFIX = "-next"
@@ -75,20 +76,6 @@ def rollout_timeout(service: ResolvedService, *, timeout: float) -> float:
     if check is None:
         return timeout
     return max(timeout, check.worst_case_seconds + HEALTH_MARGIN_SECONDS)
-
-
-def scrub(text: str, service: ResolvedService) -> str:
-    """*text* (a check's output, written by the container) with every secret value the
-    container received replaced by the secret's name: an error must never carry a value."""
-    values = {
-        item.value.get_secret_value(): item.origin.describe()
-        for item in (*service.env.values(), *service.files.values())
-        if item.origin.secret is not None
-    }
-    for value in sorted(values, key=len, reverse=True):
-        if len(value) >= 3:
-            text = text.replace(value, f"<{values[value]}>")
-    return text
 
 
 def staging_name(name: str) -> str:
@@ -227,7 +214,7 @@ def create(
     if problem is not None:
         left = dataclasses.replace(new, health=engine.condition(new.id).health)
         raise UnhealthyError(
-            f"{action.container_name} did not become healthy: {scrub(problem, action.target)}",
+            f"{action.container_name} did not become healthy: {redact(problem, action.target)}",
             container=left,
         )
     return dataclasses.replace(new, health="healthy")
@@ -271,7 +258,7 @@ def replace(
         if strategy is Strategy.STOP_FIRST:
             _restart_quietly(engine, old_id)
         raise RolloutFailedError(
-            f"the new container did not become healthy: {scrub(problem, action.target)}; "
+            f"the new container did not become healthy: {redact(problem, action.target)}; "
             f"rolled back, {name} still runs the previous spec ({strategy.value})"
         )
     health = engine.condition(new.id).health

@@ -182,6 +182,19 @@ def health_of(containers: Iterable[ContainerInfo]) -> Health:
     return Health.HEALTHY
 
 
+MAX_OUTPUT_CHARS = 300
+
+
+def last_output(output: str) -> str:
+    """`` (last output: ...)`` on one line, clipped; empty when there is none."""
+    flat = " ".join(output.split())
+    if not flat:
+        return ""
+    if len(flat) > MAX_OUTPUT_CHARS:
+        flat = flat[:MAX_OUTPUT_CHARS] + "…"
+    return f" (last output: {flat})"
+
+
 def app_state(
     report: AppReport,
     *,
@@ -212,9 +225,11 @@ def app_state(
     else:
         sync = SyncState.DEGRADED
         problems = ", ".join(
-            f"{c.name} is {c.state}" if c.state != "running" else f"{c.name} is unhealthy"
-            for c in containers
-            if c.state != "running" or c.health == "unhealthy"
+            f"{c.name} is {c.state.value}"
+            if c.state is not ContainerState.RUNNING
+            else f"{c.name} is unhealthy" + last_output(c.health_output)
+            for c in report.containers
+            if c.state is not ContainerState.RUNNING or c.health == "unhealthy"
         )
         code = "not_running" if any(c.state != "running" for c in containers) else "unhealthy"
         error = AppError(ErrorClass.WAITING, code, problems, now)

@@ -183,7 +183,10 @@ def test_a_new_app_whose_check_fails_is_reported_not_synced(
 def test_a_container_that_turns_unhealthy_later_shows_in_status(
     git_repo: GitRepo, clean_engine: docker.DockerClient
 ) -> None:
-    check = "healthcheck: {command: [test, -e, /ok], interval: 300ms, retries: 1}\n"
+    check = (
+        "healthcheck: {command: [sh, -c, 'test -e /ok || { echo no /ok here; exit 1; }'], "
+        "interval: 300ms, retries: 1}\n"
+    )
     command = "command: [sh, -c, 'touch /ok; trap \"exit 0\" TERM; sleep 100000 & wait']\n"
     git_repo.commit({"apps/job.yaml": app_yaml("job", port=None, extra=check + command)})
     apply(git_repo)
@@ -196,6 +199,13 @@ def test_a_container_that_turns_unhealthy_later_shows_in_status(
         return [c.health for c in observed] == ["unhealthy"]
 
     wait_until(unhealthy, timeout=10)
+    result = apply(git_repo)
+    report = result.apps["job"]
+    assert report.status is AppStatus.UNCHANGED
+    state = app_state(report, revision=result.revision, previous=None, now=0.0)
+    assert (state.sync, state.health) == (SyncState.DEGRADED, Health.UNHEALTHY)
+    assert state.error is not None
+    assert state.error.message == "job-1 is unhealthy (last output: no /ok here)"
 
 
 def test_stop_uses_the_container_grace_period(

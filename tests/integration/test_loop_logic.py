@@ -14,9 +14,15 @@ from gitberth.api.routes_hooks import signature_ok
 from gitberth.core.errors import RolloutFailedError, UnhealthyError
 from gitberth.core.manifests import parse_manifest
 from gitberth.core.models import ContainerState, ObservedContainer, ResolvedService
-from gitberth.core.plan import Action, ActionKind, Plan
+from gitberth.core.plan import Action, ActionKind, DesiredState, Plan
 from gitberth.core.resolve import SecretKeyMaterial, SecretMaterial, resolve_app
-from gitberth.reconciler import AppReport, AppStatus, build_desired, guard_prune
+from gitberth.reconciler import (
+    AppReport,
+    AppStatus,
+    build_desired,
+    guard_prune,
+    redact_health_output,
+)
 from gitberth.remote import is_remote, sanitize
 from gitberth.rollout import Condition, create, replace, rollout_timeout, staging_name
 from gitberth.source import Revision
@@ -243,3 +249,26 @@ def test_health_comes_from_the_engine_health_state(
     if health is Health.UNHEALTHY:
         assert state.error is not None and state.error.message == "web-1 is unhealthy"
     assert [c.health for c in state.containers] == healths
+
+
+def test_health_output_is_kept_only_for_the_desired_spec_and_redacted() -> None:
+    manifest = parse_manifest("name: web\nimage: x\nenvFrom: [db]\n", file="apps/web.yaml")
+    material = SecretMaterial(
+        "db", None, {"PASSWORD": SecretKeyMaterial(SecretStr("sentinel-hunter3"), "fp")}
+    )
+    app = resolve_app(manifest, secrets={(None, "db"): material})
+    state = DesiredState("r", {"web": app})
+    said = "login failed for sentinel-hunter3"
+    current = dataclasses.replace(
+        container("web-1", id="a"), spec_hash=app.services[0].spec_hash, health_output=said
+    )
+    older = dataclasses.replace(container("web-2", id="b"), health_output=said)
+    other = dataclasses.replace(container("x-1", id="c"), app="x", health_output=said)
+
+    cleaned = redact_health_output([current, older, other], desired=state)
+
+    assert [c.health_output for c in cleaned] == [
+        "login failed for <secret db (shared)>",
+        "",  # an older spec may have held a value rotated since: dropped
+        "",  # an app not desired (held or gone): dropped
+    ]

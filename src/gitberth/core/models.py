@@ -416,6 +416,9 @@ class ObservedContainer:
     """The engine's health state (healthy, unhealthy, starting); None without a health check."""
     host_address: str | None = None
     """The host address ``host_port`` is published on (None: unknown, read as 127.0.0.1)."""
+    health_output: str = ""
+    """For an unhealthy container, its health check's last output. The runtime reads it raw;
+    the reconciler redacts it (or drops it) before anything else sees it."""
 
     @property
     def replica(self) -> int | None:

@@ -127,6 +127,21 @@ def resolve_service(
     )
 
 
+def redact(text: str, service: ResolvedService) -> str:
+    """*text* (output a container wrote, e.g. its health check's) with every secret value the
+    service receives replaced by the secret's name: an error or status must never carry one.
+    Values shorter than 3 characters are left, as replacing them would garble any text."""
+    values = {
+        item.value.get_secret_value(): item.origin.describe()
+        for item in (*service.env.values(), *service.files.values())
+        if item.origin.secret is not None
+    }
+    for value in sorted(values, key=len, reverse=True):
+        if len(value) >= 3:
+            text = text.replace(value, f"<{values[value]}>")
+    return text
+
+
 def _secret_values(app: str, name: str, secrets: Secrets) -> dict[str, ResolvedValue]:
     material = pick_secret(app, name, secrets)
     if material is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -90,7 +91,19 @@ class DockerRuntime:
             source = secrets_mount_source(row)
             if source is not None:
                 self._secret_dirs[str(row["Id"])] = source
-        return [observed_from_row(row) for row in rows]
+        return [self._with_health_output(observed_from_row(row)) for row in rows]
+
+    def _with_health_output(self, container: ObservedContainer) -> ObservedContainer:
+        """An unhealthy container with its check's last output (one inspect each; healthy
+        ones cost nothing, so a quiet pass stays one list call)."""
+        if container.health != "unhealthy":
+            return container
+        try:
+            attrs = self.client.api.inspect_container(container.id)
+        except (docker.errors.DockerException, requests.RequestException):
+            return container  # gone meanwhile, or the engine hiccupped: the output is a nicety
+        output = last_health_output(attrs.get("State") or {})
+        return dataclasses.replace(container, health_output=output)
 
     def sweep_secret_files(self) -> None:
         """Remove secrets directories that no managed container mounts (left by a crash)."""
