@@ -160,3 +160,27 @@ def test_a_container_turning_unhealthy_shows_in_status_from_the_engine_event(
     assert app["sync"] == "Degraded"
     error = app["error"]
     assert isinstance(error, dict) and error["message"] == "job-1 is unhealthy"
+
+
+def test_status_prints_check_output_literally_even_when_it_looks_like_markup(
+    start_server: StartServer, repo: GitRepo, clean_engine: docker.DockerClient
+) -> None:
+    check = (
+        "healthcheck: {command: [sh, -c, 'echo \"[/] [bold]down[/bold]\"; exit 1'], "
+        "interval: 300ms, retries: 1}\n"
+    )
+    repo.commit({"apps/job.yaml": app_yaml("job", port=None, extra=check)})
+    server = start_server(repo=repo.path)
+    wait_until(lambda: (app_of(server, "job") or {}).get("sync") == "Degraded", timeout=30)
+
+    status = subprocess.run(
+        [GITBERTH, "status", "--state-dir", str(server.state_dir)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "COLUMNS": "300"},
+        check=False,
+    )
+
+    assert status.returncode == 1, status.stderr
+    assert "[/] [bold]down[/bold]" in status.stdout

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from gitberth.cli._app import app, console, err_console
@@ -57,7 +58,8 @@ def _row(state: AppState) -> tuple[str, ...]:
     error = ""
     if state.error is not None:
         colour = "red" if state.error.kind is ErrorClass.STALLED else "yellow"
-        error = f"[{colour}]{state.error.kind.value}[/] {state.error.message}"
+        # The message can hold a health check's output: text the container wrote, never markup.
+        error = f"[{colour}]{state.error.kind.value}[/] {escape(state.error.message)}"
     return (
         state.name,
         f"[{style}]{state.sync.value}[/]",
