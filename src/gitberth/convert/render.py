@@ -1,0 +1,119 @@
+"""Write a :class:`Conversion` as manifest YAML, and its notes as text or JSON.
+
+The manifest starts with the ``yaml-language-server`` line (editors validate it against the
+schema), then a header saying where it came from; strings that some YAML reader could take for
+another type (``no``, ``1:30``, ``0755``) are quoted, so every reader sees what the converter
+meant.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import yaml as libyaml
+from ruamel.yaml import YAML
+from ruamel.yaml.representer import RoundTripRepresenter
+
+from gitberth.convert.mapping import Conversion
+from gitberth.core.errors import ManifestProblem
+
+_STR = "tag:yaml.org,2002:str"
+_YAML11 = libyaml.resolver.Resolver()
+
+
+def _ambiguous(text: str) -> bool:
+    """True when a YAML 1.1 reader (PyYAML, libyaml) would not read *text* as a string."""
+    tag = _YAML11.resolve(libyaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    return str(tag) != _STR
+
+
+class _Representer(RoundTripRepresenter):
+    def represent_str(self, data: str) -> Any:
+        if _ambiguous(data):
+            return self.represent_scalar(_STR, data, style='"')
+        return super().represent_str(data)
+
+
+_Representer.add_representer(str, _Representer.represent_str)
+
+
+def _dumper() -> YAML:
+    dumper = YAML(typ="rt", pure=True)
+    dumper.Representer = _Representer
+    dumper.indent(mapping=2, sequence=4, offset=2)
+    dumper.width = 100
+    return dumper
+
+
+def manifest_yaml(conversion: Conversion, *, source: str, schema: str) -> str:
+    """The manifest file: schema line, header, then the manifest in block style."""
+    out = io.StringIO()
+    out.write(f"# yaml-language-server: $schema={schema}\n")
+    out.write(f"# converted from {source} by gitberth convert\n")
+    not_carried = [note for note in conversion.notes if note.kind in ("refused", "not carried")]
+    if not_carried:
+        out.write("# not carried over (see the report of gitberth convert):\n")
+        for note in not_carried:
+            who = f"{note.service}: " if note.service else ""
+            out.write(f"#   {who}{note.key}\n")
+    _dumper().dump(dict(conversion.manifest), out)
+    return out.getvalue()
+
+
+def report_text(
+    conversion: Conversion,
+    *,
+    source: str,
+    written: str | None,
+    problems: Sequence[ManifestProblem],
+) -> str:
+    """What the user reads after a conversion: where it went, then every note by service."""
+    lines = []
+    services = len(conversion.manifest.get("services", ()))
+    target = f"wrote {written}" if written else "printed the manifest"
+    lines.append(f"{source}: {target}: app {conversion.app}, {services} service(s)")
+    for title, kinds in (
+        ("not carried over", ("refused", "not carried")),
+        ("carried over differently", ("changed",)),
+        ("to do before deploying", ("to do",)),
+    ):
+        chosen = [note for note in conversion.notes if note.kind in kinds]
+        if chosen:
+            lines.append(f"{title}:")
+            lines.extend(f"  {note.describe()}" for note in chosen)
+    if problems:
+        lines.append("the manifest does not validate yet (fix these by hand):")
+        lines.extend(f"  {problem}" for problem in problems)
+    return "\n".join(lines) + "\n"
+
+
+def report_json(
+    conversion: Conversion,
+    *,
+    source: str,
+    written: str | None,
+    problems: Sequence[ManifestProblem],
+) -> str:
+    """The same report for scripts: the manifest itself, every note, every problem."""
+    document = {
+        "source": source,
+        "app": conversion.app,
+        "written": written,
+        "manifest": conversion.manifest,
+        "notes": [
+            {
+                "service": note.service,
+                "key": note.key,
+                "kind": str(note.kind),
+                "reason": note.reason,
+                "line": note.line,
+            }
+            for note in conversion.notes
+        ],
+        "valid": not problems,
+        "problems": [str(problem) for problem in problems],
+    }
+    return json.dumps(document, indent=2) + "\n"
