@@ -147,6 +147,7 @@ class _ServiceConverter:
         self._limits: dict[str, Any] = {}
         self._legacy_limits: dict[str, Any] = {}
         self._rollout: str | None = None
+        self._built = False
         self._handlers: dict[str, Handler] = {
             "image": self._image,
             "build": self._build,
@@ -179,6 +180,7 @@ class _ServiceConverter:
     def convert(self, name: str, body: Any, *, notes: NoteList) -> dict[str, Any]:
         self.out = {"name": name}
         self._ports, self._limits, self._legacy_limits, self._rollout = [], {}, {}, None
+        self._built = False
         if not isinstance(body, dict):
             body = {}
         body = {
@@ -211,8 +213,7 @@ class _ServiceConverter:
             notes.add("image", NoteKind.NOT_CARRIED, "`image` must be a name")
 
     def _build(self, value: Any, notes: NoteList) -> None:
-        notes.add("build", NoteKind.NOT_CARRIED, reasons.NOT_CARRIED["build"])
-        self.out.setdefault("image", f"{self._app}-{self.out['name']}")
+        self._built = True
 
     def _command(self, key: str) -> Handler:
         def handle(value: Any, notes: NoteList) -> None:
@@ -430,6 +431,8 @@ class _ServiceConverter:
     # --- fields that depend on several keys -------------------------------------------------
 
     def _finish(self, notes: NoteList) -> None:
+        if self._built:
+            self._name_built_image(notes)
         resources = runtime_fields.convert_resources(
             limits=self._limits,
             mem_limit=self._legacy_limits.get("mem_limit"),
@@ -443,6 +446,20 @@ class _ServiceConverter:
             ports.port_fields(self._ports, replicas=self.out.get("replicas", 1), notes=notes)
         )
         self._choose_rollout(notes)
+
+    def _name_built_image(self, notes: NoteList) -> None:
+        """A service with ``build:`` runs the image compose would tag: its ``image:``, else
+        ``<project>-<service>``; gitberth runs it once it is pushed (or on the engine)."""
+        reason = reasons.NOT_CARRIED["build"]
+        if "image" not in self.out:
+            self.out["image"] = f"{self._app}-{self.out['name']}"
+            reason += (
+                f"; the manifest runs {self.out['image']}, the name `docker compose build` "
+                "gives it: push it where the server pulls from, or set image:"
+            )
+        else:
+            reason += f" ({self.out['image']}, as the file names it)"
+        notes.add("build", NoteKind.NOT_CARRIED, reason)
 
     def _choose_rollout(self, notes: NoteList) -> None:
         """Compose recreates a container stop-first; gitberth starts the new one first unless
