@@ -9,6 +9,7 @@ reported as unknown. Nothing is dropped without a note.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,8 @@ MANIFEST_ORDER = (
 
 _TOP_LEVEL = {"name", "services", "volumes", "networks", "secrets"}
 _PULL_POLICIES = {"always": "always", "missing": "missing", "if_not_present": "missing"}
+_NO_NEW_PRIVILEGES = {"no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"}
+_LABEL_KEY = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?")
 _HANDLED_DEPLOY = {"replicas", "resources", "restart_policy", "update_config"}
 
 
@@ -120,7 +123,7 @@ def _file_level_notes(data: Mapping[str, Any], *, notes: NoteList) -> None:
             "models": "gitberth runs containers only",
         }.get(key)
         if reason is None and key.startswith("x-"):
-            reason = "extension field: its anchors were expanded where they are used"
+            continue  # extension fields carry nothing themselves; their anchors are expanded
         notes.add(key, NoteKind.NOT_CARRIED, reason or "not a compose key gitberth knows")
 
 
@@ -280,11 +283,19 @@ class _ServiceConverter:
             return
         labels: dict[str, str] = {}
         for name, text in pairs:
-            if name.startswith("gitberth.") or name == "gitberth":
+            if name.lower().startswith("gitberth."):
                 notes.add(
                     f"labels.{name}",
                     NoteKind.REFUSED,
                     "gitberth.* labels are gitberth's own: they mark the containers it manages",
+                )
+                continue
+            if not _LABEL_KEY.fullmatch(name):
+                notes.add(
+                    f"labels.{name}",
+                    NoteKind.NOT_CARRIED,
+                    "a label key is letters, digits, '.', '-', '_' and '/', starting and ending "
+                    "with a letter or digit",
                 )
                 continue
             labels[name] = text
@@ -418,15 +429,16 @@ class _ServiceConverter:
         return handle
 
     def _security_opt(self, value: Any, notes: NoteList) -> None:
-        options = [scalar_text(v) for v in value] if isinstance(value, list) else []
-        if any("unconfined" in option for option in options):
+        if value in (None, []):
+            return
+        options = {scalar_text(v) for v in value} if isinstance(value, list) else {""}
+        if options - _NO_NEW_PRIVILEGES:
             notes.add(
                 "security_opt",
                 NoteKind.REFUSED,
-                f"{reasons.HOST_PRIVILEGES} (no unconfined seccomp or AppArmor profile)",
+                f"{reasons.HOST_PRIVILEGES} (security options can turn off seccomp, AppArmor "
+                "and no-new-privileges; gitberth sets no-new-privileges on every container)",
             )
-        elif options != ["no-new-privileges:true"] and options != ["no-new-privileges"]:
-            notes.add("security_opt", NoteKind.NOT_CARRIED, reasons.NOT_CARRIED["security_opt"])
 
     # --- fields that depend on several keys -------------------------------------------------
 

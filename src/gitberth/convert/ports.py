@@ -134,7 +134,17 @@ def convert_ports(entries: Any, *, notes: NoteList) -> list[Published]:
         else:
             notes.add(key, NoteKind.NOT_CARRIED, "a port is a string, a number or a mapping")
             converted = []
-        found.extend(p for p in converted if p not in found)
+        for port in converted:
+            if any(p.container == port.container for p in found):
+                if port not in found:
+                    notes.add(
+                        key,
+                        NoteKind.NOT_CARRIED,
+                        f"container port {port.container} is already published; gitberth "
+                        "publishes each container port once",
+                    )
+                continue
+            found.append(port)
     if any(p.address is None for p in found):
         notes.add(
             "ports",

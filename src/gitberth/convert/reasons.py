@@ -15,6 +15,8 @@ REFUSED = {
     "devices": f"{HOST_PRIVILEGES} (no host devices)",
     "device_cgroup_rules": f"{HOST_PRIVILEGES} (no host devices)",
     "use_api_socket": "the Docker engine socket gives root on the host",
+    "sysctls": f"{HOST_PRIVILEGES} (some kernel parameters change the host's kernel)",
+    "cgroup_parent": f"{HOST_PRIVILEGES} (it would move the container out of its limits)",
 }
 """Refused whatever their value (``privileged: false`` is simply the default)."""
 
@@ -46,11 +48,9 @@ NOT_CARRIED = {
     "profiles": "gitberth runs every service of the manifest; remove the ones you do not want",
     "extends": "resolve it first: `docker compose config` prints the file with extends merged",
     "cap_drop": "gitberth has no field for dropping capabilities",
-    "security_opt": "gitberth sets no-new-privileges itself and has no field for other options",
     "read_only": "gitberth has no field for a read-only root filesystem",
     "tmpfs": "gitberth mounts named volumes and allowed host paths only",
     "shm_size": "gitberth has no field for it",
-    "sysctls": "gitberth has no field for kernel parameters",
     "ulimits": "gitberth limits memory, cpus and pids (resources) only",
     "init": "gitberth has no field for it; give the image a PID 1 that handles signals",
     "tty": "services run without a terminal",
@@ -58,7 +58,6 @@ NOT_CARRIED = {
     "platform": "the engine runs the image built for its own platform",
     "runtime": "containers use the engine's default runtime",
     "isolation": "containers use the engine's default isolation",
-    "cgroup_parent": "gitberth has no field for it",
     "group_add": "gitberth has no field for it; `user` takes user:group",
     "oom_score_adj": "gitberth has no field for it",
     "oom_kill_disable": "gitberth has no field for it",

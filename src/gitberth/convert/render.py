@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml as libyaml
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.representer import RoundTripRepresenter
 
 from gitberth.convert.mapping import Conversion
@@ -48,6 +49,31 @@ def _dumper() -> YAML:
     return dumper
 
 
+_BLOCK_MAPS = frozenset({"env", "labels"})
+"""Maps written one key per line however short, as people write env and labels."""
+
+
+def _scalar(value: Any) -> bool:
+    return not isinstance(value, dict | list)
+
+
+def _styled(value: Any, *, key: str = "") -> Any:
+    """Short lists and maps of scalars in flow style (``command: [sh, -c, ...]``,
+    ``- {name: data, path: /data}``), everything else in block style."""
+    if isinstance(value, list):
+        items = [_styled(item) for item in value]
+        seq = CommentedSeq(items)
+        if all(_scalar(item) for item in value):
+            seq.fa.set_flow_style()
+        return seq
+    if isinstance(value, dict):
+        mapping = CommentedMap((k, _styled(v, key=k)) for k, v in value.items())
+        if key not in _BLOCK_MAPS and all(_scalar(v) for v in value.values()):
+            mapping.fa.set_flow_style()
+        return mapping
+    return value
+
+
 def manifest_yaml(conversion: Conversion, *, source: str, schema: str) -> str:
     """The manifest file: schema line, header, then the manifest in block style."""
     out = io.StringIO()
@@ -59,7 +85,7 @@ def manifest_yaml(conversion: Conversion, *, source: str, schema: str) -> str:
         for note in not_carried:
             who = f"{note.service}: " if note.service else ""
             out.write(f"#   {who}{note.key}\n")
-    _dumper().dump(dict(conversion.manifest), out)
+    _dumper().dump(_styled(dict(conversion.manifest), key="env"), out)
     return out.getvalue()
 
 
