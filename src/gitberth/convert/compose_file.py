@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,8 @@ class _Expansion:
         if isinstance(node, CommentedMap | dict):
             return {self._key(k): self.plain(v) for k, v in node.items()}
         if isinstance(node, CommentedSeq | list):
+            return [self.plain(v) for v in node]
+        if isinstance(node, AbstractSet):  # a !!set: its members, in order
             return [self.plain(v) for v in node]
         if isinstance(node, bool):
             return bool(node)

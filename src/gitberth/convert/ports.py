@@ -16,7 +16,7 @@ from gitberth.convert.notes import NoteKind, NoteList
 
 MAX_RANGE = 100
 _SHORT = re.compile(
-    r"(?:(?:\[(?P<ip6>[0-9a-fA-F:.]+)\]|(?P<ip>[0-9.]+)):)?"
+    r"(?:(?:\[(?P<ip6>[0-9a-fA-F:.]+)\]|(?P<ip>\d{1,3}(?:\.\d{1,3}){3})):)?"
     r"(?:(?P<host>\d+(?:-\d+)?)?:)?"
     r"(?P<container>\d+(?:-\d+)?)"
     r"(?:/(?P<protocol>[a-z]+))?"
