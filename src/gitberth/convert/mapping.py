@@ -85,7 +85,7 @@ def convert_compose(compose: ComposeFile, *, app: str, base_dir: str) -> Convers
         name = _service_name(compose_name, used=used_names, notes=service_notes)
         used_names.add(name)
         services.append(converter.convert(name, body or {}, notes=service_notes))
-        notes.extend(service_notes.notes)
+        notes.extend(sorted(service_notes.notes, key=lambda note: note.line or 0))
     manifest = {"name": app, "services": services}
     return Conversion(app=app, manifest=manifest, notes=(*file_notes.notes, *notes))
 
