@@ -177,6 +177,25 @@ def test_json_report_for_scripts(project: Path) -> None:
     assert privileged["line"] == BLOG_COMPOSE.splitlines().index("    privileged: true") + 1
 
 
+def test_json_with_out_dash_prints_only_json_holding_the_manifest(project: Path) -> None:
+    done = run("convert", "compose.yaml", "--format", "json", "--out", "-", cwd=project)
+
+    report = json.loads(done.stdout)
+    assert report["written"] is None
+    assert report["yaml"].startswith("# yaml-language-server: $schema=")
+    assert not (project / "apps").exists()
+
+
+def test_an_output_folder_that_cannot_be_made_is_a_clear_error(project: Path) -> None:
+    (project / "apps").write_text("a file, not a folder")
+
+    done = run("convert", "compose.yaml", cwd=project)
+
+    assert done.returncode == 1
+    assert "apps/blog.yaml: cannot write" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_out_dash_prints_the_manifest_and_reports_on_stderr(project: Path) -> None:
     done = run("convert", "compose.yaml", "--out", "-", "--app", "journal", cwd=project)
 

@@ -70,7 +70,8 @@ def convert(
 
     One app per compose file, one gitberth service per compose service. Every compose key that
     is not carried over is listed with the reason. Exit 1 only when the compose file cannot be
-    read (or the manifest would overwrite one without --force).
+    read (or the manifest cannot be written, or would replace one without --force). With
+    --format json and --out -, the JSON report alone is printed; it holds the manifest's text.
     """
     try:
         text = compose_file.read_text(encoding="utf-8")
@@ -91,19 +92,23 @@ def convert(
     if target is not None and target.exists() and not force:
         raise _fail(f"{target} exists; pass --force to replace it")
     problems = _problems(manifest, file=str(target) if target else f"{name}.yaml")
-    if target is None:
-        typer.echo(manifest, nl=False)
-    else:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _write(target, manifest)
+    if target is not None:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _write(target, manifest)
+        except OSError as exc:
+            raise _fail(f"{target}: cannot write: {exc.strerror}") from None
 
     written = str(target) if target else None
     if output_format is ReportFormat.JSON:
-        typer.echo(
-            report_json(conversion, source=str(compose_file), written=written, problems=problems),
-            nl=False,
-        )
+        document = report_json(
+            conversion, source=str(compose_file), written=written, problems=problems,
+            manifest_text=manifest,
+        )  # fmt: skip
+        typer.echo(document, nl=False)
         return
+    if target is None:
+        typer.echo(manifest, nl=False)
     report = report_text(conversion, source=str(compose_file), written=written, problems=problems)
     typer.echo(report, nl=False, err=target is None)
 
@@ -120,5 +125,8 @@ def _problems(manifest: str, *, file: str) -> tuple[ManifestProblem, ...]:
 def _write(target: Path, text: str) -> None:
     """Write through a temporary file and rename, so a failed write leaves no half manifest."""
     partial = target.with_name(f".{target.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, target)
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)

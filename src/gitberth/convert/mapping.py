@@ -32,6 +32,8 @@ MANIFEST_ORDER = (
 _TOP_LEVEL = {"name", "services", "volumes", "networks", "secrets"}
 _PULL_POLICIES = {"always": "always", "missing": "missing", "if_not_present": "missing"}
 _NO_NEW_PRIVILEGES = {"no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"}
+_SECRET_NAME = re.compile(r"PASSW(OR)?D|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL", re.I)
+"""Environment names whose value is most likely a secret (``*_FILE`` names hold a path)."""
 _LABEL_KEY = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?")
 _HANDLED_DEPLOY = {"replicas", "resources", "restart_policy", "update_config"}
 
@@ -260,6 +262,14 @@ class _ServiceConverter:
                 continue
             if found.defaulted:
                 notes.add(key, NoteKind.CHANGED, _defaulted_reason(found))
+            if found.text and _SECRET_NAME.search(name) and not name.upper().endswith("_FILE"):
+                notes.add(
+                    key,
+                    NoteKind.TODO,
+                    "looks like a secret, and env values sit in Git as plain text: upload it to "
+                    "the secret store, list that secret in envFrom and remove it from env "
+                    "(inline env wins over envFrom)",
+                )
             env[name] = found.text
         if env:
             self.out["env"] = env

@@ -16,6 +16,7 @@ from typing import Any
 import yaml as libyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
 from ruamel.yaml.representer import RoundTripRepresenter
 
 from gitberth.convert.mapping import Conversion
@@ -38,30 +39,58 @@ class _Representer(RoundTripRepresenter):
         return super().represent_str(data)
 
 
+class _QuotingRepresenter(RoundTripRepresenter):
+    def represent_str(self, data: str) -> Any:
+        return self.represent_scalar(_STR, data, style='"')
+
+
 _Representer.add_representer(str, _Representer.represent_str)
+_QuotingRepresenter.add_representer(str, _QuotingRepresenter.represent_str)
 
 
-def _dumper() -> YAML:
+def _dump(data: Any, *, quote_all: bool) -> str:
     dumper = YAML(typ="rt", pure=True)
-    dumper.Representer = _Representer
+    dumper.Representer = _QuotingRepresenter if quote_all else _Representer
     dumper.indent(mapping=2, sequence=4, offset=2)
     dumper.width = 100
-    return dumper
+    out = io.StringIO()
+    dumper.dump(data, out)
+    return out.getvalue()
 
 
-_BLOCK_MAPS = frozenset({"env", "labels"})
-"""Maps written one key per line however short, as people write env and labels."""
+def _reads_back(text: str, expected: Any) -> bool:
+    """True when both YAML readers gitberth uses load *text* as exactly *expected*."""
+    try:
+        precise = YAML(typ="safe", pure=True).load(io.StringIO(text))
+        fast = libyaml.safe_load(text)
+    except (YAMLError, libyaml.YAMLError):
+        return False
+    return bool(precise == expected and fast == expected)
+
+
+def _manifest_body(manifest: dict[str, Any]) -> str:
+    """Readable YAML (plain scalars where safe); every string double-quoted when an odd value
+    (a control character, a line separator) would read back differently in either reader."""
+    text = _dump(_styled(manifest, key=_ROOT), quote_all=False)
+    if _reads_back(text, manifest):
+        return text
+    return _dump(_styled(manifest, key=_ROOT), quote_all=True)
+
+
+_ROOT = ""
+_BLOCK_MAPS = frozenset({_ROOT, "services[]", "env", "labels"})
+"""Maps written one key per line however short: the manifest, its services, env, labels."""
 
 
 def _scalar(value: Any) -> bool:
     return not isinstance(value, dict | list)
 
 
-def _styled(value: Any, *, key: str = "") -> Any:
+def _styled(value: Any, *, key: str) -> Any:
     """Short lists and maps of scalars in flow style (``command: [sh, -c, ...]``,
     ``- {name: data, path: /data}``), everything else in block style."""
     if isinstance(value, list):
-        items = [_styled(item) for item in value]
+        items = [_styled(item, key=f"{key}[]") for item in value]
         seq = CommentedSeq(items)
         if all(_scalar(item) for item in value):
             seq.fa.set_flow_style()
@@ -85,7 +114,7 @@ def manifest_yaml(conversion: Conversion, *, source: str, schema: str) -> str:
         for note in not_carried:
             who = f"{note.service}: " if note.service else ""
             out.write(f"#   {who}{note.key}\n")
-    _dumper().dump(_styled(dict(conversion.manifest), key="env"), out)
+    out.write(_manifest_body(dict(conversion.manifest)))
     return out.getvalue()
 
 
@@ -122,13 +151,16 @@ def report_json(
     source: str,
     written: str | None,
     problems: Sequence[ManifestProblem],
+    manifest_text: str,
 ) -> str:
-    """The same report for scripts: the manifest itself, every note, every problem."""
+    """The same report for scripts: the manifest (as data and as the text written), every
+    note, every problem."""
     document = {
         "source": source,
         "app": conversion.app,
         "written": written,
         "manifest": conversion.manifest,
+        "yaml": manifest_text,
         "notes": [
             {
                 "service": note.service,

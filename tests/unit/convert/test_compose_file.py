@@ -74,6 +74,13 @@ def test_a_self_referencing_alias_does_not_hang() -> None:
     assert compose.data["services"]["web"] == {"image": "x"}
 
 
+def test_deep_nesting_is_refused_not_a_crash() -> None:
+    text = "services:\n  web:\n    image: a\n    command: " + "[" * 5000 + "]" * 5000 + "\n"
+
+    with pytest.raises(ComposeError, match="c.yaml"):
+        load_compose(text, file="c.yaml")
+
+
 def test_a_file_over_the_size_cap_is_refused() -> None:
     text = "services:\n  web: {image: x}\n# " + "x" * MAX_COMPOSE_BYTES + "\n"
 

@@ -109,6 +109,21 @@ def test_environment_from_the_shell_is_not_carried_and_points_at_secrets() -> No
     assert notes["environment.bad.name"][0].kind is NoteKind.NOT_CARRIED
 
 
+def test_inline_values_that_look_like_secrets_are_carried_and_flagged_without_the_value() -> None:
+    conversion = convert(
+        one_service(
+            "image: a\nenvironment:\n  DB_PASSWORD: hunter2-sentinel\n  API_KEY: k-sentinel\n"
+            "  POSTGRES_PASSWORD_FILE: /run/secrets/db\n  LOG_LEVEL: info"
+        )
+    )
+    notes = notes_of(conversion, "web")
+
+    assert set(notes) == {"environment.DB_PASSWORD", "environment.API_KEY"}
+    assert all(n.kind is NoteKind.TODO and "envFrom" in n.reason for g in notes.values() for n in g)
+    assert "sentinel" not in " ".join(n.describe() for n in conversion.notes)
+    assert service(conversion, "web")["env"]["DB_PASSWORD"] == "hunter2-sentinel"
+
+
 def test_variables_elsewhere_take_their_default_or_are_flagged() -> None:
     conversion = convert(one_service("image: acme/web:${TAG:-2.1}\nworking_dir: ${APP_DIR}"))
     web, notes = service(conversion, "web"), notes_of(conversion, "web")

@@ -132,7 +132,13 @@ def test_the_json_report_lists_the_manifest_every_note_and_validity() -> None:
     conversion = Conversion(app="shop", manifest={"name": "shop", "services": []}, notes=NOTES)
 
     document = json.loads(
-        report_json(conversion, source="compose.yaml", written=None, problems=[PROBLEM])
+        report_json(
+            conversion,
+            source="compose.yaml",
+            written=None,
+            problems=[PROBLEM],
+            manifest_text="name: shop\n",
+        )
     )
 
     assert document["app"] == "shop" and document["written"] is None
@@ -144,5 +150,6 @@ def test_the_json_report_lists_the_manifest_every_note_and_validity() -> None:
         "reason": "gitberth never grants host privileges",
         "line": 7,
     }
+    assert document["yaml"] == "name: shop\n"
     assert document["valid"] is False
     assert document["problems"] == ["apps/shop.yaml:9:5: services.0.user: bad user"]
