@@ -114,6 +114,7 @@ def _service_name(compose_name: str, *, used: set[str], notes: NoteList) -> str:
 def _file_level_notes(data: Mapping[str, Any], *, notes: NoteList) -> None:
     volumes.volume_definition_notes(data.get("volumes"), notes=notes)
     networks.network_definition_notes(data.get("networks"), notes=notes)
+    secrets.secret_definition_notes(data.get("secrets"), notes=notes)
     for key in data:
         if key in _TOP_LEVEL:
             continue

@@ -105,3 +105,27 @@ def convert_secrets(
         if secret not in names:
             names.append(secret)
     return names
+
+
+def secret_definition_notes(declared: Any, *, notes: NoteList) -> None:
+    """What the top-level ``secrets:`` says that the printed upload commands do not cover."""
+    if not isinstance(declared, dict):
+        if declared is not None:
+            notes.add("secrets", NoteKind.NOT_CARRIED, "top-level `secrets` must be a mapping")
+        return
+    for name, spec in declared.items():
+        if not isinstance(spec, dict):
+            continue
+        if spec.get("external"):
+            notes.add(
+                f"secrets.{name}.external",
+                NoteKind.NOT_CARRIED,
+                "the value lives in the engine or swarm: upload it to the gitberth secret store "
+                "with the command printed for the service that uses it",
+            )
+        for option in sorted(set(spec) - {"file", "environment", "external"}):
+            notes.add(
+                f"secrets.{name}.{option}",
+                NoteKind.NOT_CARRIED,
+                "a gitberth secret is a name and its keys; nothing else is kept",
+            )

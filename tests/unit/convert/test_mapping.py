@@ -443,6 +443,20 @@ def test_a_secret_target_outside_run_secrets_or_with_dashes_is_noted() -> None:
     assert "secrets[0].mode" in notes_of(conversion, "web")
 
 
+def test_secret_definitions_gitberth_cannot_honour_are_file_level_notes() -> None:
+    conversion = convert(
+        "services: {web: {image: a, secrets: [tls]}}\n"
+        "secrets: {tls: {external: true, name: prod_tls, template_driver: golang}}\n"
+    )
+
+    assert set(notes_of(conversion, None)) == {
+        "secrets.tls.external",
+        "secrets.tls.name",
+        "secrets.tls.template_driver",
+    }
+    assert "FILE-WITH-THE-VALUE" in notes_of(conversion, "web")["secrets[0]"][0].reason
+
+
 # --- health, restart, resources, replicas --------------------------------------------------
 
 
