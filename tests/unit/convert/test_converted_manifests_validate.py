@@ -7,7 +7,7 @@ import pytest
 
 from gitberth.convert.render import manifest_yaml
 from gitberth.core.manifests import parse_manifest
-from tests.unit.convert.conftest import convert
+from tests.unit.convert.snippets import convert
 
 REALISTIC = """
 name: shop

@@ -10,7 +10,7 @@ from gitberth.convert.compose_file import load_compose
 from gitberth.convert.mapping import app_name
 from gitberth.convert.notes import NoteKind
 from gitberth.core.errors import ComposeError
-from tests.unit.convert.conftest import convert, notes_of, one_service, service
+from tests.unit.convert.snippets import convert, notes_of, one_service, service
 
 # --- the app and its services --------------------------------------------------------------
 

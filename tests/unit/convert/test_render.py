@@ -16,7 +16,7 @@ from gitberth.convert.mapping import Conversion
 from gitberth.convert.notes import Note, NoteKind
 from gitberth.convert.render import manifest_yaml, report_json, report_text
 from gitberth.core.errors import ManifestProblem
-from tests.unit.convert.conftest import convert, one_service
+from tests.unit.convert.snippets import convert, one_service
 
 
 def ruamel_load(text: str) -> Any:
