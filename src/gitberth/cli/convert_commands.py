@@ -16,11 +16,7 @@ from typing import Annotated
 import typer
 
 from gitberth.cli._app import app, err_console
-from gitberth.convert.compose_file import load_compose
-from gitberth.convert.mapping import app_name, convert_compose
-from gitberth.convert.render import manifest_yaml, report_json, report_text
 from gitberth.core.errors import ComposeError, ManifestErrors, ManifestProblem
-from gitberth.core.manifests import parse_manifest
 from gitberth.core.models import is_dns_label
 
 DEFAULT_SCHEMA = "../schemas/app.schema.json"
@@ -73,6 +69,11 @@ def convert(
     read (or the manifest cannot be written, or would replace one without --force). With
     --format json and --out -, the JSON report alone is printed; it holds the manifest's text.
     """
+    # Imported here: every other verb starts without loading the converter.
+    from gitberth.convert.compose_file import load_compose
+    from gitberth.convert.mapping import app_name, convert_compose
+    from gitberth.convert.render import manifest_yaml, report_json, report_text
+
     try:
         text = compose_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -115,6 +116,8 @@ def convert(
 
 def _problems(manifest: str, *, file: str) -> tuple[ManifestProblem, ...]:
     """What ``gitberth validate`` would say about the converted manifest."""
+    from gitberth.core.manifests import parse_manifest
+
     try:
         parse_manifest(manifest, file=file)
     except ManifestErrors as exc:
