@@ -227,7 +227,7 @@ class _ServiceConverter:
                 return
             try:
                 self.out[key] = shell_words(value)
-            except (TypeError, ValueError):
+            except ValueError:
                 notes.add(key, NoteKind.NOT_CARRIED, "not a list or a command line")
 
         return handle

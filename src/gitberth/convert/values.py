@@ -57,11 +57,14 @@ def interpolate(value: str) -> Interpolated:
     return Interpolated(text=text, unresolved=tuple(unresolved), defaulted=tuple(defaulted))
 
 
-def shell_words(value: str | list[object]) -> list[str]:
-    """Compose's ``command`` and ``entrypoint``: a list as is, a string split like a shell."""
-    if isinstance(value, list):
+def shell_words(value: object) -> list[str]:
+    """Compose's ``command`` and ``entrypoint``: a list as is, a string split like a shell.
+    Raises ValueError for anything else (an unbalanced quote included)."""
+    if isinstance(value, list) and all(not isinstance(item, dict | list) for item in value):
         return [scalar_text(item) for item in value]
-    return shlex.split(value)
+    if isinstance(value, str):
+        return shlex.split(value)
+    raise ValueError("not a list of words or a command line")
 
 
 def scalar_text(value: object) -> str:
