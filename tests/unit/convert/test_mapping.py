@@ -78,6 +78,14 @@ def test_command_and_entrypoint_strings_split_like_a_shell_and_lists_stay() -> N
     assert web["entrypoint"] == ["/init", "--", "1"]
 
 
+@pytest.mark.parametrize("value", ["{sh: -c}", "[[sh], -c]", '"echo \'unbalanced"'])
+def test_a_command_that_is_no_list_of_words_is_noted_not_a_crash(value: str) -> None:
+    conversion = convert(one_service(f"image: a\ncommand: {value}"))
+
+    assert "command" not in service(conversion, "web")
+    assert notes_of(conversion, "web")["command"][0].kind is NoteKind.NOT_CARRIED
+
+
 @pytest.mark.parametrize(
     "environment",
     [
