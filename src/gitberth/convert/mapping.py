@@ -330,7 +330,7 @@ class _ServiceConverter:
         self._ports = ports.convert_ports(value, notes=notes)
 
     def _volumes_entry(self, value: Any, notes: NoteList) -> None:
-        mounts = self._volumes.convert(value, service=self.out["name"], notes=notes)
+        mounts = self._volumes.convert(value, notes=notes)
         if mounts:
             self.out["volumes"] = mounts
 

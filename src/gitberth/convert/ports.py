@@ -113,7 +113,7 @@ def _long(entry: dict[str, Any], *, key: str, notes: NoteList) -> list[Published
         key=key,
         container=str(target),
         host=str(published) if published not in (None, "") else None,
-        address=entry.get("host_ip"),
+        address=str(entry["host_ip"]) if entry.get("host_ip") else None,
         protocol=str(entry.get("protocol") or "tcp"),
         notes=notes,
     )

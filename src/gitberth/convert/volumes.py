@@ -31,7 +31,7 @@ class VolumeConverter:
         self._declared = declared
         self._base_dir = base_dir
 
-    def convert(self, entries: Any, *, service: str, notes: NoteList) -> list[dict[str, Any]]:
+    def convert(self, entries: Any, *, notes: NoteList) -> list[dict[str, Any]]:
         """The service's mounts, in order; a path mounted twice keeps its first mount."""
         if not isinstance(entries, list):
             notes.add("volumes", NoteKind.NOT_CARRIED, "`volumes` must be a list")
@@ -40,9 +40,9 @@ class VolumeConverter:
         for index, entry in enumerate(entries):
             key = f"volumes[{index}]"
             if isinstance(entry, str):
-                mount = self._short(entry, key=key, service=service, notes=notes)
+                mount = self._short(entry, key=key, notes=notes)
             elif isinstance(entry, dict):
-                mount = self._long(entry, key=key, service=service, notes=notes)
+                mount = self._long(entry, key=key, notes=notes)
             else:
                 notes.add(key, NoteKind.NOT_CARRIED, "a volume is a string or a mapping")
                 mount = None
@@ -54,14 +54,11 @@ class VolumeConverter:
             mounts.append(mount)
         return mounts
 
-    def _short(
-        self, entry: str, *, key: str, service: str, notes: NoteList
-    ) -> dict[str, Any] | None:
+    def _short(self, entry: str, *, key: str, notes: NoteList) -> dict[str, Any] | None:
         parts = entry.split(":")
         if len(parts) == 1:
             return self._mount(
-                source=None, target=parts[0], read_only=False, key=key, service=service,
-                notes=notes,
+                source=None, target=parts[0], read_only=False, key=key, notes=notes,
             )  # fmt: skip
         if len(parts) > 3:
             notes.add(key, NoteKind.NOT_CARRIED, f"cannot read the volume {entry!r}")
@@ -73,13 +70,10 @@ class VolumeConverter:
                     key, NoteKind.NOT_CARRIED, f"mount option {mode!r}: gitberth has no such option"
                 )
         return self._mount(
-            source=parts[0], target=parts[1], read_only="ro" in modes, key=key, service=service,
-            notes=notes,
-        )  # fmt: skip
+            source=parts[0], target=parts[1], read_only="ro" in modes, key=key, notes=notes
+        )
 
-    def _long(
-        self, entry: dict[str, Any], *, key: str, service: str, notes: NoteList
-    ) -> dict[str, Any] | None:
+    def _long(self, entry: dict[str, Any], *, key: str, notes: NoteList) -> dict[str, Any] | None:
         kind = entry.get("type", "volume")
         if kind not in ("volume", "bind"):
             notes.add(
@@ -105,7 +99,6 @@ class VolumeConverter:
             target=target,
             read_only=bool(entry.get("read_only", False)),
             key=key,
-            service=service,
             notes=notes,
         )
 
@@ -116,7 +109,6 @@ class VolumeConverter:
         target: str,
         read_only: bool,
         key: str,
-        service: str,
         notes: NoteList,
     ) -> dict[str, Any] | None:
         if not target.startswith("/"):
@@ -125,10 +117,10 @@ class VolumeConverter:
         if source is None:
             return self._anonymous(target=target, read_only=read_only, key=key, notes=notes)
         if _is_host_path(source):
-            return self._bind(source=source, target=target, read_only=read_only, key=key,
-                              notes=notes)  # fmt: skip
-        return self._named(source=source, target=target, read_only=read_only, key=key,
-                           service=service, notes=notes)  # fmt: skip
+            return self._bind(
+                source=source, target=target, read_only=read_only, key=key, notes=notes
+            )
+        return self._named(source=source, target=target, read_only=read_only, key=key, notes=notes)
 
     def _anonymous(
         self, *, target: str, read_only: bool, key: str, notes: NoteList
@@ -179,7 +171,6 @@ class VolumeConverter:
         target: str,
         read_only: bool,
         key: str,
-        service: str,
         notes: NoteList,
     ) -> dict[str, Any] | None:
         name = dns_label(source)
