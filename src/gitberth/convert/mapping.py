@@ -488,8 +488,8 @@ class _ServiceConverter:
         """Compose recreates a container stop-first; gitberth starts the new one first unless
         told otherwise. A service writing to a mount keeps compose's order, so two containers
         never write the same data at once."""
-        writable = [m.get("name") or m.get("bind") for m in self.out.get("volumes", ())
-                    if not m["readOnly"]]  # fmt: skip
+        mounts = self.out.get("volumes", ())
+        writable = [m.get("name") or m.get("bind") for m in mounts if not m["readOnly"]]
         rollout = self._rollout
         if rollout == "startFirst" and "hostPort" in self.out:
             notes.add(

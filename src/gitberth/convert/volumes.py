@@ -57,9 +57,7 @@ class VolumeConverter:
     def _short(self, entry: str, *, key: str, notes: NoteList) -> dict[str, Any] | None:
         parts = entry.split(":")
         if len(parts) == 1:
-            return self._mount(
-                source=None, target=parts[0], read_only=False, key=key, notes=notes,
-            )  # fmt: skip
+            return self._mount(source=None, target=parts[0], read_only=False, key=key, notes=notes)
         if len(parts) > 3:
             notes.add(key, NoteKind.NOT_CARRIED, f"cannot read the volume {entry!r}")
             return None
