@@ -3,9 +3,10 @@
 Every gitberth app has its own network, where its services reach each other by service name:
 that is compose's ``default`` network, and it also covers the other networks a project declares
 for itself (compose names them ``<project>_<network>``, private to the project). gitberth's
-``networks: [name]`` are networks shared *between* apps, which in compose are the ``external``
-ones; only those are carried over, so converting a file never connects an app to another app
-that happens to use the same network name.
+``networks: [name]`` are networks shared *between* apps, which in compose are the ones declared
+``external: true`` or with a fixed ``name:`` (every project naming it joins the same engine
+network); only those are carried over, so converting a file never connects an app to another
+app that merely uses the same network key.
 """
 
 from __future__ import annotations
@@ -26,14 +27,18 @@ _ATTACHMENT_REASONS = {
 }
 
 
-def _external_name(name: str, spec: Any) -> str | None:
-    """The engine name of an external network, or None when the network is the project's."""
-    if not isinstance(spec, dict) or not spec.get("external"):
+def _shared_name(name: str, spec: Any) -> str | None:
+    """The engine name of a network shared between projects (external, or with a fixed
+    ``name:``), or None when the network is the project's own."""
+    if not isinstance(spec, dict):
         return None
     external = spec.get("external")
     if isinstance(external, dict) and isinstance(external.get("name"), str):
         return str(external["name"])  # the pre-3.5 spelling `external: {name: ...}`
-    return str(spec.get("name") or name)
+    fixed = spec.get("name")
+    if isinstance(fixed, str) and fixed:
+        return fixed
+    return name if external else None
 
 
 def convert_networks(entries: Any, *, declared: Mapping[str, Any], notes: NoteList) -> list[str]:
@@ -53,7 +58,7 @@ def convert_networks(entries: Any, *, declared: Mapping[str, Any], notes: NoteLi
                 NoteKind.NOT_CARRIED,
                 _ATTACHMENT_REASONS.get(option, "gitberth network attachments have no options"),
             )
-        external = _external_name(name, declared.get(name))
+        external = _shared_name(name, declared.get(name))
         if external is None:
             if name != "default":
                 notes.add(
@@ -70,7 +75,7 @@ def convert_networks(entries: Any, *, declared: Mapping[str, Any], notes: NoteLi
             notes.add(
                 f"networks.{name}",
                 NoteKind.NOT_CARRIED,
-                f"the external network {external} cannot be a gitberth shared network name "
+                f"the shared network {external} cannot be a gitberth shared network name "
                 "(a DNS label, not one of the engine's own, not starting with gitberth)",
             )
             continue
@@ -78,13 +83,13 @@ def convert_networks(entries: Any, *, declared: Mapping[str, Any], notes: NoteLi
             notes.add(
                 f"networks.{name}",
                 NoteKind.CHANGED,
-                f"external network {external} becomes the shared network {label} (a DNS label)",
+                f"network {external} becomes the shared network {label} (a DNS label)",
             )
         notes.add(
             f"networks.{name}",
             NoteKind.CHANGED,
-            f"external network: {label} becomes a network shared with every app that lists "
-            "it, created and removed by gitberth",
+            f"shared between projects in compose: {label} becomes a network shared with every "
+            "app that lists it, created and removed by gitberth",
         )
         if label not in shared:
             shared.append(label)

@@ -394,6 +394,14 @@ def test_default_and_project_networks_are_the_apps_own_and_external_ones_are_sha
     assert notes_of(conversion, None)["networks.backend.driver"][0].kind is NoteKind.NOT_CARRIED
 
 
+def test_a_network_with_a_fixed_name_is_shared_between_projects_so_it_is_carried() -> None:
+    conversion = convert(
+        "services: {web: {image: a, networks: [db]}}\nnetworks: {db: {name: shared-db}}\n"
+    )
+
+    assert service(conversion, "web")["networks"] == ["shared-db"]
+
+
 def test_network_attachment_options_are_not_carried() -> None:
     conversion = convert(
         "services:\n  web:\n    image: a\n    networks:\n"
