@@ -165,7 +165,7 @@ def report_json(
             {
                 "service": note.service,
                 "key": note.key,
-                "kind": str(note.kind),
+                "kind": note.kind.name.lower(),
                 "reason": note.reason,
                 "line": note.line,
             }

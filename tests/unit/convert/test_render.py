@@ -150,6 +150,13 @@ def test_the_json_report_lists_the_manifest_every_note_and_validity() -> None:
         "reason": "gitberth never grants host privileges",
         "line": 7,
     }
+    assert [n["kind"] for n in document["notes"]] == [
+        "refused",
+        "not_carried",
+        "changed",
+        "todo",
+        "not_carried",
+    ]
     assert document["yaml"] == "name: shop\n"
     assert document["valid"] is False
     assert document["problems"] == ["apps/shop.yaml:9:5: services.0.user: bad user"]
