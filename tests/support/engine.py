@@ -10,6 +10,7 @@ import docker.errors
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_IMAGE = "gitberth/example-web:1.0"
+STORE_IMAGE = "gitberth/example-store:1.0"
 TEST_LABEL = "gitberth-test"
 
 
@@ -27,8 +28,10 @@ def engine() -> docker.DockerClient:
 
 
 def ensure_example_image(client: docker.DockerClient) -> None:
+    """Build the example images (web and store, one script) when either is missing."""
     try:
-        client.images.get(EXAMPLE_IMAGE)
+        for image in (EXAMPLE_IMAGE, STORE_IMAGE):
+            client.images.get(image)
     except docker.errors.ImageNotFound:
         subprocess.run([str(ROOT / "scripts" / "build-images.sh"), EXAMPLE_IMAGE], check=True)
 

@@ -27,6 +27,7 @@ these with ``raise ... from exc`` so callers never need to know which library fa
     │   └── UnsupportedMediaTypeError the body is not declared as JSON
     ├── AuthError                a token is missing, unknown or lacks the role
     ├── ConfigError              a setting is unusable (bad state dir, secrets dir not in RAM)
+    ├── ComposeError             a docker compose file cannot be read for `gitberth convert`
     └── DeployError              POST /deploy cannot be honoured (ref race)
         └── ReadOnlyRepoError    the repo is a remote gitberth cannot push to
 
@@ -238,6 +239,15 @@ class ConfigError(GitberthError):
     """A setting is unusable: the process should refuse to start and say why."""
 
     code = "config_error"
+
+
+class ComposeError(GitberthError):
+    """A docker compose file cannot be read (not YAML, no services, too large to expand).
+
+    Keys that merely do not map onto a manifest are not errors: the converter reports them.
+    """
+
+    code = "invalid_compose"
 
 
 class DeployError(GitberthError):
