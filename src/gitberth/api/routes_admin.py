@@ -57,6 +57,7 @@ class AuditEntryBody(BaseModel):
     appId: str | None
     keys: list[str]
     valueHmacs: dict[str, str]
+    detail: dict[str, str]
 
 
 class AuditBody(BaseModel):
