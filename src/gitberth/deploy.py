@@ -16,8 +16,14 @@ from typing import Any
 import git
 from ruamel.yaml import YAML
 
-from gitberth.core.errors import DeployError, ReadOnlyRepoError, UnknownSecretError
-from gitberth.core.manifests import validate_manifest
+from gitberth.core.errors import (
+    ConflictError,
+    DeployError,
+    ReadOnlyRepoError,
+    SourceError,
+    UnknownSecretError,
+)
+from gitberth.core.manifests import container_name_clash, load_manifests, validate_manifest
 from gitberth.core.models import AppManifest, ResolvedApp
 from gitberth.core.resolve import candidate_keys, missing_secrets, resolve_app
 from gitberth.gitwrite import Author, commit_file
@@ -169,9 +175,27 @@ class Deployer:
                 history=history_from_repo(self.repo, apps_dir=self.apps_dir, secrets=self.secrets),
             )
 
+    def check_names(self, manifest: AppManifest) -> None:
+        """409 when the app's container names already belong to another app at the tip."""
+        try:
+            revision = read_revision(self.repo, branch=self.branch, apps_dir=self.apps_dir)
+        except SourceError:
+            return  # no commit yet: nothing to clash with
+        others = load_manifests(
+            revision.files, apps_dir=revision.apps_dir, not_utf8=revision.not_utf8
+        ).apps
+        clash = container_name_clash(manifest, others)
+        if clash is not None:
+            other, base = clash
+            raise ConflictError(
+                f"app {manifest.name} would name containers {base}-<n>, which app {other} "
+                "already has; rename the app or the service"
+            )
+
     def deploy(self, manifest: AppManifest, *, author: Author) -> DeployOutcome:
         resolved = self.check_secrets(manifest)
         with self.lock:
+            self.check_names(manifest)
             sha = self._commit(manifest, author=author)
             if self.on_committed is not None:
                 self.on_committed(sha)

@@ -26,7 +26,7 @@ these with ``raise ... from exc`` so callers never need to know which library fa
     │   └── UnsupportedMediaTypeError the body is not declared as JSON
     ├── AuthError                a token is missing, unknown, expired or lacks the role
     ├── TokenNotFoundError       no API token has that id
-    ├── ConflictError            a request collides with what exists (container names)
+    ├── ConflictError            a deploy's container names are another app's
     ├── ConfigError              a setting is unusable (bad state dir, secrets dir not in RAM)
     └── DeployError              POST /deploy cannot be honoured (ref race)
         └── ReadOnlyRepoError    the repo is a remote gitberth cannot push to
@@ -232,9 +232,9 @@ class TokenNotFoundError(GitberthError):
 
 
 class ConflictError(GitberthError):
-    """The request conflicts with what exists (a deploy whose containers another app owns)."""
+    """A deploy's container names are already another app's (``a-b`` against ``a``/``b``)."""
 
-    code = "conflict"
+    code = "container_name_conflict"
 
 
 class ConfigError(GitberthError):
