@@ -391,6 +391,46 @@ def unseal(
     )
 
 
+@app.command()
+def rekey(
+    api: ApiOption = DEFAULT_API,
+    token: TokenOption = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(help="auto (a new master.key) or shamir (new shares); default: unchanged"),
+    ] = None,
+    shares: Annotated[int | None, typer.Option(min=1, max=255, help="shamir: shares")] = None,
+    threshold: Annotated[
+        int | None, typer.Option(min=1, max=255, help="shamir: shares needed to unseal")
+    ] = None,
+) -> None:
+    """Replace the master key of a running, unsealed server; the old key or shares are useless
+    afterwards. New shares are printed once and stored nowhere."""
+    body: dict[str, Any] = {}
+    if mode is not None:
+        body["mode"] = mode
+    if shares is not None:
+        body["shares"] = shares
+    if threshold is not None:
+        body["threshold"] = threshold
+    result = _call(method="POST", api=api, path="/admin/rekey", token=token, body=body)
+    if result.get("mode") == "shamir":
+        console.print(
+            f"Rekeyed: a new master key split into {result.get('shares')} share(s), any "
+            f"{result.get('threshold')} of which unseal it. The old shares are useless now; "
+            "these are shown only now and stored nowhere.",
+            markup=False,
+        )
+        for index, share in enumerate(result.get("newShares") or [], start=1):
+            console.print(f"share {index}: {share}", markup=False)
+    else:
+        console.print(
+            "Rekeyed: the server wrote a new master.key in its state dir; the old key is "
+            "useless now.",
+            markup=False,
+        )
+
+
 @app.command("seal-status")
 def seal_status(api: ApiOption = DEFAULT_API) -> None:
     """Show whether a running server is sealed and how many shares it has received."""

@@ -205,6 +205,13 @@ class Keyring:
     def add(self, key: TermKey) -> None:
         self._terms[key.term] = key
 
+    def key(self, term: int) -> TermKey:
+        """The key of *term* (to wrap it under a new master key)."""
+        try:
+            return self._terms[term]
+        except KeyError:
+            raise SecretIntegrityError(f"key term {term} is not loaded") from None
+
     def drop(self, term: int) -> None:
         key = self._terms.pop(term, None)
         if key is not None:

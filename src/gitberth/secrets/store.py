@@ -347,6 +347,39 @@ class SecretStore:
             keyring.add(new_key)
         return RotationResult(term=new_key.term, rewrapped=self._rewrap_old_terms())
 
+    def rekey(
+        self, new_master: crypto.MasterKey, *, mode: str, shares: int = 1, threshold: int = 1
+    ) -> RotationResult:
+        """Replace the master key: every term key is rewrapped under *new_master* and a new term
+        starts under it, to which every data key is then rewrapped and after which the older
+        term keys are deleted. The old master key (or its shares) unwraps nothing afterwards,
+        and even an old copy of the database with the old key yields no key that wraps a
+        record written from then on.
+        """
+        with self._lock:
+            old_master, keyring = self._require_keys()
+            new_key = crypto.TermKey.generate(keyring.current_term + 1)
+            with self._db.transaction() as conn:
+                terms = [int(row[0]) for row in conn.execute("SELECT term FROM key_terms")]
+                for term in terms:
+                    conn.execute(
+                        "UPDATE key_terms SET wrapped = ? WHERE term = ?",
+                        (new_master.wrap_term_key(keyring.key(term)), term),
+                    )
+                conn.execute(
+                    "INSERT INTO key_terms (term, wrapped, created_at, encryptions) "
+                    "VALUES (?, ?, ?, 0)",
+                    (new_key.term, new_master.wrap_term_key(new_key), self._clock()),
+                )
+                conn.executemany(
+                    "UPDATE secret_meta SET value = ? WHERE key = ?",
+                    [(mode, "seal_mode"), (str(shares), "shares"), (str(threshold), "threshold")],
+                )
+            keyring.add(new_key)
+            self._master = new_master
+            old_master.wipe()
+        return RotationResult(term=new_key.term, rewrapped=self._rewrap_old_terms())
+
     def encryption_counts(self) -> dict[int, int]:
         """Encryptions performed under each live term key."""
         with self._db.reading() as conn:
