@@ -8,6 +8,7 @@ server's memory, not on disk.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import sys
@@ -99,6 +100,22 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
+def plaintext_warning(host: str) -> str | None:
+    """A warning when the API would listen beyond this machine: it speaks plain HTTP."""
+    if host == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass  # a host name: it may resolve to anything
+    return (
+        f"--listen {host}: the API is reachable beyond this machine over plain HTTP (no TLS); "
+        "bearer tokens and secret values would cross the network readable. Put a TLS-"
+        "terminating proxy in front and listen on 127.0.0.1."
+    )
+
+
 @app.command()
 def serve(
     repo: Annotated[
@@ -153,7 +170,10 @@ def serve(
     if repo is None:
         logger.info("no --repo: only the secrets API is served, nothing is reconciled")
     logger.info("state dir %s; %s", state.path, context.startup_message)
-    logger.info("API on http://%s:%d (OpenAPI at /docs)", host, port)
+    logger.info("API on http://%s:%d (OpenAPI at /openapi.json)", host, port)
+    warning = plaintext_warning(host)
+    if warning is not None:
+        logger.warning(warning)
     try:
         api = build_app(
             context,
