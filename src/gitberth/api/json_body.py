@@ -28,13 +28,40 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def openapi_body(model: type[BaseModel]) -> dict[str, Any]:
-    """``openapi_extra`` that documents *model* as the JSON request body of a route."""
+    """``openapi_extra`` that documents *model* as the JSON request body of a route.
+
+    The schema is self-contained: pydantic's ``#/$defs/...`` references would point into the
+    OpenAPI document's root, where nothing is, so they are inlined.
+    """
     return {
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema()}},
+            "content": {"application/json": {"schema": inline_schema(model)}},
         }
     }
+
+
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """*model*'s JSON schema with every ``$defs`` reference replaced by its definition."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any, seen: tuple[str, ...]) -> Any:
+        if isinstance(node, dict):
+            reference = node.get("$ref")
+            if isinstance(reference, str) and reference.startswith("#/$defs/"):
+                name = reference.removeprefix("#/$defs/")
+                if name in seen:
+                    raise ValueError(f"recursive schema {name} cannot be inlined")
+                siblings = {k: v for k, v in node.items() if k != "$ref"}
+                return {**resolve(definitions[name], (*seen, name)), **siblings}
+            return {key: resolve(value, seen) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item, seen) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema, ())
+    return resolved
 
 
 async def read_json_body(request: Request, model: type[ModelT]) -> ModelT:

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from gitberth.api.auth import Context, Unsealed
-from gitberth.api.json_body import read_json_document
+from gitberth.api.json_body import openapi_body, read_json_document
 from gitberth.core.errors import DeployError, GitberthError
 from gitberth.core.models import AppManifest
 from gitberth.deploy import Deployer
@@ -52,12 +52,7 @@ def _deployer(request: Request) -> Deployer:
         },
         503: {"description": 'the store is sealed: `{"error": "sealed"}`'},
     },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": AppManifest.model_json_schema()}},
-        }
-    },
+    openapi_extra=openapi_body(AppManifest),
 )
 async def deploy(request: Request, principal: Unsealed, context: Context) -> JSONResponse:
     """Validate, check secrets, commit ``apps/<name>.yaml`` on the tracked branch, apply it."""
