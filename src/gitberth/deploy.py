@@ -177,10 +177,14 @@ class Deployer:
 
     def check_names(self, manifest: AppManifest) -> None:
         """409 when the app's container names already belong to another app at the tip."""
+        # A Repo of its own: GitPython's object reader is not safe to share between threads.
+        private = git.Repo(self.repo.git_dir)
         try:
-            revision = read_revision(self.repo, branch=self.branch, apps_dir=self.apps_dir)
+            revision = read_revision(private, branch=self.branch, apps_dir=self.apps_dir)
         except SourceError:
             return  # no commit yet: nothing to clash with
+        finally:
+            private.close()
         others = load_manifests(
             revision.files, apps_dir=revision.apps_dir, not_utf8=revision.not_utf8
         ).apps
