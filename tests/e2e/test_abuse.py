@@ -335,9 +335,7 @@ CASES = [
         "invalid_manifest",
         json_body=deploy(secretFiles=["../x"]),
     ),
-    Case(
-        "traversal in a token id", "DELETE", "/admin/tokens/..%2F..%2Fetc", 404, "not_found"
-    ),
+    Case("traversal in a token id", "DELETE", "/admin/tokens/..%2F..%2Fetc", 404, "not_found"),
     Case("unknown token id", "DELETE", "/admin/tokens/0123456789ab", 404, "not_found"),
     # wrong roles
     *[

@@ -20,8 +20,13 @@ from pydantic import SecretStr
 
 from gitberth.core.errors import ConfigError
 from gitberth.core.models import EnvSource, Origin, ResolvedValue
+from gitberth.reconciler import reconcile_once
+from gitberth.runtime.docker import DockerRuntime
 from gitberth.runtime.secret_files import SecretFilesRoot, numeric_owner
+from gitberth.source import open_repo, read_revision
 from tests.support.engine import EXAMPLE_IMAGE, TEST_LABEL
+from tests.support.gitrepo import GitRepo, app_yaml
+from tests.support.secretstore import open_store
 
 SECRETS_ROOT = Path("/run/gitberth/secrets")
 SENTINEL = "sentinel-permissions-5f0e-do-not-leak"
@@ -91,13 +96,31 @@ def test_container_directories_are_0500_and_files_0400(root_path: Path) -> None:
 def test_files_of_a_container_with_a_numeric_user_belong_to_that_user(root_path: Path) -> None:
     files = SecretFilesRoot(root_path)
     directory = files.write(
-        container_name="web-1", files={"TLS_KEY": value(SENTINEL)}, owner=(1234, 2345)
+        container_name="web-1", files={"TLS_KEY": value(SENTINEL)}, user="1234:2345"
     )
     info = os.stat(directory / "TLS_KEY")
     assert (info.st_uid, info.st_gid) == (1234, 2345)
     assert (os.stat(directory).st_uid, os.stat(directory).st_gid) == (1234, 2345)
     assert files.sweep(in_use=[]) == [directory]
     assert not directory.exists()
+
+
+@pytest.mark.parametrize("user", ["app", "www-data:www-data"])
+def test_a_named_user_gets_files_any_user_of_its_container_can_read(
+    root_path: Path, user: str
+) -> None:
+    files = SecretFilesRoot(root_path)
+    directory = files.write(container_name="web-1", files={"TLS_KEY": value(SENTINEL)}, user=user)
+    assert (mode(directory), mode(directory / "TLS_KEY")) == (0o555, 0o444)
+    assert mode(root_path) == 0o700, "host users still cannot reach them"
+
+
+@pytest.mark.parametrize("user", [None, "", "root", "0", "0:0"])
+def test_root_gets_owner_only_files(root_path: Path, user: str | None) -> None:
+    files = SecretFilesRoot(root_path)
+    directory = files.write(container_name="web-1", files={"TLS_KEY": value(SENTINEL)}, user=user)
+    assert (mode(directory), mode(directory / "TLS_KEY")) == (0o500, 0o400)
+    assert os.stat(directory / "TLS_KEY").st_uid == os.geteuid()
 
 
 @pytest.mark.parametrize(
@@ -121,7 +144,7 @@ def test_a_non_root_container_reads_its_own_files_and_another_user_cannot(
 ) -> None:
     files = SecretFilesRoot(root_path)
     directory = files.write(
-        container_name="reader-1", files={"TLS_KEY": value(SENTINEL)}, owner=(1000, 1000)
+        container_name="reader-1", files={"TLS_KEY": value(SENTINEL)}, user="1000:1000"
     )
 
     def read_as(user: str) -> tuple[int, bytes]:
@@ -142,3 +165,39 @@ def test_a_non_root_container_reads_its_own_files_and_another_user_cannot(
     assert read_as("1000:1000") == (0, SENTINEL.encode())
     code, output = read_as("1001:1001")
     assert code != 0 and SENTINEL.encode() not in output
+
+
+@pytest.mark.docker
+def test_an_image_running_as_a_numeric_user_reads_its_secret_files(
+    git_repo: GitRepo, tmp_path: Path, clean_engine: docker.DockerClient, root_path: Path
+) -> None:
+    base = clean_engine.containers.create(EXAMPLE_IMAGE, labels={TEST_LABEL: "permissions"})
+    try:
+        base.commit(repository="gitberth-test/user1000", tag="1", changes=["USER 1000:1000"])
+    finally:
+        base.remove(force=True)
+    store, _ = open_store(tmp_path / "state")
+    store.put(name="tls", app_id=None, data={"TLS_KEY": SENTINEL})
+    git_repo.commit(
+        {
+            "apps/reader.yaml": app_yaml(
+                "reader",
+                image="gitberth-test/user1000:1",
+                port=None,
+                extra="secretFiles: [tls]\n"
+                "command: [sh, -c, 'trap \"exit 0\" TERM; sleep 100000 & wait']\n",
+            )
+        }
+    )
+    files = SecretFilesRoot(root_path)
+    result = reconcile_once(
+        revision=read_revision(open_repo(git_repo.path)),
+        runtime=DockerRuntime(grace_seconds=1, secret_files=files),
+        secrets=store,
+    )
+    assert result.ok, result.apps["reader"].message
+    container = clean_engine.containers.get("reader-1")
+    code, output = container.exec_run(["cat", "/run/secrets/TLS_KEY"])
+    assert (code, output.decode()) == (0, SENTINEL)
+    code, _ = container.exec_run(["cat", "/run/secrets/TLS_KEY"], user="1001")
+    assert code != 0, "another user of the container cannot read it"

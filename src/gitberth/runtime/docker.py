@@ -151,7 +151,13 @@ class DockerRuntime:
                 raise ActionFailedError(
                     f"{name} needs secret files but no secrets directory is set"
                 )
-            secrets_dir = str(self.secret_files.write(container_name=name, files=service.files))
+            secrets_dir = str(
+                self.secret_files.write(
+                    container_name=name,
+                    files=service.files,
+                    user=self._image_user(service.spec.image),
+                )
+            )
         kwargs = to_create_kwargs(service, name=name, revision=revision, secrets_dir=secrets_dir)
         container = None
         try:
@@ -170,6 +176,16 @@ class DockerRuntime:
         if secrets_dir is not None:
             self._secret_dirs[str(container.id)] = secrets_dir
         return observed_from_attrs(container.attrs)
+
+    def _image_user(self, image: str) -> str | None:
+        """The ``USER`` the image runs as (its secret files must be readable by it), or None
+        when the image is not there (creating the container fails and says so)."""
+        try:
+            attrs = self.client.images.get(image).attrs
+        except (docker.errors.APIError, requests.RequestException):
+            return None
+        user = (attrs.get("Config") or {}).get("User")
+        return str(user) if user else None
 
     def _stop_and_remove(self, container_id: str, *, name: str) -> None:
         with _engine_errors(f"removing {name}"):

@@ -7,10 +7,14 @@ then published by one atomic rename, so a container never sees a half-written se
 are removed with their container, and orphans (left by a crash) are swept at start.
 
 No other local user may read them: the root is forced to 0700 and must belong to gitberth's own
-user (a root owned by someone else is refused, since they could loosen it again), each
-container's directory is 0500 and each file 0400. A container whose process runs as another
-user (the manifest's numeric ``user: "UID[:GID]"``) gets its directory and files chowned to that
-user, so it, and only it, can read them; root in the container reads them anyway.
+user (a root owned by someone else is refused, since they could loosen it again), so nobody but
+gitberth (and root) can even reach a container's directory on the host. Inside, the modes are
+chosen for the user the container runs as (its manifest's ``user``, else its image's ``USER``):
+
+* root (or no user): directory 0500, files 0400, owned by gitberth;
+* a numeric ``UID[:GID]``: the same modes, chowned to that user, so only it can read them;
+* a user *name*, resolved in the image's ``/etc/passwd`` where the host cannot look: directory
+  0555 and files 0444, readable by any user of that container (still behind the 0700 root).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import secrets as random
 import shutil
 import stat
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from gitberth.core.errors import ConfigError
@@ -31,9 +36,30 @@ RAM_FILESYSTEMS = frozenset({"tmpfs", "ramfs"})
 ROOT_MODE = 0o700
 DIRECTORY_MODE = 0o500
 FILE_MODE = 0o400
+SHARED_DIRECTORY_MODE = 0o555
+SHARED_FILE_MODE = 0o444
 
 Owner = tuple[int, int]
 """The numeric ``(uid, gid)`` a container's process runs as."""
+
+
+@dataclass(frozen=True)
+class FileAccess:
+    """Who owns a container's secret files and with which modes."""
+
+    owner: Owner | None
+    directory_mode: int
+    file_mode: int
+
+
+def access_for(user: str | None) -> FileAccess:
+    """The ownership and modes that let a container running as *user* read its files."""
+    owner = numeric_owner(user)
+    if not user or user.partition(":")[0] in ("root", "0"):
+        return FileAccess(owner=None, directory_mode=DIRECTORY_MODE, file_mode=FILE_MODE)
+    if owner is not None:
+        return FileAccess(owner=owner, directory_mode=DIRECTORY_MODE, file_mode=FILE_MODE)
+    return FileAccess(owner=None, directory_mode=SHARED_DIRECTORY_MODE, file_mode=SHARED_FILE_MODE)
 
 
 def numeric_owner(user: str | None) -> Owner | None:
@@ -120,12 +146,13 @@ class SecretFilesRoot:
         *,
         container_name: str,
         files: Mapping[str, ResolvedValue],
-        owner: Owner | None = None,
+        user: str | None = None,
     ) -> Path:
         """Write one container's files into a new directory and return its path.
 
-        *owner* is the container's numeric user: the directory and files are given to it.
+        *user* is who the container runs as (see :func:`access_for`).
         """
+        access = access_for(user)
         if not self._checked:
             self.check()
         for key in files:
@@ -142,12 +169,12 @@ class SecretFilesRoot:
                 fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
                 with os.fdopen(fd, "w", encoding="utf-8") as handle:
                     handle.write(item.value.get_secret_value())
-                os.chmod(target, FILE_MODE)
-                if owner is not None:
-                    os.chown(target, *owner, follow_symlinks=False)
-            if owner is not None:
-                os.chown(staging, *owner, follow_symlinks=False)
-            os.chmod(staging, DIRECTORY_MODE)
+                os.chmod(target, access.file_mode)
+                if access.owner is not None:
+                    os.chown(target, *access.owner, follow_symlinks=False)
+            if access.owner is not None:
+                os.chown(staging, *access.owner, follow_symlinks=False)
+            os.chmod(staging, access.directory_mode)
             os.rename(staging, final)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
