@@ -106,3 +106,22 @@ def test_a_deploy_whose_containers_another_app_has_is_409(
         assert repo.repo.commit("main").hexsha == before
         assert admin.post("/deploy", json=manifest("a")).status_code == 202
     assert clean_engine.containers.get("a-1").labels["gitberth.app"] == "a"
+
+
+def test_a_scoped_token_cannot_unshadow_an_ungranted_shared_secret(
+    deploy_server: Server,
+) -> None:
+    """Deploying with its own ``payments`` and then deleting it would make the app fall back to
+    the shared ``payments``, whose values the token was never granted."""
+    with deploy_server.client() as admin:
+        admin.post("/secrets", json={"name": "payments", "data": {"URL": SENTINEL}})
+    scoped = deploy_server.create_token("--role", "deployer", "--app", "web")
+    with deploy_server.client(scoped) as web:
+        own = {"name": "payments", "data": {"URL": "mine"}, "appId": "web"}
+        assert web.post("/secrets", json=own).status_code == 201
+        assert web.post("/deploy", json=manifest("web", envFrom=["payments"])).status_code == 202
+        refused = web.delete("/secrets/payments", params={"appId": "web"})
+        assert refused.status_code == 403 and "not granted" in refused.json()["message"]
+        assert SENTINEL not in refused.text
+        assert web.post("/secrets", json={**own, "name": "cache"}).status_code == 201
+        assert web.delete("/secrets/cache", params={"appId": "web"}).status_code == 204

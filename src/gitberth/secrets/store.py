@@ -548,6 +548,14 @@ class SecretStore:
 
         return self._db.grouped(remove)
 
+    def exists(self, *, name: str, app_id: str | None) -> bool:
+        """Whether the secret *name* exists in scope *app_id* (``None``: shared)."""
+        with self._db.reading() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM secrets WHERE app_id = ? AND name = ?", (app_id or "", name)
+            ).fetchone()
+        return row is not None
+
     def list(self, *, app_id: str | None = None) -> list[SecretInfo]:
         """Every secret (names and key names), or only those scoped to *app_id*."""
         query = "SELECT app_id, name, keys, version, updated_at FROM secrets"
