@@ -32,7 +32,10 @@ def repo(tmp_path: Path) -> GitRepo:
 def deploy_server(
     start_server: StartServer, repo: GitRepo, clean_engine: docker.DockerClient
 ) -> Server:
-    return start_server(repo=repo.path, extra_args=("--grace", "1"))
+    server = start_server(repo=repo.path, extra_args=("--grace", "1"))
+    with server.client() as admin:  # the first pass has read the repo before deploys commit
+        wait_until(lambda: admin.get("/events").json()["passes"])
+    return server
 
 
 def manifest(name: str, **fields: object) -> dict[str, object]:
