@@ -18,12 +18,19 @@ from ruamel.yaml import YAML
 
 from gitberth.core.container_options import PublishPolicy
 from gitberth.core.errors import (
+    ConflictError,
     DeployError,
     ManifestErrors,
     ReadOnlyRepoError,
+    SourceError,
     UnknownSecretError,
 )
-from gitberth.core.manifests import reserved_port_problems, validate_manifest
+from gitberth.core.manifests import (
+    container_name_clash,
+    load_manifests,
+    reserved_port_problems,
+    validate_manifest,
+)
 from gitberth.core.models import AppManifest, ResolvedApp
 from gitberth.core.resolve import candidate_keys, missing_secrets, resolve_app
 from gitberth.gitwrite import Author, commit_file
@@ -188,9 +195,31 @@ class Deployer:
                 ),
             )
 
+    def check_names(self, manifest: AppManifest) -> None:
+        """409 when the app's container names already belong to another app at the tip."""
+        # A Repo of its own: GitPython's object reader is not safe to share between threads.
+        private = git.Repo(self.repo.git_dir)
+        try:
+            revision = read_revision(private, branch=self.branch, apps_dir=self.apps_dir)
+        except SourceError:
+            return  # no commit yet: nothing to clash with
+        finally:
+            private.close()
+        others = load_manifests(
+            revision.files, apps_dir=revision.apps_dir, not_utf8=revision.not_utf8
+        ).apps
+        clash = container_name_clash(manifest, others)
+        if clash is not None:
+            other, base = clash
+            raise ConflictError(
+                f"app {manifest.name} would name containers {base}-<n>, which app {other} "
+                "already has; rename the app or the service"
+            )
+
     def deploy(self, manifest: AppManifest, *, author: Author) -> DeployOutcome:
         resolved = self.check_secrets(manifest)
         with self.lock:
+            self.check_names(manifest)
             sha = self._commit(manifest, author=author)
             if self.on_committed is not None:
                 self.on_committed(sha)

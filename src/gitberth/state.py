@@ -19,6 +19,7 @@ power cut, and with ``secure_delete`` so replaced ciphertext does not linger in 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import threading
@@ -179,6 +180,12 @@ class Database:
             raise pending.error
         result: T = pending.result
         return result
+
+    def enqueue(self, work: Callable[[sqlite3.Connection], object]) -> None:
+        """Queue *work* for the next group commit without waiting for it (best effort: a
+        failure is dropped). For bookkeeping such as a token's last use."""
+        with contextlib.suppress(ConfigError):
+            self._submit(_Pending(work))
 
     async def grouped_async(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """:meth:`grouped` for the event loop: it waits without a thread of its own.

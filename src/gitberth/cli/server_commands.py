@@ -8,6 +8,7 @@ server's memory, not on disk.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import sys
@@ -45,7 +46,7 @@ from gitberth.defaults import (
     DEFAULT_SECRETS_ROOT,
     DEFAULT_WORKERS,
 )
-from gitberth.secrets.tokens import Role, TokenStore
+from gitberth.secrets.tokens import Role, TokenStore, parse_ttl
 from gitberth.state import StateDir, open_database
 
 logger = logging.getLogger("gitberth.serve")
@@ -99,6 +100,22 @@ def parse_listen(listen: str) -> tuple[str, int]:
     if not sep or not host or not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
         raise typer.BadParameter("use HOST:PORT, e.g. 127.0.0.1:8700", param_hint="--listen")
     return host, int(port_text)
+
+
+def plaintext_warning(host: str) -> str | None:
+    """A warning when the API would listen beyond this machine: it speaks plain HTTP."""
+    if host == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass  # a host name: it may resolve to anything
+    return (
+        f"--listen {host}: the API is reachable beyond this machine over plain HTTP (no TLS); "
+        "bearer tokens and secret values would cross the network readable. Put a TLS-"
+        "terminating proxy in front and listen on 127.0.0.1."
+    )
 
 
 @app.command()
@@ -156,7 +173,10 @@ def serve(
     if repo is None:
         logger.info("no --repo: only the secrets API is served, nothing is reconciled")
     logger.info("state dir %s; %s", state.path, context.startup_message)
-    logger.info("API on http://%s:%d (OpenAPI at /docs)", host, port)
+    logger.info("API on http://%s:%d (OpenAPI at /openapi.json)", host, port)
+    warning = plaintext_warning(host)
+    if warning is not None:
+        logger.warning(warning)
     try:
         api = build_app(
             context,
@@ -221,8 +241,11 @@ def init(
     )
 
 
-token_app = typer.Typer(help="Create API tokens (stored hashed in the state dir).")
+token_app = typer.Typer(help="Create, list and revoke API tokens (stored hashed in the state dir).")
 app.add_typer(token_app, name="token")
+
+CLI_ACTOR = "cli"
+"""The audit log's token id for changes made on the host with ``gitberth token``."""
 
 
 @token_app.command("create")
@@ -230,24 +253,111 @@ def token_create(
     role: Annotated[Role, typer.Option(help="admin: everything; deployer: secrets and deploys")],
     app_name: Annotated[
         str | None,
-        typer.Option("--app", help="limit a deployer token to this app's scoped secrets"),
+        typer.Option("--app", help="confine a deployer token to this app"),
+    ] = None,
+    ttl: Annotated[
+        str | None,
+        typer.Option(help="lifetime, e.g. 30m, 12h, 30d, 2w (default: no expiry)"),
+    ] = None,
+    shared_secret: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--shared-secret",
+            help="a shared secret an --app deployer may deploy with (repeatable)",
+        ),
     ] = None,
     state_dir: StateDirOption = None,
 ) -> None:
     """Print a new bearer token; it is shown once, only its hash is kept."""
+    from gitberth.secrets.audit import AuditLog, token_entry
+
     state = StateDir.resolve(state_dir)
     try:
+        lifetime = parse_ttl(ttl) if ttl is not None else None
         db = open_database(state)
         try:
-            token, principal = TokenStore(db).create(role=role, app=app_name)
+            AuditLog(db)
+            info, token = TokenStore(db).issue(
+                role=role,
+                app=app_name,
+                ttl=lifetime,
+                shared_secrets=shared_secret or (),
+                then=token_entry(actor=CLI_ACTOR, action="token.create"),
+            )
         finally:
             db.close()
     except GitberthError as exc:
         err_console.print(f"gitberth token create: {exc}", markup=False)
         raise typer.Exit(1) from exc
-    scope = f" for app {principal.app}" if principal.app else ""
-    err_console.print(f"created {principal.role.value} token {principal.token_id}{scope}")
+    scope = f" for app {info.app}" if info.app else ""
+    grants = f" with shared secrets {', '.join(info.shared_secrets)}" if info.shared_secrets else ""
+    expiry = f", expires {info.expires_at}" if info.expires_at else ""
+    err_console.print(
+        f"created {info.role.value} token {info.id}{scope}{grants}{expiry}", markup=False
+    )
     typer.echo(token)
+
+
+@token_app.command("list")
+def token_list(
+    state_dir: StateDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON document")] = False,
+) -> None:
+    """Every token: id, role, app, grants, created, expires, last used (never the token)."""
+    state = StateDir.resolve(state_dir)
+    try:
+        db = open_database(state)
+        try:
+            tokens = TokenStore(db).list()
+        finally:
+            db.close()
+    except GitberthError as exc:
+        err_console.print(f"gitberth token list: {exc}", markup=False)
+        raise typer.Exit(1) from exc
+    if as_json:
+        typer.echo(json.dumps({"tokens": [info.as_json() for info in tokens]}, indent=2))
+        return
+    rows = [("ID", "ROLE", "APP", "SHARED SECRETS", "CREATED", "EXPIRES", "LAST USED")]
+    rows += [
+        (
+            info.id,
+            info.role.value,
+            info.app or "-",
+            ",".join(info.shared_secrets) or "-",
+            info.created_at,
+            info.expires_at or "never",
+            info.last_used_at or "never",
+        )
+        for info in tokens
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        typer.echo("  ".join(cells).rstrip())
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="the token's id (from token list)")],
+    state_dir: StateDirOption = None,
+) -> None:
+    """Revoke a token: a running server refuses it from its next request on."""
+    from gitberth.secrets.audit import AuditLog, token_entry
+
+    state = StateDir.resolve(state_dir)
+    try:
+        db = open_database(state)
+        try:
+            AuditLog(db)
+            info = TokenStore(db).revoke(
+                token_id, then=token_entry(actor=CLI_ACTOR, action="token.revoke")
+            )
+        finally:
+            db.close()
+    except GitberthError as exc:
+        err_console.print(f"gitberth token revoke: {exc}", markup=False)
+        raise typer.Exit(1) from exc
+    err_console.print(f"revoked {info.role.value} token {info.id}", markup=False)
 
 
 def _call(*, method: str, api: str, path: str, token: str | None, body: Any = None) -> Any:
@@ -304,6 +414,46 @@ def unseal(
     _print_status(
         _call(method="POST", api=api, path="/admin/unseal", token=token, body={"key": key.strip()})
     )
+
+
+@app.command()
+def rekey(
+    api: ApiOption = DEFAULT_API,
+    token: TokenOption = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(help="auto (a new master.key) or shamir (new shares); default: unchanged"),
+    ] = None,
+    shares: Annotated[int | None, typer.Option(min=1, max=255, help="shamir: shares")] = None,
+    threshold: Annotated[
+        int | None, typer.Option(min=1, max=255, help="shamir: shares needed to unseal")
+    ] = None,
+) -> None:
+    """Replace the master key of a running, unsealed server; the old key or shares are useless
+    afterwards. New shares are printed once and stored nowhere."""
+    body: dict[str, Any] = {}
+    if mode is not None:
+        body["mode"] = mode
+    if shares is not None:
+        body["shares"] = shares
+    if threshold is not None:
+        body["threshold"] = threshold
+    result = _call(method="POST", api=api, path="/admin/rekey", token=token, body=body)
+    if result.get("mode") == "shamir":
+        console.print(
+            f"Rekeyed: a new master key split into {result.get('shares')} share(s), any "
+            f"{result.get('threshold')} of which unseal it. The old shares are useless now; "
+            "these are shown only now and stored nowhere.",
+            markup=False,
+        )
+        for index, share in enumerate(result.get("newShares") or [], start=1):
+            console.print(f"share {index}: {share}", markup=False)
+    else:
+        console.print(
+            "Rekeyed: the server wrote a new master.key in its state dir; the old key is "
+            "useless now.",
+            markup=False,
+        )
 
 
 @app.command("seal-status")

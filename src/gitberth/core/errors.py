@@ -25,7 +25,9 @@ these with ``raise ... from exc`` so callers never need to know which library fa
     ├── InvalidRequestError      an API request field is malformed (names the field, never a value)
     │   ├── PayloadTooLargeError a value, secret or body exceeds its size limit
     │   └── UnsupportedMediaTypeError the body is not declared as JSON
-    ├── AuthError                a token is missing, unknown or lacks the role
+    ├── AuthError                a token is missing, unknown, expired or lacks the role
+    ├── TokenNotFoundError       no API token has that id
+    ├── ConflictError            a deploy's container names are another app's
     ├── ConfigError              a setting is unusable (bad state dir, secrets dir not in RAM)
     ├── ComposeError             a docker compose file cannot be read for `gitberth convert`
     └── DeployError              POST /deploy cannot be honoured (ref race)
@@ -228,11 +230,25 @@ class AuthError(GitberthError):
 
     code = "unauthorized"
 
-    def __init__(self, message: str, *, forbidden: bool = False) -> None:
+    def __init__(self, message: str, *, forbidden: bool = False, code: str | None = None) -> None:
         super().__init__(message)
         self.forbidden = forbidden
         if forbidden:
             self.code = "forbidden"
+        if code is not None:
+            self.code = code
+
+
+class TokenNotFoundError(GitberthError):
+    """No API token has that id (revoke, or a token read)."""
+
+    code = "not_found"
+
+
+class ConflictError(GitberthError):
+    """A deploy's container names are already another app's (``a-b`` against ``a``/``b``)."""
+
+    code = "container_name_conflict"
 
 
 class ConfigError(GitberthError):

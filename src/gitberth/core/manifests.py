@@ -437,3 +437,19 @@ def _check_container_name_clashes(
                 )
     for name in problems:
         apps.pop(name, None)
+
+
+def container_name_clash(
+    manifest: AppManifest, others: Mapping[str, AppManifest]
+) -> tuple[str, str] | None:
+    """``(other app, container base)`` when *manifest*'s containers would take names that
+    another app's already have (app ``a-b`` against app ``a`` with service ``b``), else None."""
+    bases = {container_base(spec.app, spec.service) for spec in manifest.service_specs()}
+    for name in sorted(others):
+        if name == manifest.name:
+            continue
+        for spec in others[name].service_specs():
+            base = container_base(spec.app, spec.service)
+            if base in bases:
+                return name, base
+    return None

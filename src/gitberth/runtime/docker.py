@@ -181,7 +181,13 @@ class DockerRuntime:
                 raise ActionFailedError(
                     f"{name} needs secret files but no secrets directory is set"
                 )
-            secrets_dir = str(self.secret_files.write(container_name=name, files=service.files))
+            secrets_dir = str(
+                self.secret_files.write(
+                    container_name=name,
+                    files=service.files,
+                    user=service.spec.options.user or self._image_user(service.spec.image),
+                )
+            )
         kwargs = to_create_kwargs(
             service,
             name=name,
@@ -221,6 +227,16 @@ class DockerRuntime:
             create_args["stop_timeout"] = stop_timeout
         response = self.client.api.create_container(**create_args)
         return self.client.containers.get(response["Id"])
+
+    def _image_user(self, image: str) -> str | None:
+        """The ``USER`` the image runs as (its secret files must be readable by it), or None
+        when the image is not there (creating the container fails and says so)."""
+        try:
+            attrs = self.client.images.get(image).attrs
+        except (docker.errors.APIError, requests.RequestException):
+            return None
+        user = (attrs.get("Config") or {}).get("User")
+        return str(user) if user else None
 
     def _stop_and_remove(self, container_id: str, *, name: str) -> None:
         with _engine_errors(f"removing {name}"):
