@@ -26,6 +26,8 @@ these with ``raise ... from exc`` so callers never need to know which library fa
     │   └── UnsupportedMediaTypeError the body is not declared as JSON
     ├── AuthError                a token is missing, unknown or lacks the role
     ├── ConfigError              a setting is unusable (bad state dir, secrets dir not in RAM)
+    ├── BackupError              a backup cannot be made, read or restored (wrong passphrase,
+    │                            altered file, non-empty target); nothing is changed
     └── DeployError              POST /deploy cannot be honoured (ref race)
         └── ReadOnlyRepoError    the repo is a remote gitberth cannot push to
 
@@ -225,6 +227,12 @@ class ConfigError(GitberthError):
     """A setting is unusable: the process should refuse to start and say why."""
 
     code = "config_error"
+
+
+class BackupError(GitberthError):
+    """A backup cannot be written, decrypted, verified or restored; nothing was changed."""
+
+    code = "backup_failed"
 
 
 class DeployError(GitberthError):
