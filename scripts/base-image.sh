@@ -47,6 +47,6 @@ if [ ! -s "$tarball" ]; then
   tar --numeric-owner --one-file-system -C "$rootfs" -cf "$tarball.partial" .
   mv "$tarball.partial" "$tarball"
 fi
-docker import -q "$tarball" "$name" >/dev/null
+docker import "$tarball" "$name" >/dev/null
 echo "base-image: imported $name from $tarball" >&2
 echo "$name"
