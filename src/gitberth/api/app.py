@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 import gitberth
-from gitberth.api import routes_admin, routes_health, routes_secrets
+from gitberth.api import routes_admin, routes_backup, routes_health, routes_secrets
 from gitberth.api.context import ServerContext, ServerSettings, open_context
 from gitberth.api.errors import install_error_handlers
 
@@ -63,6 +63,7 @@ def create_app(
         routes_health.router,
         routes_secrets.router,
         routes_admin.router,
+        routes_backup.router,
         *routers,
     ):
         app.include_router(router)
