@@ -53,6 +53,7 @@ def restore_backup(
     Every check happens before the first byte is written: a wrong passphrase, an altered
     file or a non-empty target changes nothing.
     """
+    snapshot.require_empty(target.path)  # before a passphrase costs a second of scrypt
     plaintext = encryption.decrypt(data, passphrase=passphrase, identities=identities)
     return snapshot.restore(archive.unpack(plaintext), target=target.path)
 

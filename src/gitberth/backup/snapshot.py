@@ -78,7 +78,7 @@ def take(state: StateDir, *, with_key: bool) -> BackupContents:
 
 def restore(contents: BackupContents, *, target: Path) -> RestoredState:
     """Lay *contents* down as a new state dir at *target*, which must be absent or empty."""
-    _require_empty(target)
+    require_empty(target)
     memory = _open_image(contents.database)
     memory.close()
     parent = target.parent
@@ -199,7 +199,8 @@ def _write_database(database: bytes, path: Path) -> None:
         os.close(fd)
 
 
-def _require_empty(target: Path) -> None:
+def require_empty(target: Path) -> None:
+    """Refuse a restore target that exists and is not an empty directory."""
     if target.is_symlink() or (target.exists() and not target.is_dir()):
         raise BackupError(f"restore target {target} exists and is not a directory")
     if target.is_dir() and any(target.iterdir()):
@@ -210,7 +211,7 @@ def _require_empty(target: Path) -> None:
 
 def _move_into_place(staging: Path, target: Path) -> None:
     """Rename the staged state dir to *target*, or its files into an empty existing *target*."""
-    _require_empty(target)
+    require_empty(target)
     if not target.exists():
         os.rename(staging, target)
     else:

@@ -75,15 +75,16 @@ def backup(
         else:
             _write_new_file(Path(out), data)
     except BackupError as exc:
-        err_console.print(f"gitberth backup: {exc}", markup=False)
+        err_console.print(f"gitberth backup: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from exc
     err_console.print(
         f"backup of {state.path} written to {'stdout' if out == '-' else out}: "
         f"{summary.secrets} secret(s), {summary.tokens} token(s), seal mode "
         f"{summary.seal_mode or 'not initialized'}, taken {summary.created_at}.",
         markup=False,
+        soft_wrap=True,
     )
-    err_console.print(key_notice(summary), markup=False)
+    err_console.print(key_notice(summary), markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -120,18 +121,23 @@ def restore(
                 passphrase = _passphrase(passphrase_file, confirm=False)
             restored = restore_backup(data, target=StateDir(state_dir), passphrase=passphrase)
     except BackupError as exc:
-        err_console.print(f"gitberth restore: {exc}", markup=False)
-        err_console.print(f"nothing was written to {state_dir}", markup=False)
+        err_console.print(f"gitberth restore: {exc}", markup=False, soft_wrap=True)
+        err_console.print(f"nothing was written to {state_dir}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from exc
     summary = restored.summary
     console.print(
         f"restored {summary.secrets} secret(s) and {summary.tokens} token(s) from the backup "
         f"taken {summary.created_at} into {restored.path}.",
         markup=False,
+        soft_wrap=True,
     )
-    console.print(key_notice(summary), markup=False)
+    console.print(key_notice(summary), markup=False, soft_wrap=True)
     if summary.with_key:
-        console.print(f"`gitberth serve --state-dir {restored.path}` unseals by itself.")
+        console.print(
+            f"`gitberth serve --state-dir {restored.path}` unseals by itself.",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _passphrase(path: Path | None, *, confirm: bool) -> Passphrase:
