@@ -9,6 +9,8 @@ ARG BASE_IMAGE=python:3.12-slim-bookworm
 
 # ---- build: the wheel and a virtualenv holding it and its dependencies ----------------------
 FROM ${BASE_IMAGE} AS build
+# Marks the intermediate image, so scripts/build-gitberth-image.sh can prune old ones.
+LABEL io.gitberth.build-stage="true"
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
 # Behind a TLS-intercepting proxy, put its CA bundle in the context as build-ca.pem: pip in this
 # stage trusts it; the runtime stage never sees it.

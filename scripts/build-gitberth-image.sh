@@ -34,6 +34,12 @@ if ! docker image inspect "$cached" >/dev/null 2>&1; then
     --build-arg REVISION="$revision" \
     --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
     -t "$cached" "$context" >/dev/null
+  # Keep the engine small: images of earlier trees, and all but the newest build stage (which
+  # holds the dependency layer the next build reuses; `docker images` lists newest first).
+  docker images --format '{{.Repository}}:{{.Tag}}' gitberth | grep '^gitberth:src-' \
+    | grep -vx "$cached" | xargs -r docker rmi >/dev/null 2>&1 || true
+  docker images -q -f dangling=true -f label=io.gitberth.build-stage=true | tail -n +2 \
+    | xargs -r docker rmi >/dev/null 2>&1 || true
 fi
 docker tag "$cached" "$tag"
 echo "$tag"
