@@ -261,3 +261,33 @@ def test_a_recipient_backup_asks_for_the_identity(
     )
     assert wrong.returncode == 1 and "does not decrypt" in wrong.stderr
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_a_backup_can_stream_to_stdout(
+    state: Path, identity: tuple[x25519.Identity, Path], tmp_path: Path
+) -> None:
+    key, identity_file = identity
+    streamed = subprocess.run(
+        [
+            GITBERTH,
+            "backup",
+            "--state-dir",
+            str(state),
+            "--out",
+            "-",
+            "--recipient",
+            str(key.to_public()),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert streamed.returncode == 0, streamed.stderr
+    assert streamed.stdout.startswith(b"age-encryption.org/v1\n")
+    assert b"written to stdout" in streamed.stderr
+    out = tmp_path / "piped.age"
+    out.write_bytes(streamed.stdout)
+    result = gitberth(
+        "restore", str(out), "--state-dir", str(tmp_path / "r"), "--identity", str(identity_file)
+    )
+    assert result.returncode == 0, result.stderr
