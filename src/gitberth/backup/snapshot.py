@@ -148,7 +148,7 @@ def _describe(database: bytes) -> tuple[str | None, int, int]:
 
 
 def _count(connection: sqlite3.Connection, table: str) -> int:
-    (count,) = connection.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
+    (count,) = connection.execute(f"SELECT count(*) FROM {table}").fetchone()
     return int(count)
 
 
