@@ -42,4 +42,7 @@ if ! docker image inspect "$cached" >/dev/null 2>&1; then
     | xargs -r docker rmi >/dev/null 2>&1 || true
 fi
 docker tag "$cached" "$tag"
+# The image $tag named before, now untagged (final images carry the OCI title label).
+docker images -q -f dangling=true -f label=org.opencontainers.image.title=gitberth \
+  | xargs -r docker rmi >/dev/null 2>&1 || true
 echo "$tag"
