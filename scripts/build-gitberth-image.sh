@@ -29,7 +29,7 @@ if ! docker image inspect "$cached" >/dev/null 2>&1; then
   if [ -n "$ca" ] && [ -f "$ca" ]; then cp "$ca" "$context/build-ca.pem"; fi
   revision="$(git -C "$here" rev-parse HEAD 2>/dev/null || echo unknown)"
   echo "build-gitberth-image: building $cached from $base (a few minutes the first time)" >&2
-  DOCKER_BUILDKIT=0 docker build -q \
+  DOCKER_BUILDKIT=0 docker build -q --force-rm \
     --build-arg BASE_IMAGE="$base" \
     --build-arg REVISION="$revision" \
     --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
