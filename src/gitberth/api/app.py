@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 import gitberth
-from gitberth.api import routes_admin, routes_health, routes_secrets, routes_tokens
+from gitberth.api import routes_admin, routes_backup, routes_health, routes_secrets, routes_tokens
 from gitberth.api.context import ServerContext, ServerSettings, open_context
 from gitberth.api.errors import install_error_handlers
 from gitberth.api.security_headers import SecurityHeadersMiddleware
@@ -68,6 +68,7 @@ def create_app(
         routes_secrets.router,
         routes_admin.router,
         routes_tokens.router,
+        routes_backup.router,
         *routers,
     ):
         app.include_router(router)

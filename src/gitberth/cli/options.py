@@ -1,4 +1,9 @@
-"""Command-line options that several verbs share, defined once so names and help agree."""
+"""Command-line options that several verbs share, defined once so names and help agree.
+
+Every option of ``serve`` can also be set as ``GITBERTH_<OPTION>`` (``--apps-dir`` is
+``GITBERTH_APPS_DIR``), so the container image needs no arguments; the flag wins over the
+variable.
+"""
 
 from __future__ import annotations
 
@@ -12,20 +17,36 @@ StateDirOption = Annotated[
     Path | None,
     typer.Option(
         "--state-dir",
+        envvar="GITBERTH_STATE_DIR",
         help="state directory: secret store, tokens, status (default: $GITBERTH_STATE_DIR, "
         "else /var/lib/gitberth as root, else ~/.local/state/gitberth)",
         show_default=False,
     ),
 ]
-BranchOption = Annotated[str, typer.Option("--branch", help="branch of the repo to follow")]
+BranchOption = Annotated[
+    str, typer.Option("--branch", envvar="GITBERTH_BRANCH", help="branch of the repo to follow")
+]
 AppsDirOption = Annotated[
-    str, typer.Option("--apps-dir", help="directory of app manifests inside the repo")
+    str,
+    typer.Option(
+        "--apps-dir", envvar="GITBERTH_APPS_DIR", help="directory of app manifests inside the repo"
+    ),
 ]
 SecretsDirOption = Annotated[
-    Path, typer.Option("--secrets-dir", help="RAM-backed (tmpfs) root for secret files")
+    Path,
+    typer.Option(
+        "--secrets-dir",
+        envvar="GITBERTH_SECRETS_DIR",
+        help="RAM-backed (tmpfs) root for secret files",
+    ),
 ]
 GraceOption = Annotated[
-    int, typer.Option("--grace", help="seconds a container gets to stop before it is killed")
+    int,
+    typer.Option(
+        "--grace",
+        envvar="GITBERTH_GRACE",
+        help="seconds a container gets to stop before it is killed",
+    ),
 ]
 
 

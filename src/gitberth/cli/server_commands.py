@@ -122,27 +122,37 @@ def plaintext_warning(host: str) -> str | None:
 def serve(
     repo: Annotated[
         str | None,
-        typer.Option(help="Git repo (path or URL) of app manifests, for the reconcile loop"),
+        typer.Option(
+            envvar="GITBERTH_REPO",
+            help="Git repo (path or URL) of app manifests, for the reconcile loop",
+        ),
     ] = None,
     state_dir: StateDirOption = None,
     listen: Annotated[
-        str, typer.Option(help="HOST:PORT to serve the API on")
+        str, typer.Option(envvar="GITBERTH_LISTEN", help="HOST:PORT to serve the API on")
     ] = f"{DEFAULT_HOST}:{DEFAULT_PORT}",
-    log_format: Annotated[LogFormat, typer.Option(help="log lines as text or JSON")] = (
-        LogFormat.TEXT
-    ),
+    log_format: Annotated[
+        LogFormat, typer.Option(envvar="GITBERTH_LOG_FORMAT", help="log lines as text or JSON")
+    ] = LogFormat.TEXT,
     branch: BranchOption = DEFAULT_BRANCH,
     apps_dir: AppsDirOption = DEFAULT_APPS_DIR,
     secrets_dir: SecretsDirOption = DEFAULT_SECRETS_ROOT,
     grace: GraceOption = DEFAULT_GRACE_SECONDS,
     interval: Annotated[
-        float, typer.Option(help="seconds between fetches of a remote --repo and full resyncs")
+        float,
+        typer.Option(
+            envvar="GITBERTH_INTERVAL",
+            help="seconds between fetches of a remote --repo and full resyncs",
+        ),
     ] = DEFAULT_INTERVAL,
     rollout_timeout: Annotated[
-        float, typer.Option(help="seconds a new container has to become healthy")
+        float,
+        typer.Option(
+            envvar="GITBERTH_ROLLOUT_TIMEOUT", help="seconds a new container has to become healthy"
+        ),
     ] = DEFAULT_ROLLOUT_TIMEOUT,
     workers: Annotated[
-        int, typer.Option(min=1, help="apps rolled out in parallel")
+        int, typer.Option(min=1, envvar="GITBERTH_WORKERS", help="apps rolled out in parallel")
     ] = DEFAULT_WORKERS,
     publish_address: PublishAddressOption = DEFAULT_PUBLISH_ADDRESS,
     webhook_secret: Annotated[

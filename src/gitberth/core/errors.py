@@ -30,6 +30,8 @@ these with ``raise ... from exc`` so callers never need to know which library fa
     ├── ConflictError            a deploy's container names are another app's
     ├── ConfigError              a setting is unusable (bad state dir, secrets dir not in RAM)
     ├── ComposeError             a docker compose file cannot be read for `gitberth convert`
+    ├── BackupError              a backup cannot be made, read or restored (wrong passphrase,
+    │                            altered file, non-empty target); nothing is changed
     └── DeployError              POST /deploy cannot be honoured (ref race)
         └── ReadOnlyRepoError    the repo is a remote gitberth cannot push to
 
@@ -264,6 +266,10 @@ class ComposeError(GitberthError):
     """
 
     code = "invalid_compose"
+class BackupError(GitberthError):
+    """A backup cannot be written, decrypted, verified or restored; nothing was changed."""
+
+    code = "backup_failed"
 
 
 class DeployError(GitberthError):
