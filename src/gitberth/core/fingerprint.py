@@ -1,6 +1,9 @@
 """The spec hash: one string that changes exactly when a container must be replaced.
 
-It covers the image, command, port, host port, every env variable and every secret file.
+It covers the image, command, port, host port, every env variable and every secret file, and
+the networks and mounts (version 2: every container joins its app's own network, so containers
+started before networks existed are replaced once). The pull policy, the pull secret and the
+rollout strategy do not enter: they change how a container is started, not what runs.
 Secret values enter only as the HMAC fingerprint the secret store computed, so the hash can sit
 in a container label and still reveal nothing; replica count and revision do not enter, so
 scaling or an unrelated commit never replaces a container.
@@ -11,10 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from typing import Any
 
-from gitberth.core.models import ResolvedValue, ServiceSpec
+from gitberth.core.models import ResolvedValue, ServiceSpec, app_network_name
 
-HASH_VERSION = "1"
+HASH_VERSION = "2"
 
 
 def spec_hash(
@@ -32,6 +36,7 @@ def spec_hash(
         "hostPort": spec.host_port,
         "env": {name: _value_fingerprint(item) for name, item in sorted(env.items())},
         "files": {name: _value_fingerprint(item) for name, item in sorted(files.items())},
+        **wiring_document(spec),
     }
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
@@ -39,3 +44,11 @@ def spec_hash(
 
 def _value_fingerprint(item: ResolvedValue) -> str:
     return f"{item.origin.source.value}:{item.fingerprint}"
+
+
+def wiring_document(spec: ServiceSpec) -> dict[str, Any]:
+    """The networks and mounts of *spec* as they enter the hash."""
+    return {
+        "networks": [app_network_name(spec.app), *spec.networks],
+        "mounts": [[m.name, m.bind, m.path, m.read_only] for m in spec.volumes],
+    }
