@@ -16,14 +16,20 @@ from typing import Any
 import git
 from ruamel.yaml import YAML
 
-from gitberth.core.errors import DeployError, ReadOnlyRepoError, UnknownSecretError
-from gitberth.core.manifests import validate_manifest
+from gitberth.core.binds import BindPolicy
+from gitberth.core.errors import (
+    DeployError,
+    ManifestErrors,
+    ReadOnlyRepoError,
+    UnknownSecretError,
+)
+from gitberth.core.manifests import check_binds, validate_manifest
 from gitberth.core.models import AppManifest, ResolvedApp
 from gitberth.core.resolve import candidate_keys, missing_secrets, resolve_app
 from gitberth.gitwrite import Author, commit_file
 from gitberth.reconciler import ReconcileResult, SecretSource, history_from_repo, reconcile_once
 from gitberth.remote import RemoteRepo
-from gitberth.runtime.base import Runtime
+from gitberth.runtime.base import HostResources, Runtime
 from gitberth.source import read_revision
 
 
@@ -119,7 +125,12 @@ class Deployer:
     def validate(self, body: Any) -> AppManifest:
         name = body.get("name") if isinstance(body, dict) else None
         file = f"{self.apps_dir}/{name}.yaml" if isinstance(name, str) else "request body"
-        return validate_manifest(body, file=file)
+        manifest = validate_manifest(body, file=file)
+        policy = self.runtime.bind_policy if isinstance(self.runtime, HostResources) else None
+        refused = check_binds(manifest, text=None, file=file, policy=policy or BindPolicy())
+        if refused:
+            raise ManifestErrors(refused)
+        return manifest
 
     def check_secrets(self, manifest: AppManifest) -> ResolvedApp:
         """Fail fast, before anything is written, on names that exist in neither scope."""

@@ -398,7 +398,9 @@ class Loop:
     def _reconcile_under_lock(self, work: _Pending, actions: list[ActionRecord]) -> ReconcileResult:
         assert self._revision is not None
         if self._desired is None or work.rebuild or _has_blocked(self._desired):
-            self._desired = build_desired(self._revision, secrets=self.secrets)
+            self._desired = build_desired(
+                self._revision, secrets=self.secrets, binds=self.runtime.bind_policy
+            )
         desired = self._desired
         skipped = self._apps_in_backoff(desired)
         if skipped:
@@ -472,7 +474,10 @@ class Loop:
             listener=listen,
             known_specs=self.known_specs,
             history=history_from_repo(
-                self.source.repo, apps_dir=self.settings.apps_dir, secrets=self.secrets
+                self.source.repo,
+                apps_dir=self.settings.apps_dir,
+                secrets=self.secrets,
+                binds=self.runtime.bind_policy,
             ),
             workers=self.settings.workers,
             desired=desired,

@@ -15,7 +15,8 @@ these with ``raise ... from exc`` so callers never need to know which library fa
     ├── RuntimeUnavailableError  the container engine does not answer
     ├── ServerUnavailableError   a gitberth server does not answer a client (plan --server)
     ├── ActionFailedError        one planned action failed on the engine
-    │   └── RolloutFailedError   a new container never became healthy; the old one was kept
+    │   ├── RolloutFailedError   a new container never became healthy; the old one was kept
+    │   └── ImagePullFailedError an image could not be pulled (unauthorized, not found, down)
     ├── SecretStoreError         the secret store refused or failed
     │   ├── SecretNotFoundError
     │   ├── SecretIntegrityError a record does not decrypt (tampered, moved or wrong key)
@@ -153,6 +154,13 @@ class RolloutFailedError(ActionFailedError):
     """A replacement container did not become healthy in time; it was removed, the old kept."""
 
     code = "rollout_failed"
+
+
+class ImagePullFailedError(ActionFailedError):
+    """The registry refused or failed a pull; the app's running containers stay as they are.
+    The message is the registry's reason, never a credential."""
+
+    code = "image_pull_failed"
 
 
 class SecretStoreError(GitberthError):

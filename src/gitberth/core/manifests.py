@@ -33,6 +33,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from gitberth.core.binds import BindPolicy, bind_problems
 from gitberth.core.errors import ManifestErrors, ManifestProblem
 from gitberth.core.models import AppManifest, container_base
 
@@ -300,14 +301,36 @@ def app_name_for(path: str, *, apps_dir: str) -> str | None:
     return stem
 
 
+def check_binds(
+    manifest: AppManifest, *, text: str | None, file: str, policy: BindPolicy
+) -> list[ManifestProblem]:
+    """Every bind mount of *manifest* that *policy* refuses, with its line when *text* (the
+    manifest's YAML) is given."""
+    refused = bind_problems(manifest, policy=policy)
+    if not refused:
+        return []
+    root = _yaml().load(io.StringIO(text)) if text is not None else None
+    problems = []
+    for path, message in refused:
+        loc = tuple(int(part) if part.isdigit() else part for part in path.split("."))
+        line, column = _position(root, loc) if root is not None else (None, None)
+        problems.append(ManifestProblem(file, line, column, path, message))
+    return problems
+
+
 def load_manifests(
-    files: Mapping[str, str], *, apps_dir: str = "apps", not_utf8: Collection[str] = ()
+    files: Mapping[str, str],
+    *,
+    apps_dir: str = "apps",
+    not_utf8: Collection[str] = (),
+    binds: BindPolicy | None = None,
 ) -> LoadResult:
     """Validate every manifest under *apps_dir* of a revision, one app's failure isolated.
 
     *files* maps repository-relative paths to text; *not_utf8* names the paths whose bytes were
     not UTF-8 (the caller decoded nothing for them). Problems are grouped by app name so that
-    a broken app can be held while every other app goes on.
+    a broken app can be held while every other app goes on. A bind mount that *binds* (by
+    default: no bind at all) refuses is a problem of its manifest like any other.
     """
     apps: dict[str, AppManifest] = {}
     problems: dict[str, list[ManifestProblem]] = {}
@@ -345,6 +368,10 @@ def load_manifests(
                     f"{path} must declare name: {name} (it declares {manifest.name!r})",
                 )
             ]
+            continue
+        refused = check_binds(manifest, text=files[path], file=path, policy=binds or BindPolicy())
+        if refused:
+            problems[name] = refused
             continue
         apps[name] = manifest
 

@@ -384,9 +384,7 @@ class AppManifest(_Strict):
             if self.image is None:
                 raise ValueError("an app needs either `image` (single service) or `services`")
             return self
-        single.update(
-            {key: True for key in _SERVICE_ONLY_WIRING if key in self.model_fields_set}
-        )
+        single.update({key: True for key in _SERVICE_ONLY_WIRING if key in self.model_fields_set})
         if single:
             raise ValueError(
                 "put " + ", ".join(sorted(single)) + " inside a service when `services` is used"
@@ -556,6 +554,20 @@ class ResolvedValue:
 
 
 @dataclass(frozen=True)
+class PullCredentials:
+    """Registry credentials from an ``imagePullSecret``; they go to the engine's pull call
+    only. Values are :class:`~pydantic.SecretStr`, so repr, logs and tracebacks show stars;
+    ``fingerprint`` (HMACs of the values) tells two sets of credentials apart without them."""
+
+    secret: str
+    scope: str | None
+    username: SecretStr
+    password: SecretStr
+    registry: str | None
+    fingerprint: str
+
+
+@dataclass(frozen=True)
 class ResolvedService:
     """A service with every value it needs to run, and the hash that identifies that spec."""
 
@@ -563,6 +575,8 @@ class ResolvedService:
     env: Mapping[str, ResolvedValue]
     files: Mapping[str, ResolvedValue]
     spec_hash: str
+    pull_credentials: PullCredentials | None = None
+    """Not part of the spec hash: new credentials never restart a container."""
 
     @property
     def app(self) -> str:
