@@ -28,6 +28,7 @@ from gitberth.defaults import (
     DEFAULT_WORKERS,
 )
 from gitberth.deploy import Deployer
+from gitberth.host_paths import bind_policy
 from gitberth.loop import Loop, LoopSettings
 from gitberth.runtime.docker import DockerRuntime
 from gitberth.runtime.secret_files import SecretFilesRoot
@@ -49,6 +50,8 @@ class RepoSettings:
     rollout_timeout: float = DEFAULT_ROLLOUT_TIMEOUT
     workers: int = DEFAULT_WORKERS
     webhook_secret: str | None = None
+    allow_bind_under: tuple[Path, ...] = ()
+    """Host directories manifests may bind-mount from (``--allow-bind-under``)."""
 
 
 def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
@@ -64,6 +67,7 @@ def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
         grace_seconds=settings.grace_seconds,
         secret_files=secret_files,
         rollout_timeout=settings.rollout_timeout,
+        bind_policy=bind_policy(settings.allow_bind_under),
     )
     try:
         runtime.sweep_secret_files()  # directories left by a crash, mounted by no container

@@ -26,3 +26,12 @@ SecretsDirOption = Annotated[
 GraceOption = Annotated[
     int, typer.Option("--grace", help="seconds a container gets to stop before it is killed")
 ]
+AllowBindOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--allow-bind-under",
+        help="allow manifests to bind-mount host paths under this directory (repeatable); "
+        "without it every bind mount is refused, and the engine socket always is",
+        show_default=False,
+    ),
+]

@@ -10,6 +10,7 @@ import typer
 from gitberth.cli import review_commands
 from gitberth.cli._app import app, console, err_console
 from gitberth.cli.options import (
+    AllowBindOption,
     AppsDirOption,
     BranchOption,
     GraceOption,
@@ -24,6 +25,7 @@ from gitberth.defaults import (
     DEFAULT_GRACE_SECONDS,
     DEFAULT_SECRETS_ROOT,
 )
+from gitberth.host_paths import bind_policy
 from gitberth.reconciler import (
     ActionEvent,
     AppStatus,
@@ -96,6 +98,7 @@ def _run(
     dry_run: bool,
     state_dir: Path | None,
     secrets_dir: Path = DEFAULT_SECRETS_ROOT,
+    allow_bind_under: list[Path] | None = None,
 ) -> ReconcileResult:
     try:
         git_repo = open_repo(repo)
@@ -105,14 +108,20 @@ def _run(
         from gitberth.runtime.docker import DockerRuntime
         from gitberth.runtime.secret_files import SecretFilesRoot
 
-        runtime = DockerRuntime(grace_seconds=grace, secret_files=SecretFilesRoot(secrets_dir))
+        runtime = DockerRuntime(
+            grace_seconds=grace,
+            secret_files=SecretFilesRoot(secrets_dir),
+            bind_policy=bind_policy(allow_bind_under),
+        )
         return reconcile_once(
             revision=revision,
             runtime=runtime,
             secrets=secrets,
             dry_run=dry_run,
             listener=None if dry_run else _print_event,
-            history=history_from_repo(git_repo, apps_dir=apps_dir, secrets=secrets),
+            history=history_from_repo(
+                git_repo, apps_dir=apps_dir, secrets=secrets, binds=runtime.bind_policy
+            ),
             known_specs=ledger,
             allow_empty=read_settings(git_repo, sha=revision.sha).allow_empty,
         )
@@ -156,6 +165,7 @@ def apply(
     grace: GraceOption = DEFAULT_GRACE_SECONDS,
     state_dir: StateDirOption = None,
     secrets_dir: SecretsDirOption = DEFAULT_SECRETS_ROOT,
+    allow_bind_under: AllowBindOption = None,
 ) -> None:
     """Reconcile once: make the engine run what the branch (or --rev) says.
 
@@ -171,6 +181,7 @@ def apply(
         dry_run=False,
         state_dir=state_dir,
         secrets_dir=secrets_dir,
+        allow_bind_under=allow_bind_under,
     )
     _print_summary(result, dry_run=False)
     if not result.ok:
@@ -189,6 +200,7 @@ def plan(
     server: review_commands.ServerOption = None,
     token: review_commands.TokenOption = None,
     state_dir: StateDirOption = None,
+    allow_bind_under: AllowBindOption = None,
 ) -> None:
     """Dry run against the live containers: what `apply` would do, changing nothing.
 
@@ -210,6 +222,7 @@ def plan(
                 output_format=output_format,
                 server=server,
                 token=token,
+                binds=bind_policy(allow_bind_under),
             )
         )
     if server is not None or output_format is not review_commands.PlanFormat.TEXT:
@@ -223,6 +236,7 @@ def plan(
         grace=DEFAULT_GRACE_SECONDS,
         dry_run=True,
         state_dir=state_dir,
+        allow_bind_under=allow_bind_under,
     )
     _print_summary(result, dry_run=True)
     if not result.ok:

@@ -27,6 +27,7 @@ from gitberth.api.context import (
 )
 from gitberth.cli._app import app, console, err_console
 from gitberth.cli.options import (
+    AllowBindOption,
     AppsDirOption,
     BranchOption,
     GraceOption,
@@ -125,6 +126,7 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, help="apps rolled out in parallel")
     ] = DEFAULT_WORKERS,
+    allow_bind_under: AllowBindOption = None,
     webhook_secret: Annotated[
         str | None,
         typer.Option(
@@ -167,6 +169,7 @@ def serve(
                 rollout_timeout=rollout_timeout,
                 workers=workers,
                 webhook_secret=webhook_secret,
+                allow_bind_under=tuple(allow_bind_under or ()),
             ),
         )
     except GitberthError as exc:

@@ -73,6 +73,7 @@ class HostResources(Protocol):
         ...
 
     def release_networks(self, *, keep: Collection[str], changed: bool) -> None:
-        """Remove gitberth's networks no container uses and *keep* does not name; a pass
-        that changed nothing after the first skips this (no engine call)."""
+        """Remove gitberth's networks no container uses and *keep* does not name. Only a
+        pass that *changed* something looks (one list call), so a no-op pass makes none; a
+        network left by a crash between the two steps goes at the next pass with changes."""
         ...

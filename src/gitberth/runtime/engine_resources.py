@@ -59,7 +59,6 @@ class EngineResources:
         self._lock = threading.Lock()
         self._networks: set[str] = set()
         self._volumes: set[str] = set()
-        self._swept = False
 
     @property
     def api(self) -> Any:
@@ -95,7 +94,7 @@ class EngineResources:
             self._networks.add(name)
 
     def release_networks(self, *, keep: Collection[str], changed: bool) -> None:
-        if not changed and self._swept:
+        if not changed:
             return
         with _engine("listing networks"):
             rows = self.api.networks(filters={"label": f"{LABEL_MANAGED}=true"})
@@ -112,7 +111,6 @@ class EngineResources:
             except (requests.ConnectionError, OSError) as exc:
                 raise RuntimeUnavailableError(f"Docker engine unreachable: {exc}") from exc
             self.forget_network(name)
-        self._swept = True
 
     # -- volumes ----------------------------------------------------------------------------
 
