@@ -30,6 +30,8 @@ def test_labels_ports_env_and_command() -> None:
         "command": ["sh", "-c", "true"],
         "ports": {"8080/tcp": ("127.0.0.1", None)},
         "detach": True,
+        "network": "gitberth-web",
+        "networking_config": {"gitberth-web": {"Aliases": ["web"]}},
     }
 
 
