@@ -4,9 +4,11 @@ is refused (with file, line and field), what enters the spec hash, and how plans
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
+import jsonschema
 import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
@@ -18,7 +20,10 @@ from gitberth.core.manifests import load_manifests, parse_manifest
 from gitberth.core.models import AppManifest, ResolvedApp
 from gitberth.core.plan import DesiredState, describe_changes, plan
 from gitberth.core.resolve import SecretKeyMaterial, SecretMaterial, Secrets, resolve_app
+from gitberth.core.review import review
 from gitberth.host_paths import bind_policy
+from gitberth.render.markdown import escape, render_markdown
+from gitberth.render.report import RevisionOut, build_report, plan_schema, render_json
 from gitberth.runtime.docker_args import shared_network_aliases, to_create_kwargs
 from tests.unit.fakes import container
 
@@ -352,3 +357,78 @@ def test_a_bind_mount_mounts_the_resolved_source() -> None:
 
 def test_host_paths_resolve_with_the_real_filesystem() -> None:
     assert bind_policy(None).resolve is os.path.realpath
+
+
+# --- pull-request review ----------------------------------------------------------------------
+
+VAULT = "name: vault\nimage: v:1\nrollout: stopFirst\nvolumes: [{name: data, path: /data}]\n"
+
+
+def review_of(base: dict[str, str], head: dict[str, str], binds: BindPolicy | None = None):  # type: ignore[no-untyped-def]
+    def load(files: dict[str, str]):  # type: ignore[no-untyped-def]
+        return load_manifests({f"apps/{n}.yaml": t for n, t in files.items()}, binds=binds)
+
+    result = review(load(base), load(head))
+    return build_report(result, base=REV, head=REV)
+
+
+REV = RevisionOut(ref="main", sha="a" * 40)
+
+
+def texts(report, app: str) -> list[str]:  # type: ignore[no-untyped-def]
+    [found] = [a for a in report.apps if a.name == app]
+    return [f.text for s in found.services for f in s.fields]
+
+
+def test_a_review_names_new_mounts_networks_and_pull_settings() -> None:
+    head = (
+        "name: files\nimage: f:1\nreplicas: 2\nsharedVolumeOk: true\nnetworks: [shared-db]\n"
+        "imagePullSecret: regcred\npull: always\nvolumes:\n  - {name: data, path: /data}\n"
+        "  - {bind: /srv/apps/files, path: /in, readOnly: true}\n"
+    )
+    report = review_of({}, {"files": head}, BindPolicy(allowed=("/srv/apps",)))
+    assert texts(report, "files")[-6:] == [
+        "network shared-db",
+        "volume data at /data (shared by 2 replicas)",
+        "bind /srv/apps/files at /in (read-only)",
+        "pull always",
+        "imagePullSecret regcred",
+        "rollout startFirst (sharedVolumeOk)",
+    ]
+    markdown = render_markdown(report)
+    assert "`volumes`: " + escape("bind /srv/apps/files at /in (read-only)") in markdown
+    jsonschema.validate(json.loads(render_json(report)), plan_schema())
+
+
+def test_a_review_says_a_removed_volume_or_app_keeps_its_data() -> None:
+    dropped = VAULT.replace("volumes: [{name: data, path: /data}]\n", "")
+    report = review_of({"vault": VAULT}, {"vault": dropped})
+    assert texts(report, "vault") == ["volume data at /data removed (its data is kept, orphaned)"]
+
+    report = review_of({"vault": VAULT}, {})
+    assert texts(report, "vault") == [
+        "volume vault_data kept (orphaned; `gitberth volumes prune vault --yes` deletes it)"
+    ]
+    assert escape("volume vault_data kept (orphaned;") in render_markdown(report)
+
+
+def test_a_review_refuses_a_bind_mount_the_reviewer_did_not_allow() -> None:
+    head = "name: b\nimage: x\nvolumes: [{bind: /etc, path: /e, readOnly: true}]\n"
+    report = review_of({}, {"b": head})
+    [app] = report.apps
+    assert app.change == "invalid"
+    assert "host paths are refused" in app.problems[0].message
+
+
+def test_pull_and_rollout_changes_replace_nothing_and_networks_do() -> None:
+    base = "name: a\nimage: x\n"
+    report = review_of({"a": base}, {"a": base + "pull: always\nrollout: stopFirst\n"})
+    [service] = report.apps[0].services
+    assert [(f.text, f.replaces) for f in service.fields] == [
+        ("pull missing -> always", False),
+        ("rollout (none) -> stopFirst", False),
+    ]
+    assert service.containers == []
+    report = review_of({"a": base}, {"a": base + "networks: [db]\n"})
+    [service] = report.apps[0].services
+    assert [c.reason for c in service.containers] == ["network db added"]
