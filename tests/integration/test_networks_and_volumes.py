@@ -4,6 +4,11 @@ an engine restart and the app's removal, until it is pruned on purpose."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import docker
 import pytest
 from typer.testing import CliRunner
@@ -166,3 +171,60 @@ def test_removing_the_app_keeps_its_volume_orphaned_until_pruned(
     assert pruned.exit_code == 0 and "deleted volume docs_files" in pruned.stdout
     with pytest.raises(docker.errors.NotFound):
         clean_engine.volumes.get("docs_files")
+
+
+def gitberth(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "gitberth", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_a_bind_mount_runs_only_under_a_prefix_the_operator_allows(
+    git_repo: GitRepo, clean_engine: docker.DockerClient, tmp_path: Path
+) -> None:
+    allowed, outside = tmp_path / "srv-apps", tmp_path / "outside"
+    (allowed / "real").mkdir(parents=True)
+    outside.mkdir()
+    (allowed / "real" / "hello.txt").write_text("from the host\n")
+    (allowed / "link").symlink_to(allowed / "real")
+    (allowed / "escape").symlink_to(outside)
+    bind = "volumes: [{bind: SOURCE, path: /in, readOnly: true}]\n"
+    git_repo.commit(
+        {
+            "apps/binder.yaml": app_yaml(
+                "binder", extra=bind.replace("SOURCE", str(allowed / "link"))
+            )
+        }
+    )
+
+    refused = gitberth("apply", "--repo", str(git_repo.path), "--grace", "1")
+    assert refused.returncode == 1
+    said = " ".join(refused.stderr.split())
+    assert "apps/binder.yaml:4:18: volumes.0.bind: bind" in said and "--allow-bind-under" in said
+    assert clean_engine.api.containers(all=True, filters={"label": "gitberth.app"}) == []
+
+    applied = gitberth("apply", "--repo", str(git_repo.path), "--allow-bind-under", str(allowed))
+    assert applied.returncode == 0, applied.stderr
+    assert f"bind {allowed / 'link'} at /in (read-only)" in applied.stdout
+    container = clean_engine.containers.get("binder-1")
+    assert container.exec_run(["cat", "/in/hello.txt"]).output == b"from the host\n"
+    [mount] = [m for m in container.attrs["Mounts"] if m["Destination"] == "/in"]
+    assert mount["Source"] == str(allowed / "real") and mount["RW"] is False
+
+    git_repo.commit(
+        {
+            "apps/binder.yaml": app_yaml(
+                "binder", extra=bind.replace("SOURCE", str(allowed / "escape"))
+            )
+        }
+    )
+    escaped = gitberth("apply", "--repo", str(git_repo.path), "--allow-bind-under", str(allowed))
+    assert escaped.returncode == 1
+    said = " ".join(escaped.stderr.split())  # the terminal width wraps long lines
+    assert f"({outside}) is not under an allowed prefix ({allowed})" in said
+    assert clean_engine.containers.get("binder-1").id == container.id  # held, left running
