@@ -111,6 +111,10 @@ class GitSource:
         self.display = self.remote.display if self.remote else str(Path(repo).resolve())
         self._path = None if self.remote else Path(repo)
         self._repo: git.Repo | None = None
+        self._git_lock = threading.RLock()
+        """One user of the repository at a time: GitPython's persistent ``git cat-file``
+        hangs when two threads (a pass refreshing the source, a deploy adopting its commit)
+        read through it at once."""
 
     @property
     def repo(self) -> git.Repo:
@@ -125,16 +129,19 @@ class GitSource:
     def fetch(self) -> None:
         """Bring the mirror up to date (remote only; a local repo is always current)."""
         if self.remote is not None:
-            self.remote.fetch()
+            with self._git_lock:
+                self.remote.fetch()
 
     def head(self) -> str:
-        return resolve_commit(self.repo, branch=self.branch)
+        with self._git_lock:
+            return resolve_commit(self.repo, branch=self.branch)
 
     def read(self, sha: str) -> tuple[Revision, RepoSettings]:
-        return (
-            read_revision(self.repo, rev=sha, apps_dir=self.apps_dir),
-            read_settings(self.repo, sha=sha),
-        )
+        with self._git_lock:
+            return (
+                read_revision(self.repo, rev=sha, apps_dir=self.apps_dir),
+                read_settings(self.repo, sha=sha),
+            )
 
     def watched_files(self) -> tuple[Path, ...]:
         """The files whose change means a new commit on the branch (local repos only)."""
@@ -663,10 +670,15 @@ def _has_blocked(desired: Desired) -> bool:
 
 
 def _spec_key(desired: Desired, app: str) -> tuple[str, ...]:
+    """What an app's backoff is tied to: its spec hashes, and its pull credentials (new ones
+    replace no container, but deserve a pull at once after an unauthorized one)."""
     resolved = desired.state.apps.get(app)
     if resolved is None:
         return ()
-    return tuple(s.spec_hash for s in resolved.services)
+    return tuple(
+        s.spec_hash + (f"+{s.pull_credentials.fingerprint}" if s.pull_credentials else "")
+        for s in resolved.services
+    )
 
 
 def _differs(old: AppState, new: AppState) -> bool:

@@ -12,15 +12,19 @@ from pathlib import Path
 import docker
 import pytest
 
+from gitberth.loop import Loop, LoopSettings
 from gitberth.reconciler import AppStatus, ReconcileResult, reconcile_once
 from gitberth.runtime.docker import DockerRuntime
 from gitberth.secrets.store import SecretStore
 from gitberth.source import open_repo, read_revision
 from gitberth.spec_ledger import SpecLedger
+from gitberth.state import Database
+from gitberth.status import ErrorClass, StatusStore, SyncState
 from tests.support.engine import EXAMPLE_IMAGE
 from tests.support.gitrepo import GitRepo, app_yaml
 from tests.support.registry import Registry, running_registry
 from tests.support.secretstore import open_store
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -39,7 +43,12 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
 @pytest.fixture
 def state(tmp_path: Path) -> Iterator[tuple[SecretStore, SpecLedger, Path]]:
     store, db = open_store(tmp_path / "state")
+    DATABASES[id(store)] = db
     yield store, SpecLedger(db), tmp_path / "state"
+    DATABASES.pop(id(store), None)
+
+
+DATABASES: dict[int, Database] = {}
 
 
 def apply(repo: GitRepo, store: SecretStore, ledger: SpecLedger) -> ReconcileResult:
@@ -196,3 +205,41 @@ def _dockerfile(text: str) -> object:
     import io
 
     return io.BytesIO(text.encode())
+
+
+def test_the_loop_reports_the_failed_pull_and_retries_at_once_when_the_secret_is_fixed(
+    registry: Registry,
+    clean_engine: docker.DockerClient,
+    git_repo: GitRepo,
+    state: tuple[SecretStore, SpecLedger, Path],
+) -> None:
+    store, ledger, state_dir = state
+    registry.push(clean_engine, source=EXAMPLE_IMAGE, repository="team/loop", tag="1")
+    store.put(
+        name="regcred", app_id=None, data={"USERNAME": "deployer", "PASSWORD": WRONG_PASSWORD}
+    )
+    git_repo.commit({"apps/looped.yaml": pulled_app("looped", f"{registry.host}/team/loop:1")})
+    status = StatusStore(DATABASES[id(store)])
+    loop = Loop(
+        settings=LoopSettings(
+            repo=str(git_repo.path), state_dir=state_dir, app_backoff_base=600.0, watch=False
+        ),
+        runtime=DockerRuntime(grace_seconds=1),
+        status=status,
+        secrets=store,
+        known_specs=ledger,
+    )
+    loop.start()
+    try:
+        failed = wait_until(lambda: (s := status.app("looped")) and s.error and s)
+        assert failed.error is not None and failed.error.code == "image_pull_failed"
+        assert failed.error.kind is ErrorClass.WAITING
+
+        store.put(name="regcred", app_id=None, data={"USERNAME": "deployer", "PASSWORD": PASSWORD})
+        loop.secrets_changed("regcred", None)  # what POST /secrets does; the backoff is 600 s
+        wait_until(lambda: (s := status.app("looped")) and s.sync is SyncState.SYNCED)
+    finally:
+        loop.stop(timeout=20)
+    assert clean_engine.containers.get("looped-1").status == "running"
+    stored = (state_dir / "gitberth.db").read_bytes() + (state_dir / "gitberth.db-wal").read_bytes()
+    assert PASSWORD.encode() not in stored and WRONG_PASSWORD.encode() not in stored
