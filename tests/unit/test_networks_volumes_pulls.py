@@ -163,6 +163,7 @@ def test_a_volume_mounted_read_only_or_with_an_explicit_choice_is_accepted() -> 
         "volumes: [{name: d, path: /d, readOnly: true}]\n",
         "volumes: [{name: d, path: /d}]\nrollout: stopFirst\n",
         "volumes: [{name: d, path: /d}]\nsharedVolumeOk: true\nreplicas: 3\n",
+        "volumes: [{name: d, path: /d}]\nport: 80\nhostPort: 8080\n",  # stop-first already
     ):
         assert manifest(f"name: a\nimage: x\n{extra}").service_specs()[0].volumes
 

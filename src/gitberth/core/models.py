@@ -199,13 +199,13 @@ def _check_mounts(
             raise ValueError(f"{seen[mount.path]} and {source} are both mounted at {mount.path}")
         seen[mount.path] = source
     writable = [m.name or m.bind for m in mounts if not m.readOnly]
-    if writable and rollout != "stopFirst" and not shared_volume_ok:
-        stop_first = " (a fixed hostPort already rolls out stop-first)" if host_port else ""
+    stop_first = rollout == "stopFirst" or (rollout is None and host_port is not None)
+    if writable and not stop_first and not shared_volume_ok:
         raise ValueError(
             f"{', '.join(str(w) for w in writable)} is mounted writable, so say how a replacement "
             "treats it: `rollout: stopFirst` stops the old container before the new one starts "
             "(a short outage, never two writers), or `sharedVolumeOk: true` keeps start-first "
-            f"(old and new run on the same data for a moment){stop_first}"
+            "(old and new run on the same data for a moment)"
         )
     return mounts
 
