@@ -329,9 +329,8 @@ def pull_for_plan(
             wanted.setdefault(action.app, []).append(request)
     if not wanted:
         return {}
-    outcome = resources.pull_images(
-        [r for requests in wanted.values() for r in requests], workers=max(workers, 4)
-    )
+    unique = {r.key: r for requests in wanted.values() for r in requests}  # once per pass
+    outcome = resources.pull_images(list(unique.values()), workers=max(workers, 4))
     failures: dict[str, str] = {}
     for app, requests in wanted.items():
         reasons = [outcome[r.key] for r in requests if outcome.get(r.key)]

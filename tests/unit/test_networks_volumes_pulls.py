@@ -22,6 +22,7 @@ from gitberth.core.plan import DesiredState, describe_changes, plan
 from gitberth.core.resolve import SecretKeyMaterial, SecretMaterial, Secrets, resolve_app
 from gitberth.core.review import review
 from gitberth.host_paths import bind_policy
+from gitberth.reconciler import pull_for_plan
 from gitberth.render.markdown import escape, render_markdown
 from gitberth.render.report import RevisionOut, build_report, plan_schema, render_json
 from gitberth.runtime.docker_args import shared_network_aliases, to_create_kwargs
@@ -433,3 +434,49 @@ def test_pull_and_rollout_changes_replace_nothing_and_networks_do() -> None:
     report = review_of({"a": base}, {"a": base + "networks: [db]\n"})
     [service] = report.apps[0].services
     assert [c.reason for c in service.containers] == ["network db added"]
+
+
+# --- pulls in a pass ----------------------------------------------------------------------------
+
+
+class RecordingPuller:
+    """Stands in for the engine's pull side: records what a pass asks for."""
+
+    bind_policy = BindPolicy()
+
+    def __init__(self, failing: set[str]) -> None:
+        self.failing = failing
+        self.asked: list[list[tuple[str, str, str | None]]] = []
+
+    def pull_images(self, requests, *, workers):  # type: ignore[no-untyped-def]
+        self.asked.append([r.key for r in requests])
+        return {r.key: ("unauthorized" if r.image in self.failing else None) for r in requests}
+
+    def release_networks(self, *, keep, changed):  # type: ignore[no-untyped-def]
+        return None
+
+
+def test_a_pass_pulls_what_it_starts_once_per_image_and_names_the_apps_that_failed() -> None:
+    state = DesiredState(
+        "rev",
+        {
+            "a": resolved("name: a\nimage: shared:1\nreplicas: 2\n"),
+            "b": resolved("name: b\nimage: shared:1\n"),
+            "c": resolved("name: c\nimage: private:1\npull: always\n"),
+        },
+    )
+    puller = RecordingPuller(failing={"private:1"})
+    failures = pull_for_plan(puller, plan(state, []).actions, workers=1)
+
+    assert failures == {"c": "unauthorized"}
+    [asked] = puller.asked
+    assert sorted(asked) == [("private:1", "always", None), ("shared:1", "missing", None)]
+
+
+def test_a_pass_that_starts_nothing_pulls_nothing() -> None:
+    state = DesiredState("rev", {"a": resolved("name: a\nimage: x\n")})
+    spec_hash = state.apps["a"].services[0].spec_hash
+    actions = plan(state, [container("a", "a", "a-1", spec_hash=spec_hash)]).actions
+    puller = RecordingPuller(failing=set())
+    assert pull_for_plan(puller, actions, workers=4) == {}
+    assert puller.asked == []
