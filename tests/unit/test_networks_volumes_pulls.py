@@ -480,3 +480,14 @@ def test_a_pass_that_starts_nothing_pulls_nothing() -> None:
     puller = RecordingPuller(failing=set())
     assert pull_for_plan(puller, actions, workers=4) == {}
     assert puller.asked == []
+
+
+def test_a_container_from_before_networks_existed_is_moved_to_its_app_network() -> None:
+    state = DesiredState("rev", {"a": resolved("name: a\nimage: x\n")})
+    old_summary = {k: v for k, v in state.apps["a"].services[0].describe().items()}
+    for key in ("networks", "volumes", "pull", "imagePullSecret", "rollout"):
+        old_summary.pop(key)
+    [action] = plan(
+        state, [container("a", "a", "a-1", spec_hash="v1")], known_specs={"v1": old_summary}
+    ).actions
+    assert action.reason == "joins its app's own network gitberth-a"

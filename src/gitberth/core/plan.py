@@ -21,6 +21,7 @@ from gitberth.core.models import (
     ResolvedApp,
     ResolvedService,
     ServiceSpec,
+    app_network_name,
 )
 
 
@@ -202,6 +203,8 @@ def _replace_reason(
         if previous is None:
             return "spec changed (previous spec unknown: changed by hand or before a restart)"
         changes = describe_changes(previous, desired.describe())
+        if not changes and "networks" not in previous:
+            return f"joins its app's own network {app_network_name(desired.app)}"
         return "; ".join(changes) if changes else "spec changed"
     if current.state is not ContainerState.RUNNING:
         return f"container is {current.state.value}"
