@@ -24,7 +24,7 @@ from gitberth.reconciler import (
 )
 from gitberth.runtime.docker import DockerRuntime
 from gitberth.source import open_repo, read_revision
-from tests.support.engine import restart_dockerd
+from tests.support.engine import TEST_LABEL, remove_managed_and_test_containers, restart_dockerd
 from tests.support.gitrepo import GitRepo, app_yaml
 from tests.support.waiting import wait_until
 
@@ -228,3 +228,34 @@ def test_a_bind_mount_runs_only_under_a_prefix_the_operator_allows(
     said = " ".join(escaped.stderr.split())  # the terminal width wraps long lines
     assert f"({outside}) is not under an allowed prefix ({allowed})" in said
     assert clean_engine.containers.get("binder-1").id == container.id  # held, left running
+
+
+def test_a_volume_or_network_gitberth_did_not_create_is_never_adopted(
+    git_repo: GitRepo, clean_engine: docker.DockerClient
+) -> None:
+    foreign_volume = clean_engine.volumes.create("squat_data", labels={TEST_LABEL: "1"})
+    foreign_network = clean_engine.networks.create("foreign-net", labels={TEST_LABEL: "1"})
+    try:
+        git_repo.commit(
+            {
+                "apps/squat.yaml": app_yaml(
+                    "squat", extra="volumes: [{name: data, path: /d}]\nrollout: stopFirst\n"
+                ),
+                "apps/joiner.yaml": app_yaml("joiner", extra="networks: [foreign-net]\n"),
+                "apps/fine.yaml": app_yaml("fine"),
+            }
+        )
+        result = reconcile_once(
+            revision=read_revision(open_repo(git_repo.path)), runtime=DockerRuntime(grace_seconds=1)
+        )
+        assert "volume squat_data exists and is not app squat's" in result.apps["squat"].message
+        assert "network foreign-net exists and was not created by gitberth" in (
+            result.apps["joiner"].message
+        )
+        assert result.apps["fine"].status is AppStatus.APPLIED
+        assert clean_engine.volumes.get("squat_data").attrs["Labels"] == {TEST_LABEL: "1"}
+        assert clean_engine.networks.get("foreign-net").attrs["Labels"] == {TEST_LABEL: "1"}
+    finally:
+        remove_managed_and_test_containers(clean_engine)
+        foreign_network.remove()
+        foreign_volume.remove()
