@@ -16,6 +16,7 @@ from typing import Any
 import git
 from ruamel.yaml import YAML
 
+from gitberth.core.binds import BindPolicy
 from gitberth.core.container_options import PublishPolicy
 from gitberth.core.errors import (
     ConflictError,
@@ -26,6 +27,7 @@ from gitberth.core.errors import (
     UnknownSecretError,
 )
 from gitberth.core.manifests import (
+    check_binds,
     container_name_clash,
     load_manifests,
     reserved_port_problems,
@@ -36,7 +38,7 @@ from gitberth.core.resolve import candidate_keys, missing_secrets, resolve_app
 from gitberth.gitwrite import Author, commit_file
 from gitberth.reconciler import ReconcileResult, SecretSource, history_from_repo, reconcile_once
 from gitberth.remote import RemoteRepo
-from gitberth.runtime.base import Runtime
+from gitberth.runtime.base import HostResources, Runtime
 from gitberth.source import read_revision
 
 
@@ -135,11 +137,13 @@ class Deployer:
         name = body.get("name") if isinstance(body, dict) else None
         file = f"{self.apps_dir}/{name}.yaml" if isinstance(name, str) else "request body"
         manifest = validate_manifest(body, file=file)
-        reserved = reserved_port_problems(
+        refused = reserved_port_problems(
             manifest, file=file, reserved=self.publish.reserved_host_ports
         )
-        if reserved:
-            raise ManifestErrors(reserved)
+        policy = self.runtime.bind_policy if isinstance(self.runtime, HostResources) else None
+        refused += check_binds(manifest, text=None, file=file, policy=policy or BindPolicy())
+        if refused:
+            raise ManifestErrors(refused)
         return manifest
 
     def check_secrets(self, manifest: AppManifest) -> ResolvedApp:

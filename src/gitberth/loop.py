@@ -115,6 +115,10 @@ class GitSource:
         self.display = self.remote.display if self.remote else str(Path(repo).resolve())
         self._path = None if self.remote else Path(repo)
         self._repo: git.Repo | None = None
+        self._git_lock = threading.RLock()
+        """One user of the repository at a time: GitPython's persistent ``git cat-file``
+        hangs when two threads (a pass refreshing the source, a deploy adopting its commit)
+        read through it at once."""
 
     @property
     def repo(self) -> git.Repo:
@@ -129,16 +133,19 @@ class GitSource:
     def fetch(self) -> None:
         """Bring the mirror up to date (remote only; a local repo is always current)."""
         if self.remote is not None:
-            self.remote.fetch()
+            with self._git_lock:
+                self.remote.fetch()
 
     def head(self) -> str:
-        return resolve_commit(self.repo, branch=self.branch)
+        with self._git_lock:
+            return resolve_commit(self.repo, branch=self.branch)
 
     def read(self, sha: str) -> tuple[Revision, RepoSettings]:
-        return (
-            read_revision(self.repo, rev=sha, apps_dir=self.apps_dir),
-            read_settings(self.repo, sha=sha),
-        )
+        with self._git_lock:
+            return (
+                read_revision(self.repo, rev=sha, apps_dir=self.apps_dir),
+                read_settings(self.repo, sha=sha),
+            )
 
     def watched_files(self) -> tuple[Path, ...]:
         """The files whose change means a new commit on the branch (local repos only)."""
@@ -403,7 +410,10 @@ class Loop:
         assert self._revision is not None
         if self._desired is None or work.rebuild or _has_blocked(self._desired):
             self._desired = build_desired(
-                self._revision, secrets=self.secrets, publish=self.settings.publish
+                self._revision,
+                secrets=self.secrets,
+                publish=self.settings.publish,
+                binds=self.runtime.bind_policy,
             )
         desired = self._desired
         skipped = self._apps_in_backoff(desired)
@@ -482,6 +492,7 @@ class Loop:
                 apps_dir=self.settings.apps_dir,
                 secrets=self.secrets,
                 publish=self.settings.publish,
+                binds=self.runtime.bind_policy,
             ),
             workers=self.settings.workers,
             desired=desired,
@@ -667,10 +678,15 @@ def _has_blocked(desired: Desired) -> bool:
 
 
 def _spec_key(desired: Desired, app: str) -> tuple[str, ...]:
+    """What an app's backoff is tied to: its spec hashes, and its pull credentials (new ones
+    replace no container, but deserve a pull at once after an unauthorized one)."""
     resolved = desired.state.apps.get(app)
     if resolved is None:
         return ()
-    return tuple(s.spec_hash for s in resolved.services)
+    return tuple(
+        s.spec_hash + (f"+{s.pull_credentials.fingerprint}" if s.pull_credentials else "")
+        for s in resolved.services
+    )
 
 
 def _differs(old: AppState, new: AppState) -> bool:

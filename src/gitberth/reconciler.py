@@ -21,19 +21,21 @@ import git
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from gitberth.core.binds import BindPolicy
 from gitberth.core.container_options import PublishPolicy
 from gitberth.core.errors import (
     ActionFailedError,
+    ImagePullFailedError,
     ManifestProblem,
     ResolveError,
     SealedError,
     UnknownSecretError,
 )
 from gitberth.core.manifests import LoadResult, load_manifests
-from gitberth.core.models import ObservedContainer, ResolvedApp
+from gitberth.core.models import ObservedContainer, ResolvedApp, app_network_name
 from gitberth.core.plan import Action, ActionKind, DesiredState, Plan, plan
 from gitberth.core.resolve import SecretKey, Secrets, candidate_keys, redact, resolve_app
-from gitberth.runtime.base import Runtime
+from gitberth.runtime.base import HostResources, PullRequest, Runtime
 from gitberth.source import Revision, read_file_at, read_revision
 
 SETTINGS_FILE = "gitberth.yaml"
@@ -133,12 +135,17 @@ class Desired:
 
 
 def build_desired(
-    revision: Revision, *, secrets: SecretSource, publish: PublishPolicy | None = None
+    revision: Revision,
+    *,
+    secrets: SecretSource,
+    publish: PublishPolicy | None = None,
+    binds: BindPolicy | None = None,
 ) -> Desired:
     """Load, validate and resolve every app of *revision*; hold the ones that cannot be.
 
     *publish* is the server's publishing policy: its default address enters every spec hash,
-    and a manifest that asks for one of its reserved host ports is invalid.
+    and a manifest that asks for one of its reserved host ports is invalid. A bind mount *binds*
+    refuses (by default: every one) makes its manifest invalid too.
     """
     publish = publish or PublishPolicy()
     loaded = load_manifests(
@@ -146,6 +153,7 @@ def build_desired(
         apps_dir=revision.apps_dir,
         not_utf8=revision.not_utf8,
         reserved_host_ports=publish.reserved_host_ports,
+        binds=binds,
     )
     reports: dict[str, AppReport] = {}
     held: dict[str, str] = {}
@@ -198,12 +206,14 @@ def history_from_repo(
     apps_dir: str,
     secrets: SecretSource,
     publish: PublishPolicy | None = None,
+    binds: BindPolicy | None = None,
 ) -> SpecHistory:
     """A :data:`SpecHistory` reading older revisions from *repo*, resolved with *secrets*."""
 
     def specs_at(sha: str) -> Mapping[str, Mapping[str, Any]]:
         revision = read_revision(repo, rev=sha, apps_dir=apps_dir)
-        return spec_summaries(build_desired(revision, secrets=secrets, publish=publish).state)
+        desired = build_desired(revision, secrets=secrets, publish=publish, binds=binds)
+        return spec_summaries(desired.state)
 
     return specs_at
 
@@ -238,8 +248,14 @@ def reconcile_once(
     when the desired state is built here.
     """
     started = time.monotonic()
+    resources = runtime if isinstance(runtime, HostResources) else None
     if desired is None:
-        desired = build_desired(revision, secrets=secrets or NoSecretStore(), publish=publish)
+        desired = build_desired(
+            revision,
+            secrets=secrets or NoSecretStore(),
+            publish=publish,
+            binds=resources.bind_policy if resources is not None else None,
+        )
     observed = redact_health_output(runtime.observe(), desired=desired.state)
     known = known_specs if known_specs is not None else {}
     known.update(spec_summaries(desired.state))
@@ -268,6 +284,14 @@ def reconcile_once(
             continue
         by_app.setdefault(action.app, []).append(action)
 
+    pull_failures: dict[str, str] = {}
+    if resources is not None and not dry_run:
+        pull_failures = pull_for_plan(
+            resources,
+            [a for app, actions in by_app.items() if app not in reports for a in actions],
+            workers=workers,
+        )
+
     def run_app(app: str) -> AppReport:
         actions = by_app[app]
         existing = reports.get(app)
@@ -278,6 +302,14 @@ def reconcile_once(
         if dry_run:
             status = AppStatus.PLANNED if changes else AppStatus.UNCHANGED
             return AppReport(app, status, containers=[c for c in observed if c.app == app])
+        if app in pull_failures:  # nothing of this app is touched: its containers keep running
+            return AppReport(
+                app,
+                AppStatus.FAILED,
+                message=pull_failures[app],
+                code=ImagePullFailedError.code,
+                containers=[c for c in observed if c.app == app],
+            )
         return _apply_app(
             app,
             actions,
@@ -297,6 +329,10 @@ def reconcile_once(
         results = [run_app(app) for app in apps]
     for report in results:
         reports[report.app] = report
+    if resources is not None and not dry_run:
+        resources.release_networks(
+            keep=networks_in_use(desired.state), changed=bool(the_plan.changes)
+        )
     return ReconcileResult(
         revision=revision.sha,
         plan=the_plan,
@@ -327,6 +363,40 @@ def redact_health_output(
             container = dataclasses.replace(container, health_output=output)
         cleaned.append(container)
     return cleaned
+
+
+def pull_for_plan(
+    resources: HostResources, actions: Iterable[Action], *, workers: int
+) -> dict[str, str]:
+    """Pull what the creates and replaces of *actions* will run, each image once and apps in
+    parallel; return ``{app: reason}`` for the apps whose pull failed (they are not applied)."""
+    wanted: dict[str, list[PullRequest]] = {}
+    for action in actions:
+        if action.kind in (ActionKind.CREATE, ActionKind.REPLACE) and action.target is not None:
+            spec = action.target.spec
+            request = PullRequest(spec.image, spec.pull, action.target.pull_credentials)
+            wanted.setdefault(action.app, []).append(request)
+    if not wanted:
+        return {}
+    unique = {r.key: r for requests in wanted.values() for r in requests}  # once per pass
+    outcome = resources.pull_images(list(unique.values()), workers=max(workers, 4))
+    failures: dict[str, str] = {}
+    for app, requests in wanted.items():
+        reasons = [outcome[r.key] for r in requests if outcome.get(r.key)]
+        if reasons:
+            failures[app] = "; ".join(dict.fromkeys(str(r) for r in reasons))
+    return failures
+
+
+def networks_in_use(desired: DesiredState) -> set[str]:
+    """Networks a pass must not remove: every desired or held app's own network and the
+    shared networks desired apps name (a held app's shared networks are kept by the engine,
+    which refuses to remove a network its containers still use)."""
+    names = {app_network_name(app) for app in (*desired.apps, *desired.held)}
+    for app in desired.apps.values():
+        for service in app.services:
+            names.update(service.spec.networks)
+    return names
 
 
 def guard_prune(

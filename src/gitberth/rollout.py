@@ -61,8 +61,13 @@ class Strategy(StrEnum):
 
 
 def strategy_for(service: ResolvedService) -> Strategy:
-    """Stop-first only when two containers could not both run: a fixed host port."""
-    return Strategy.STOP_FIRST if service.spec.fixed_host_ports else Strategy.START_FIRST
+    """Stop-first when the manifest asks for it (``rollout: stopFirst``, e.g. so that two
+    containers never write one volume) or when two containers could not both run (a fixed
+    host port); start-first otherwise."""
+    spec = service.spec
+    if spec.fixed_host_ports or spec.rollout == "stopFirst":
+        return Strategy.STOP_FIRST
+    return Strategy.START_FIRST
 
 
 HEALTH_MARGIN_SECONDS = 5.0

@@ -30,6 +30,7 @@ from gitberth.defaults import (
     DEFAULT_WORKERS,
 )
 from gitberth.deploy import Deployer
+from gitberth.host_paths import bind_policy
 from gitberth.loop import Loop, LoopSettings
 from gitberth.runtime.docker import DockerRuntime
 from gitberth.runtime.secret_files import SecretFilesRoot
@@ -61,6 +62,9 @@ class RepoSettings:
             default_address=self.publish_address, reserved_host_ports=self.reserved_host_ports
         )
 
+    allow_bind_under: tuple[Path, ...] = ()
+    """Host directories manifests may bind-mount from (``--allow-bind-under``)."""
+
 
 def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
     """The API app; with a repo, the reconcile loop (which a secret write also triggers, so
@@ -76,6 +80,7 @@ def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
         secret_files=secret_files,
         rollout_timeout=settings.rollout_timeout,
         publish_address=settings.publish_address,
+        bind_policy=bind_policy(settings.allow_bind_under),
     )
     try:
         runtime.sweep_secret_files()  # directories left by a crash, mounted by no container

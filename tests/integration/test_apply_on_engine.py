@@ -220,18 +220,20 @@ def test_a_foreign_container_is_never_touched_even_when_its_name_clashes(
     assert foreign.labels == {TEST_LABEL: "1"}
 
 
-def test_an_image_missing_from_the_engine_fails_only_its_app(
+def test_an_image_that_cannot_be_pulled_fails_only_its_app(
     git_repo: GitRepo, clean_engine: docker.DockerClient
 ) -> None:
+    # A registry on a loopback port where nothing listens: the pull fails at once, offline.
     git_repo.commit(
         {
-            "apps/ghost.yaml": app_yaml("ghost", image="gitberth/does-not-exist:9"),
+            "apps/ghost.yaml": app_yaml("ghost", image="127.0.0.1:9/gitberth/does-not-exist:9"),
             "apps/real.yaml": app_yaml("real"),
         }
     )
     result = apply(git_repo)
     assert result.apps["ghost"].status is AppStatus.FAILED
-    assert "not present on the engine" in result.apps["ghost"].message
+    assert result.apps["ghost"].code == "image_pull_failed"
+    assert "pull 127.0.0.1:9/gitberth/does-not-exist:9" in result.apps["ghost"].message
     assert sorted(ids(clean_engine)) == ["real-1"]
 
 

@@ -50,6 +50,8 @@ def test_labels_ports_env_and_command() -> None:
         "restart_policy": {"Name": "unless-stopped"},
         "pids_limit": 1024,
         "security_opt": ["no-new-privileges"],
+        "network": "gitberth-web",
+        "networking_config": {"gitberth-web": {"Aliases": ["web"]}},
     }
 
 

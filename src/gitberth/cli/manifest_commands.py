@@ -10,8 +10,10 @@ from typing import Annotated
 import typer
 
 from gitberth.cli._app import app, console, err_console
+from gitberth.cli.options import AllowBindOption
 from gitberth.core.errors import ManifestErrors
-from gitberth.core.manifests import MANIFEST_SUFFIXES, parse_manifest
+from gitberth.core.manifests import MANIFEST_SUFFIXES, check_binds, parse_manifest
+from gitberth.host_paths import bind_policy
 from gitberth.schema import app_schema
 
 
@@ -52,6 +54,7 @@ def validate(
     paths: Annotated[
         list[Path] | None, typer.Argument(help="manifest files or directories (default: apps/)")
     ] = None,
+    allow_bind_under: AllowBindOption = None,
 ) -> None:
     """Check manifests and print every problem at once as file:line:column: field: message.
 
@@ -62,6 +65,7 @@ def validate(
         err_console.print("no manifest files found")
         raise typer.Exit(1)
     problems = 0
+    policy = bind_policy(allow_bind_under)
     for path in targets:
         try:
             text = path.read_text(encoding="utf-8")
@@ -70,7 +74,10 @@ def validate(
             problems += 1
             continue
         try:
-            parse_manifest(text, file=str(path))
+            manifest = parse_manifest(text, file=str(path))
+            refused = check_binds(manifest, text=text, file=str(path), policy=policy)
+            if refused:
+                raise ManifestErrors(refused)
         except ManifestErrors as exc:
             for problem in exc.problems:
                 err_console.print(str(problem), markup=False, soft_wrap=True)

@@ -66,3 +66,12 @@ PublishAddressOption = Annotated[
         "changing it replaces the containers that use it",
     ),
 ]
+AllowBindOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--allow-bind-under",
+        help="allow manifests to bind-mount host paths under this directory (repeatable); "
+        "without it every bind mount is refused, and the engine socket always is",
+        show_default=False,
+    ),
+]

@@ -10,6 +10,7 @@ import typer
 from gitberth.cli import review_commands
 from gitberth.cli._app import app, console, err_console
 from gitberth.cli.options import (
+    AllowBindOption,
     AppsDirOption,
     BranchOption,
     GraceOption,
@@ -26,6 +27,7 @@ from gitberth.defaults import (
     DEFAULT_PUBLISH_ADDRESS,
     DEFAULT_SECRETS_ROOT,
 )
+from gitberth.host_paths import bind_policy
 from gitberth.reconciler import (
     ActionEvent,
     AppStatus,
@@ -99,6 +101,7 @@ def _run(
     state_dir: Path | None,
     secrets_dir: Path = DEFAULT_SECRETS_ROOT,
     publish_address: str = DEFAULT_PUBLISH_ADDRESS,
+    allow_bind_under: list[Path] | None = None,
 ) -> ReconcileResult:
     try:
         git_repo = open_repo(repo)
@@ -113,6 +116,7 @@ def _run(
             grace_seconds=grace,
             secret_files=SecretFilesRoot(secrets_dir),
             publish_address=publish_address,
+            bind_policy=bind_policy(allow_bind_under),
         )
         publish = PublishPolicy(default_address=publish_address)
         return reconcile_once(
@@ -123,7 +127,11 @@ def _run(
             dry_run=dry_run,
             listener=None if dry_run else _print_event,
             history=history_from_repo(
-                git_repo, apps_dir=apps_dir, secrets=secrets, publish=publish
+                git_repo,
+                apps_dir=apps_dir,
+                secrets=secrets,
+                publish=publish,
+                binds=runtime.bind_policy,
             ),
             known_specs=ledger,
             allow_empty=read_settings(git_repo, sha=revision.sha).allow_empty,
@@ -169,6 +177,7 @@ def apply(
     state_dir: StateDirOption = None,
     secrets_dir: SecretsDirOption = DEFAULT_SECRETS_ROOT,
     publish_address: PublishAddressOption = DEFAULT_PUBLISH_ADDRESS,
+    allow_bind_under: AllowBindOption = None,
 ) -> None:
     """Reconcile once: make the engine run what the branch (or --rev) says.
 
@@ -185,6 +194,7 @@ def apply(
         state_dir=state_dir,
         secrets_dir=secrets_dir,
         publish_address=publish_address,
+        allow_bind_under=allow_bind_under,
     )
     _print_summary(result, dry_run=False)
     if not result.ok:
@@ -204,6 +214,7 @@ def plan(
     token: review_commands.TokenOption = None,
     state_dir: StateDirOption = None,
     publish_address: PublishAddressOption = DEFAULT_PUBLISH_ADDRESS,
+    allow_bind_under: AllowBindOption = None,
 ) -> None:
     """Dry run against the live containers: what `apply` would do, changing nothing.
 
@@ -225,6 +236,7 @@ def plan(
                 output_format=output_format,
                 server=server,
                 token=token,
+                binds=bind_policy(allow_bind_under),
             )
         )
     if server is not None or output_format is not review_commands.PlanFormat.TEXT:
@@ -239,6 +251,7 @@ def plan(
         dry_run=True,
         state_dir=state_dir,
         publish_address=publish_address,
+        allow_bind_under=allow_bind_under,
     )
     _print_summary(result, dry_run=True)
     if not result.ok:

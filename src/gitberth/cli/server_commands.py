@@ -28,6 +28,7 @@ from gitberth.api.context import (
 )
 from gitberth.cli._app import app, console, err_console
 from gitberth.cli.options import (
+    AllowBindOption,
     AppsDirOption,
     BranchOption,
     GraceOption,
@@ -155,6 +156,7 @@ def serve(
         int, typer.Option(min=1, envvar="GITBERTH_WORKERS", help="apps rolled out in parallel")
     ] = DEFAULT_WORKERS,
     publish_address: PublishAddressOption = DEFAULT_PUBLISH_ADDRESS,
+    allow_bind_under: AllowBindOption = None,
     webhook_secret: Annotated[
         str | None,
         typer.Option(
@@ -202,6 +204,7 @@ def serve(
                 webhook_secret=webhook_secret,
                 publish_address=publish_address,
                 reserved_host_ports=frozenset({port}),
+                allow_bind_under=tuple(allow_bind_under or ()),
             ),
         )
     except GitberthError as exc:

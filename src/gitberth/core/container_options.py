@@ -668,7 +668,7 @@ def predates_options(summary_of_old: Mapping[str, Any]) -> bool:
 
 UPGRADE_REASON = (
     "the spec hash now covers container options (restart policy, pids limit, "
-    "no-new-privileges): replaced once after upgrading gitberth"
+    "no-new-privileges) and the app's own network: replaced once after upgrading gitberth"
 )
 
 

@@ -16,7 +16,8 @@ these with ``raise ... from exc`` so callers never need to know which library fa
     ├── ServerUnavailableError   a gitberth server does not answer a client (plan --server)
     ├── ActionFailedError        one planned action failed on the engine
     │   ├── RolloutFailedError   a new container never became healthy; the old one was kept
-    │   └── UnhealthyError       a container in an empty slot failed its health check
+    │   ├── UnhealthyError       a container in an empty slot failed its health check
+    │   └── ImagePullFailedError an image could not be pulled (unauthorized, not found, down)
     ├── SecretStoreError         the secret store refused or failed
     │   ├── SecretNotFoundError
     │   ├── SecretIntegrityError a record does not decrypt (tampered, moved or wrong key)
@@ -173,6 +174,13 @@ class UnhealthyError(ActionFailedError):
         self.container = container
 
 
+class ImagePullFailedError(ActionFailedError):
+    """The registry refused or failed a pull; the app's running containers stay as they are.
+    The message is the registry's reason, never a credential."""
+
+    code = "image_pull_failed"
+
+
 class SecretStoreError(GitberthError):
     """The secret store refused or failed an operation."""
 
@@ -266,6 +274,8 @@ class ComposeError(GitberthError):
     """
 
     code = "invalid_compose"
+
+
 class BackupError(GitberthError):
     """A backup cannot be written, decrypted, verified or restored; nothing was changed."""
 

@@ -1,8 +1,12 @@
 """The spec hash: one string that changes exactly when a container must be replaced.
 
-It covers the image, command, port, host port, every env variable, every secret file, and the
+It covers the image, command, port, host port, every env variable, every secret file, the
 container options (health check, restart policy, limits, labels, process, ports; see
-:func:`gitberth.core.container_options.hash_document`) with the address ports are published on.
+:func:`gitberth.core.container_options.hash_document`) with the address ports are published on,
+and the networks and mounts. Version 2 added the options, the publish address, the networks and
+the mounts: every container of an older gitberth is replaced once, start-first, and joins its
+app's own network. The pull policy, the pull secret and the rollout strategy do not enter: they
+change how a container is started, not what runs.
 Secret values enter only as the HMAC fingerprint the secret store computed, so the hash can sit
 in a container label and still reveal nothing; replica count and revision do not enter, so
 scaling or an unrelated commit never replaces a container.
@@ -13,14 +17,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from typing import Any
 
 from gitberth.core import container_options
 from gitberth.core.container_options import DEFAULT_PUBLISH_ADDRESS
-from gitberth.core.models import ResolvedValue, ServiceSpec
+from gitberth.core.models import ResolvedValue, ServiceSpec, app_network_name
 
 HASH_VERSION = "2"
-"""2: container options and the publish address entered the hash (every container of an older
-gitberth is replaced once, start-first, and gains restart policy, limits and no-new-privileges)."""
+"""2: container options, the publish address, networks and mounts entered the hash (every
+container of an older gitberth is replaced once, start-first)."""
 
 
 def spec_hash(
@@ -47,6 +52,7 @@ def spec_hash(
         "publishAddress": publish_address
         if any(p.address is None for p in spec.published_ports)
         else None,
+        **wiring_document(spec),
     }
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
@@ -54,3 +60,11 @@ def spec_hash(
 
 def _value_fingerprint(item: ResolvedValue) -> str:
     return f"{item.origin.source.value}:{item.fingerprint}"
+
+
+def wiring_document(spec: ServiceSpec) -> dict[str, Any]:
+    """The networks and mounts of *spec* as they enter the hash."""
+    return {
+        "networks": [app_network_name(spec.app), *spec.networks],
+        "mounts": [[m.name, m.bind, m.path, m.read_only] for m in spec.volumes],
+    }

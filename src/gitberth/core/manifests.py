@@ -33,6 +33,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from gitberth.core.binds import BindPolicy, bind_problems
 from gitberth.core.container_options import REFUSED_FIELDS
 from gitberth.core.errors import ManifestErrors, ManifestProblem
 from gitberth.core.models import AppManifest, container_base
@@ -338,19 +339,38 @@ def reserved_port_problems(
     ]
 
 
+def check_binds(
+    manifest: AppManifest, *, text: str | None, file: str, policy: BindPolicy
+) -> list[ManifestProblem]:
+    """Every bind mount of *manifest* that *policy* refuses, with its line when *text* (the
+    manifest's YAML) is given."""
+    refused = bind_problems(manifest, policy=policy)
+    if not refused:
+        return []
+    root = _yaml().load(io.StringIO(text)) if text is not None else None
+    problems = []
+    for path, message in refused:
+        loc = tuple(int(part) if part.isdigit() else part for part in path.split("."))
+        line, column = _position(root, loc) if root is not None else (None, None)
+        problems.append(ManifestProblem(file, line, column, path, message))
+    return problems
+
+
 def load_manifests(
     files: Mapping[str, str],
     *,
     apps_dir: str = "apps",
     not_utf8: Collection[str] = (),
     reserved_host_ports: Collection[int] = (),
+    binds: BindPolicy | None = None,
 ) -> LoadResult:
     """Validate every manifest under *apps_dir* of a revision, one app's failure isolated.
 
     *files* maps repository-relative paths to text; *not_utf8* names the paths whose bytes were
     not UTF-8 (the caller decoded nothing for them). Problems are grouped by app name so that
     a broken app can be held while every other app goes on. A fixed host port among
-    *reserved_host_ports* (the server's own) is a problem of its app.
+    *reserved_host_ports* (the server's own) is a problem of its app, and so is a bind mount
+    that *binds* (by default: no bind at all) refuses.
     """
     apps: dict[str, AppManifest] = {}
     problems: dict[str, list[ManifestProblem]] = {}
@@ -389,11 +409,13 @@ def load_manifests(
                 )
             ]
             continue
-        reserved = reserved_port_problems(
+        refused = check_binds(
+            manifest, text=files[path], file=path, policy=binds or BindPolicy()
+        ) + reserved_port_problems(
             manifest, file=path, reserved=reserved_host_ports, text=files[path]
         )
-        if reserved:
-            problems[name] = reserved
+        if refused:
+            problems[name] = refused
             continue
         apps[name] = manifest
 

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 
 from gitberth.core.container_options import DEFAULT_PUBLISH_ADDRESS
-from gitberth.core.errors import SealedError, UnknownSecretError
+from gitberth.core.errors import MissingSecretKeyError, SealedError, UnknownSecretError
 from gitberth.core.fingerprint import spec_hash
 from gitberth.core.models import (
     AppManifest,
     EnvSource,
     Origin,
+    PullCredentials,
     ResolvedApp,
     ResolvedService,
     ResolvedValue,
@@ -124,6 +125,35 @@ def resolve_service(
         env=env,
         files=files,
         spec_hash=spec_hash(spec, env=env, files=files, publish_address=publish_address),
+        pull_credentials=pull_credentials(spec, secrets=secrets),
+    )
+
+
+PULL_SECRET_KEYS = ("USERNAME", "PASSWORD")
+PULL_SECRET_REGISTRY = "REGISTRY"
+
+
+def pull_credentials(spec: ServiceSpec, *, secrets: Secrets) -> PullCredentials | None:
+    """The registry login named by ``imagePullSecret`` (app-scoped beats shared, as for every
+    secret); it must hold USERNAME and PASSWORD, and may name the REGISTRY (else the image's
+    registry host is used)."""
+    if spec.image_pull_secret is None:
+        return None
+    material = pick_secret(spec.app, spec.image_pull_secret, secrets)
+    if material is None:
+        raise UnknownSecretError([spec.image_pull_secret])
+    lacking = [key for key in PULL_SECRET_KEYS if key not in material.keys]
+    if lacking:
+        raise MissingSecretKeyError(spec.image_pull_secret, lacking)
+    registry = material.keys.get(PULL_SECRET_REGISTRY)
+    used = [*PULL_SECRET_KEYS, *([PULL_SECRET_REGISTRY] if registry else [])]
+    return PullCredentials(
+        secret=spec.image_pull_secret,
+        scope=material.app_id,
+        username=material.keys["USERNAME"].value,
+        password=material.keys["PASSWORD"].value,
+        registry=registry.value.get_secret_value() if registry else None,
+        fingerprint=":".join(material.keys[key].fingerprint for key in used),
     )
 
 

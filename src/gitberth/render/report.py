@@ -69,9 +69,15 @@ class FieldChangeOut(_Model):
         "entrypoint",
         "stopSignal",
         "stopGracePeriod",
+        "networks",
+        "volumes",
+        "pull",
+        "imagePullSecret",
+        "rollout",
     ]
     key: str | None = Field(
-        description="env variable (env), secret name (envFrom, secretFiles) or label (labels)"
+        description="env variable (env), secret name (envFrom, secretFiles), label (labels), "
+        "network name (networks) or mount path (volumes)"
     )
     before: str | None = Field(description="manifest text at base; null when absent")
     after: str | None = Field(description="manifest text at head; null when absent")

@@ -6,9 +6,12 @@ few lines and a new engine (Swarm) is one class.
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
-from gitberth.core.models import ObservedContainer
+from gitberth.core.binds import BindPolicy
+from gitberth.core.models import ObservedContainer, PullCredentials
 from gitberth.core.plan import Action
 
 LABEL_APP = "gitberth.app"
@@ -16,6 +19,16 @@ LABEL_SERVICE = "gitberth.service"
 LABEL_SPEC_HASH = "gitberth.spec-hash"
 LABEL_REVISION = "gitberth.revision"
 OWNERSHIP_LABELS = (LABEL_APP, LABEL_SERVICE, LABEL_SPEC_HASH, LABEL_REVISION)
+LABEL_MANAGED = "gitberth.managed"
+"""Marks a network or volume as created by gitberth; nothing without it is ever removed."""
+LABEL_NETWORK = "gitberth.network"
+LABEL_VOLUME = "gitberth.volume"
+
+
+def resource_labels(**specific: str) -> dict[str, str]:
+    """The labels of every network and volume gitberth creates: the ownership marker plus
+    *specific* ones (the app, the volume name). The one place to add a label to them all."""
+    return {LABEL_MANAGED: "true", **specific}
 
 
 class Runtime(Protocol):
@@ -27,4 +40,40 @@ class Runtime(Protocol):
 
     def apply(self, action: Action, *, revision: str) -> ObservedContainer | None:
         """Carry out one create, replace or remove; return the container now in the slot."""
+        ...
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """One image a pass must make present before it starts containers of it."""
+
+    image: str
+    policy: str
+    credentials: PullCredentials | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str | None]:
+        """Pulls with the same image, policy and credentials happen once per pass."""
+        fingerprint = self.credentials.fingerprint if self.credentials else None
+        return (self.image, self.policy, fingerprint)
+
+
+@runtime_checkable
+class HostResources(Protocol):
+    """What an engine with networks, volumes and registries adds to :class:`Runtime`; the
+    reconciler uses it when the runtime has it (a fake runtime for planner tests need not)."""
+
+    bind_policy: BindPolicy
+
+    def pull_images(
+        self, requests: Sequence[PullRequest], *, workers: int
+    ) -> dict[tuple[str, str, str | None], str | None]:
+        """Make every image present (pulling as its policy says), in parallel; map each
+        request key to None on success or the registry's reason on failure."""
+        ...
+
+    def release_networks(self, *, keep: Collection[str], changed: bool) -> None:
+        """Remove gitberth's networks no container uses and *keep* does not name. Only a
+        pass that *changed* something looks (one list call), so a no-op pass makes none; a
+        network left by a crash between the two steps goes at the next pass with changes."""
         ...

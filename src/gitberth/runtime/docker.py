@@ -11,7 +11,7 @@ import collections
 import contextlib
 import dataclasses
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,8 +20,15 @@ import docker.errors
 import docker.models.containers
 import requests
 
+from gitberth.core.binds import BindPolicy
 from gitberth.core.errors import ActionFailedError, RuntimeUnavailableError
-from gitberth.core.models import ContainerState, ObservedContainer, ResolvedService
+from gitberth.core.models import (
+    ContainerState,
+    ObservedContainer,
+    ResolvedService,
+    app_network_name,
+    volume_engine_name,
+)
 from gitberth.core.plan import Action, ActionKind
 from gitberth.defaults import DEFAULT_GRACE_SECONDS, DEFAULT_ROLLOUT_TIMEOUT
 from gitberth.rollout import Condition
@@ -33,8 +40,15 @@ from gitberth.runtime.base import (
     LABEL_SERVICE,
     LABEL_SPEC_HASH,
     OWNERSHIP_LABELS,
+    PullRequest,
 )
-from gitberth.runtime.docker_args import PUBLISH_ADDRESS, SECRETS_MOUNT_POINT, to_create_kwargs
+from gitberth.runtime.docker_args import (
+    PUBLISH_ADDRESS,
+    SECRETS_MOUNT_POINT,
+    shared_network_aliases,
+    to_create_kwargs,
+)
+from gitberth.runtime.engine_resources import EngineResources
 from gitberth.runtime.secret_files import SecretFilesRoot
 
 
@@ -49,10 +63,14 @@ class DockerRuntime:
         secret_files: SecretFilesRoot | None = None,
         rollout_timeout: float = DEFAULT_ROLLOUT_TIMEOUT,
         publish_address: str = PUBLISH_ADDRESS,
+        bind_policy: BindPolicy | None = None,
     ) -> None:
         """*publish_address* is where ports that name no address are published; give the
-        reconciler the same one (it enters the spec hash)."""
+        reconciler the same one (it enters the spec hash). *bind_policy* says which host paths
+        manifests may bind-mount (default: none)."""
         self._client = client
+        self.bind_policy = bind_policy or BindPolicy()
+        self.resources = EngineResources(lambda: self.client)
         self.grace_seconds = grace_seconds
         self.publish_address = publish_address
         self.rollout_timeout = rollout_timeout
@@ -104,6 +122,16 @@ class DockerRuntime:
             return container  # gone meanwhile, or the engine hiccupped: the output is a nicety
         output = last_health_output(attrs.get("State") or {})
         return dataclasses.replace(container, health_output=output)
+
+    # Networks, volumes and pulls (HostResources), see gitberth.runtime.engine_resources.
+
+    def pull_images(
+        self, requests: Sequence[PullRequest], *, workers: int
+    ) -> dict[tuple[str, str, str | None], str | None]:
+        return self.resources.pull_images(requests, workers=workers)
+
+    def release_networks(self, *, keep: Collection[str], changed: bool) -> None:
+        self.resources.release_networks(keep=keep, changed=changed)
 
     def sweep_secret_files(self) -> None:
         """Remove secrets directories that no managed container mounts (left by a crash)."""
@@ -188,18 +216,18 @@ class DockerRuntime:
                     user=service.spec.options.user or self._image_user(service.spec.image),
                 )
             )
-        kwargs = to_create_kwargs(
-            service,
-            name=name,
-            revision=revision,
-            secrets_dir=secrets_dir,
-            publish_address=self.publish_address,
-            stop_grace_seconds=self.grace_seconds,
-        )
         container = None
         try:
-            with _engine_errors(f"creating {name}", image=service.spec.image):
-                container = self._create(kwargs)
+            kwargs = to_create_kwargs(
+                service,
+                name=name,
+                revision=revision,
+                secrets_dir=secrets_dir,
+                publish_address=self.publish_address,
+                stop_grace_seconds=self.grace_seconds,
+                bind_sources=self._bind_sources(service),
+            )
+            container = self._create_on_networks(service, name=name, kwargs=kwargs)
             with _engine_errors(f"starting {name}"):
                 container.start()
                 container.reload()
@@ -238,6 +266,50 @@ class DockerRuntime:
         user = (attrs.get("Config") or {}).get("User")
         return str(user) if user else None
 
+    def _bind_sources(self, service: ResolvedService) -> dict[str, str]:
+        """Check every bind mount again at mount time (a symlink may have moved since the
+        manifest was loaded) and return the resolved sources to mount."""
+        sources: dict[str, str] = {}
+        for mount in service.spec.volumes:
+            if mount.bind is None:
+                continue
+            problem = self.bind_policy.problem(mount.bind)
+            if problem is not None:
+                raise ActionFailedError(problem)
+            sources[mount.bind] = self.bind_policy.resolved(mount.bind)
+        return sources
+
+    def _create_on_networks(
+        self, service: ResolvedService, *, name: str, kwargs: dict[str, Any]
+    ) -> Any:
+        """Create the container on its app's network, with its volumes, then join the shared
+        networks; a network removed behind gitberth's back is created again once."""
+        spec = service.spec
+        for mount in spec.volumes:
+            if mount.name is not None:
+                engine_name = volume_engine_name(spec.app, mount.name)
+                self.resources.ensure_volume(engine_name, app=spec.app, volume=mount.name)
+        for attempt in (1, 2):
+            self.resources.ensure_networks(app=spec.app, shared=spec.networks)
+            container = None
+            try:
+                with _engine_errors(f"creating {name}", image=spec.image):
+                    container = self._create(kwargs)
+                    for network in spec.networks:
+                        self.client.api.connect_container_to_network(
+                            str(container.id), network, aliases=shared_network_aliases(service)
+                        )
+                return container
+            except ActionFailedError as exc:
+                if container is not None:
+                    with contextlib.suppress(docker.errors.APIError, requests.RequestException):
+                        container.remove(force=True)
+                if attempt == 2 or "network" not in str(exc) or "not found" not in str(exc):
+                    raise
+                for network in (app_network_name(spec.app), *spec.networks):
+                    self.resources.forget_network(network)
+        raise AssertionError("unreachable")
+
     def _stop_and_remove(self, container_id: str, *, name: str) -> None:
         with _engine_errors(f"removing {name}"):
             try:
@@ -256,8 +328,8 @@ def _engine_errors(doing: str, *, image: str | None = None) -> Iterator[None]:
         yield
     except docker.errors.ImageNotFound as exc:
         raise ActionFailedError(
-            f"{doing}: image {image or ''} is not present on the engine (gitberth does not pull; "
-            "build or load it first)"
+            f"{doing}: image {image or ''} is not present on the engine (it was removed after "
+            "this pass pulled or found it; the next pass pulls it again)"
         ) from exc
     except docker.errors.APIError as exc:
         if exc.status_code == 409 and "name" in str(exc.explanation or ""):
@@ -351,6 +423,18 @@ def observed_from_row(row: dict[str, Any]) -> ObservedContainer:
         labels=labels,
         created_at=created_epoch(row.get("Created")),
         health=health_from_status(row.get("Status")),
+        volumes=mounted_volumes(row),
+    )
+
+
+def mounted_volumes(row: dict[str, Any]) -> tuple[str, ...]:
+    """Names of the named volumes a list row or inspect document mounts."""
+    return tuple(
+        sorted(
+            str(m.get("Name"))
+            for m in row.get("Mounts") or []
+            if m.get("Type") == "volume" and m.get("Name")
+        )
     )
 
 
@@ -376,6 +460,7 @@ def observed_from_attrs(attrs: dict[str, Any]) -> ObservedContainer:
         labels=labels,
         created_at=created_epoch(attrs.get("Created")),
         health=_inspect_health(attrs),
+        volumes=mounted_volumes(attrs),
     )
 
 

@@ -7,10 +7,11 @@ can be unit-tested without an engine; the adapter only passes its result to the 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from gitberth.core.container_options import DEFAULT_PUBLISH_ADDRESS, ContainerOptions, PortBinding
-from gitberth.core.models import ResolvedService
+from gitberth.core.models import ResolvedService, app_network_name, volume_engine_name
 from gitberth.runtime.base import LABEL_APP, LABEL_REVISION, LABEL_SERVICE, LABEL_SPEC_HASH
 
 SECRETS_MOUNT_POINT = "/run/secrets"
@@ -39,6 +40,7 @@ def to_create_kwargs(
     secrets_dir: str | None = None,
     publish_address: str = PUBLISH_ADDRESS,
     stop_grace_seconds: int | None = None,
+    bind_sources: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Arguments for ``client.containers.create`` (docker SDK 7).
 
@@ -65,6 +67,7 @@ def to_create_kwargs(
         if secrets_dir is None:
             raise ValueError(f"{name} needs secret files but no secrets directory was given")
         kwargs["volumes"] = {secrets_dir: {"bind": SECRETS_MOUNT_POINT, "mode": "ro"}}
+    kwargs.update(wiring_kwargs(service, bind_sources=bind_sources or {}))
     kwargs.update(option_kwargs(spec.options, stop_grace_seconds=stop_grace_seconds))
     return kwargs
 
@@ -111,3 +114,49 @@ def option_kwargs(
     elif stop_grace_seconds is not None:
         kwargs["stop_timeout"] = stop_grace_seconds
     return kwargs
+
+
+def wiring_kwargs(service: ResolvedService, *, bind_sources: Mapping[str, str]) -> dict[str, Any]:
+    """The app's own network (the service name as DNS alias there) and the mounts.
+
+    A container can be created on one network only (engine API < 1.44), so the shared
+    networks are joined after create (:func:`shared_network_aliases`). Named volumes are
+    ``<app>_<name>``; a bind mount's source is *bind_sources*[written path], the path the
+    bind policy checked with symlinks resolved, so what was checked is what is mounted.
+    """
+    spec = service.spec
+    network = app_network_name(spec.app)
+    mounts = []
+    for mount in spec.volumes:
+        if mount.name is not None:
+            mounts.append(
+                {
+                    "Type": "volume",
+                    "Source": volume_engine_name(spec.app, mount.name),
+                    "Target": mount.path,
+                    "ReadOnly": mount.read_only,
+                }
+            )
+        else:
+            assert mount.bind is not None
+            mounts.append(
+                {
+                    "Type": "bind",
+                    "Source": bind_sources[mount.bind],
+                    "Target": mount.path,
+                    "ReadOnly": mount.read_only,
+                }
+            )
+    kwargs: dict[str, Any] = {
+        "network": network,
+        "networking_config": {network: {"Aliases": [spec.service]}},
+    }
+    if mounts:
+        kwargs["mounts"] = mounts
+    return kwargs
+
+
+def shared_network_aliases(service: ResolvedService) -> list[str]:
+    """On a shared network, other apps find a service as ``<app>`` (single-service app) or
+    ``<app>-<service>``: a bare service name would clash between apps."""
+    return [service.spec.container_base]
