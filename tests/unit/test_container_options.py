@@ -353,7 +353,7 @@ def test_after_an_upgrade_the_one_time_replacement_says_why() -> None:
     )
     assert [a.reason for a in result.actions] == [
         "the spec hash now covers container options (restart policy, pids limit, "
-        "no-new-privileges): replaced once after upgrading gitberth"
+        "no-new-privileges) and the app's own network: replaced once after upgrading gitberth"
     ]
 
 

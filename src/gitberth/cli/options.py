@@ -61,6 +61,7 @@ PublishAddressOption = Annotated[
     str,
     typer.Option(
         "--publish-address",
+        envvar="GITBERTH_PUBLISH_ADDRESS",
         callback=_ip_address,
         help="host address for published ports that name none (0.0.0.0: every interface); "
         "changing it replaces the containers that use it",
@@ -70,6 +71,7 @@ AllowBindOption = Annotated[
     list[Path] | None,
     typer.Option(
         "--allow-bind-under",
+        envvar="GITBERTH_ALLOW_BIND_UNDER",
         help="allow manifests to bind-mount host paths under this directory (repeatable); "
         "without it every bind mount is refused, and the engine socket always is",
         show_default=False,
