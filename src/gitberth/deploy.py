@@ -24,7 +24,7 @@ from gitberth.gitwrite import Author, commit_file
 from gitberth.reconciler import ReconcileResult, SecretSource, history_from_repo, reconcile_once
 from gitberth.remote import RemoteRepo
 from gitberth.runtime.base import Runtime
-from gitberth.source import read_revision
+from gitberth.source import RepoPerThread, read_revision
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class Deployer:
     def __init__(
         self,
         *,
-        repo: Callable[[], git.Repo],
+        repos: RepoPerThread,
         branch: str,
         apps_dir: str,
         runtime: Runtime,
@@ -97,12 +97,12 @@ class Deployer:
         remote: RemoteRepo | None = None,
         on_committed: Callable[[str], None] | None = None,
     ) -> None:
-        """*repo* opens the local repository, or the state-dir mirror of *remote* (to which
-        every deploy is then pushed); it is called at deploy time, so a remote that cannot be
-        cloned yet does not stop the server from starting. *on_committed* runs, under *lock*,
-        with each new commit: the loop adopts it, so a pass woken meanwhile applies the new
-        revision and not the old one."""
-        self._open_repo = repo
+        """*repos* opens the local repository, or the state-dir mirror of *remote* (to which
+        every deploy is then pushed), once per thread; it is opened at deploy time, so a remote
+        that cannot be cloned yet does not stop the server from starting. *on_committed* runs,
+        under *lock*, with each new commit: the loop adopts it, so a pass woken meanwhile
+        applies the new revision and not the old one."""
+        self.repos = repos
         self.remote = remote
         self.on_committed = on_committed
         self.branch = branch
@@ -114,7 +114,8 @@ class Deployer:
 
     @property
     def repo(self) -> git.Repo:
-        return self._open_repo()
+        """The calling thread's Repo (a Repo is not safe to share between threads)."""
+        return self.repos.get()
 
     def validate(self, body: Any) -> AppManifest:
         name = body.get("name") if isinstance(body, dict) else None
@@ -160,7 +161,9 @@ class Deployer:
     def reconcile_tip(self) -> ReconcileResult:
         """One full pass at the branch tip (after a secret changed, consumers are replaced)."""
         with self.lock:
-            revision = read_revision(self.repo, branch=self.branch, apps_dir=self.apps_dir)
+            revision = self.repos.read(
+                lambda repo: read_revision(repo, branch=self.branch, apps_dir=self.apps_dir)
+            )
             return reconcile_once(
                 revision=revision,
                 runtime=self.runtime,
@@ -172,10 +175,16 @@ class Deployer:
     def deploy(self, manifest: AppManifest, *, author: Author) -> DeployOutcome:
         resolved = self.check_secrets(manifest)
         with self.lock:
-            sha = self._commit(manifest, author=author)
+            try:
+                sha = self._commit(manifest, author=author)
+            except (git.GitError, ValueError, OSError):
+                self.repos.discard()  # never keep a reader that may be in a bad state
+                raise
             if self.on_committed is not None:
                 self.on_committed(sha)
-            revision = read_revision(self.repo, rev=sha, apps_dir=self.apps_dir)
+            revision = self.repos.read(
+                lambda repo: read_revision(repo, rev=sha, apps_dir=self.apps_dir)
+            )
             result = reconcile_once(
                 revision=revision,
                 runtime=self.runtime,

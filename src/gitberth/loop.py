@@ -58,6 +58,7 @@ from gitberth.remote import RemoteRepo, is_remote, sanitize
 from gitberth.runtime.base import LABEL_APP
 from gitberth.runtime.docker import DockerRuntime
 from gitberth.source import (
+    RepoPerThread,
     Revision,
     open_repo,
     read_revision,
@@ -102,7 +103,10 @@ class LoopSettings:
 
 
 class GitSource:
-    """The Git side of the loop: a local repository, or the state-dir mirror of a remote."""
+    """The Git side of the loop: a local repository, or the state-dir mirror of a remote.
+
+    Every thread that reads through it (the loop, each deploy request) gets its own
+    ``git.Repo`` (see :class:`~gitberth.source.RepoPerThread`)."""
 
     def __init__(self, repo: str, *, state_dir: Path, branch: str, apps_dir: str) -> None:
         self.branch = branch
@@ -110,17 +114,18 @@ class GitSource:
         self.remote = RemoteRepo(repo, state_dir=state_dir) if is_remote(repo) else None
         self.display = self.remote.display if self.remote else str(Path(repo).resolve())
         self._path = None if self.remote else Path(repo)
-        self._repo: git.Repo | None = None
+        self.repos = RepoPerThread(self._open)
+
+    def _open(self) -> git.Repo:
+        if self.remote is not None:
+            return self.remote.open_reader()
+        assert self._path is not None
+        return open_repo(self._path)
 
     @property
     def repo(self) -> git.Repo:
-        if self._repo is None:
-            if self.remote is not None:
-                self._repo = self.remote.open()
-            else:
-                assert self._path is not None
-                self._repo = open_repo(self._path)
-        return self._repo
+        """The calling thread's Repo."""
+        return self.repos.get()
 
     def fetch(self) -> None:
         """Bring the mirror up to date (remote only; a local repo is always current)."""
@@ -128,12 +133,14 @@ class GitSource:
             self.remote.fetch()
 
     def head(self) -> str:
-        return resolve_commit(self.repo, branch=self.branch)
+        return self.repos.read(lambda repo: resolve_commit(repo, branch=self.branch))
 
     def read(self, sha: str) -> tuple[Revision, RepoSettings]:
-        return (
-            read_revision(self.repo, rev=sha, apps_dir=self.apps_dir),
-            read_settings(self.repo, sha=sha),
+        return self.repos.read(
+            lambda repo: (
+                read_revision(repo, rev=sha, apps_dir=self.apps_dir),
+                read_settings(repo, sha=sha),
+            )
         )
 
     def watched_files(self) -> tuple[Path, ...]:
@@ -362,14 +369,17 @@ class Loop:
         if not (work.fetch or work.read) and self._revision is not None:
             return
         try:
-            if work.fetch:
-                self.source.fetch()
-            sha = self.source.head()
-            if self._revision is None or sha != self._revision.sha or not self._source_ok:
-                revision, repo_settings = self.source.read(sha)
-                self._revision, self._repo_settings = revision, repo_settings
-                self._desired = None
-                logger.info("revision %s of %s", revision.short, self.source.display)
+            # Under the deploy lock: a deploy commits (and fetches, for a remote) and adopts its
+            # commit under it, so the tip read here is never older than an adopted revision.
+            with self.lock:
+                if work.fetch:
+                    self.source.fetch()
+                sha = self.source.head()
+                if self._revision is None or sha != self._revision.sha or not self._source_ok:
+                    revision, repo_settings = self.source.read(sha)
+                    self._revision, self._repo_settings = revision, repo_settings
+                    self._desired = None
+                    logger.info("revision %s of %s", revision.short, self.source.display)
             self._source_ok = True
             self._state.source_error = None
             self.metrics.source_up.set(1)

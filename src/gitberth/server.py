@@ -31,7 +31,6 @@ from gitberth.deploy import Deployer
 from gitberth.loop import Loop, LoopSettings
 from gitberth.runtime.docker import DockerRuntime
 from gitberth.runtime.secret_files import SecretFilesRoot
-from gitberth.source import open_repo
 from gitberth.spec_ledger import SpecLedger
 from gitberth.status import StatusStore
 
@@ -83,9 +82,10 @@ def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
     )
     app.state.loop = loop
     source = loop.source
-    local_repo = None if source.remote else open_repo(Path(settings.repo))
+    if source.remote is None:
+        source.repos.read(lambda repo: repo.git_dir)  # not a repository: refuse to start
     deployer = Deployer(
-        repo=(lambda: local_repo) if local_repo is not None else (lambda: source.repo),
+        repos=source.repos,
         branch=settings.branch,
         apps_dir=settings.apps_dir,
         runtime=runtime,

@@ -8,14 +8,19 @@ therefore never seen.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import git
 from gitdb.exc import BadName, BadObject
 
-from gitberth.core.errors import SourceError
+from gitberth.core.errors import GitberthError, SourceError
 from gitberth.defaults import DEFAULT_APPS_DIR, DEFAULT_BRANCH
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,57 @@ def open_repo(path: str | Path) -> git.Repo:
         return git.Repo(str(path))
     except (git.NoSuchPathError, git.InvalidGitRepositoryError) as exc:
         raise SourceError(f"{path} is not a Git repository") from exc
+
+
+class RepoPerThread:
+    """One :class:`git.Repo` per thread, and a fresh one after any failed read.
+
+    A ``git.Repo`` reads objects through persistent ``git cat-file --batch`` processes, one
+    request and one answer at a time over a pipe. Two threads sharing it interleave their
+    requests and answers, and from then on every read gets someone else's answer (``SHA b'tree'
+    could not be resolved``, ``Require 20 byte binary sha``) until the process is restarted.
+    So each thread (the loop, each request thread of ``POST /deploy``) gets its own Repo, and a
+    read that fails for any reason closes that thread's Repo and tries once more on a fresh
+    one: a reader left in a bad state by a crash or a killed process never poisons later reads.
+    """
+
+    def __init__(self, opener: Callable[[], git.Repo]) -> None:
+        self._opener = opener
+        self._local = threading.local()
+
+    def get(self) -> git.Repo:
+        """This thread's Repo, opened on first use."""
+        repo: git.Repo | None = getattr(self._local, "repo", None)
+        if repo is None:
+            repo = self._opener()
+            self._local.repo = repo
+        return repo
+
+    def discard(self) -> None:
+        """Close this thread's Repo (its cat-file processes end); the next get() opens anew."""
+        repo: git.Repo | None = getattr(self._local, "repo", None)
+        self._local.repo = None
+        if repo is not None:
+            repo.close()
+
+    def read(self, reader: Callable[[git.Repo], T]) -> T:
+        """``reader(repo)``, retried once on a fresh Repo when it fails.
+
+        A failure that is not one of gitberth's own errors the second time too becomes a
+        :class:`SourceError`, so callers keep the last good revision instead of crashing.
+        """
+        try:
+            return reader(self.get())
+        except Exception:  # noqa: BLE001 - a broken reader can look like any error, even a
+            self.discard()  # missing branch; one more try on a fresh reader tells them apart
+        try:
+            return reader(self.get())
+        except GitberthError:
+            self.discard()
+            raise
+        except Exception as exc:
+            self.discard()
+            raise SourceError(f"cannot read the repository: {type(exc).__name__}: {exc}") from exc
 
 
 def resolve_commit(repo: git.Repo, *, branch: str = DEFAULT_BRANCH, rev: str | None = None) -> str:
