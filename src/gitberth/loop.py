@@ -79,6 +79,8 @@ logger = logging.getLogger("gitberth.loop")
 WATCH_DEBOUNCE_MS = 30
 DOCKER_EVENTS = ("die", "destroy", "oom", "pause", "rename")
 """Container events that may leave a managed slot empty or not running."""
+DIE_SETTLE_SECONDS = 2.0
+"""How long a pass woken by ``die`` waits for the engine to list that container as stopped."""
 
 
 @dataclass(frozen=True)
@@ -157,13 +159,19 @@ class _Pending:
     fetch: bool = False
     read: bool = False
     rebuild: bool = False
+    died: set[str] = field(default_factory=set)
+    """Ids of containers whose ``die`` event woke this pass (see :meth:`Loop.run_pass`)."""
 
-    def merge(self, reason: str, *, fetch: bool, read: bool, rebuild: bool) -> None:
+    def merge(
+        self, reason: str, *, fetch: bool, read: bool, rebuild: bool, died: str | None = None
+    ) -> None:
         if reason not in self.reasons:
             self.reasons.append(reason)
         self.fetch |= fetch
         self.read |= read
         self.rebuild |= rebuild
+        if died is not None:
+            self.died.add(died)
 
 
 @dataclass
@@ -234,15 +242,21 @@ class Loop:
     # -- triggers ---------------------------------------------------------------------------
 
     def trigger(
-        self, reason: str, *, fetch: bool = False, read: bool = False, rebuild: bool = False
+        self,
+        reason: str,
+        *,
+        fetch: bool = False,
+        read: bool = False,
+        rebuild: bool = False,
+        died: str | None = None,
     ) -> None:
         """Ask for a pass. *fetch* fetches a remote first; *read* re-reads the branch tip;
-        *rebuild* resolves the manifests again (a secret changed). Coalesces with any pass
-        already asked for."""
+        *rebuild* resolves the manifests again (a secret changed); *died* is the id of a
+        container that just died. Coalesces with any pass already asked for."""
         with self._condition:
             if self._pending is None:
                 self._pending = _Pending()
-            self._pending.merge(reason, fetch=fetch, read=read, rebuild=rebuild)
+            self._pending.merge(reason, fetch=fetch, read=read, rebuild=rebuild, died=died)
             self._condition.notify_all()
 
     def secrets_changed(self, name: str, app_id: str | None) -> None:
@@ -332,6 +346,10 @@ class Loop:
         try:
             if work.fetch or work.read:
                 self._next_resync = time.monotonic() + self.settings.interval
+            if work.died:
+                # Docker sends ``die`` a moment before its container list says "exited"; wait
+                # for the engine to agree, so this pass sees the container it must restart.
+                self.runtime.wait_until_stopped(work.died, timeout=DIE_SETTLE_SECONDS)
             self._refresh_source(work, errors)
             if self._revision is None:
                 raise _PassAborted("no revision could be read yet")
@@ -468,7 +486,9 @@ class Loop:
 
         result = self._reconcile_locked(desired, listen)
         for app in skipped:
-            result.apps.pop(app, None)
+            report = result.apps.pop(app, None)
+            if report is not None:
+                self.status.observe_containers(app, report.containers)
         return result
 
     def _reconcile_locked(
@@ -641,8 +661,7 @@ class Loop:
                 for event in stream:
                     if self._stopping.is_set():
                         break
-                    attributes = (event.get("Actor") or {}).get("Attributes") or {}
-                    self.trigger(f"docker: {attributes.get('name', '?')} {event.get('Action')}")
+                    self._on_docker_event(event)
                 self._events_stream = None
                 with contextlib.suppress(Exception):
                     client.close()
@@ -654,6 +673,28 @@ class Loop:
             self.trigger("docker events interrupted")
             self._stopping.wait(delay)
             delay = min(self.settings.retry_max, delay * 2)
+
+    def _on_docker_event(self, event: Mapping[str, Any]) -> None:
+        """Wake a pass; meanwhile make status say what the engine says, and drop the secret
+        files of a container removed by hand at once (they are in RAM, but need not stay)."""
+        actor = event.get("Actor") or {}
+        attributes = actor.get("Attributes") or {}
+        container_id = str(actor.get("ID") or event.get("id") or "")
+        action = str(event.get("Action") or "")
+        name = str(attributes.get("name", "?"))
+        ours = bool(container_id) and self.runtime.is_own_stop(container_id)
+        if action == "destroy" and container_id:
+            self.runtime.forget_container(container_id)
+        if not ours and action in ("die", "destroy", "oom", "pause"):
+            gone = action == "destroy"
+            state = None if gone else ("paused" if action == "pause" else "exited")
+            app = attributes.get(LABEL_APP)
+            if isinstance(app, str):
+                self.status.mark_container(app, name, state=state)
+        self.trigger(
+            f"docker: {name} {action}",
+            died=container_id if action == "die" and not ours and container_id else None,
+        )
 
     def loop_state(self) -> LoopState:
         return self.status.loop()

@@ -10,7 +10,9 @@ from __future__ import annotations
 import collections
 import contextlib
 import re
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +36,9 @@ from gitberth.runtime.base import (
 from gitberth.runtime.docker_args import SECRETS_MOUNT_POINT, to_create_kwargs
 from gitberth.runtime.secret_files import SecretFilesRoot
 
+_OWN_STOPS_KEPT = 1024
+"""Ids of containers gitberth stopped itself, remembered to tell its own events apart."""
+
 
 class DockerRuntime:
     """Drives one Docker engine (``DOCKER_HOST`` or the default socket)."""
@@ -51,6 +56,8 @@ class DockerRuntime:
         self.rollout_timeout = rollout_timeout
         self.secret_files = secret_files
         self._secret_dirs: dict[str, str] = {}  # container id -> its secrets directory
+        self._own_stops: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._own_stops_lock = threading.Lock()
         self.calls: collections.Counter[str] = collections.Counter()
 
     @property
@@ -93,6 +100,39 @@ class DockerRuntime:
         self.observe()
         self.secret_files.sweep(in_use=self._secret_dirs.values())
 
+    def is_own_stop(self, container_id: str) -> bool:
+        """True when gitberth itself stopped or removed this container (a replace, a prune):
+        its ``die`` and ``destroy`` events are not news."""
+        with self._own_stops_lock:
+            return container_id in self._own_stops
+
+    def _note_own_stop(self, container_id: str) -> None:
+        with self._own_stops_lock:
+            self._own_stops[container_id] = None
+            while len(self._own_stops) > _OWN_STOPS_KEPT:
+                self._own_stops.popitem(last=False)
+
+    def forget_container(self, container_id: str) -> None:
+        """A container is gone (removed by hand, say): delete its secret files now."""
+        secrets_dir = self._secret_dirs.pop(container_id, None)
+        if secrets_dir is not None and self.secret_files is not None:
+            self.secret_files.remove(secrets_dir)
+
+    def wait_until_stopped(self, container_ids: Iterable[str], *, timeout: float) -> None:
+        """Wait (at most *timeout* seconds) until the engine no longer reports these containers
+        as running; Docker emits ``die`` just before it records the exit."""
+        deadline = time.monotonic() + timeout
+        for container_id in container_ids:
+            while time.monotonic() < deadline:
+                try:
+                    with _engine_errors("inspecting a container that died"):
+                        state = self.client.api.inspect_container(container_id).get("State") or {}
+                except (ActionFailedError, RuntimeUnavailableError):
+                    break  # gone, or no engine: the pass finds out for itself
+                if not state.get("Running") or state.get("Restarting"):
+                    break
+                time.sleep(0.02)
+
     def apply(self, action: Action, *, revision: str) -> ObservedContainer | None:
         if action.kind is ActionKind.KEEP:
             return None
@@ -128,6 +168,7 @@ class DockerRuntime:
         )
 
     def stop_container(self, container_id: str) -> None:
+        self._note_own_stop(container_id)
         with _engine_errors("stopping the old container"):
             self.client.api.stop(container_id, timeout=self.grace_seconds)
 
@@ -172,6 +213,7 @@ class DockerRuntime:
         return observed_from_attrs(container.attrs)
 
     def _stop_and_remove(self, container_id: str, *, name: str) -> None:
+        self._note_own_stop(container_id)
         with _engine_errors(f"removing {name}"):
             try:
                 self.client.api.stop(container_id, timeout=self.grace_seconds)
