@@ -236,6 +236,7 @@ class Loop:
         self._passes = 0
         self._state = status.loop()
         self._state.source, self._state.branch = self.source.display, settings.branch
+        self._state.source_id = runtime.source
         self.metrics.docker_up.set(1)
         self.metrics.set_apps({s.value: n for s, n in status.counts().items()})
 
@@ -541,6 +542,7 @@ class Loop:
         known = set(result.apps) | set(self._app_backoff)
         removed.extend(s.name for s in self.status.apps() if s.name not in known)
         self.status.put_apps(states, removed=removed)
+        self._state.left_alone = list(result.left_alone)
         self.metrics.set_apps({s.value: n for s, n in self.status.counts().items()})
         if result.prune_refused:
             errors.append(result.prune_refused)

@@ -29,6 +29,7 @@ from gitberth.core.errors import (
 )
 from gitberth.core.manifests import LoadResult, load_manifests
 from gitberth.core.models import ObservedContainer, ResolvedApp
+from gitberth.core.ownership import partition
 from gitberth.core.plan import Action, ActionKind, DesiredState, Plan, plan
 from gitberth.core.resolve import SecretKey, Secrets, candidate_keys, resolve_app
 from gitberth.runtime.base import Runtime
@@ -91,9 +92,12 @@ class ReconcileResult:
     apps: dict[str, AppReport]
     duration_seconds: float = 0.0
     observed: list[ObservedContainer] = field(default_factory=list)
-    """What the one list call of this pass saw, before any action."""
+    """What the one list call of this pass saw of this source's containers, before any
+    action."""
     prune_refused: str | None = None
     """Why removals of whole apps were held back this pass, when they were."""
+    left_alone: list[str] = field(default_factory=list)
+    """Containers on the engine that are not this source's, in words (see core.ownership)."""
 
     @property
     def ok(self) -> bool:
@@ -215,7 +219,12 @@ def reconcile_once(
     started = time.monotonic()
     if desired is None:
         desired = build_desired(revision, secrets=secrets or NoSecretStore())
-    observed = runtime.observe()
+    ownership = partition(
+        runtime.observe(),
+        source=runtime.source,
+        apps=set(desired.loaded.files) | set(desired.state.apps) | set(desired.state.held),
+    )
+    observed = ownership.own
     known = known_specs if known_specs is not None else {}
     known.update(spec_summaries(desired.state))
     _learn_history(observed, known=known, history=history, current=revision.sha)
@@ -279,6 +288,7 @@ def reconcile_once(
         duration_seconds=time.monotonic() - started,
         observed=observed,
         prune_refused=refused,
+        left_alone=ownership.notes(),
     )
 
 

@@ -31,6 +31,7 @@ from gitberth.deploy import Deployer
 from gitberth.loop import Loop, LoopSettings
 from gitberth.runtime.docker import DockerRuntime
 from gitberth.runtime.secret_files import SecretFilesRoot
+from gitberth.source_id import source_id
 from gitberth.spec_ledger import SpecLedger
 from gitberth.status import StatusStore
 
@@ -60,6 +61,7 @@ def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
     secret_files = SecretFilesRoot(settings.secrets_dir)
     secret_files.check()
     runtime = DockerRuntime(
+        source=source_id(settings.repo, branch=settings.branch, apps_dir=settings.apps_dir),
         grace_seconds=settings.grace_seconds,
         secret_files=secret_files,
         rollout_timeout=settings.rollout_timeout,

@@ -272,6 +272,10 @@ class LoopState:
     last_pass_at: float | None = None
     last_applied_at: float | None = None
     next_retry_in: float | None = None
+    source_id: str = ""
+    """This source's ``gitberth.source`` label value."""
+    left_alone: list[str] = field(default_factory=list)
+    """Containers of other sources (or of none) the last pass saw and left alone, in words."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -29,7 +29,7 @@ def apply(repo: GitRepo, runtime: DockerRuntime | None = None) -> ReconcileResul
     secrets = NoSecretStore()
     return reconcile_once(
         revision=revision,
-        runtime=runtime or DockerRuntime(grace_seconds=2),
+        runtime=runtime or DockerRuntime(source="tests", grace_seconds=2),
         secrets=secrets,
         history=history_from_repo(repository, apps_dir="apps", secrets=secrets),
     )
@@ -123,7 +123,7 @@ def test_a_second_apply_changes_nothing_and_lists_containers_once(
     git_repo.commit({"apps/a.yaml": app_yaml("a"), "apps/b.yaml": app_yaml("b", replicas=2)})
     apply(git_repo)
     before = ids(clean_engine)
-    runtime = DockerRuntime(grace_seconds=2)
+    runtime = DockerRuntime(source="tests", grace_seconds=2)
     runtime.client.ping()
     runtime.calls.clear()
 

@@ -66,7 +66,7 @@ def test_example_applies_and_a_second_apply_is_a_noop(
     files = SecretFilesRoot(DEFAULT_SECRETS_ROOT / f"example-{tmp_path.name}")
 
     def runtime() -> DockerRuntime:
-        return DockerRuntime(grace_seconds=2, secret_files=files)
+        return DockerRuntime(source="tests", grace_seconds=2, secret_files=files)
 
     try:
         first = reconcile_once(revision=revision, runtime=runtime(), secrets=store)
@@ -92,7 +92,7 @@ def test_the_shop_example_gets_env_everywhere_and_tls_files_on_the_web_tier_only
     try:
         result = reconcile_once(
             revision=read_revision(open_repo(repo.path)),
-            runtime=DockerRuntime(grace_seconds=2, secret_files=files),
+            runtime=DockerRuntime(source="tests", grace_seconds=2, secret_files=files),
             secrets=store,
         )
         assert result.ok

@@ -47,7 +47,7 @@ def loop(
         settings=LoopSettings(
             repo=str(git_repo.path), state_dir=tmp_path / "state", interval=30.0, watch=True
         ),
-        runtime=DockerRuntime(grace_seconds=1, secret_files=files_root),
+        runtime=DockerRuntime(source="tests", grace_seconds=1, secret_files=files_root),
         status=StatusStore(db),
         secrets=store,
     )

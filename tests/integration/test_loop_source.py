@@ -25,7 +25,7 @@ def loop(git_repo: GitRepo, tmp_path: Path, clean_engine: docker.DockerClient) -
     db = open_database(StateDir(tmp_path / "state"))
     built = Loop(
         settings=LoopSettings(repo=str(git_repo.path), state_dir=tmp_path / "state"),
-        runtime=DockerRuntime(grace_seconds=1),
+        runtime=DockerRuntime(source="tests", grace_seconds=1),
         status=StatusStore(db),
     )
     yield built

@@ -207,10 +207,17 @@ class _RunningApp(BaseModel):
     containers: list[_RunningContainer] = []
 
 
+class _LoopListing(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    left_alone: list[str] = []
+
+
 class _AppListing(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     apps: list[_RunningApp]
+    loop: _LoopListing = _LoopListing()
 
 
 RUNNING_NOTE = (
@@ -308,7 +315,9 @@ def _running(
     undated = any(c.created_at is None for app in running for c in app.containers)
     return running_out(
         compare_running(head, running, secrets=secrets),
-        note=RUNNING_NOTE + (NO_START_TIMES if undated else ""),
+        note=RUNNING_NOTE
+        + (NO_START_TIMES if undated else "")
+        + "".join(f". The server's engine: {note}" for note in listing.loop.left_alone),
     )
 
 

@@ -241,7 +241,9 @@ def token_create(
         err_console.print(f"gitberth token create: {exc}", markup=False)
         raise typer.Exit(1) from exc
     scope = f" for app {principal.app}" if principal.app else ""
-    err_console.print(f"created {principal.role.value} token {principal.token_id}{scope}")
+    err_console.print(
+        f"created {principal.role.value} token {principal.token_id}{scope}", markup=False
+    )
     typer.echo(token)
 
 
@@ -272,7 +274,8 @@ def _print_status(status: dict[str, Any]) -> None:
         console.print("sealed (not initialized)")
     else:
         console.print(
-            f"sealed (progress {status.get('progress')}/{status.get('threshold')} shares)"
+            f"sealed (progress {status.get('progress')}/{status.get('threshold')} shares)",
+            markup=False,
         )
 
 

@@ -47,11 +47,13 @@ class DockerRuntime:
         self,
         client: docker.DockerClient | None = None,
         *,
+        source: str,
         grace_seconds: int = DEFAULT_GRACE_SECONDS,
         secret_files: SecretFilesRoot | None = None,
         rollout_timeout: float = DEFAULT_ROLLOUT_TIMEOUT,
     ) -> None:
         self._client = client
+        self.source = source
         self.grace_seconds = grace_seconds
         self.rollout_timeout = rollout_timeout
         self.secret_files = secret_files
@@ -193,7 +195,9 @@ class DockerRuntime:
                     f"{name} needs secret files but no secrets directory is set"
                 )
             secrets_dir = str(self.secret_files.write(container_name=name, files=service.files))
-        kwargs = to_create_kwargs(service, name=name, revision=revision, secrets_dir=secrets_dir)
+        kwargs = to_create_kwargs(
+            service, name=name, revision=revision, source=self.source, secrets_dir=secrets_dir
+        )
         container = None
         try:
             with _engine_errors(f"creating {name}", image=service.spec.image):
@@ -237,7 +241,8 @@ def _engine_errors(doing: str, *, image: str | None = None) -> Iterator[None]:
     except docker.errors.APIError as exc:
         if exc.status_code == 409 and "name" in str(exc.explanation or ""):
             raise ActionFailedError(
-                f"{doing}: the name is taken by a container gitberth does not manage"
+                f"{doing}: the name is taken by a container this source does not manage "
+                "(another gitberth source's, or not gitberth's)"
             ) from exc
         raise ActionFailedError(f"{doing}: {exc.explanation or exc}") from exc
     except (requests.ConnectionError, docker.errors.DockerException, OSError) as exc:

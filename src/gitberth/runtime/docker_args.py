@@ -9,16 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from gitberth.core.models import ResolvedService
-from gitberth.runtime.base import LABEL_APP, LABEL_REVISION, LABEL_SERVICE, LABEL_SPEC_HASH
+from gitberth.runtime.base import LABEL_REVISION, LABEL_SERVICE, LABEL_SPEC_HASH, resource_labels
 
 SECRETS_MOUNT_POINT = "/run/secrets"
 PUBLISH_ADDRESS = "127.0.0.1"
 
 
-def labels_for(service: ResolvedService, *, revision: str) -> dict[str, str]:
-    """The ownership contract: exactly these four labels mark a container as gitberth's."""
+def labels_for(service: ResolvedService, *, revision: str, source: str) -> dict[str, str]:
+    """The ownership contract: these five labels mark a container as gitberth's, and whose."""
     return {
-        LABEL_APP: service.app,
+        **resource_labels(source=source, app=service.app),
         LABEL_SERVICE: service.service,
         LABEL_SPEC_HASH: service.spec_hash,
         LABEL_REVISION: revision,
@@ -30,6 +30,7 @@ def to_create_kwargs(
     *,
     name: str,
     revision: str,
+    source: str,
     secrets_dir: str | None = None,
 ) -> dict[str, Any]:
     """Arguments for ``client.containers.create`` (docker SDK 7).
@@ -42,7 +43,7 @@ def to_create_kwargs(
     kwargs: dict[str, Any] = {
         "image": spec.image,
         "name": name,
-        "labels": labels_for(service, revision=revision),
+        "labels": labels_for(service, revision=revision, source=source),
         "environment": {k: v.value.get_secret_value() for k, v in sorted(service.env.items())},
         "detach": True,
     }
