@@ -16,8 +16,13 @@ from typing import Any
 import git
 from ruamel.yaml import YAML
 
-from gitberth.core.errors import DeployError, ReadOnlyRepoError, UnknownSecretError
-from gitberth.core.manifests import validate_manifest
+from gitberth.core.errors import (
+    DeployError,
+    ManifestErrors,
+    ReadOnlyRepoError,
+    UnknownSecretError,
+)
+from gitberth.core.manifests import MAX_MANIFEST_BYTES, too_large_problem, validate_manifest
 from gitberth.core.models import AppManifest, ResolvedApp
 from gitberth.core.resolve import candidate_keys, missing_secrets, resolve_app
 from gitberth.gitwrite import Author, commit_file
@@ -120,7 +125,11 @@ class Deployer:
     def validate(self, body: Any) -> AppManifest:
         name = body.get("name") if isinstance(body, dict) else None
         file = f"{self.apps_dir}/{name}.yaml" if isinstance(name, str) else "request body"
-        return validate_manifest(body, file=file)
+        manifest = validate_manifest(body, file=file)
+        size = len(manifest_yaml(manifest).encode("utf-8"))
+        if size > MAX_MANIFEST_BYTES:  # the loop would refuse to read it from Git
+            raise ManifestErrors([too_large_problem(file, size)])
+        return manifest
 
     def check_secrets(self, manifest: AppManifest) -> ResolvedApp:
         """Fail fast, before anything is written, on names that exist in neither scope."""

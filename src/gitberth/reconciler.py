@@ -25,9 +25,11 @@ from gitberth.core.errors import (
     ManifestProblem,
     ResolveError,
     SealedError,
+    SecretIntegrityError,
+    SourceError,
     UnknownSecretError,
 )
-from gitberth.core.manifests import LoadResult, load_manifests
+from gitberth.core.manifests import LoadResult, load_manifests, yaml_alias_problem
 from gitberth.core.models import ObservedContainer, ResolvedApp
 from gitberth.core.ownership import partition
 from gitberth.core.plan import Action, ActionKind, DesiredState, Plan, plan
@@ -36,6 +38,7 @@ from gitberth.runtime.base import Runtime
 from gitberth.source import Revision, read_file_at, read_revision
 
 SETTINGS_FILE = "gitberth.yaml"
+MAX_SETTINGS_BYTES = 64 * 1024
 
 
 class SecretSource(Protocol):
@@ -136,7 +139,12 @@ class Desired:
 
 def build_desired(revision: Revision, *, secrets: SecretSource) -> Desired:
     """Load, validate and resolve every app of *revision*; hold the ones that cannot be."""
-    loaded = load_manifests(revision.files, apps_dir=revision.apps_dir, not_utf8=revision.not_utf8)
+    loaded = load_manifests(
+        revision.files,
+        apps_dir=revision.apps_dir,
+        not_utf8=revision.not_utf8,
+        too_large=revision.too_large,
+    )
     reports: dict[str, AppReport] = {}
     held: dict[str, str] = {}
     for name, problems in loaded.problems.items():
@@ -152,13 +160,24 @@ def build_desired(revision: Revision, *, secrets: SecretSource) -> Desired:
     keys = [key for manifest in loaded.apps.values() for key in candidate_keys(manifest)]
     available: Secrets | None
     sealed_message = ""
+    unreadable: dict[SecretKey, str] = {}
     try:
         available = secrets.materials(keys) if keys else {}
     except SealedError as exc:
         available, sealed_message = None, str(exc)
+    except SecretIntegrityError:
+        available, unreadable = _materials_one_by_one(secrets, keys)
 
     apps: dict[str, ResolvedApp] = {}
     for name, manifest in sorted(loaded.apps.items()):
+        broken = [unreadable[k] for k in candidate_keys(manifest) if k in unreadable]
+        if broken:
+            message = "; ".join(dict.fromkeys(broken))
+            held[name] = message
+            reports[name] = AppReport(
+                name, AppStatus.BLOCKED, message=message, code=SecretIntegrityError.code
+            )
+            continue
         try:
             apps[name] = resolve_app(manifest, secrets=available)
         except ResolveError as exc:
@@ -174,6 +193,26 @@ def build_desired(revision: Revision, *, secrets: SecretSource) -> Desired:
                 missing=exc.missing if isinstance(exc, UnknownSecretError) else (),
             )
     return Desired(DesiredState(revision.sha, apps, held), loaded, reports)
+
+
+def _materials_one_by_one(
+    secrets: SecretSource, keys: Iterable[SecretKey]
+) -> tuple[Secrets, dict[SecretKey, str]]:
+    """Every readable secret among *keys*, and why each unreadable one is not: one record that
+    does not decrypt must hold only the apps that use it, not the whole pass."""
+    available: dict[SecretKey, Any] = {}
+    unreadable: dict[SecretKey, str] = {}
+    for key in dict.fromkeys(keys):
+        try:
+            available.update(secrets.materials([key]))
+        except SecretIntegrityError as exc:
+            app_id, name = key
+            scope = f"scoped to {app_id}" if app_id else "shared"
+            unreadable[key] = (
+                f"secret {name} ({scope}) does not decrypt ({exc}); write it again with "
+                "POST /secrets"
+            )
+    return available, unreadable
 
 
 def spec_summaries(desired: DesiredState) -> dict[str, Mapping[str, Any]]:
@@ -350,9 +389,14 @@ def read_settings(repo: git.Repo, *, sha: str) -> RepoSettings:
 
     Only ``allowEmpty: true`` (a real YAML boolean) turns the guard off; a missing,
     unparsable or misspelt file keeps it on, because failing safe here costs only a refusal.
+    So does a file over :data:`MAX_SETTINGS_BYTES` or with YAML anchors or aliases (which
+    could expand without limit), read by no parser at all.
     """
-    text = read_file_at(repo, sha=sha, path=SETTINGS_FILE)
-    if text is None:
+    try:
+        text = read_file_at(repo, sha=sha, path=SETTINGS_FILE, max_bytes=MAX_SETTINGS_BYTES)
+    except SourceError:
+        return RepoSettings()  # oversized: never parsed
+    if text is None or yaml_alias_problem(text, file=SETTINGS_FILE) is not None:
         return RepoSettings()
     try:
         data = YAML(typ="safe").load(text)

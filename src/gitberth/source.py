@@ -9,8 +9,8 @@ therefore never seen.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -18,7 +18,10 @@ import git
 from gitdb.exc import BadName, BadObject
 
 from gitberth.core.errors import GitberthError, SourceError
+from gitberth.core.manifests import MAX_MANIFEST_BYTES
 from gitberth.defaults import DEFAULT_APPS_DIR, DEFAULT_BRANCH
+
+_SYMLINK_MODE = 0o120000
 
 T = TypeVar("T")
 
@@ -32,6 +35,8 @@ class Revision:
     apps_dir: str = DEFAULT_APPS_DIR
     not_utf8: frozenset[str] = frozenset()
     """Manifest paths whose bytes are not UTF-8 (reported as problems, never guessed at)."""
+    too_large: Mapping[str, int] = field(default_factory=dict)
+    """Manifest paths over the size limit, with their sizes (never read)."""
 
     @property
     def short(self) -> str:
@@ -119,12 +124,24 @@ def read_revision(
     commit = repo.commit(sha)
     files: dict[str, str] = {}
     not_utf8: set[str] = set()
+    too_large: dict[str, int] = {}
     try:
         tree = commit.tree / apps_dir.strip("/")
     except KeyError:
         return Revision(sha=sha, files=files, apps_dir=apps_dir)
+    if not isinstance(tree, git.Tree):
+        # Git stores a symbolic link as a blob holding its target: at a commit it is not a
+        # directory, and following it could lead anywhere (outside the repository too).
+        what = "a symbolic link" if tree.mode == _SYMLINK_MODE else "a file"
+        raise SourceError(
+            f"{apps_dir.strip('/')} is {what} in Git at {sha[:12]}, not a directory: commit the "
+            "manifests in the directory itself, or point --apps-dir at the real one"
+        )
     for blob in tree.blobs:
         if not blob.name.endswith((".yaml", ".yml")):
+            continue
+        if blob.size > MAX_MANIFEST_BYTES:
+            too_large[str(blob.path)] = int(blob.size)
             continue
         data = blob.data_stream.read()
         try:
@@ -132,13 +149,26 @@ def read_revision(
         except UnicodeDecodeError:
             files[str(blob.path)] = ""
             not_utf8.add(str(blob.path))
-    return Revision(sha=sha, files=files, apps_dir=apps_dir, not_utf8=frozenset(not_utf8))
+    return Revision(
+        sha=sha,
+        files=files,
+        apps_dir=apps_dir,
+        not_utf8=frozenset(not_utf8),
+        too_large=too_large,
+    )
 
 
-def read_file_at(repo: git.Repo, *, sha: str, path: str) -> str | None:
-    """Text of one committed file, or None when it does not exist at that commit."""
+def read_file_at(
+    repo: git.Repo, *, sha: str, path: str, max_bytes: int | None = None
+) -> str | None:
+    """Text of one committed file, or None when it does not exist at that commit (or is not a
+    regular file). Raises :class:`SourceError` when it is over *max_bytes* (not read then)."""
     try:
         blob = repo.commit(sha).tree / path
     except (KeyError, BadName, ValueError):
         return None
+    if not isinstance(blob, git.Blob) or blob.mode == _SYMLINK_MODE:
+        return None
+    if max_bytes is not None and blob.size > max_bytes:
+        raise SourceError(f"{path} is {blob.size} bytes at {sha[:12]}; at most {max_bytes}")
     return bytes(blob.data_stream.read()).decode("utf-8", errors="replace")

@@ -64,6 +64,7 @@ STALLING_CODES = frozenset(
         "sealed",
         "prune_refused",
         "rollout_failed",
+        "integrity_error",
     }
 )
 

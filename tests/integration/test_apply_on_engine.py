@@ -51,6 +51,7 @@ def test_a_committed_app_runs_with_labels_and_answers_on_its_url(
     container = clean_engine.containers.get("hello-1")
     assert container.labels == {
         "gitberth.app": "hello",
+        "gitberth.source": "tests",
         "gitberth.service": "hello",
         "gitberth.spec-hash": result.plan.actions[0].target.spec_hash,  # type: ignore[union-attr]
         "gitberth.revision": sha,
@@ -213,7 +214,9 @@ def test_a_foreign_container_is_never_touched_even_when_its_name_clashes(
     result = apply(git_repo)
 
     assert result.apps["clash"].status is AppStatus.FAILED
-    assert "name is taken by a container gitberth does not manage" in result.apps["clash"].message
+    assert (
+        "name is taken by a container this source does not manage" in result.apps["clash"].message
+    )
     assert result.apps["fine"].status is AppStatus.APPLIED
     foreign.reload()
     assert foreign.status == "running"

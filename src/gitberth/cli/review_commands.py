@@ -143,8 +143,12 @@ def build_plan_report(
     repository = open_repo(repo)
     base_rev = read_revision(repository, branch=branch, rev=base, apps_dir=apps_dir)
     head_rev = read_revision(repository, branch=branch, rev=head, apps_dir=apps_dir)
-    base_loaded = load_manifests(base_rev.files, apps_dir=apps_dir, not_utf8=base_rev.not_utf8)
-    head_loaded = load_manifests(head_rev.files, apps_dir=apps_dir, not_utf8=head_rev.not_utf8)
+    base_loaded = load_manifests(
+        base_rev.files, apps_dir=apps_dir, not_utf8=base_rev.not_utf8, too_large=base_rev.too_large
+    )
+    head_loaded = load_manifests(
+        head_rev.files, apps_dir=apps_dir, not_utf8=head_rev.not_utf8, too_large=head_rev.too_large
+    )
     result = review(base_loaded, head_loaded)
     live = None
     if server is not None:
