@@ -20,11 +20,12 @@ import docker
 import docker.errors
 import requests
 
+from gitberth import faults
 from gitberth.core.errors import ActionFailedError, RuntimeUnavailableError
 from gitberth.core.models import ContainerState, ObservedContainer, ResolvedService
 from gitberth.core.plan import Action, ActionKind
 from gitberth.defaults import DEFAULT_GRACE_SECONDS, DEFAULT_ROLLOUT_TIMEOUT
-from gitberth.rollout import Condition
+from gitberth.rollout import STAGING_SUFFIX, Condition
 from gitberth.rollout import replace as rollout_replace
 from gitberth.runtime.base import (
     LABEL_APP,
@@ -173,12 +174,16 @@ class DockerRuntime:
         self._note_own_stop(container_id)
         with _engine_errors("stopping the old container"):
             self.client.api.stop(container_id, timeout=self.grace_seconds)
+        faults.reached("old-stopped")
 
     def restart_container(self, container_id: str) -> None:
         with _engine_errors("starting the old container again"):
             self.client.api.start(container_id)
 
     def remove_container(self, container_id: str, *, name: str) -> None:
+        if not name.endswith(STAGING_SUFFIX):  # the old container of a start-first replace
+            with contextlib.suppress(ActionFailedError):
+                self.stop_container(container_id)
         self._stop_and_remove(container_id, name=name)
 
     def rename_container(self, container_id: str, *, name: str) -> None:
@@ -202,9 +207,13 @@ class DockerRuntime:
         try:
             with _engine_errors(f"creating {name}", image=service.spec.image):
                 container = self.client.containers.create(**kwargs)
+            if name.endswith(STAGING_SUFFIX):
+                faults.reached("created")
             with _engine_errors(f"starting {name}"):
                 container.start()
                 container.reload()
+            if name.endswith(STAGING_SUFFIX):
+                faults.reached("started")
         except ActionFailedError:
             if container is not None:
                 with contextlib.suppress(docker.errors.APIError, requests.RequestException):
