@@ -36,7 +36,7 @@ import git
 import requests
 import watchfiles
 
-from gitberth.core.errors import GitberthError, RuntimeUnavailableError
+from gitberth.core.errors import GitberthError, RuntimeUnavailableError, StorageFullError
 from gitberth.core.plan import DesiredState
 from gitberth.defaults import DEFAULT_APPS_DIR, DEFAULT_BRANCH, DEFAULT_INTERVAL, DEFAULT_WORKERS
 from gitberth.metrics import LoopMetrics
@@ -366,6 +366,9 @@ class Loop:
             errors.append(message)
         except _PassAborted as exc:
             errors.append(str(exc))
+        except StorageFullError as exc:  # retried with backoff; what runs is left as it is
+            errors.append(str(exc))
+            logger.warning("%s", exc)
         except Exception as exc:  # noqa: BLE001 - the loop must outlive any one pass
             logger.exception("reconcile pass failed unexpectedly")
             errors.append(f"unexpected {type(exc).__name__}: {sanitize(str(exc))}")

@@ -33,6 +33,7 @@ from gitberth.core.errors import (
     ResolveError,
     SealedError,
     SecretNotFoundError,
+    StorageFullError,
     UnknownSecretError,
     UnsealError,
     UnsupportedMediaTypeError,
@@ -51,6 +52,7 @@ _STATUS_BY_ERROR: tuple[tuple[type[GitberthError], int], ...] = (
     (UnsealError, 400),
     (RateLimitedError, 429),
     (ConfigError, 409),
+    (StorageFullError, 507),
     (DeployError, 409),
 )
 _HTTP_CODES = {

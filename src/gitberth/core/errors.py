@@ -26,6 +26,7 @@ these with ``raise ... from exc`` so callers never need to know which library fa
     │   └── UnsupportedMediaTypeError the body is not declared as JSON
     ├── AuthError                a token is missing, unknown or lacks the role
     ├── ConfigError              a setting is unusable (bad state dir, secrets dir not in RAM)
+    ├── StorageFullError         the state dir's disk is full: nothing was written
     └── DeployError              POST /deploy cannot be honoured (ref race)
         └── ReadOnlyRepoError    the repo is a remote gitberth cannot push to
 
@@ -225,6 +226,13 @@ class ConfigError(GitberthError):
     """A setting is unusable: the process should refuse to start and say why."""
 
     code = "config_error"
+
+
+class StorageFullError(GitberthError):
+    """The disk holding the state dir is full: the write was rolled back, nothing stored is
+    lost, and the same request succeeds once there is space again."""
+
+    code = "storage_full"
 
 
 class DeployError(GitberthError):
