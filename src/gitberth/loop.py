@@ -55,7 +55,7 @@ from gitberth.reconciler import (
     reconcile_once,
 )
 from gitberth.remote import RemoteRepo, is_remote, sanitize
-from gitberth.runtime.base import LABEL_APP
+from gitberth.runtime.base import LABEL_APP, LABEL_SOURCE
 from gitberth.runtime.docker import DockerRuntime
 from gitberth.source import (
     RepoPerThread,
@@ -688,6 +688,8 @@ class Loop:
         action = str(event.get("Action") or "")
         name = str(attributes.get("name", "?"))
         ours = bool(container_id) and self.runtime.is_own_stop(container_id)
+        if attributes.get(LABEL_SOURCE) not in (None, "", self.runtime.source):
+            return  # another gitberth's container: its events are not this loop's business
         if action == "destroy" and container_id:
             self.runtime.forget_container(container_id)
         if not ours and action in ("die", "destroy", "oom", "pause"):
