@@ -58,3 +58,15 @@ def test_partition_adopts_unlabelled_containers_only_for_declared_apps() -> None
         "1 container of other sources is left alone (app theirs)",
         "1 container without a source label (made by an older gitberth) is left alone (app stray)",
     ]
+
+
+def test_a_review_against_a_server_says_what_the_servers_engine_leaves_alone() -> None:
+    import httpx
+
+    from gitberth.cli.review_commands import _running
+    from gitberth.core.manifests import load_manifests
+
+    note = "1 container of other sources is left alone (app blog)"
+    response = httpx.Response(200, json={"apps": [], "loop": {"left_alone": [note]}})
+    running = _running(load_manifests({}), response, [], shown="http://127.0.0.1:1")
+    assert running.note.endswith(f". The server's engine: {note}")
