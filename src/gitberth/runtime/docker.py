@@ -177,6 +177,8 @@ class DockerRuntime:
         faults.reached("old-stopped")
 
     def restart_container(self, container_id: str) -> None:
+        with self._own_stops_lock:  # running again: its next death is news
+            self._own_stops.pop(container_id, None)
         with _engine_errors("starting the old container again"):
             self.client.api.start(container_id)
 
