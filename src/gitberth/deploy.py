@@ -27,10 +27,12 @@ from gitberth.core.errors import (
     UnknownSecretError,
 )
 from gitberth.core.manifests import (
+    MAX_MANIFEST_BYTES,
     check_binds,
     container_name_clash,
     load_manifests,
     reserved_port_problems,
+    too_large_problem,
     validate_manifest,
 )
 from gitberth.core.models import AppManifest, ResolvedApp
@@ -39,7 +41,7 @@ from gitberth.gitwrite import Author, commit_file
 from gitberth.reconciler import ReconcileResult, SecretSource, history_from_repo, reconcile_once
 from gitberth.remote import RemoteRepo
 from gitberth.runtime.base import HostResources, Runtime
-from gitberth.source import read_revision
+from gitberth.source import RepoPerThread, read_revision
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ class Deployer:
     def __init__(
         self,
         *,
-        repo: Callable[[], git.Repo],
+        repos: RepoPerThread,
         branch: str,
         apps_dir: str,
         runtime: Runtime,
@@ -113,12 +115,12 @@ class Deployer:
         on_committed: Callable[[str], None] | None = None,
         publish: PublishPolicy | None = None,
     ) -> None:
-        """*repo* opens the local repository, or the state-dir mirror of *remote* (to which
-        every deploy is then pushed); it is called at deploy time, so a remote that cannot be
-        cloned yet does not stop the server from starting. *on_committed* runs, under *lock*,
-        with each new commit: the loop adopts it, so a pass woken meanwhile applies the new
-        revision and not the old one."""
-        self._open_repo = repo
+        """*repos* opens the local repository, or the state-dir mirror of *remote* (to which
+        every deploy is then pushed), once per thread; it is opened at deploy time, so a remote
+        that cannot be cloned yet does not stop the server from starting. *on_committed* runs,
+        under *lock*, with each new commit: the loop adopts it, so a pass woken meanwhile
+        applies the new revision and not the old one."""
+        self.repos = repos
         self.remote = remote
         self.on_committed = on_committed
         self.branch = branch
@@ -131,12 +133,16 @@ class Deployer:
 
     @property
     def repo(self) -> git.Repo:
-        return self._open_repo()
+        """The calling thread's Repo (a Repo is not safe to share between threads)."""
+        return self.repos.get()
 
     def validate(self, body: Any) -> AppManifest:
         name = body.get("name") if isinstance(body, dict) else None
         file = f"{self.apps_dir}/{name}.yaml" if isinstance(name, str) else "request body"
         manifest = validate_manifest(body, file=file)
+        size = len(manifest_yaml(manifest).encode("utf-8"))
+        if size > MAX_MANIFEST_BYTES:  # the loop would refuse to read it from Git
+            raise ManifestErrors([too_large_problem(file, size)])
         refused = reserved_port_problems(
             manifest, file=file, reserved=self.publish.reserved_host_ports
         )
@@ -187,7 +193,9 @@ class Deployer:
     def reconcile_tip(self) -> ReconcileResult:
         """One full pass at the branch tip (after a secret changed, consumers are replaced)."""
         with self.lock:
-            revision = read_revision(self.repo, branch=self.branch, apps_dir=self.apps_dir)
+            revision = self.repos.read(
+                lambda repo: read_revision(repo, branch=self.branch, apps_dir=self.apps_dir)
+            )
             return reconcile_once(
                 revision=revision,
                 runtime=self.runtime,
@@ -201,16 +209,17 @@ class Deployer:
 
     def check_names(self, manifest: AppManifest) -> None:
         """409 when the app's container names already belong to another app at the tip."""
-        # A Repo of its own: GitPython's object reader is not safe to share between threads.
-        private = git.Repo(self.repo.git_dir)
         try:
-            revision = read_revision(private, branch=self.branch, apps_dir=self.apps_dir)
+            revision = self.repos.read(
+                lambda repo: read_revision(repo, branch=self.branch, apps_dir=self.apps_dir)
+            )
         except SourceError:
             return  # no commit yet: nothing to clash with
-        finally:
-            private.close()
         others = load_manifests(
-            revision.files, apps_dir=revision.apps_dir, not_utf8=revision.not_utf8
+            revision.files,
+            apps_dir=revision.apps_dir,
+            not_utf8=revision.not_utf8,
+            too_large=revision.too_large,
         ).apps
         clash = container_name_clash(manifest, others)
         if clash is not None:
@@ -224,10 +233,16 @@ class Deployer:
         resolved = self.check_secrets(manifest)
         with self.lock:
             self.check_names(manifest)
-            sha = self._commit(manifest, author=author)
+            try:
+                sha = self._commit(manifest, author=author)
+            except (git.GitError, ValueError, OSError):
+                self.repos.discard()  # never keep a reader that may be in a bad state
+                raise
             if self.on_committed is not None:
                 self.on_committed(sha)
-            revision = read_revision(self.repo, rev=sha, apps_dir=self.apps_dir)
+            revision = self.repos.read(
+                lambda repo: read_revision(repo, rev=sha, apps_dir=self.apps_dir)
+            )
             result = reconcile_once(
                 revision=revision,
                 runtime=self.runtime,

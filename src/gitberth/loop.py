@@ -37,7 +37,7 @@ import requests
 import watchfiles
 
 from gitberth.core.container_options import PublishPolicy
-from gitberth.core.errors import GitberthError, RuntimeUnavailableError
+from gitberth.core.errors import GitberthError, RuntimeUnavailableError, StorageFullError
 from gitberth.core.plan import DesiredState
 from gitberth.defaults import DEFAULT_APPS_DIR, DEFAULT_BRANCH, DEFAULT_INTERVAL, DEFAULT_WORKERS
 from gitberth.metrics import LoopMetrics
@@ -56,9 +56,10 @@ from gitberth.reconciler import (
     reconcile_once,
 )
 from gitberth.remote import RemoteRepo, is_remote, sanitize
-from gitberth.runtime.base import LABEL_APP
+from gitberth.runtime.base import LABEL_APP, LABEL_SOURCE
 from gitberth.runtime.docker import DockerRuntime
 from gitberth.source import (
+    RepoPerThread,
     Revision,
     open_repo,
     read_revision,
@@ -80,6 +81,8 @@ WATCH_DEBOUNCE_MS = 30
 DOCKER_EVENTS = ("die", "destroy", "oom", "pause", "rename", "health_status")
 """Container events that may leave a managed slot empty or not running, or change its health
 (status shows the engine's health state, so it is refreshed when that changes)."""
+DIE_SETTLE_SECONDS = 2.0
+"""How long a pass woken by ``die`` waits for the engine to list that container as stopped."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,10 @@ class LoopSettings:
 
 
 class GitSource:
-    """The Git side of the loop: a local repository, or the state-dir mirror of a remote."""
+    """The Git side of the loop: a local repository, or the state-dir mirror of a remote.
+
+    Every thread that reads through it (the loop, each deploy request) gets its own
+    ``git.Repo`` (see :class:`~gitberth.source.RepoPerThread`)."""
 
     def __init__(self, repo: str, *, state_dir: Path, branch: str, apps_dir: str) -> None:
         self.branch = branch
@@ -114,38 +120,34 @@ class GitSource:
         self.remote = RemoteRepo(repo, state_dir=state_dir) if is_remote(repo) else None
         self.display = self.remote.display if self.remote else str(Path(repo).resolve())
         self._path = None if self.remote else Path(repo)
-        self._repo: git.Repo | None = None
-        self._git_lock = threading.RLock()
-        """One user of the repository at a time: GitPython's persistent ``git cat-file``
-        hangs when two threads (a pass refreshing the source, a deploy adopting its commit)
-        read through it at once."""
+        self.repos = RepoPerThread(self._open)
+
+    def _open(self) -> git.Repo:
+        if self.remote is not None:
+            return self.remote.open_reader()
+        assert self._path is not None
+        return open_repo(self._path)
 
     @property
     def repo(self) -> git.Repo:
-        if self._repo is None:
-            if self.remote is not None:
-                self._repo = self.remote.open()
-            else:
-                assert self._path is not None
-                self._repo = open_repo(self._path)
-        return self._repo
+        """The calling thread's Repo."""
+        return self.repos.get()
 
     def fetch(self) -> None:
         """Bring the mirror up to date (remote only; a local repo is always current)."""
         if self.remote is not None:
-            with self._git_lock:
-                self.remote.fetch()
+            self.remote.fetch()
 
     def head(self) -> str:
-        with self._git_lock:
-            return resolve_commit(self.repo, branch=self.branch)
+        return self.repos.read(lambda repo: resolve_commit(repo, branch=self.branch))
 
     def read(self, sha: str) -> tuple[Revision, RepoSettings]:
-        with self._git_lock:
-            return (
-                read_revision(self.repo, rev=sha, apps_dir=self.apps_dir),
-                read_settings(self.repo, sha=sha),
+        return self.repos.read(
+            lambda repo: (
+                read_revision(repo, rev=sha, apps_dir=self.apps_dir),
+                read_settings(repo, sha=sha),
             )
+        )
 
     def watched_files(self) -> tuple[Path, ...]:
         """The files whose change means a new commit on the branch (local repos only)."""
@@ -161,13 +163,19 @@ class _Pending:
     fetch: bool = False
     read: bool = False
     rebuild: bool = False
+    died: set[str] = field(default_factory=set)
+    """Ids of containers whose ``die`` event woke this pass (see :meth:`Loop.run_pass`)."""
 
-    def merge(self, reason: str, *, fetch: bool, read: bool, rebuild: bool) -> None:
+    def merge(
+        self, reason: str, *, fetch: bool, read: bool, rebuild: bool, died: str | None = None
+    ) -> None:
         if reason not in self.reasons:
             self.reasons.append(reason)
         self.fetch |= fetch
         self.read |= read
         self.rebuild |= rebuild
+        if died is not None:
+            self.died.add(died)
 
 
 @dataclass
@@ -232,21 +240,28 @@ class Loop:
         self._passes = 0
         self._state = status.loop()
         self._state.source, self._state.branch = self.source.display, settings.branch
+        self._state.source_id = runtime.source
         self.metrics.docker_up.set(1)
         self.metrics.set_apps({s.value: n for s, n in status.counts().items()})
 
     # -- triggers ---------------------------------------------------------------------------
 
     def trigger(
-        self, reason: str, *, fetch: bool = False, read: bool = False, rebuild: bool = False
+        self,
+        reason: str,
+        *,
+        fetch: bool = False,
+        read: bool = False,
+        rebuild: bool = False,
+        died: str | None = None,
     ) -> None:
         """Ask for a pass. *fetch* fetches a remote first; *read* re-reads the branch tip;
-        *rebuild* resolves the manifests again (a secret changed). Coalesces with any pass
-        already asked for."""
+        *rebuild* resolves the manifests again (a secret changed); *died* is the id of a
+        container that just died. Coalesces with any pass already asked for."""
         with self._condition:
             if self._pending is None:
                 self._pending = _Pending()
-            self._pending.merge(reason, fetch=fetch, read=read, rebuild=rebuild)
+            self._pending.merge(reason, fetch=fetch, read=read, rebuild=rebuild, died=died)
             self._condition.notify_all()
 
     def secrets_changed(self, name: str, app_id: str | None) -> None:
@@ -336,6 +351,10 @@ class Loop:
         try:
             if work.fetch or work.read:
                 self._next_resync = time.monotonic() + self.settings.interval
+            if work.died:
+                # Docker sends ``die`` a moment before its container list says "exited"; wait
+                # for the engine to agree, so this pass sees the container it must restart.
+                self.runtime.wait_until_stopped(work.died, timeout=DIE_SETTLE_SECONDS)
             self._refresh_source(work, errors)
             if self._revision is None:
                 raise _PassAborted("no revision could be read yet")
@@ -351,6 +370,9 @@ class Loop:
             errors.append(message)
         except _PassAborted as exc:
             errors.append(str(exc))
+        except StorageFullError as exc:  # retried with backoff; what runs is left as it is
+            errors.append(str(exc))
+            logger.warning("%s", exc)
         except Exception as exc:  # noqa: BLE001 - the loop must outlive any one pass
             logger.exception("reconcile pass failed unexpectedly")
             errors.append(f"unexpected {type(exc).__name__}: {sanitize(str(exc))}")
@@ -373,14 +395,17 @@ class Loop:
         if not (work.fetch or work.read) and self._revision is not None:
             return
         try:
-            if work.fetch:
-                self.source.fetch()
-            sha = self.source.head()
-            if self._revision is None or sha != self._revision.sha or not self._source_ok:
-                revision, repo_settings = self.source.read(sha)
-                self._revision, self._repo_settings = revision, repo_settings
-                self._desired = None
-                logger.info("revision %s of %s", revision.short, self.source.display)
+            # Under the deploy lock: a deploy commits (and fetches, for a remote) and adopts its
+            # commit under it, so the tip read here is never older than an adopted revision.
+            with self.lock:
+                if work.fetch:
+                    self.source.fetch()
+                sha = self.source.head()
+                if self._revision is None or sha != self._revision.sha or not self._source_ok:
+                    revision, repo_settings = self.source.read(sha)
+                    self._revision, self._repo_settings = revision, repo_settings
+                    self._desired = None
+                    logger.info("revision %s of %s", revision.short, self.source.display)
             self._source_ok = True
             self._state.source_error = None
             self.metrics.source_up.set(1)
@@ -474,7 +499,9 @@ class Loop:
 
         result = self._reconcile_locked(desired, listen)
         for app in skipped:
-            result.apps.pop(app, None)
+            report = result.apps.pop(app, None)
+            if report is not None:
+                self.status.observe_containers(app, report.containers)
         return result
 
     def _reconcile_locked(
@@ -531,6 +558,7 @@ class Loop:
         known = set(result.apps) | set(self._app_backoff)
         removed.extend(s.name for s in self.status.apps() if s.name not in known)
         self.status.put_apps(states, removed=removed)
+        self._state.left_alone = list(result.left_alone)
         self.metrics.set_apps({s.value: n for s, n in self.status.counts().items()})
         if result.prune_refused:
             errors.append(result.prune_refused)
@@ -651,8 +679,7 @@ class Loop:
                 for event in stream:
                     if self._stopping.is_set():
                         break
-                    attributes = (event.get("Actor") or {}).get("Attributes") or {}
-                    self.trigger(f"docker: {attributes.get('name', '?')} {event.get('Action')}")
+                    self._on_docker_event(event)
                 self._events_stream = None
                 with contextlib.suppress(Exception):
                     client.close()
@@ -664,6 +691,30 @@ class Loop:
             self.trigger("docker events interrupted")
             self._stopping.wait(delay)
             delay = min(self.settings.retry_max, delay * 2)
+
+    def _on_docker_event(self, event: Mapping[str, Any]) -> None:
+        """Wake a pass; meanwhile make status say what the engine says, and drop the secret
+        files of a container removed by hand at once (they are in RAM, but need not stay)."""
+        actor = event.get("Actor") or {}
+        attributes = actor.get("Attributes") or {}
+        container_id = str(actor.get("ID") or event.get("id") or "")
+        action = str(event.get("Action") or "")
+        name = str(attributes.get("name", "?"))
+        ours = bool(container_id) and self.runtime.is_own_stop(container_id)
+        if attributes.get(LABEL_SOURCE) not in (None, "", self.runtime.source):
+            return  # another gitberth's container: its events are not this loop's business
+        if action == "destroy" and container_id:
+            self.runtime.forget_container(container_id)
+        if not ours and action in ("die", "destroy", "oom", "pause"):
+            gone = action == "destroy"
+            state = None if gone else ("paused" if action == "pause" else "exited")
+            app = attributes.get(LABEL_APP)
+            if isinstance(app, str):
+                self.status.mark_container(app, name, state=state)
+        self.trigger(
+            f"docker: {name} {action}",
+            died=container_id if action == "die" and not ours and container_id else None,
+        )
 
     def loop_state(self) -> LoopState:
         return self.status.loop()

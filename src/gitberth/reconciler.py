@@ -29,16 +29,20 @@ from gitberth.core.errors import (
     ManifestProblem,
     ResolveError,
     SealedError,
+    SecretIntegrityError,
+    SourceError,
     UnknownSecretError,
 )
-from gitberth.core.manifests import LoadResult, load_manifests
+from gitberth.core.manifests import LoadResult, load_manifests, yaml_alias_problem
 from gitberth.core.models import ObservedContainer, ResolvedApp, app_network_name
+from gitberth.core.ownership import partition
 from gitberth.core.plan import Action, ActionKind, DesiredState, Plan, plan
 from gitberth.core.resolve import SecretKey, Secrets, candidate_keys, redact, resolve_app
 from gitberth.runtime.base import HostResources, PullRequest, Runtime
 from gitberth.source import Revision, read_file_at, read_revision
 
 SETTINGS_FILE = "gitberth.yaml"
+MAX_SETTINGS_BYTES = 64 * 1024
 
 
 class SecretSource(Protocol):
@@ -95,9 +99,12 @@ class ReconcileResult:
     apps: dict[str, AppReport]
     duration_seconds: float = 0.0
     observed: list[ObservedContainer] = field(default_factory=list)
-    """What the one list call of this pass saw, before any action."""
+    """What the one list call of this pass saw of this source's containers, before any
+    action."""
     prune_refused: str | None = None
     """Why removals of whole apps were held back this pass, when they were."""
+    left_alone: list[str] = field(default_factory=list)
+    """Containers on the engine that are not this source's, in words (see core.ownership)."""
 
     @property
     def ok(self) -> bool:
@@ -154,6 +161,7 @@ def build_desired(
         not_utf8=revision.not_utf8,
         reserved_host_ports=publish.reserved_host_ports,
         binds=binds,
+        too_large=revision.too_large,
     )
     reports: dict[str, AppReport] = {}
     held: dict[str, str] = {}
@@ -170,13 +178,24 @@ def build_desired(
     keys = [key for manifest in loaded.apps.values() for key in candidate_keys(manifest)]
     available: Secrets | None
     sealed_message = ""
+    unreadable: dict[SecretKey, str] = {}
     try:
         available = secrets.materials(keys) if keys else {}
     except SealedError as exc:
         available, sealed_message = None, str(exc)
+    except SecretIntegrityError:
+        available, unreadable = _materials_one_by_one(secrets, keys)
 
     apps: dict[str, ResolvedApp] = {}
     for name, manifest in sorted(loaded.apps.items()):
+        broken = [unreadable[k] for k in candidate_keys(manifest) if k in unreadable]
+        if broken:
+            message = "; ".join(dict.fromkeys(broken))
+            held[name] = message
+            reports[name] = AppReport(
+                name, AppStatus.BLOCKED, message=message, code=SecretIntegrityError.code
+            )
+            continue
         try:
             apps[name] = resolve_app(
                 manifest, secrets=available, publish_address=publish.default_address
@@ -194,6 +213,26 @@ def build_desired(
                 missing=exc.missing if isinstance(exc, UnknownSecretError) else (),
             )
     return Desired(DesiredState(revision.sha, apps, held), loaded, reports)
+
+
+def _materials_one_by_one(
+    secrets: SecretSource, keys: Iterable[SecretKey]
+) -> tuple[Secrets, dict[SecretKey, str]]:
+    """Every readable secret among *keys*, and why each unreadable one is not: one record that
+    does not decrypt must hold only the apps that use it, not the whole pass."""
+    available: dict[SecretKey, Any] = {}
+    unreadable: dict[SecretKey, str] = {}
+    for key in dict.fromkeys(keys):
+        try:
+            available.update(secrets.materials([key]))
+        except SecretIntegrityError as exc:
+            app_id, name = key
+            scope = f"scoped to {app_id}" if app_id else "shared"
+            unreadable[key] = (
+                f"secret {name} ({scope}) does not decrypt ({exc}); write it again with "
+                "POST /secrets"
+            )
+    return available, unreadable
 
 
 def spec_summaries(desired: DesiredState) -> dict[str, Mapping[str, Any]]:
@@ -256,7 +295,12 @@ def reconcile_once(
             publish=publish,
             binds=resources.bind_policy if resources is not None else None,
         )
-    observed = redact_health_output(runtime.observe(), desired=desired.state)
+    ownership = partition(
+        runtime.observe(),
+        source=runtime.source,
+        apps=set(desired.loaded.files) | set(desired.state.apps) | set(desired.state.held),
+    )
+    observed = redact_health_output(ownership.own, desired=desired.state)
     known = known_specs if known_specs is not None else {}
     known.update(spec_summaries(desired.state))
     _learn_history(observed, known=known, history=history, current=revision.sha)
@@ -340,6 +384,7 @@ def reconcile_once(
         duration_seconds=time.monotonic() - started,
         observed=observed,
         prune_refused=refused,
+        left_alone=ownership.notes(),
     )
 
 
@@ -457,9 +502,14 @@ def read_settings(repo: git.Repo, *, sha: str) -> RepoSettings:
 
     Only ``allowEmpty: true`` (a real YAML boolean) turns the guard off; a missing,
     unparsable or misspelt file keeps it on, because failing safe here costs only a refusal.
+    So does a file over :data:`MAX_SETTINGS_BYTES` or with YAML anchors or aliases (which
+    could expand without limit), read by no parser at all.
     """
-    text = read_file_at(repo, sha=sha, path=SETTINGS_FILE)
-    if text is None:
+    try:
+        text = read_file_at(repo, sha=sha, path=SETTINGS_FILE, max_bytes=MAX_SETTINGS_BYTES)
+    except SourceError:
+        return RepoSettings()  # oversized: never parsed
+    if text is None or yaml_alias_problem(text, file=SETTINGS_FILE) is not None:
         return RepoSettings()
     try:
         data = YAML(typ="safe").load(text)

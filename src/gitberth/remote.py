@@ -66,6 +66,11 @@ class RemoteRepo:
             raise FetchError(f"cannot clone {self.display}: {_reason(exc)}") from exc
         return self._repo
 
+    def open_reader(self) -> git.Repo:
+        """A Repo of its own on the mirror (cloned first when needed), for one thread's reads."""
+        self.open()
+        return git.Repo(str(self.path))
+
     def fetch(self) -> None:
         """Update every branch of the mirror from the remote (forced, as a mirror must)."""
         repo = self.open()

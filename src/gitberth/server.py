@@ -34,7 +34,7 @@ from gitberth.host_paths import bind_policy
 from gitberth.loop import Loop, LoopSettings
 from gitberth.runtime.docker import DockerRuntime
 from gitberth.runtime.secret_files import SecretFilesRoot
-from gitberth.source import open_repo
+from gitberth.source_id import source_id
 from gitberth.spec_ledger import SpecLedger
 from gitberth.status import StatusStore
 
@@ -76,6 +76,7 @@ def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
     secret_files = SecretFilesRoot(settings.secrets_dir)
     secret_files.check()
     runtime = DockerRuntime(
+        source=source_id(settings.repo, branch=settings.branch, apps_dir=settings.apps_dir),
         grace_seconds=settings.grace_seconds,
         secret_files=secret_files,
         rollout_timeout=settings.rollout_timeout,
@@ -100,9 +101,10 @@ def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
     )
     app.state.loop = loop
     source = loop.source
-    local_repo = None if source.remote else open_repo(Path(settings.repo))
+    if source.remote is None:
+        source.repos.read(lambda repo: repo.git_dir)  # not a repository: refuse to start
     deployer = Deployer(
-        repo=(lambda: local_repo) if local_repo is not None else (lambda: source.repo),
+        repos=source.repos,
         branch=settings.branch,
         apps_dir=settings.apps_dir,
         runtime=runtime,

@@ -15,6 +15,7 @@ the reconciler's, which never hold secret values.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -66,6 +67,7 @@ STALLING_CODES = frozenset(
         "prune_refused",
         "rollout_failed",
         "unhealthy",
+        "integrity_error",
     }
 )
 
@@ -303,6 +305,10 @@ class LoopState:
     last_pass_at: float | None = None
     last_applied_at: float | None = None
     next_retry_in: float | None = None
+    source_id: str = ""
+    """This source's ``gitberth.source`` label value."""
+    left_alone: list[str] = field(default_factory=list)
+    """Containers of other sources (or of none) the last pass saw and left alone, in words."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -386,6 +392,52 @@ class StatusStore:
                 containers=current.containers,
                 error=current.error,
                 updated_at=time.time(),
+            )
+
+    def mark_container(self, app: str, container: str, *, state: str | None) -> None:
+        """Show at once what a Docker event says about one container (*state*, or None when
+        it is gone), until the pass the event wakes records the whole truth (memory only).
+
+        Status must never claim running, Synced or Healthy while the engine says otherwise,
+        and the pass may be waiting for another app's rollout before it can look.
+        """
+        with self._lock:
+            current = self._apps.get(app)
+            if current is None or not any(c.name == container for c in current.containers):
+                return
+            containers = (
+                tuple(
+                    c if c.name != container else dataclasses.replace(c, state=state)
+                    for c in current.containers
+                    if c.name != container or state is not None
+                )
+                if state is not None
+                else tuple(c for c in current.containers if c.name != container)
+            )
+            health = health_of(containers)
+            if not containers and current.containers:
+                health = Health.MISSING
+            sync = current.sync
+            if sync is SyncState.SYNCED and health is not Health.HEALTHY:
+                sync = SyncState.OUT_OF_SYNC
+            self._apps[app] = dataclasses.replace(
+                current, sync=sync, health=health, containers=containers, updated_at=time.time()
+            )
+
+    def observe_containers(self, app: str, containers: Iterable[ObservedContainer]) -> None:
+        """Refresh the containers of an app the pass did not act on (backing off): its sync
+        state stays, its containers and health are what the engine listed (memory only)."""
+        with self._lock:
+            current = self._apps.get(app)
+            if current is None:
+                return
+            infos = tuple(ContainerInfo.of(c) for c in sorted(containers, key=lambda c: c.name))
+            health = health_of(infos)
+            sync = current.sync
+            if sync is SyncState.SYNCED and health is not Health.HEALTHY:
+                sync = SyncState.OUT_OF_SYNC
+            self._apps[app] = dataclasses.replace(
+                current, sync=sync, health=health, containers=infos, updated_at=time.time()
             )
 
     def put_loop(self, state: LoopState) -> None:

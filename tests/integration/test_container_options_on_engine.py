@@ -44,7 +44,7 @@ CHECKED = "healthcheck: {http: %s, interval: 300ms, timeout: 1s, retries: 2}\n"
 
 
 def apply(repo: GitRepo, *, timeout: float = 10.0) -> ReconcileResult:
-    runtime = DockerRuntime(grace_seconds=2, rollout_timeout=timeout)
+    runtime = DockerRuntime(source="tests", grace_seconds=2, rollout_timeout=timeout)
     return reconcile_once(revision=read_revision(open_repo(repo.path)), runtime=runtime)
 
 
@@ -109,7 +109,7 @@ def test_the_publish_address_of_the_server_applies_to_ports_without_one(
     git_repo: GitRepo, clean_engine: docker.DockerClient
 ) -> None:
     git_repo.commit({"apps/web.yaml": app_yaml("web")})
-    runtime = DockerRuntime(grace_seconds=2, publish_address="127.0.0.3")
+    runtime = DockerRuntime(source="tests", grace_seconds=2, publish_address="127.0.0.3")
 
     reconcile_once(
         revision=read_revision(open_repo(git_repo.path)),
@@ -195,7 +195,7 @@ def test_a_container_that_turns_unhealthy_later_shows_in_status(
     clean_engine.api.exec_start(clean_engine.api.exec_create("job-1", ["rm", "/ok"]))
 
     def unhealthy() -> bool:
-        observed = DockerRuntime().observe()
+        observed = DockerRuntime(source="tests").observe()
         return [c.health for c in observed] == ["unhealthy"]
 
     wait_until(unhealthy, timeout=10)
@@ -215,7 +215,7 @@ def test_stop_uses_the_container_grace_period(
     extra = ignore_term + "stopGracePeriod: 1s\n"
     git_repo.commit({"apps/web.yaml": app_yaml("web", port=None, extra=extra)})
     apply(git_repo)
-    runtime = DockerRuntime(grace_seconds=30)
+    runtime = DockerRuntime(source="tests", grace_seconds=30)
     [container] = runtime.observe()
 
     started = time.monotonic()

@@ -312,7 +312,7 @@ def test_the_converted_app_runs_on_the_engine(
     try:
         result = reconcile_once(
             revision=read_revision(open_repo(blog_repo.path)),
-            runtime=DockerRuntime(grace_seconds=2, secret_files=files),
+            runtime=DockerRuntime(source="tests", grace_seconds=2, secret_files=files),
             secrets=store,
         )
         assert result.ok, {name: r.message for name, r in result.apps.items()}

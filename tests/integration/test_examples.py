@@ -67,7 +67,7 @@ def test_example_applies_and_a_second_apply_is_a_noop(
     files = SecretFilesRoot(DEFAULT_SECRETS_ROOT / f"example-{tmp_path.name}")
 
     def runtime() -> DockerRuntime:
-        return DockerRuntime(grace_seconds=2, secret_files=files)
+        return DockerRuntime(source="tests", grace_seconds=2, secret_files=files)
 
     try:
         first = reconcile_once(revision=revision, runtime=runtime(), secrets=store)
@@ -93,7 +93,7 @@ def test_the_shop_example_gets_env_everywhere_and_tls_files_on_the_web_tier_only
     try:
         result = reconcile_once(
             revision=read_revision(open_repo(repo.path)),
-            runtime=DockerRuntime(grace_seconds=2, secret_files=files),
+            runtime=DockerRuntime(source="tests", grace_seconds=2, secret_files=files),
             secrets=store,
         )
         assert result.ok
@@ -127,7 +127,7 @@ def test_the_notes_example_web_reaches_its_store_by_name_and_notes_survive_a_red
     def apply() -> None:
         result = reconcile_once(
             revision=read_revision(open_repo(repo.path)),
-            runtime=DockerRuntime(grace_seconds=2),
+            runtime=DockerRuntime(source="tests", grace_seconds=2),
             secrets=None,
         )
         assert result.ok, {name: r.message for name, r in result.apps.items()}

@@ -54,7 +54,7 @@ DATABASES: dict[int, Database] = {}
 def apply(repo: GitRepo, store: SecretStore, ledger: SpecLedger) -> ReconcileResult:
     return reconcile_once(
         revision=read_revision(open_repo(repo.path)),
-        runtime=DockerRuntime(grace_seconds=1),
+        runtime=DockerRuntime(source="tests", grace_seconds=1),
         secrets=store,
         known_specs=ledger,
         workers=4,
@@ -224,7 +224,7 @@ def test_the_loop_reports_the_failed_pull_and_retries_at_once_when_the_secret_is
         settings=LoopSettings(
             repo=str(git_repo.path), state_dir=state_dir, app_backoff_base=600.0, watch=False
         ),
-        runtime=DockerRuntime(grace_seconds=1),
+        runtime=DockerRuntime(source="tests", grace_seconds=1),
         status=status,
         secrets=store,
         known_specs=ledger,

@@ -56,7 +56,7 @@ def make_loop(
         }
         loop = Loop(
             settings=LoopSettings(**settings),
-            runtime=DockerRuntime(grace_seconds=1, rollout_timeout=2.0),
+            runtime=DockerRuntime(source="tests", grace_seconds=1, rollout_timeout=2.0),
             status=StatusStore(database),
         )
         loops.append(loop)

@@ -36,7 +36,7 @@ IMAGE = "gitberth/example-web:1.0"
 def apply(repo: GitRepo) -> ReconcileResult:
     result = reconcile_once(
         revision=read_revision(open_repo(repo.path)),
-        runtime=DockerRuntime(grace_seconds=1),
+        runtime=DockerRuntime(source="tests", grace_seconds=1),
         workers=2,
         history=history_from_repo(open_repo(repo.path), apps_dir="apps", secrets=NoSecretStore()),
     )
@@ -246,7 +246,8 @@ def test_a_volume_or_network_gitberth_did_not_create_is_never_adopted(
             }
         )
         result = reconcile_once(
-            revision=read_revision(open_repo(git_repo.path)), runtime=DockerRuntime(grace_seconds=1)
+            revision=read_revision(open_repo(git_repo.path)),
+            runtime=DockerRuntime(source="tests", grace_seconds=1),
         )
         assert "volume squat_data exists and is not app squat's" in result.apps["squat"].message
         assert "network foreign-net exists and was not created by gitberth" in (

@@ -192,7 +192,7 @@ def test_an_image_running_as_a_numeric_user_reads_its_secret_files(
     files = SecretFilesRoot(root_path)
     result = reconcile_once(
         revision=read_revision(open_repo(git_repo.path)),
-        runtime=DockerRuntime(grace_seconds=1, secret_files=files),
+        runtime=DockerRuntime(source="tests", grace_seconds=1, secret_files=files),
         secrets=store,
     )
     assert result.ok, result.apps["reader"].message

@@ -33,12 +33,13 @@ def service(text: str, secrets: dict | None = None):  # type: ignore[no-untyped-
 
 def test_labels_ports_env_and_command() -> None:
     svc = service("name: web\nimage: x:1\nport: 8080\nenv: {A: '1'}\ncommand: [sh, -c, 'true']\n")
-    kwargs = to_create_kwargs(svc, name="web-1", revision="abc")
+    kwargs = to_create_kwargs(svc, name="web-1", revision="abc", source="s")
     assert kwargs == {
         "image": "x:1",
         "name": "web-1",
         "labels": {
             "gitberth.app": "web",
+            "gitberth.source": "s",
             "gitberth.service": "web",
             "gitberth.spec-hash": svc.spec_hash,
             "gitberth.revision": "abc",
@@ -57,7 +58,7 @@ def test_labels_ports_env_and_command() -> None:
 
 def test_a_fixed_host_port_is_published_on_loopback_only() -> None:
     svc = service("name: web\nimage: x\nport: 80\nhostPort: 18080\n")
-    assert to_create_kwargs(svc, name="web-1", revision="r")["ports"] == {
+    assert to_create_kwargs(svc, name="web-1", revision="r", source="s")["ports"] == {
         "80/tcp": ("127.0.0.1", 18080)
     }
 
@@ -67,16 +68,18 @@ def test_secret_files_mount_the_secrets_dir_read_only() -> None:
         name="tls", app_id=None, keys={"CERT": SecretKeyMaterial(SecretStr("pem"), "f1")}
     )
     svc = service("name: web\nimage: x\nsecretFiles: [tls]\n", {(None, "tls"): material})
-    kwargs = to_create_kwargs(svc, name="web-1", revision="r", secrets_dir="/run/g/web-1")
+    kwargs = to_create_kwargs(
+        svc, name="web-1", revision="r", source="s", secrets_dir="/run/g/web-1"
+    )
     assert kwargs["volumes"] == {"/run/g/web-1": {"bind": "/run/secrets", "mode": "ro"}}
     assert "pem" not in repr(kwargs["labels"])
     with pytest.raises(ValueError, match="needs secret files"):
-        to_create_kwargs(svc, name="web-1", revision="r")
+        to_create_kwargs(svc, name="web-1", revision="r", source="s")
 
 
 def test_every_container_option_reaches_the_create_call() -> None:
     svc = service(FULL)
-    kwargs = to_create_kwargs(svc, name="web-1", revision="r", stop_grace_seconds=10)
+    kwargs = to_create_kwargs(svc, name="web-1", revision="r", source="s", stop_grace_seconds=10)
     assert kwargs["ports"] == {"8080/tcp": ("0.0.0.0", 18080), "9090/tcp": ("127.0.0.1", None)}
     assert kwargs["healthcheck"] == {
         "test": ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:8080/healthz || exit 1"],
@@ -102,19 +105,26 @@ def test_every_container_option_reaches_the_create_call() -> None:
 
 def test_the_server_publish_address_is_the_default_for_ports_without_one() -> None:
     svc = service(FULL)
-    kwargs = to_create_kwargs(svc, name="web-1", revision="r", publish_address="0.0.0.0")
+    kwargs = to_create_kwargs(
+        svc, name="web-1", revision="r", source="s", publish_address="0.0.0.0"
+    )
     assert kwargs["ports"]["9090/tcp"] == ("0.0.0.0", None)
     assert kwargs["ports"]["8080/tcp"] == ("0.0.0.0", 18080)
     short = service("name: web\nimage: x\nport: 80\n")
-    assert to_create_kwargs(short, name="w", revision="r", publish_address="::1")["ports"] == {
-        "80/tcp": ("::1", None)
-    }
+    assert to_create_kwargs(short, name="w", revision="r", source="s", publish_address="::1")[
+        "ports"
+    ] == {"80/tcp": ("::1", None)}
 
 
 def test_without_a_grace_period_the_server_grace_is_the_stop_timeout() -> None:
     svc = service("name: web\nimage: x\n")
-    assert to_create_kwargs(svc, name="w", revision="r", stop_grace_seconds=7)["stop_timeout"] == 7
-    assert "stop_timeout" not in to_create_kwargs(svc, name="w", revision="r")
+    assert (
+        to_create_kwargs(svc, name="w", revision="r", source="s", stop_grace_seconds=7)[
+            "stop_timeout"
+        ]
+        == 7
+    )
+    assert "stop_timeout" not in to_create_kwargs(svc, name="w", revision="r", source="s")
 
 
 @pytest.mark.parametrize(
@@ -135,4 +145,4 @@ def test_without_a_grace_period_the_server_grace_is_the_stop_timeout() -> None:
 )
 def test_health_checks_need_only_a_shell_and_busybox_tools(check: str, test: list[str]) -> None:
     svc = service(f"name: web\nimage: x\nport: 80\nhealthcheck: {check}\n")
-    assert to_create_kwargs(svc, name="w", revision="r")["healthcheck"]["test"] == test
+    assert to_create_kwargs(svc, name="w", revision="r", source="s")["healthcheck"]["test"] == test

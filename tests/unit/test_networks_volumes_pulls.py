@@ -337,7 +337,7 @@ def test_a_container_joins_its_app_network_under_its_service_name_with_its_mount
         **secret("store-cred", USERNAME="u", PASSWORD="p"),
     }
     store = resolved(SHOP, credentials).services[1]
-    kwargs = to_create_kwargs(store, name="shop-store-1", revision="r")
+    kwargs = to_create_kwargs(store, name="shop-store-1", revision="r", source="s")
     assert kwargs["network"] == "gitberth-shop"
     assert kwargs["networking_config"] == {"gitberth-shop": {"Aliases": ["store"]}}
     assert kwargs["mounts"] == [
@@ -350,7 +350,7 @@ def test_a_container_joins_its_app_network_under_its_service_name_with_its_mount
 def test_a_bind_mount_mounts_the_resolved_source() -> None:
     service = resolved(BIND.replace("SOURCE", "/srv/link")).services[0]
     kwargs = to_create_kwargs(
-        service, name="a-1", revision="r", bind_sources={"/srv/link": "/srv/real"}
+        service, name="a-1", revision="r", source="s", bind_sources={"/srv/link": "/srv/real"}
     )
     assert kwargs["mounts"] == [
         {"Type": "bind", "Source": "/srv/real", "Target": "/data", "ReadOnly": True}

@@ -34,6 +34,7 @@ from gitberth.core.errors import (
     ResolveError,
     SealedError,
     SecretNotFoundError,
+    StorageFullError,
     TokenNotFoundError,
     UnknownSecretError,
     UnsealError,
@@ -55,6 +56,7 @@ _STATUS_BY_ERROR: tuple[tuple[type[GitberthError], int], ...] = (
     (UnsealError, 400),
     (RateLimitedError, 429),
     (ConfigError, 409),
+    (StorageFullError, 507),
     (DeployError, 409),
 )
 _HTTP_CODES = {

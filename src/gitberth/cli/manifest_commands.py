@@ -12,7 +12,13 @@ import typer
 from gitberth.cli._app import app, console, err_console
 from gitberth.cli.options import AllowBindOption
 from gitberth.core.errors import ManifestErrors
-from gitberth.core.manifests import MANIFEST_SUFFIXES, check_binds, parse_manifest
+from gitberth.core.manifests import (
+    MANIFEST_SUFFIXES,
+    MAX_MANIFEST_BYTES,
+    check_binds,
+    parse_manifest,
+    too_large_problem,
+)
 from gitberth.host_paths import bind_policy
 from gitberth.schema import app_schema
 
@@ -68,6 +74,11 @@ def validate(
     policy = bind_policy(allow_bind_under)
     for path in targets:
         try:
+            size = path.stat().st_size
+            if size > MAX_MANIFEST_BYTES:  # never read into memory
+                err_console.print(str(too_large_problem(str(path), size)), markup=False)
+                problems += 1
+                continue
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             err_console.print(f"{path}: cannot read: {exc}", markup=False, soft_wrap=True)

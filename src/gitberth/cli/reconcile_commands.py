@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from gitberth.cli import review_commands
 from gitberth.cli._app import app, console, err_console
@@ -40,6 +41,7 @@ from gitberth.reconciler import (
     reconcile_once,
 )
 from gitberth.source import open_repo, read_revision
+from gitberth.source_id import source_id
 
 if TYPE_CHECKING:
     from gitberth.spec_ledger import SpecLedger
@@ -62,13 +64,20 @@ def _print_event(event: ActionEvent) -> None:
     style = _STYLE[action.kind]
     if event.kind is EventKind.STARTED:
         console.print(
-            f"  [{style}]{action.kind.value:<7}[/] {action.container_name}: {action.reason}",
-            markup=True,
+            f"  [{style}]{action.kind.value:<7}[/] {escape(action.container_name)}: "
+            f"{escape(action.reason)}",
+            highlight=False,
         )
     elif event.kind is EventKind.FAILED:
-        console.print(f"  [red]failed[/]  {action.container_name}: {event.error}")
+        console.print(
+            f"  [red]failed[/]  {escape(action.container_name)}: {escape(event.error or '')}",
+            highlight=False,
+        )
     elif event.container is not None and event.container.url:
-        console.print(f"  [green]running[/] {event.container.name} at {event.container.url}")
+        console.print(
+            f"  [green]running[/] {escape(event.container.name)} at {escape(event.container.url)}",
+            highlight=False,
+        )
 
 
 def open_state(state_dir: Path | None) -> tuple[SecretSource, SpecLedger | None]:
@@ -106,13 +115,17 @@ def _run(
     try:
         git_repo = open_repo(repo)
         revision = read_revision(git_repo, branch=branch, rev=rev, apps_dir=apps_dir)
-        console.print(f"revision [bold]{revision.short}[/] ({rev or branch}) of {repo}")
+        console.print(
+            f"revision [bold]{revision.short}[/] ({escape(rev or branch)}) of {escape(str(repo))}",
+            highlight=False,
+        )
         secrets, ledger = open_state(state_dir)
         from gitberth.core.container_options import PublishPolicy
         from gitberth.runtime.docker import DockerRuntime
         from gitberth.runtime.secret_files import SecretFilesRoot
 
         runtime = DockerRuntime(
+            source=source_id(str(repo), branch=branch, apps_dir=apps_dir),
             grace_seconds=grace,
             secret_files=SecretFilesRoot(secrets_dir),
             publish_address=publish_address,
@@ -137,10 +150,10 @@ def _run(
             allow_empty=read_settings(git_repo, sha=revision.sha).allow_empty,
         )
     except RuntimeUnavailableError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
+        err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(3) from None
     except GitberthError as exc:
-        err_console.print(f"[red]error:[/] {exc}", markup=True)
+        err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from None
 
 
@@ -150,19 +163,23 @@ def _print_summary(result: ReconcileResult, *, dry_run: bool) -> None:
             if action.changes_something and result.apps[action.app].status is AppStatus.PLANNED:
                 style = _STYLE[action.kind]
                 console.print(
-                    f"  [{style}]{action.kind.value:<7}[/] {action.container_name}: {action.reason}"
+                    f"  [{style}]{action.kind.value:<7}[/] {escape(action.container_name)}: "
+                    f"{escape(action.reason)}",
+                    highlight=False,
                 )
     counts: dict[str, int] = {}
     for name in sorted(result.apps):
         report = result.apps[name]
         counts[report.status.value] = counts.get(report.status.value, 0) + 1
         if report.status.is_error:
-            err_console.print(f"[red]{report.status.value}[/] app {name}:", end=" ")
+            err_console.print(f"[red]{report.status.value}[/] app {escape(name)}:", end=" ")
             err_console.print(report.message, markup=False, highlight=False)
         elif report.status in (AppStatus.APPLIED, AppStatus.UNCHANGED) and not dry_run:
             urls = [c.url for c in report.containers if c.url]
             if urls:
-                console.print(f"  app {name}: " + ", ".join(urls))
+                console.print(f"  app {name}: " + ", ".join(urls), markup=False)
+    for note in result.left_alone:
+        console.print(note, markup=False, highlight=False)
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no apps"
     console.print(f"{'plan' if dry_run else 'apply'}: {summary} in {result.duration_seconds:.2f}s")
 

@@ -148,10 +148,18 @@ def build_plan_report(
     base_rev = read_revision(repository, branch=branch, rev=base, apps_dir=apps_dir)
     head_rev = read_revision(repository, branch=branch, rev=head, apps_dir=apps_dir)
     base_loaded = load_manifests(
-        base_rev.files, apps_dir=apps_dir, not_utf8=base_rev.not_utf8, binds=binds
+        base_rev.files,
+        apps_dir=apps_dir,
+        not_utf8=base_rev.not_utf8,
+        binds=binds,
+        too_large=base_rev.too_large,
     )
     head_loaded = load_manifests(
-        head_rev.files, apps_dir=apps_dir, not_utf8=head_rev.not_utf8, binds=binds
+        head_rev.files,
+        apps_dir=apps_dir,
+        not_utf8=head_rev.not_utf8,
+        binds=binds,
+        too_large=head_rev.too_large,
     )
     result = review(base_loaded, head_loaded)
     live = None
@@ -215,10 +223,17 @@ class _RunningApp(BaseModel):
     containers: list[_RunningContainer] = []
 
 
+class _LoopListing(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    left_alone: list[str] = []
+
+
 class _AppListing(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     apps: list[_RunningApp]
+    loop: _LoopListing = _LoopListing()
 
 
 RUNNING_NOTE = (
@@ -316,7 +331,9 @@ def _running(
     undated = any(c.created_at is None for app in running for c in app.containers)
     return running_out(
         compare_running(head, running, secrets=secrets),
-        note=RUNNING_NOTE + (NO_START_TIMES if undated else ""),
+        note=RUNNING_NOTE
+        + (NO_START_TIMES if undated else "")
+        + "".join(f". The server's engine: {note}" for note in listing.loop.left_alone),
     )
 
 

@@ -400,7 +400,8 @@ def _print_status(status: dict[str, Any]) -> None:
         console.print("sealed (not initialized)")
     else:
         console.print(
-            f"sealed (progress {status.get('progress')}/{status.get('threshold')} shares)"
+            f"sealed (progress {status.get('progress')}/{status.get('threshold')} shares)",
+            markup=False,
         )
 
 

@@ -33,6 +33,7 @@ these with ``raise ... from exc`` so callers never need to know which library fa
     ├── ComposeError             a docker compose file cannot be read for `gitberth convert`
     ├── BackupError              a backup cannot be made, read or restored (wrong passphrase,
     │                            altered file, non-empty target); nothing is changed
+    ├── StorageFullError         the state dir's disk is full: nothing was written
     └── DeployError              POST /deploy cannot be honoured (ref race)
         └── ReadOnlyRepoError    the repo is a remote gitberth cannot push to
 
@@ -280,6 +281,13 @@ class BackupError(GitberthError):
     """A backup cannot be written, decrypted, verified or restored; nothing was changed."""
 
     code = "backup_failed"
+
+
+class StorageFullError(GitberthError):
+    """The disk holding the state dir is full: the write was rolled back, nothing stored is
+    lost, and the same request succeeds once there is space again."""
+
+    code = "storage_full"
 
 
 class DeployError(GitberthError):

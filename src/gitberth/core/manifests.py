@@ -39,6 +39,9 @@ from gitberth.core.errors import ManifestErrors, ManifestProblem
 from gitberth.core.models import AppManifest, container_base
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
+MAX_MANIFEST_BYTES = 256 * 1024
+"""A manifest is a page of YAML; anything near this size is a mistake or an attack, and every
+pass, review and deploy reads every manifest."""
 
 _FRIENDLY = {
     "extra_forbidden": "unknown field",
@@ -253,8 +256,58 @@ def _fast_manifest(text: str) -> AppManifest | None:
 # --- the precise path: ruamel, with positions ---------------------------------------------
 
 
+def too_large_problem(file: str, size: int) -> ManifestProblem:
+    return ManifestProblem(
+        file,
+        None,
+        None,
+        "",
+        f"the file is {size} bytes; a manifest may have at most {MAX_MANIFEST_BYTES} bytes",
+    )
+
+
+def yaml_alias_problem(text: str, *, file: str) -> ManifestProblem | None:
+    """The first YAML anchor (``&a``) or alias (``*a``) in *text*, as a problem.
+
+    Manifests never need them, and aliases expand: a few hundred bytes can stand for gigabytes
+    (the "billion laughs"), which would hold the loop for minutes. Only the event stream is
+    read (linear in the text), never the expanded document. Text that is not YAML at all is
+    left to the loader, which explains it with its position.
+    """
+    try:
+        if _FAST_LOADER is not None:
+            events: Iterable[Any] = libyaml.parse(text, Loader=_FAST_LOADER)
+        else:
+            events = _yaml().parse(io.StringIO(text))
+        for event in events:
+            alias = type(event).__name__ == "AliasEvent"
+            if alias or getattr(event, "anchor", None):
+                mark = event.start_mark
+                what = f"alias *{event.anchor}" if alias else f"anchor &{event.anchor}"
+                return ManifestProblem(
+                    file,
+                    mark.line + 1,
+                    mark.column + 1,
+                    "",
+                    f"YAML anchors and aliases are not allowed in manifests ({what}); "
+                    "write the value out",
+                )
+    except (libyaml.YAMLError, YAMLError, UnicodeError):
+        return None
+    return None
+
+
 def parse_manifest(text: str, *, file: str) -> AppManifest:
-    """Parse and validate one manifest; raise :class:`ManifestErrors` with every problem."""
+    """Parse and validate one manifest; raise :class:`ManifestErrors` with every problem.
+
+    Refused before any parsing: more than :data:`MAX_MANIFEST_BYTES`, and any anchor or alias.
+    """
+    size = len(text.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_MANIFEST_BYTES:
+        raise ManifestErrors([too_large_problem(file, size)])
+    alias = yaml_alias_problem(text, file=file)
+    if alias is not None:
+        raise ManifestErrors([alias])
     manifest = _fast_manifest(text)
     if manifest is not None:
         return manifest
@@ -363,11 +416,13 @@ def load_manifests(
     not_utf8: Collection[str] = (),
     reserved_host_ports: Collection[int] = (),
     binds: BindPolicy | None = None,
+    too_large: Mapping[str, int] | None = None,
 ) -> LoadResult:
     """Validate every manifest under *apps_dir* of a revision, one app's failure isolated.
 
     *files* maps repository-relative paths to text; *not_utf8* names the paths whose bytes were
-    not UTF-8 (the caller decoded nothing for them). Problems are grouped by app name so that
+    not UTF-8 (the caller decoded nothing for them), *too_large* the paths (with their sizes)
+    over :data:`MAX_MANIFEST_BYTES` (not read at all). Problems are grouped by app name so that
     a broken app can be held while every other app goes on. A fixed host port among
     *reserved_host_ports* (the server's own) is a problem of its app, and so is a bind mount
     that *binds* (by default: no bind at all) refuses.
@@ -390,6 +445,9 @@ def load_manifests(
             ]
             continue
         path = paths[0]
+        if too_large and path in too_large:
+            problems[name] = [too_large_problem(path, too_large[path])]
+            continue
         if path in not_utf8:
             problems[name] = [ManifestProblem(path, None, None, "", "the file is not UTF-8 text")]
             continue

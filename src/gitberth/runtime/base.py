@@ -12,6 +12,7 @@ from typing import Protocol, runtime_checkable
 
 from gitberth.core.binds import BindPolicy
 from gitberth.core.models import ObservedContainer, PullCredentials
+from gitberth.core.ownership import LABEL_SOURCE
 from gitberth.core.plan import Action
 
 LABEL_APP = "gitberth.app"
@@ -19,20 +20,45 @@ LABEL_SERVICE = "gitberth.service"
 LABEL_SPEC_HASH = "gitberth.spec-hash"
 LABEL_REVISION = "gitberth.revision"
 OWNERSHIP_LABELS = (LABEL_APP, LABEL_SERVICE, LABEL_SPEC_HASH, LABEL_REVISION)
+"""The labels every managed container carries; ``gitberth.source`` is added by gitberth 0.2+
+(containers of older versions lack it: see :mod:`gitberth.core.ownership`)."""
 LABEL_MANAGED = "gitberth.managed"
 """Marks a network or volume as created by gitberth; nothing without it is ever removed."""
 LABEL_NETWORK = "gitberth.network"
 LABEL_VOLUME = "gitberth.volume"
 
+__all__ = [
+    "LABEL_APP",
+    "LABEL_MANAGED",
+    "LABEL_NETWORK",
+    "LABEL_REVISION",
+    "LABEL_SERVICE",
+    "LABEL_SOURCE",
+    "LABEL_SPEC_HASH",
+    "LABEL_VOLUME",
+    "OWNERSHIP_LABELS",
+    "Runtime",
+    "resource_labels",
+]
 
-def resource_labels(**specific: str) -> dict[str, str]:
-    """The labels of every network and volume gitberth creates: the ownership marker plus
-    *specific* ones (the app, the volume name). The one place to add a label to them all."""
-    return {LABEL_MANAGED: "true", **specific}
+
+def resource_labels(*, source: str, app: str | None = None, **specific: str) -> dict[str, str]:
+    """The labels that say who owns a resource: every container, network and volume gitberth
+    creates carries its source (and its app, when it has one), and gitberth touches only
+    resources whose source is its own. *specific* adds the rest (the network or volume markers);
+    this is the one place to add a label to them all."""
+    labels = {LABEL_SOURCE: source, **specific}
+    if app is not None:
+        labels[LABEL_APP] = app
+    return labels
 
 
 class Runtime(Protocol):
     """What the reconciler needs from an engine."""
+
+    source: str
+    """The id of the source this runtime works for (``gitberth.source``, see
+    :mod:`gitberth.source_id`): stamped on everything it creates."""
 
     def observe(self) -> list[ObservedContainer]:
         """Every container carrying all gitberth labels, in one engine call."""

@@ -11,7 +11,9 @@ import collections
 import contextlib
 import dataclasses
 import re
-from collections.abc import Collection, Iterator, Sequence
+import threading
+import time
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +22,7 @@ import docker.errors
 import docker.models.containers
 import requests
 
+from gitberth import faults
 from gitberth.core.binds import BindPolicy
 from gitberth.core.errors import ActionFailedError, RuntimeUnavailableError
 from gitberth.core.models import (
@@ -31,7 +34,7 @@ from gitberth.core.models import (
 )
 from gitberth.core.plan import Action, ActionKind
 from gitberth.defaults import DEFAULT_GRACE_SECONDS, DEFAULT_ROLLOUT_TIMEOUT
-from gitberth.rollout import Condition
+from gitberth.rollout import STAGING_SUFFIX, Condition
 from gitberth.rollout import create as rollout_create
 from gitberth.rollout import replace as rollout_replace
 from gitberth.runtime.base import (
@@ -51,6 +54,9 @@ from gitberth.runtime.docker_args import (
 from gitberth.runtime.engine_resources import EngineResources
 from gitberth.runtime.secret_files import SecretFilesRoot
 
+_OWN_STOPS_KEPT = 1024
+"""Ids of containers gitberth stopped itself, remembered to tell its own events apart."""
+
 
 class DockerRuntime:
     """Drives one Docker engine (``DOCKER_HOST`` or the default socket)."""
@@ -59,6 +65,7 @@ class DockerRuntime:
         self,
         client: docker.DockerClient | None = None,
         *,
+        source: str,
         grace_seconds: int = DEFAULT_GRACE_SECONDS,
         secret_files: SecretFilesRoot | None = None,
         rollout_timeout: float = DEFAULT_ROLLOUT_TIMEOUT,
@@ -69,13 +76,16 @@ class DockerRuntime:
         reconciler the same one (it enters the spec hash). *bind_policy* says which host paths
         manifests may bind-mount (default: none)."""
         self._client = client
+        self.source = source
         self.bind_policy = bind_policy or BindPolicy()
-        self.resources = EngineResources(lambda: self.client)
+        self.resources = EngineResources(lambda: self.client, source=source)
         self.grace_seconds = grace_seconds
         self.publish_address = publish_address
         self.rollout_timeout = rollout_timeout
         self.secret_files = secret_files
         self._secret_dirs: dict[str, str] = {}  # container id -> its secrets directory
+        self._own_stops: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._own_stops_lock = threading.Lock()
         self.calls: collections.Counter[str] = collections.Counter()
 
     @property
@@ -140,6 +150,39 @@ class DockerRuntime:
         self.observe()
         self.secret_files.sweep(in_use=self._secret_dirs.values())
 
+    def is_own_stop(self, container_id: str) -> bool:
+        """True when gitberth itself stopped or removed this container (a replace, a prune):
+        its ``die`` and ``destroy`` events are not news."""
+        with self._own_stops_lock:
+            return container_id in self._own_stops
+
+    def _note_own_stop(self, container_id: str) -> None:
+        with self._own_stops_lock:
+            self._own_stops[container_id] = None
+            while len(self._own_stops) > _OWN_STOPS_KEPT:
+                self._own_stops.popitem(last=False)
+
+    def forget_container(self, container_id: str) -> None:
+        """A container is gone (removed by hand, say): delete its secret files now."""
+        secrets_dir = self._secret_dirs.pop(container_id, None)
+        if secrets_dir is not None and self.secret_files is not None:
+            self.secret_files.remove(secrets_dir)
+
+    def wait_until_stopped(self, container_ids: Iterable[str], *, timeout: float) -> None:
+        """Wait (at most *timeout* seconds) until the engine no longer reports these containers
+        as running; Docker emits ``die`` just before it records the exit."""
+        deadline = time.monotonic() + timeout
+        for container_id in container_ids:
+            while time.monotonic() < deadline:
+                try:
+                    with _engine_errors("inspecting a container that died"):
+                        state = self.client.api.inspect_container(container_id).get("State") or {}
+                except (ActionFailedError, RuntimeUnavailableError):
+                    break  # gone, or no engine: the pass finds out for itself
+                if not state.get("Running") or state.get("Restarting"):
+                    break
+                time.sleep(0.02)
+
     def apply(self, action: Action, *, revision: str) -> ObservedContainer | None:
         if action.kind is ActionKind.KEEP:
             return None
@@ -178,8 +221,10 @@ class DockerRuntime:
         )
 
     def stop_container(self, container_id: str) -> None:
+        self._note_own_stop(container_id)
         with _engine_errors("stopping the old container"):
             self._stop(container_id)
+        faults.reached("old-stopped")
 
     def _stop(self, container_id: str) -> None:
         """Stop with the container's own stop timeout (its ``stopGracePeriod``, else the
@@ -190,10 +235,15 @@ class DockerRuntime:
         self.client.api.stop(container_id, timeout=timeout)
 
     def restart_container(self, container_id: str) -> None:
+        with self._own_stops_lock:  # running again: its next death is news
+            self._own_stops.pop(container_id, None)
         with _engine_errors("starting the old container again"):
             self.client.api.start(container_id)
 
     def remove_container(self, container_id: str, *, name: str) -> None:
+        if not name.endswith(STAGING_SUFFIX):  # the old container of a start-first replace
+            with contextlib.suppress(ActionFailedError):
+                self.stop_container(container_id)
         self._stop_and_remove(container_id, name=name)
 
     def rename_container(self, container_id: str, *, name: str) -> None:
@@ -222,15 +272,20 @@ class DockerRuntime:
                 service,
                 name=name,
                 revision=revision,
+                source=self.source,
                 secrets_dir=secrets_dir,
                 publish_address=self.publish_address,
                 stop_grace_seconds=self.grace_seconds,
                 bind_sources=self._bind_sources(service),
             )
             container = self._create_on_networks(service, name=name, kwargs=kwargs)
+            if name.endswith(STAGING_SUFFIX):
+                faults.reached("created")
             with _engine_errors(f"starting {name}"):
                 container.start()
                 container.reload()
+            if name.endswith(STAGING_SUFFIX):
+                faults.reached("started")
         except ActionFailedError:
             if container is not None:
                 with contextlib.suppress(docker.errors.APIError, requests.RequestException):
@@ -311,6 +366,7 @@ class DockerRuntime:
         raise AssertionError("unreachable")
 
     def _stop_and_remove(self, container_id: str, *, name: str) -> None:
+        self._note_own_stop(container_id)
         with _engine_errors(f"removing {name}"):
             try:
                 self._stop(container_id)
@@ -334,7 +390,8 @@ def _engine_errors(doing: str, *, image: str | None = None) -> Iterator[None]:
     except docker.errors.APIError as exc:
         if exc.status_code == 409 and "name" in str(exc.explanation or ""):
             raise ActionFailedError(
-                f"{doing}: the name is taken by a container gitberth does not manage"
+                f"{doing}: the name is taken by a container this source does not manage "
+                "(another gitberth source's, or not gitberth's)"
             ) from exc
         raise ActionFailedError(f"{doing}: {exc.explanation or exc}") from exc
     except (requests.ConnectionError, docker.errors.DockerException, OSError) as exc:

@@ -12,7 +12,7 @@ from typing import Any
 
 from gitberth.core.container_options import DEFAULT_PUBLISH_ADDRESS, ContainerOptions, PortBinding
 from gitberth.core.models import ResolvedService, app_network_name, volume_engine_name
-from gitberth.runtime.base import LABEL_APP, LABEL_REVISION, LABEL_SERVICE, LABEL_SPEC_HASH
+from gitberth.runtime.base import LABEL_REVISION, LABEL_SERVICE, LABEL_SPEC_HASH, resource_labels
 
 SECRETS_MOUNT_POINT = "/run/secrets"
 PUBLISH_ADDRESS = DEFAULT_PUBLISH_ADDRESS
@@ -20,12 +20,12 @@ SECURITY_OPTIONS = ("no-new-privileges",)
 """Set on every container: a setuid binary inside cannot gain privileges its parent lacks."""
 
 
-def labels_for(service: ResolvedService, *, revision: str) -> dict[str, str]:
-    """The manifest's own labels plus the ownership contract: the four ``gitberth.*`` labels
-    mark a container as gitberth's (a manifest cannot set any ``gitberth.*`` key)."""
+def labels_for(service: ResolvedService, *, revision: str, source: str) -> dict[str, str]:
+    """The manifest's own labels plus the ownership contract: the five ``gitberth.*`` labels
+    mark a container as gitberth's, and whose (a manifest cannot set any ``gitberth.*`` key)."""
     return {
         **dict(service.spec.options.labels),
-        LABEL_APP: service.app,
+        **resource_labels(source=source, app=service.app),
         LABEL_SERVICE: service.service,
         LABEL_SPEC_HASH: service.spec_hash,
         LABEL_REVISION: revision,
@@ -37,6 +37,7 @@ def to_create_kwargs(
     *,
     name: str,
     revision: str,
+    source: str,
     secrets_dir: str | None = None,
     publish_address: str = PUBLISH_ADDRESS,
     stop_grace_seconds: int | None = None,
@@ -55,7 +56,7 @@ def to_create_kwargs(
     kwargs: dict[str, Any] = {
         "image": spec.image,
         "name": name,
-        "labels": labels_for(service, revision=revision),
+        "labels": labels_for(service, revision=revision, source=source),
         "environment": {k: v.value.get_secret_value() for k, v in sorted(service.env.items())},
         "detach": True,
     }

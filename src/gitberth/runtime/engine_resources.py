@@ -31,6 +31,7 @@ from gitberth.runtime.base import (
     LABEL_APP,
     LABEL_MANAGED,
     LABEL_NETWORK,
+    LABEL_SOURCE,
     LABEL_VOLUME,
     PullRequest,
     resource_labels,
@@ -39,23 +40,33 @@ from gitberth.runtime.base import (
 PullKey = tuple[str, str, str | None]
 
 
-def app_network_labels(app: str) -> dict[str, str]:
-    return resource_labels(**{LABEL_APP: app, LABEL_NETWORK: "app"})
+def app_network_labels(app: str, *, source: str) -> dict[str, str]:
+    return resource_labels(source=source, app=app, **{LABEL_MANAGED: "true", LABEL_NETWORK: "app"})
 
 
-def shared_network_labels(name: str) -> dict[str, str]:
-    return resource_labels(**{LABEL_NETWORK: "shared"})
+def shared_network_labels(*, source: str) -> dict[str, str]:
+    """A shared network records the source that created it, but any gitberth source may join
+    it (sharing across teams is what it is for); only its creator removes it."""
+    return resource_labels(source=source, **{LABEL_MANAGED: "true", LABEL_NETWORK: "shared"})
 
 
-def volume_labels(app: str, volume: str) -> dict[str, str]:
-    return resource_labels(**{LABEL_APP: app, LABEL_VOLUME: volume})
+def volume_labels(app: str, volume: str, *, source: str) -> dict[str, str]:
+    return resource_labels(source=source, app=app, **{LABEL_MANAGED: "true", LABEL_VOLUME: volume})
+
+
+def foreign_source(labels: dict[str, str], *, source: str) -> str | None:
+    """The other gitberth source that owns a resource, or None when it is this one's (or was
+    made before resources carried a source)."""
+    owner = labels.get(LABEL_SOURCE)
+    return owner if owner is not None and owner != source else None
 
 
 class EngineResources:
     """Creates and removes gitberth's networks and volumes, and pulls images, on one engine."""
 
-    def __init__(self, client: Callable[[], docker.DockerClient]) -> None:
+    def __init__(self, client: Callable[[], docker.DockerClient], *, source: str) -> None:
         self._client = client
+        self.source = source
         self._lock = threading.Lock()
         self._networks: set[str] = set()
         self._volumes: set[str] = set()
@@ -68,26 +79,37 @@ class EngineResources:
 
     def ensure_networks(self, *, app: str, shared: Sequence[str]) -> None:
         """The app's own network and every shared one it names exist (created if missing)."""
-        self._ensure_network(app_network_name(app), labels=app_network_labels(app))
+        self._ensure_network(
+            app_network_name(app), labels=app_network_labels(app, source=self.source), own=True
+        )
         for name in shared:
-            self._ensure_network(name, labels=shared_network_labels(name))
+            self._ensure_network(name, labels=shared_network_labels(source=self.source), own=False)
 
     def forget_network(self, name: str) -> None:
         """Drop *name* from the cache (it vanished behind gitberth's back)."""
         with self._lock:
             self._networks.discard(name)
 
-    def _ensure_network(self, name: str, *, labels: dict[str, str]) -> None:
+    def _ensure_network(self, name: str, *, labels: dict[str, str], own: bool) -> None:
+        """Create *name* unless it exists; an existing one must be gitberth's, and an app's
+        own network (*own*) must be this source's."""
         with self._lock:
             if name in self._networks:
                 return
             with _engine(f"preparing network {name}"):
                 existing = [n for n in self.api.networks(names=[name]) if n.get("Name") == name]
                 if existing:
-                    if (existing[0].get("Labels") or {}).get(LABEL_MANAGED) != "true":
+                    found = existing[0].get("Labels") or {}
+                    if found.get(LABEL_MANAGED) != "true":
                         raise ActionFailedError(
                             f"network {name} exists and was not created by gitberth; "
                             "rename the network in the manifest or remove that one"
+                        )
+                    other = foreign_source(found, source=self.source)
+                    if own and other is not None:
+                        raise ActionFailedError(
+                            f"network {name} belongs to another gitberth source ({other}); "
+                            "two sources cannot deploy an app of the same name on one engine"
                         )
                 else:
                     self.api.create_network(name, driver="bridge", labels=labels)
@@ -97,7 +119,9 @@ class EngineResources:
         if not changed:
             return
         with _engine("listing networks"):
-            rows = self.api.networks(filters={"label": f"{LABEL_MANAGED}=true"})
+            rows = self.api.networks(
+                filters={"label": [f"{LABEL_MANAGED}=true", f"{LABEL_SOURCE}={self.source}"]}
+            )
         for row in rows:
             name = str(row.get("Name"))
             if name in keep:
@@ -123,13 +147,19 @@ class EngineResources:
                 try:
                     found = self.api.inspect_volume(engine_name)
                 except docker.errors.NotFound:
-                    self.api.create_volume(engine_name, labels=volume_labels(app, volume))
+                    self.api.create_volume(
+                        engine_name, labels=volume_labels(app, volume, source=self.source)
+                    )
                 else:
                     labels = found.get("Labels") or {}
-                    if labels.get(LABEL_MANAGED) != "true" or labels.get(LABEL_APP) != app:
+                    if (
+                        labels.get(LABEL_MANAGED) != "true"
+                        or labels.get(LABEL_APP) != app
+                        or foreign_source(labels, source=self.source) is not None
+                    ):
                         raise ActionFailedError(
                             f"volume {engine_name} exists and is not app {app}'s gitberth "
-                            "volume; gitberth never adopts data it did not create"
+                            "volume of this source; gitberth never adopts data it did not create"
                         )
             self._volumes.add(engine_name)
 
