@@ -52,7 +52,11 @@ def primary_baseline(scenario: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def samples_table(scenario: dict[str, Any]) -> list[str]:
-    baseline = primary_baseline(scenario)
+    """min/median/max per series; ratios against the scenario's baseline of the same unit."""
+    primary = primary_baseline(scenario)
+    baselines = {s["unit"]: s for s in reversed(scenario["series"]) if s["role"] == "baseline"}
+    if primary is not None:
+        baselines[primary["unit"]] = primary
     lines = [
         "| series | role | n | min | median | max | ratio to baseline (medians) |",
         "|---|---|---:|---:|---:|---:|---:|",
@@ -60,8 +64,9 @@ def samples_table(scenario: dict[str, Any]) -> list[str]:
     for series in scenario["series"]:
         samples = [float(v) for v in series["samples"]]
         unit = series["unit"]
+        baseline = baselines.get(unit)
         ratio = "–"
-        if baseline is not None and series["role"] != "observed" and baseline["unit"] == unit:
+        if baseline is not None and series["role"] != "observed":
             theirs = statistic([float(v) for v in baseline["samples"]], "median")
             if theirs and samples:
                 ratio = f"{statistic(samples, 'median') / theirs:.2f}×"
@@ -99,7 +104,7 @@ def chart(scenario: dict[str, Any], path: Path) -> None:
         chosen = [s for s in scenario["series"] if s["unit"] == unit and s["samples"]]
         scale = 1000.0 if unit == "s" else 1.0
         data = [[float(v) * scale for v in s["samples"]] for s in chosen]
-        axis.boxplot(data, vert=False, widths=0.5, showfliers=False)
+        axis.boxplot(data, orientation="horizontal", widths=0.5, showfliers=False)
         for row, values in enumerate(data, start=1):
             axis.scatter(values, [row] * len(values), s=10, alpha=0.6)
         axis.set_yticks(range(1, len(chosen) + 1), [s["name"] for s in chosen], fontsize=8)

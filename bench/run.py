@@ -48,6 +48,7 @@ from bench.record import evaluate, load_average, machine_facts, validate  # noqa
 from gitberth.loop import Loop, LoopSettings  # noqa: E402
 from gitberth.runtime.base import LABEL_MANAGED, OWNERSHIP_LABELS  # noqa: E402
 from gitberth.runtime.docker import DockerRuntime  # noqa: E402
+from gitberth.source_id import source_id
 from gitberth.state import StateDir, open_database  # noqa: E402
 from gitberth.status import StatusStore  # noqa: E402
 
@@ -381,9 +382,12 @@ def serve_converge(
 
 def noop_passes(repo: GitRepo, state: Path, rounds: int) -> tuple[list[float], list[float]]:
     db = open_database(StateDir(state))
+    settings = LoopSettings(repo=str(repo.path), state_dir=state)
+    # The same source as serve's, so the loop owns what serve deployed.
+    source = source_id(settings.repo, branch=settings.branch, apps_dir=settings.apps_dir)
     loop = Loop(
-        settings=LoopSettings(repo=str(repo.path), state_dir=state),
-        runtime=DockerRuntime(source="bench", grace_seconds=2),
+        settings=settings,
+        runtime=DockerRuntime(source=source, grace_seconds=2),
         status=StatusStore(db),
     )
     first = loop.run_pass()
