@@ -48,7 +48,7 @@ from bench.record import evaluate, load_average, machine_facts, validate  # noqa
 from gitberth.loop import Loop, LoopSettings  # noqa: E402
 from gitberth.runtime.base import LABEL_MANAGED, OWNERSHIP_LABELS  # noqa: E402
 from gitberth.runtime.docker import DockerRuntime  # noqa: E402
-from gitberth.source_id import source_id
+from gitberth.source_id import source_id  # noqa: E402
 from gitberth.state import StateDir, open_database  # noqa: E402
 from gitberth.status import StatusStore  # noqa: E402
 
