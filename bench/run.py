@@ -21,6 +21,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 import traceback
@@ -607,6 +608,20 @@ def main() -> int:
         "machine": machine_facts(),
         "scenarios": [],
     }
+    # Bytecode caches exist on every installed copy (pip compiles them); this host may set
+    # PYTHONDONTWRITEBYTECODE, which would make every `gitberth` process compile its imports.
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "compileall",
+            "-q",
+            str(ROOT / "src"),
+            sysconfig.get_paths()["purelib"],
+        ],
+        capture_output=True,
+        check=False,
+    )
     for name in args.only or list(SCENARIOS):
         print(f"bench: {name}{' (quick)' if args.quick else ''} …", flush=True)
         started = time.perf_counter()
