@@ -136,6 +136,11 @@ def render_markdown(run: dict[str, Any], *, json_name: str, charts_dir: str) -> 
         )
         + ".",
         "",
+        "The targets are set at 1,000 apps and 1,000 manifests; each scenario's parameters say "
+        "the scale it ran at (`GITBERTH_BENCH_APPS` lowers the app count where the engine's "
+        "address pool or the time at hand is smaller), and a target met at a smaller scale "
+        "is not proof at the full one.",
+        "",
         "## Machine",
         "",
         f"- host `{machine['host']}`: {machine['cores']} cores, {machine['ram_mib']} MiB RAM, "
