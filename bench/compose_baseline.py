@@ -7,6 +7,7 @@ like the apps gitberth deploys in the same run.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -34,10 +35,20 @@ def compose_file(*, services: int, changed_value: str, prefix: str = "svc") -> s
     return "\n".join(lines) + "\n"
 
 
+def parallel_limit(project_dir: Path) -> int:
+    """docker-compose 1.x deadlocks on ``up`` when a project has more services than its
+    parallel limit (64): service-level tasks hold every slot while waiting for their
+    container-level tasks. Its documented remedy is a limit above the service count."""
+    file = project_dir / "docker-compose.yml"
+    services = file.read_text().count(f"    image: {IMAGE}") if file.exists() else 0
+    return max(64, 2 * services + 8)
+
+
 def compose(project_dir: Path, *arguments: str) -> None:
     done = subprocess.run(
         ["docker-compose", "--no-ansi", "-p", project_dir.name, *arguments],
         cwd=project_dir,
+        env={**os.environ, "COMPOSE_PARALLEL_LIMIT": str(parallel_limit(project_dir))},
         capture_output=True,
         text=True,
         check=False,
