@@ -14,7 +14,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from bench import record, report
+from bench import compose_baseline, record, report
 
 SAMPLE = Path(__file__).parent / "data" / "bench-run.json"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -137,3 +137,19 @@ class TestReadme:
     def test_the_projects_readme_has_the_block(self) -> None:
         text = (Path(__file__).parents[2] / "README.md").read_text()
         assert report.README_START in text and report.README_END in text
+
+
+class TestComposeBaseline:
+    def test_one_line_differs_between_rounds_and_only_in_the_first_service(self) -> None:
+        before = compose_baseline.compose_file(services=3, changed_value="1").splitlines()
+        after = compose_baseline.compose_file(services=3, changed_value="2").splitlines()
+        changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
+        assert changed == [("      ROUND: '1'", "      ROUND: '2'")]
+        assert before.index("      ROUND: '1'") < before.index("  svc0001:")
+
+    def test_the_parallel_limit_is_above_the_service_count(self, tmp_path: Path) -> None:
+        # docker-compose 1.x deadlocks on `up` with more services than its parallel limit.
+        (tmp_path / "docker-compose.yml").write_text(
+            compose_baseline.compose_file(services=1000, changed_value="x")
+        )
+        assert compose_baseline.parallel_limit(tmp_path) > 1000
