@@ -84,16 +84,12 @@ def refuse_credentials_in_url(url: str, *, option: str = "--repo-credentials") -
     An https URL may carry none (a token alone as user name is a credential too); an ssh URL
     may name its user (``git@host``), which is not secret, but not a password.
     """
-    if "://" in url:
-        parts = urlsplit(url)
-        userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
-        host = parts.netloc.rpartition("@")[2]
-        carries = bool(userinfo) and (":" in userinfo or not is_ssh_url(url))
-        shown = f"{parts.scheme}://{host}{parts.path}"
-    else:
-        userinfo = url.split(":", 1)[0].rpartition("@")[0]
-        carries = ":" in userinfo
-        shown = url.split(":", 1)[0].rpartition("@")[2] + ":" + url.split(":", 1)[-1]
+    if "://" not in url:
+        return  # scp-like ``user@host:path``: the user name is not a secret, and has no password
+    parts = urlsplit(url)
+    userinfo, _, host = parts.netloc.rpartition("@")
+    carries = bool(userinfo) and (":" in userinfo or not is_ssh_url(url))
+    shown = f"{parts.scheme}://{host}{parts.path}"
     if not carries:
         return
     keys = SSH_KEYS if is_ssh_url(url) else HTTPS_KEYS
@@ -178,7 +174,9 @@ def askpass_program() -> str:
 
 
 @contextlib.contextmanager
-def git_environment(credentials: GitCredentials | None, *, ram_dir: Path) -> Iterator[dict[str, str]]:
+def git_environment(
+    credentials: GitCredentials | None, *, ram_dir: Path
+) -> Iterator[dict[str, str]]:
     """Environment additions for one Git command using *credentials*; the files they point at
     exist only until the ``with`` block ends."""
     if credentials is None:
@@ -256,8 +254,10 @@ def explain_failure(stderr: str, *, credentials: GitCredentials | None) -> str |
         )
     if "Permission denied" in stderr and "publickey" in stderr:
         return f"the server refused the SSH key of {secret} (Permission denied)"
-    if "Authentication failed" in stderr or "could not read Username" in stderr or (
-        "401" in stderr and "http" in stderr.lower()
+    if (
+        "Authentication failed" in stderr
+        or "could not read Username" in stderr
+        or ("401" in stderr and "http" in stderr.lower())
     ):
         if credentials is None:
             return "the server asks for credentials: name a credentials secret (--repo-credentials)"

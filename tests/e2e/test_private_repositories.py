@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ import docker
 import httpx
 import pytest
 
-from tests.e2e.conftest import Server, StartServer
+from tests.e2e.conftest import Server, StartServer, run_cli
 from tests.support.gitrepo import app_yaml
 from tests.support.gitservers import (
     BareRepo,
@@ -234,7 +235,10 @@ def test_https_with_basic_auth_uses_the_secret_and_a_rotated_password_from_the_n
         with server.client() as api:
             api.post(
                 "/secrets",
-                json={"name": CREDENTIALS, "data": {"USERNAME": "deployer", "PASSWORD": "wrong-SENTINEL-a9"}},
+                json={
+                    "name": CREDENTIALS,
+                    "data": {"USERNAME": "deployer", "PASSWORD": "wrong-SENTINEL-a9"},
+                },
             ).raise_for_status()
         error = refused_then_nothing_pruned(
             server, bare, clean_engine, expect="authentication failed"
@@ -281,7 +285,9 @@ def test_ssh_with_a_deploy_key_pins_the_host_key_and_refuses_a_changed_one(
         server = start(start_server, url=ssh_server.url(bare), data=secret(key))
         follow_clone_hook_and_deploy(server, bare, clean_engine)
         with server.client() as api:
-            api.post("/secrets", json={"name": CREDENTIALS, "data": secret(wrong)}).raise_for_status()
+            api.post(
+                "/secrets", json={"name": CREDENTIALS, "data": secret(wrong)}
+            ).raise_for_status()
         error = refused_then_nothing_pruned(
             server, bare, clean_engine, expect="refused the SSH key"
         )
@@ -290,7 +296,9 @@ def test_ssh_with_a_deploy_key_pins_the_host_key_and_refuses_a_changed_one(
         ssh_server.authorize(rotated)
         with server.client() as api:
             rotated_secret = secret(rotated, SSH_PASSPHRASE="phrase-SENTINEL-5e")
-            api.post("/secrets", json={"name": CREDENTIALS, "data": rotated_secret}).raise_for_status()
+            api.post(
+                "/secrets", json={"name": CREDENTIALS, "data": rotated_secret}
+            ).raise_for_status()
         wait_until(lambda: not running(clean_engine, "first-1"), timeout=20)
         wait_until(lambda: source_error(server) == "")
 
@@ -299,7 +307,9 @@ def test_ssh_with_a_deploy_key_pins_the_host_key_and_refuses_a_changed_one(
         ssh_server.start()
         bare.commit(remove=("apps/second.yaml",))
         hook(server)
-        error = wait_until(lambda: "host key changed" in source_error(server) and source_error(server))
+        error = wait_until(
+            lambda: "host key changed" in source_error(server) and source_error(server)
+        )
         assert "refused" in error
         assert running(clean_engine, "second-1"), "nothing is pruned on a refused host key"
     assert_nowhere(sentinels, server=server, sampler=sampler)
@@ -322,3 +332,46 @@ def test_a_url_with_credentials_in_it_is_refused_and_the_secret_explained(tmp_pa
     assert "USERNAME and PASSWORD" in message
     assert "tok-SENTINEL-31" not in result.stderr + result.stdout
     assert not list((tmp_path / "state").rglob("*.git"))
+
+
+def test_while_sealed_fetching_pauses_with_a_reason_and_the_last_revision_stays_applied(
+    start_server: StartServer, http_server: GitHttpServer, bare: BareRepo, clean_engine: Any
+) -> None:
+    printed: list[str] = []
+
+    def init_shamir(state_dir: Path) -> None:
+        args = ("init", "--state-dir", str(state_dir), "--shares", "1", "--threshold", "1")
+        printed.append(run_cli(*args))
+
+    server = start_server(
+        setup=init_shamir,
+        repo=http_server.url("deploys"),
+        extra_args=(
+            *SERVE_ARGS,
+            "--webhook-secret",
+            HOOK_SECRET,
+            "--repo-credentials",
+            CREDENTIALS,
+        ),
+    )
+    share = re.findall(r"^share \d+: (\S+)$", printed[0], flags=re.MULTILINE)[0]
+    assert "sealed" in wait_until(lambda: "sealed" in source_error(server) and source_error(server))
+    with server.client() as api:
+        assert api.post("/admin/unseal", json={"key": share}).json()["sealed"] is False
+        data = {"USERNAME": "deployer", "PASSWORD": http_server.password}
+        api.post("/secrets", json={"name": CREDENTIALS, "data": data}).raise_for_status()
+    wait_until(lambda: running(clean_engine, "first-1"), timeout=30)
+
+    with server.client() as api:
+        api.post("/admin/seal").raise_for_status()
+    bare.commit({"apps/second.yaml": app_yaml("second")}, remove=("apps/first.yaml",))
+    hook(server)
+    error = wait_until(lambda: "sealed" in source_error(server) and source_error(server))
+    assert "pauses until an operator unseals" in error and CREDENTIALS in error
+    assert running(clean_engine, "first-1") and not running(clean_engine, "second-1")
+
+    with server.client() as api:
+        assert api.post("/admin/unseal", json={"key": share}).json()["sealed"] is False
+    hook(server)
+    wait_until(lambda: running(clean_engine, "second-1") and not running(clean_engine, "first-1"))
+    wait_until(lambda: source_error(server) == "")

@@ -141,7 +141,7 @@ server.modules = ("mod_alias", "mod_auth", "mod_authn_file", "mod_cgi", "mod_set
 server.document-root = "{self.root}"
 server.bind = "127.0.0.1"
 server.port = {self.port}
-server.errorlog = "{self.root / 'lighttpd-error.log'}"
+server.errorlog = "{self.root / "lighttpd-error.log"}"
 alias.url = ("/git/" => "{GIT_HTTP_BACKEND}/")
 $HTTP["url"] =~ "^/git/" {{
     cgi.assign = ("" => "")
@@ -230,7 +230,7 @@ Port {self.port}
 ListenAddress 127.0.0.1
 HostKey {self.host_key}
 PidFile none
-AuthorizedKeysFile {self.root / 'authorized_keys'}
+AuthorizedKeysFile {self.root / "authorized_keys"}
 StrictModes no
 PubkeyAuthentication yes
 PasswordAuthentication no
