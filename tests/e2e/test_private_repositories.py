@@ -312,6 +312,16 @@ def test_ssh_with_a_deploy_key_pins_the_host_key_and_refuses_a_changed_one(
         )
         assert "refused" in error
         assert running(clean_engine, "second-1"), "nothing is pruned on a refused host key"
+
+        elsewhere = ssh_server.known_hosts_line().replace(f":{ssh_server.port} ", ":1 ")
+        unknown = {**rotated_secret, "KNOWN_HOSTS": elsewhere}
+        with server.client() as api:
+            api.post("/secrets", json={"name": CREDENTIALS, "data": unknown}).raise_for_status()
+        error = wait_until(
+            lambda: "not in KNOWN_HOSTS" in source_error(server) and source_error(server)
+        )
+        assert "unknown host key is refused" in error
+        assert running(clean_engine, "second-1")
     assert_nowhere(sentinels, server=server, sampler=sampler)
 
 
