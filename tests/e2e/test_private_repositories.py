@@ -385,3 +385,19 @@ def test_while_sealed_fetching_pauses_with_a_reason_and_the_last_revision_stays_
     hook(server)
     wait_until(lambda: running(clean_engine, "second-1") and not running(clean_engine, "first-1"))
     wait_until(lambda: source_error(server) == "")
+
+
+def test_credentials_for_a_local_path_are_refused_as_a_mistake(tmp_path: Path) -> None:
+    from tests.e2e.conftest import GITBERTH, free_port
+
+    repo = BareRepo.create(tmp_path, "local")
+    result = subprocess.run(
+        [
+            GITBERTH, "serve", "--state-dir", str(tmp_path / "state"),
+            "--listen", f"127.0.0.1:{free_port()}",
+            "--repo", str(repo.work.path), "--repo-credentials", CREDENTIALS,
+        ],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "is a local path: credentials are for a remote URL" in " ".join(result.stderr.split())
