@@ -31,6 +31,7 @@ from pathlib import Path
 from gitberth.core.errors import ConfigError
 from gitberth.core.models import ResolvedValue, is_env_name
 from gitberth.defaults import DEFAULT_SECRETS_ROOT
+from gitberth.git_credentials import CREDENTIALS_PREFIX
 
 RAM_FILESYSTEMS = frozenset({"tmpfs", "ramfs"})
 ROOT_MODE = 0o700
@@ -198,6 +199,8 @@ class SecretFilesRoot:
         if not self.root.is_dir():
             return removed
         for entry in self.root.iterdir():
+            if entry.name.startswith(CREDENTIALS_PREFIX):
+                continue  # a Git command's credentials, removed by that command itself
             if entry not in keep and not entry.is_symlink() and entry.is_dir():
                 _remove_tree(entry)
                 removed.append(entry)
