@@ -4,7 +4,7 @@
 # reachable there.
 #
 #   docker build -t gitberth .
-#   docker build --build-arg BASE_IMAGE=gitberth/base-python:bookworm -t gitberth .
+#   docker build --build-arg BASE_IMAGE="$(scripts/base-image.sh)" -t gitberth .
 ARG BASE_IMAGE=python:3.12-slim-bookworm
 
 # ---- build: the wheel and a virtualenv holding it and its dependencies ----------------------
@@ -31,12 +31,13 @@ RUN if [ -f /src/build-ca.pem ]; then export PIP_CERT=/src/build-ca.pem; fi \
 # ---- runtime: the virtualenv, git, and an unprivileged user ---------------------------------
 FROM ${BASE_IMAGE}
 ARG GITBERTH_UID=10001
-# gitberth drives Git through the git binary; a base that ships it (like CI's) skips apt.
+# gitberth drives Git through the git binary (and ssh for ssh:// sources); a base that ships
+# both (like CI's) skips apt.
 # The repo is a bind mount owned by someone else on the host: trust it (safe.directory), as
 # the operator chose to mount it.
-RUN if ! command -v git >/dev/null 2>&1; then \
+RUN if ! command -v git >/dev/null 2>&1 || ! command -v ssh >/dev/null 2>&1; then \
         apt-get update -qq \
-        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends git ca-certificates >/dev/null \
+        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends git ca-certificates openssh-client >/dev/null \
         && rm -rf /var/lib/apt/lists/*; \
     fi \
     && groupadd --system --gid "${GITBERTH_UID}" gitberth \

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Make a local Debian base image with python3 for building gitberth's own Dockerfile when no
 # image registry is reachable (CI, tests): debootstrap a minimal bookworm with python3,
-# python3-venv and git, then `docker import` it. Usage: base-image.sh [NAME]
-# (default gitberth/base-python:bookworm); prints the image name.
+# python3-venv, git and an ssh client (for ssh:// sources), then `docker import` it.
+# Usage: base-image.sh [NAME] (default gitberth/base-python:bookworm-<hash of the package
+# list>, so a changed list never reuses an older base); prints the image name.
 #
 # Cached twice, so the debootstrap (about a minute) runs once per machine: the imported image
 # stays on the engine and is reused when present, and the root file system is kept as a tarball
 # in $GITBERTH_CACHE_DIR (default /var/cache/gitberth), so a fresh engine imports it in seconds.
 set -euo pipefail
-name="${1:-gitberth/base-python:bookworm}"
+packages="python3,python3-venv,git,ca-certificates,openssh-client"
+packages_hash="$(printf '%s' "$packages" | sha256sum | cut -c1-8)"
+name="${1:-gitberth/base-python:bookworm-$packages_hash}"
 cache_dir="${GITBERTH_CACHE_DIR:-/var/cache/gitberth}"
-tarball="$cache_dir/base-python-bookworm.tar"
+tarball="$cache_dir/base-python-bookworm-$packages_hash.tar"
 mirror="${GITBERTH_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 
 if docker image inspect "$name" >/dev/null 2>&1; then
@@ -37,7 +40,7 @@ if [ ! -s "$tarball" ]; then
   cleanup() { unmount_tree; rm -rf --one-file-system "$rootfs" "$tarball.partial"; }
   trap cleanup EXIT
   echo "base-image: debootstrap bookworm into $rootfs (about a minute, once per machine)" >&2
-  debootstrap --variant=minbase --include=python3,python3-venv,git,ca-certificates \
+  debootstrap --variant=minbase --include="$packages" \
     bookworm "$rootfs" "$mirror" >"$cache_dir/debootstrap.log" 2>&1 || {
     echo "base-image: debootstrap failed; see $cache_dir/debootstrap.log" >&2
     exit 1

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install what is missing on a fresh Debian machine: Debian's docker.io, busybox-static, git,
 # chromium (the dashboard's browser tests drive it), debootstrap (a local base for gitberth's
-# own image), docker-registry and apache2-utils (the pull tests' registry), docker-compose (the
-# benchmarks' baseline), python3-venv, and
+# own image), docker-registry and apache2-utils (the pull tests' registry), lighttpd and
+# openssh-server (the private Git repository tests' servers), docker-compose (the benchmarks'
+# baseline), python3-venv, and
 # the project's virtualenv
 # (.venv) with its dev tools. Idempotent and quiet when everything is already there.
 set -euo pipefail
@@ -20,6 +21,11 @@ command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)  # the base of 
 # A real image registry for the pull tests, with htpasswd (bcrypt) authentication.
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+# Real Git servers for the private-repository tests: smart HTTP behind lighttpd (basic auth),
+# and OpenSSH (its client also carries gitberth's ssh remotes).
+command -v lighttpd >/dev/null 2>&1 || missing+=(lighttpd)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
 # The benchmarks' baseline: what people run instead of gitberth (make bench).
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 if [ ${#missing[@]} -gt 0 ]; then

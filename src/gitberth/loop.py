@@ -37,9 +37,21 @@ import requests
 import watchfiles
 
 from gitberth.core.container_options import PublishPolicy
-from gitberth.core.errors import GitberthError, RuntimeUnavailableError, StorageFullError
+from gitberth.core.errors import (
+    ConfigError,
+    GitberthError,
+    RuntimeUnavailableError,
+    StorageFullError,
+)
 from gitberth.core.plan import DesiredState
-from gitberth.defaults import DEFAULT_APPS_DIR, DEFAULT_BRANCH, DEFAULT_INTERVAL, DEFAULT_WORKERS
+from gitberth.defaults import (
+    DEFAULT_APPS_DIR,
+    DEFAULT_BRANCH,
+    DEFAULT_INTERVAL,
+    DEFAULT_SECRETS_ROOT,
+    DEFAULT_WORKERS,
+)
+from gitberth.git_credentials import CredentialsLoader, store_loader
 from gitberth.metrics import LoopMetrics
 from gitberth.reconciler import (
     ActionEvent,
@@ -106,6 +118,10 @@ class LoopSettings:
     docker_events: bool = True
     publish: PublishPolicy = field(default_factory=PublishPolicy)
     """The server's default publish address and the host ports it keeps for itself."""
+    credentials_secret: str | None = None
+    """The shared gitberth secret holding the remote's credentials (``--repo-credentials``)."""
+    secrets_dir: Path = DEFAULT_SECRETS_ROOT
+    """The RAM-backed directory where a Git command's credentials live while it runs."""
 
 
 class GitSource:
@@ -114,10 +130,27 @@ class GitSource:
     Every thread that reads through it (the loop, each deploy request) gets its own
     ``git.Repo`` (see :class:`~gitberth.source.RepoPerThread`)."""
 
-    def __init__(self, repo: str, *, state_dir: Path, branch: str, apps_dir: str) -> None:
+    def __init__(
+        self,
+        repo: str,
+        *,
+        state_dir: Path,
+        branch: str,
+        apps_dir: str,
+        credentials: CredentialsLoader | None = None,
+        secrets_dir: Path = DEFAULT_SECRETS_ROOT,
+    ) -> None:
         self.branch = branch
         self.apps_dir = apps_dir
-        self.remote = RemoteRepo(repo, state_dir=state_dir) if is_remote(repo) else None
+        if credentials is not None and not is_remote(repo):
+            raise ConfigError(
+                f"{repo} is a local path: credentials are for a remote URL (https or ssh)"
+            )
+        self.remote = (
+            RemoteRepo(repo, state_dir=state_dir, credentials=credentials, ram_dir=secrets_dir)
+            if is_remote(repo)
+            else None
+        )
         self.display = self.remote.display if self.remote else str(Path(repo).resolve())
         self._path = None if self.remote else Path(repo)
         self.repos = RepoPerThread(self._open)
@@ -155,6 +188,16 @@ class GitSource:
             return ()
         git_dir = Path(self.repo.git_dir).resolve()
         return (git_dir / "refs" / "heads" / self.branch, git_dir / "packed-refs")
+
+
+def _credentials_loader(settings: LoopSettings, secrets: SecretSource) -> CredentialsLoader | None:
+    """Reads the source's credentials secret from the store before every Git command."""
+    name = settings.credentials_secret
+    if name is None:
+        return None
+    return store_loader(
+        lambda: secrets.materials([(None, name)]), secret=name, url=sanitize(settings.repo)
+    )
 
 
 @dataclass
@@ -218,6 +261,8 @@ class Loop:
             state_dir=settings.state_dir,
             branch=settings.branch,
             apps_dir=settings.apps_dir,
+            credentials=_credentials_loader(settings, self.secrets),
+            secrets_dir=settings.secrets_dir,
         )
         self._events_client = events_client
         self._condition = threading.Condition()
@@ -265,7 +310,11 @@ class Loop:
             self._condition.notify_all()
 
     def secrets_changed(self, name: str, app_id: str | None) -> None:
-        """A ``ServerContext.on_secrets_changed`` subscriber: rebuild and reconcile."""
+        """A ``ServerContext.on_secrets_changed`` subscriber: rebuild and reconcile (and fetch
+        at once when it is the source's credentials secret, e.g. a rotated token)."""
+        if app_id is None and name == self.settings.credentials_secret:
+            self.trigger("credentials secret changed", fetch=True, read=True, rebuild=True)
+            return
         self.trigger("secret changed", rebuild=True)
 
     @property

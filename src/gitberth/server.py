@@ -52,6 +52,8 @@ class RepoSettings:
     rollout_timeout: float = DEFAULT_ROLLOUT_TIMEOUT
     workers: int = DEFAULT_WORKERS
     webhook_secret: str | None = None
+    repo_credentials: str | None = None
+    """The shared gitberth secret with the remote's credentials (``--repo-credentials``)."""
     publish_address: str = DEFAULT_PUBLISH_ADDRESS
     reserved_host_ports: frozenset[int] = frozenset()
     """Host ports no manifest may take: the API's own listen port."""
@@ -131,6 +133,8 @@ def build_loop(context: ServerContext, settings: RepoSettings, *, runtime: Docke
             interval=settings.interval,
             workers=settings.workers,
             publish=settings.publish,
+            credentials_secret=settings.repo_credentials,
+            secrets_dir=settings.secrets_dir,
         ),
         runtime=runtime,
         status=StatusStore(context.db),

@@ -85,6 +85,9 @@ class ContainerInfo:
     review compares it with the ``updatedAt`` of the secrets the container consumes."""
     health: str | None = None
     """The engine's health state: healthy, unhealthy, starting; None without a health check."""
+    volumes: list[str] = field(default_factory=list)
+    """Engine names of the app volumes it mounts (``<app>_<name>``), so status shows where an
+    app's data lives."""
 
     @classmethod
     def of(cls, container: ObservedContainer) -> ContainerInfo:
@@ -97,6 +100,7 @@ class ContainerInfo:
             url=container.url,
             created_at=iso_second(container.created_at),
             health=container.health,
+            volumes=list(container.volumes),
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -384,3 +384,21 @@ def test_the_apps_panel_shows_health_as_the_engine_reports_it(
     expect(sick).to_contain_text("(running, unhealthy)")
     expect(sick).to_contain_text("404 Not Found")
     tab.screenshot("health")
+
+
+@pytest.mark.docker
+def test_the_apps_panel_names_the_volumes_that_hold_an_apps_data(
+    start_server: StartServer, repo: GitRepo, clean_engine: docker.DockerClient, tab: Tab
+) -> None:
+    volume = "rollout: stopFirst\nvolumes: [{name: data, path: /data}]\n"
+    repo.commit({"apps/keeper.yaml": app_yaml("keeper", extra=volume)})
+    server = start_server(repo=repo.path, extra_args=("--grace", "2"))
+    page = tab.page
+    sign_in(tab, server)
+
+    keeper = page.locator('#apps-body tr[data-app="keeper"]')
+    expect(keeper).to_contain_text("Synced", timeout=DEPLOY_TIMEOUT_MS)
+    expect(keeper).to_contain_text("volumes: keeper_data")
+    apps = server.client().get("/apps").json()["apps"]
+    (state,) = [a for a in apps if a["name"] == "keeper"]
+    assert state["containers"][0]["volumes"] == ["keeper_data"]

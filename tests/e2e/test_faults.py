@@ -28,7 +28,7 @@ import pytest
 
 from gitberth.faults import ENV as KILL_AT
 from tests.e2e.conftest import Server, StartServer
-from tests.e2e.test_serve_loop import restart_dockerd
+from tests.support.engine import restart_dockerd
 from tests.support.gitrepo import GitRepo, app_yaml
 from tests.support.waiting import wait_until
 

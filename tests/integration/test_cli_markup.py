@@ -50,12 +50,13 @@ def test_apply_prints_a_repository_path_holding_markup_as_text(
     tmp_path: Path, clean_engine: docker.DockerClient
 ) -> None:
     repo = GitRepo(tmp_path / "repo[/bold]")
-    repo.commit({"apps/odd.yaml": app_yaml("odd", image="missing-image:1")})
+    # An image on a registry that does not answer (127.0.0.1:9): the pull fails, offline.
+    repo.commit({"apps/odd.yaml": app_yaml("odd", image="127.0.0.1:9/missing-image:1")})
     result = run("apply", "--repo", str(repo.path), "--grace", "1")
     assert result.returncode == 1
     assert "Traceback" not in result.stderr, result.stderr
     assert f"of {repo.path}" in result.stdout
-    assert "missing-image:1 is not present on the engine" in result.stdout
+    assert "pull 127.0.0.1:9/missing-image:1" in result.stderr
 
 
 def test_status_prints_names_and_errors_holding_markup_as_text(tmp_path: Path) -> None:

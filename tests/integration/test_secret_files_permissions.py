@@ -105,6 +105,20 @@ def test_files_of_a_container_with_a_numeric_user_belong_to_that_user(root_path:
     assert not directory.exists()
 
 
+def test_a_sweep_removes_only_its_own_sources_directories(root_path: Path) -> None:
+    """Two gitberth instances sharing one root (another repository, or another engine) never
+    sweep each other's files: each sees only its own containers."""
+    files = SecretFilesRoot(root_path)
+    ours = files.write(container_name="web-1", files={"K": value(SENTINEL)}, source="a1b2")
+    theirs = files.write(container_name="web-1", files={"K": value(SENTINEL)}, source="c3d4")
+    half_written = root_path / "..staging-c3d4.0123"
+    half_written.mkdir()
+    assert ours.name.startswith("a1b2.web-1.")
+    assert files.sweep(in_use=[], source="a1b2") == [ours]
+    assert theirs.exists() and half_written.exists()
+    assert sorted(files.sweep(in_use=[], source="c3d4")) == sorted([theirs, half_written])
+
+
 @pytest.mark.parametrize("user", ["app", "www-data:www-data"])
 def test_a_named_user_gets_files_any_user_of_its_container_can_read(
     root_path: Path, user: str

@@ -165,6 +165,15 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    repo_credentials: Annotated[
+        str | None,
+        typer.Option(
+            envvar="GITBERTH_REPO_CREDENTIALS",
+            help="gitberth secret (shared) with the remote's credentials: USERNAME and PASSWORD "
+            "(or TOKEN) for https, SSH_PRIVATE_KEY and KNOWN_HOSTS (and SSH_PASSPHRASE) for ssh",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API and run the reconcile loop on --repo (watch, fetch, self-heal)."""
     # FastAPI, uvicorn, the engine SDK and crypto load only here, so other verbs start fast.
@@ -202,6 +211,7 @@ def serve(
                 rollout_timeout=rollout_timeout,
                 workers=workers,
                 webhook_secret=webhook_secret,
+                repo_credentials=repo_credentials,
                 publish_address=publish_address,
                 reserved_host_ports=frozenset({port}),
                 allow_bind_under=tuple(allow_bind_under or ()),

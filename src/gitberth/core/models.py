@@ -233,7 +233,27 @@ def _check_rollout(rollout: str | None, *, host_port: int | None) -> str | None:
     return rollout
 
 
-class _WiringFields(_Strict):
+class _WiringRules(_Strict):
+    """The rollout and mount rules, shared by a service and the top level of an app (both carry
+    the wiring fields; the rules read ``hostPort``, declared before them)."""
+
+    @field_validator("rollout", check_fields=False)
+    @classmethod
+    def _rollout_rules(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _check_rollout(value, host_port=info.data.get("hostPort"))
+
+    @field_validator("volumes", check_fields=False)
+    @classmethod
+    def _volume_rules(cls, value: list[VolumeMount], info: ValidationInfo) -> list[VolumeMount]:
+        return _check_mounts(
+            value,
+            rollout=info.data.get("rollout"),
+            shared_volume_ok=bool(info.data.get("sharedVolumeOk")),
+            host_port=info.data.get("hostPort"),
+        )
+
+
+class _WiringFields(_WiringRules):
     """Networks, image pulls, volumes and rollout of one service (the top level of a
     single-service app, or one entry of ``services``)."""
 
@@ -261,21 +281,6 @@ class _WiringFields(_Strict):
     volumes: list[VolumeMount] = Field(
         default_factory=list, description="named volumes of the app, or allowed host paths"
     )
-
-    @field_validator("rollout")
-    @classmethod
-    def _rollout_rules(cls, value: str | None, info: ValidationInfo) -> str | None:
-        return _check_rollout(value, host_port=info.data.get("hostPort"))
-
-    @field_validator("volumes")
-    @classmethod
-    def _volume_rules(cls, value: list[VolumeMount], info: ValidationInfo) -> list[VolumeMount]:
-        return _check_mounts(
-            value,
-            rollout=info.data.get("rollout"),
-            shared_volume_ok=bool(info.data.get("sharedVolumeOk")),
-            host_port=info.data.get("hostPort"),
-        )
 
 
 _SERVICE_ONLY_WIRING = ("volumes", "rollout", "sharedVolumeOk")
@@ -355,7 +360,7 @@ class _AppFields(_Strict):
     services: list[ServiceManifest] | None = Field(default=None, min_length=1)
 
 
-class AppManifest(OptionFields, _AppFields):
+class AppManifest(OptionFields, _AppFields, _WiringRules):
     """An app: ``apps/<name>.yaml``, or the body of ``POST /deploy``.
 
     Either a single-service app (``image`` and friends at the top level) or a multi-service app
@@ -374,21 +379,6 @@ class AppManifest(OptionFields, _AppFields):
     def _host_port_rules(cls, value: int | None, info: ValidationInfo) -> int | None:
         _check_host_port(info.data.get("port"), value, info.data.get("replicas") or 1)
         return value
-
-    @field_validator("rollout")
-    @classmethod
-    def _rollout_rules(cls, value: str | None, info: ValidationInfo) -> str | None:
-        return _check_rollout(value, host_port=info.data.get("hostPort"))
-
-    @field_validator("volumes")
-    @classmethod
-    def _volume_rules(cls, value: list[VolumeMount], info: ValidationInfo) -> list[VolumeMount]:
-        return _check_mounts(
-            value,
-            rollout=info.data.get("rollout"),
-            shared_volume_ok=bool(info.data.get("sharedVolumeOk")),
-            host_port=info.data.get("hostPort"),
-        )
 
     @model_validator(mode="after")
     def _one_form(self) -> Self:

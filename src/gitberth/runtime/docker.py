@@ -148,7 +148,7 @@ class DockerRuntime:
         if self.secret_files is None:
             return
         self.observe()
-        self.secret_files.sweep(in_use=self._secret_dirs.values())
+        self.secret_files.sweep(in_use=self._secret_dirs.values(), source=self.source)
 
     def is_own_stop(self, container_id: str) -> bool:
         """True when gitberth itself stopped or removed this container (a replace, a prune):
@@ -264,6 +264,7 @@ class DockerRuntime:
                     container_name=name,
                     files=service.files,
                     user=service.spec.options.user or self._image_user(service.spec.image),
+                    source=self.source,
                 )
             )
         container = None

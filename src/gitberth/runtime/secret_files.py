@@ -31,6 +31,7 @@ from pathlib import Path
 from gitberth.core.errors import ConfigError
 from gitberth.core.models import ResolvedValue, is_env_name
 from gitberth.defaults import DEFAULT_SECRETS_ROOT
+from gitberth.git_credentials import CREDENTIALS_PREFIX
 
 RAM_FILESYSTEMS = frozenset({"tmpfs", "ramfs"})
 ROOT_MODE = 0o700
@@ -94,6 +95,10 @@ def filesystem_type(path: Path, *, mountinfo: str | None = None) -> str | None:
     return best_type
 
 
+STAGING_PREFIX = "..staging-"
+"""Directories still being written; renamed into place when complete."""
+
+
 class SecretFilesRoot:
     """The RAM-backed directory under which every container's secret files live."""
 
@@ -147,10 +152,13 @@ class SecretFilesRoot:
         container_name: str,
         files: Mapping[str, ResolvedValue],
         user: str | None = None,
+        source: str | None = None,
     ) -> Path:
         """Write one container's files into a new directory and return its path.
 
-        *user* is who the container runs as (see :func:`access_for`).
+        *user* is who the container runs as (see :func:`access_for`). *source* (the
+        ``gitberth.source`` id) prefixes the directory's name, so that several gitberth
+        instances sharing one root each sweep only their own (see :meth:`sweep`).
         """
         access = access_for(user)
         if not self._checked:
@@ -158,8 +166,9 @@ class SecretFilesRoot:
         for key in files:
             if not is_env_name(key):
                 raise ConfigError(f"secret key {key!r} is not a safe file name")
-        final = self.root / f"{container_name}.{random.token_hex(6)}"
-        staging = self.root / f"..staging-{random.token_hex(6)}"
+        owner = f"{source}." if source else ""
+        final = self.root / f"{owner}{container_name}.{random.token_hex(6)}"
+        staging = self.root / f"{STAGING_PREFIX}{owner}{random.token_hex(6)}"
         staging.mkdir(mode=0o700)
         try:
             for key, item in sorted(files.items()):
@@ -191,13 +200,22 @@ class SecretFilesRoot:
             return
         _remove_tree(target)
 
-    def sweep(self, *, in_use: Iterable[str]) -> list[Path]:
-        """Remove every directory no existing container mounts; return what was removed."""
+    def sweep(self, *, in_use: Iterable[str], source: str | None = None) -> list[Path]:
+        """Remove every directory no existing container mounts; return what was removed.
+
+        With *source*, only that source's directories (and its half-written ones) are
+        candidates: another gitberth sharing the root, following another repository or
+        driving another engine, has containers this one cannot see.
+        """
         keep = {Path(p) for p in in_use}
         removed: list[Path] = []
         if not self.root.is_dir():
             return removed
         for entry in self.root.iterdir():
+            if entry.name.startswith(CREDENTIALS_PREFIX):
+                continue  # a Git command's credentials, removed by that command itself
+            if source and not entry.name.removeprefix(STAGING_PREFIX).startswith(f"{source}."):
+                continue  # another instance's: never ours to judge
             if entry not in keep and not entry.is_symlink() and entry.is_dir():
                 _remove_tree(entry)
                 removed.append(entry)
