@@ -107,16 +107,20 @@ def test_files_of_a_container_with_a_numeric_user_belong_to_that_user(root_path:
 
 def test_a_sweep_removes_only_its_own_sources_directories(root_path: Path) -> None:
     """Two gitberth instances sharing one root (another repository, or another engine) never
-    sweep each other's files: each sees only its own containers."""
+    sweep each other's files: each sees only its own containers. A directory from before names
+    carried a source is an orphan to everyone."""
+    ours_id, theirs_id = "a1b2c3d4e5f60718", "0123456789abcdef"
     files = SecretFilesRoot(root_path)
-    ours = files.write(container_name="web-1", files={"K": value(SENTINEL)}, source="a1b2")
-    theirs = files.write(container_name="web-1", files={"K": value(SENTINEL)}, source="c3d4")
-    half_written = root_path / "..staging-c3d4.0123"
+    ours = files.write(container_name="web-1", files={"K": value(SENTINEL)}, source=ours_id)
+    theirs = files.write(container_name="web-1", files={"K": value(SENTINEL)}, source=theirs_id)
+    half_written = root_path / f"..staging-{theirs_id}.0123"
     half_written.mkdir()
-    assert ours.name.startswith("a1b2.web-1.")
-    assert files.sweep(in_use=[], source="a1b2") == [ours]
+    legacy = root_path / "web-2.0123456789ab"
+    legacy.mkdir()
+    assert ours.name.startswith(f"{ours_id}.web-1.")
+    assert sorted(files.sweep(in_use=[], source=ours_id)) == sorted([ours, legacy])
     assert theirs.exists() and half_written.exists()
-    assert sorted(files.sweep(in_use=[], source="c3d4")) == sorted([theirs, half_written])
+    assert sorted(files.sweep(in_use=[], source=theirs_id)) == sorted([theirs, half_written])
 
 
 @pytest.mark.parametrize("user", ["app", "www-data:www-data"])

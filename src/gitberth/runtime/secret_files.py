@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets as random
 import shutil
 import stat
@@ -97,6 +98,17 @@ def filesystem_type(path: Path, *, mountinfo: str | None = None) -> str | None:
 
 STAGING_PREFIX = "..staging-"
 """Directories still being written; renamed into place when complete."""
+
+
+_SOURCE_ID = re.compile(r"[0-9a-f]{16}")
+
+
+def directory_source(name: str) -> str | None:
+    """The source id a directory's name starts with (``<source>.<container>.<random>``), or
+    None for a name without one (written before names carried it). A container name always
+    holds a ``-``, so it is never mistaken for a source id."""
+    first = name.removeprefix(STAGING_PREFIX).split(".", 1)[0]
+    return first if _SOURCE_ID.fullmatch(first) else None
 
 
 class SecretFilesRoot:
@@ -203,9 +215,10 @@ class SecretFilesRoot:
     def sweep(self, *, in_use: Iterable[str], source: str | None = None) -> list[Path]:
         """Remove every directory no existing container mounts; return what was removed.
 
-        With *source*, only that source's directories (and its half-written ones) are
-        candidates: another gitberth sharing the root, following another repository or
-        driving another engine, has containers this one cannot see.
+        With *source*, another source's directories (and its half-written ones) are left
+        alone: another gitberth sharing the root, following another repository or driving
+        another engine, has containers this one cannot see. Directories written before names
+        carried a source are swept as before.
         """
         keep = {Path(p) for p in in_use}
         removed: list[Path] = []
@@ -214,7 +227,8 @@ class SecretFilesRoot:
         for entry in self.root.iterdir():
             if entry.name.startswith(CREDENTIALS_PREFIX):
                 continue  # a Git command's credentials, removed by that command itself
-            if source and not entry.name.removeprefix(STAGING_PREFIX).startswith(f"{source}."):
+            owner = directory_source(entry.name)
+            if source and owner is not None and owner != source:
                 continue  # another instance's: never ours to judge
             if entry not in keep and not entry.is_symlink() and entry.is_dir():
                 _remove_tree(entry)
