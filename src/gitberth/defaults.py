@@ -16,3 +16,7 @@ DEFAULT_SECRETS_ROOT = Path("/run/gitberth/secrets")
 DEFAULT_ROLLOUT_TIMEOUT = 30.0
 DEFAULT_INTERVAL = 30.0
 DEFAULT_WORKERS = 4
+DEFAULT_HISTORY_MAX_ENTRIES = 100
+"""Deploy history entries kept per app (``serve --history-max``)."""
+DEFAULT_HISTORY_MAX_AGE_DAYS = 90.0
+"""Days deploy history is kept (``serve --history-days``)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from gitberth.core.manifests import validate_manifest
 from gitberth.core.models import AppManifest, ResolvedApp
 from gitberth.core.resolve import candidate_keys, missing_secrets, resolve_app
 from gitberth.gitwrite import Author, commit_file
+from gitberth.observers import ActionCollector, PassObservers, PassOutcome
 from gitberth.reconciler import ReconcileResult, SecretSource, history_from_repo, reconcile_once
 from gitberth.remote import RemoteRepo
 from gitberth.runtime.base import Runtime
@@ -96,6 +98,7 @@ class Deployer:
         lock: threading.Lock | None = None,
         remote: RemoteRepo | None = None,
         on_committed: Callable[[str], None] | None = None,
+        observers: PassObservers | None = None,
     ) -> None:
         """*repo* opens the local repository, or the state-dir mirror of *remote* (to which
         every deploy is then pushed); it is called at deploy time, so a remote that cannot be
@@ -111,6 +114,8 @@ class Deployer:
         self.secrets = secrets
         self.known_specs = known_specs if known_specs is not None else {}
         self.lock = lock or threading.Lock()
+        self.observers = observers or PassObservers()
+        """Told of each deploy's apply, as the loop tells them of its passes."""
 
     @property
     def repo(self) -> git.Repo:
@@ -176,6 +181,9 @@ class Deployer:
             if self.on_committed is not None:
                 self.on_committed(sha)
             revision = read_revision(self.repo, rev=sha, apps_dir=self.apps_dir)
+            started_wall, started = time.time(), time.monotonic()
+            self.observers.started(revision=sha)
+            collector = ActionCollector()
             result = reconcile_once(
                 revision=revision,
                 runtime=self.runtime,
@@ -183,7 +191,19 @@ class Deployer:
                 known_specs=self.known_specs,
                 history=history_from_repo(self.repo, apps_dir=self.apps_dir, secrets=self.secrets),
                 only_apps=frozenset({manifest.name}),
+                listener=collector.listen,
             )
+        self.observers.finished(
+            PassOutcome(
+                revision=sha,
+                result=result,
+                actions=collector.snapshot(),
+                trigger=f"deploy {manifest.name}",
+                only_apps=frozenset({manifest.name}),
+                started_at=started_wall,
+                duration_seconds=round(time.monotonic() - started, 4),
+            )
+        )
         return DeployOutcome(
             app=manifest.name, revision=sha, result=result, sources=value_sources(resolved)
         )

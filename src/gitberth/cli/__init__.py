@@ -4,6 +4,7 @@ from __future__ import annotations
 
 # Importing a command module registers its verbs on the shared app.
 import gitberth.cli.manifest_commands
+import gitberth.cli.operate_commands
 import gitberth.cli.reconcile_commands  # noqa: F401
 import gitberth.cli.server_commands  # noqa: F401
 import gitberth.cli.status_commands  # noqa: F401
