@@ -22,7 +22,12 @@ CHATTY = """name: chatty
 services:
   - name: talker
     image: gitberth/example-web:1.0
-    command: [sh, -c, 'trap "exit 0" TERM; echo hello-from-talker; i=0; while true; do i=$((i+1)); echo "tick $i"; sleep 0.2; done & wait']
+    command:
+      - sh
+      - -c
+      - >-
+        trap "exit 0" TERM; echo hello-from-talker; i=0;
+        while true; do i=$((i+1)); echo "tick $i"; sleep 0.2; done & wait
   - name: quiet
     image: gitberth/example-web:1.0
     command: [sh, -c, 'trap "exit 0" TERM; echo hello-from-quiet; sleep 100000 & wait']
