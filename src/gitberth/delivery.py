@@ -8,7 +8,8 @@ cannot fix). The queue is bounded: when a target stays down long enough to fill 
 delivery is dropped (and counted as failed), never the pass blocked.
 
 URLs may carry credentials (a Slack webhook's path is its secret); logs name a target only by
-its :func:`display_url` (scheme and host).
+its :func:`display_url` (scheme and host), and httpx's own per-request log lines (full URLs) are
+turned off.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from urllib.parse import urlsplit
 import httpx
 
 logger = logging.getLogger("gitberth.delivery")
+logging.getLogger("httpx").setLevel(logging.WARNING)
+"""httpx logs every request's full URL at INFO; a webhook URL's path is its credential."""
 
 DEFAULT_ATTEMPTS = 8
 DEFAULT_BACKOFF_BASE = 1.0

@@ -201,7 +201,7 @@ class Notifier:
         self.metrics = metrics
         factory = worker_factory or self._worker
         self.workers = [factory(target) for target in self.targets]
-        self._last_failure: dict[str, tuple[str, str, str, str]] = {}
+        self._last_failure: dict[str, tuple[str, str, str]] = {}
         self._lock = threading.Lock()
 
     def _worker(self, target: Target) -> DeliveryWorker:
@@ -238,12 +238,13 @@ class Notifier:
                 )
 
     def _is_news(self, report: AppReport, outcome: PassOutcome) -> bool:
-        """False for a failure identical to the last one notified for that app."""
+        """False for a failure identical to the last one notified for that app (at any
+        revision: another app's commit does not make an unchanged failure news)."""
         with self._lock:
             if not report.status.is_error:
                 self._last_failure.pop(report.app, None)
                 return True
-            key = (outcome.revision, report.status.value, report.code or "", report.message)
+            key = (report.status.value, report.code or "", report.message)
             if self._last_failure.get(report.app) == key:
                 return False
             self._last_failure[report.app] = key
