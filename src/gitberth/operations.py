@@ -94,6 +94,7 @@ def install(
         lock=loop.lock,
         remote=loop.source.remote,
         on_committed=committed,
+        known_specs=loop.known_specs,
     )
     operations = Operations(
         history=history,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,8 +101,10 @@ class Rollbacker:
         lock: threading.Lock,
         remote: RemoteRepo | None = None,
         on_committed: Callable[[str], None] | None = None,
+        known_specs: MutableMapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
-        """*repo* opens the repository (the local one, or the mirror of *remote*); each
+        """*known_specs* (the loop's ledger) lets the plan say which field changes.
+        *repo* opens the repository (the local one, or the mirror of *remote*); each
         rollback opens its own and closes it (GitPython's readers are not thread-safe).
         *lock* is the deploy lock: a rollback and a deploy never build on the same tip.
         *on_committed* runs under it with the new commit (the loop adopts and applies it)."""
@@ -114,6 +116,7 @@ class Rollbacker:
         self.lock = lock
         self.remote = remote
         self.on_committed = on_committed
+        self.known_specs = known_specs
 
     def target(self, app: str, *, to: str) -> RollbackTarget:
         """Find *app*'s manifest at revision *to* (see :meth:`_target`)."""
@@ -234,6 +237,7 @@ class Rollbacker:
                 secrets=self.secrets,
                 dry_run=True,
                 only_apps=frozenset({outcome.app}),
+                known_specs=dict(self.known_specs) if self.known_specs is not None else None,
             )
         except GitberthError as exc:
             return dataclasses.replace(outcome, plan_error=str(exc))
