@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from gitberth.container_logs import redact, secret_values, tail_text
 from gitberth.core.errors import ActionFailedError, GitberthError, RolloutFailedError
 from gitberth.core.models import ObservedContainer, ResolvedService
 from gitberth.core.plan import Action
@@ -87,6 +88,10 @@ class RolloutEngine(Protocol):
     def remove_container(self, container_id: str, *, name: str) -> None: ...
 
     def rename_container(self, container_id: str, *, name: str) -> None: ...
+
+    def last_output(self, container_id: str, *, lines: int) -> list[str]:
+        """The container's last *lines* lines of output; empty when they cannot be read."""
+        ...
 
 
 Probe = Callable[[int], bool]
@@ -169,6 +174,7 @@ def replace(
         raise
     problem = wait_healthy(engine, new, timeout=timeout, probe=probe)
     if problem is not None:
+        problem += printed_lines(engine, new.id, service=action.target)
         engine.remove_container(new.id, name=staged)
         if strategy is Strategy.STOP_FIRST:
             _restart_quietly(engine, old_id)
@@ -179,6 +185,19 @@ def replace(
     engine.remove_container(old_id, name=name)
     engine.rename_container(new.id, name=name)
     return dataclasses.replace(new, name=name)
+
+
+OUTPUT_LINES = 10
+
+
+def printed_lines(engine: RolloutEngine, container_id: str, *, service: ResolvedService) -> str:
+    """``; it printed: ...`` with the new container's last lines, every secret value gitberth
+    gave it redacted (the reason goes to status, events, logs and notifications)."""
+    lines = engine.last_output(container_id, lines=OUTPUT_LINES)
+    if not lines:
+        return ""
+    cleaned = redact(lines, secret_values(service.env, service.files))
+    return "; it printed:\n" + tail_text(cleaned, count=OUTPUT_LINES)
 
 
 def _restart_quietly(engine: RolloutEngine, container_id: str) -> None:
