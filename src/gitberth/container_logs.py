@@ -29,6 +29,7 @@ from gitberth.core.models import ResolvedValue
 from gitberth.runtime.base import LABEL_APP, LABEL_SERVICE
 
 MAX_TAIL = 10_000
+
 MAX_LINE_CHARS = 16_384
 REDACTED = "[redacted]"
 
@@ -67,8 +68,7 @@ class _Target:
 class ContainerLogs:
     """Reads the logs of an app's containers from one engine."""
 
-    def __init__(self, client: Callable[[], docker.DockerClient] = docker.from_env) -> None:
-        self._client_factory = client
+    def __init__(self) -> None:
         self._client: docker.DockerClient | None = None
         self._lock = threading.Lock()
 
@@ -76,10 +76,7 @@ class ContainerLogs:
     def client(self) -> docker.DockerClient:
         with self._lock:
             if self._client is None:
-                try:
-                    self._client = self._client_factory()
-                except docker.errors.DockerException as exc:
-                    raise RuntimeUnavailableError(f"Docker engine unreachable: {exc}") from exc
+                self._client = _connect()
             return self._client
 
     def targets(self, app: str, *, service: str | None = None) -> list[_Target]:
@@ -128,9 +125,11 @@ class ContainerLogs:
     ) -> LogFollower:
         """Start following every container of the app; read lines from the returned follower."""
         follower = LogFollower()
+        client = _connect()  # a connection per follow, closed with it
+        follower.on_close(client.close)
         for target in self.targets(app, service=service):
             try:
-                stream = self.client.api.logs(
+                stream = client.api.logs(
                     target.id,
                     stdout=True,
                     stderr=True,
@@ -149,11 +148,19 @@ class ContainerLogs:
         return follower
 
 
+def _connect() -> docker.DockerClient:
+    try:
+        return docker.from_env()
+    except docker.errors.DockerException as exc:
+        raise RuntimeUnavailableError(f"Docker engine unreachable: {exc}") from exc
+
+
 class LogFollower:
     """Lines from several engine log streams, one reader thread per stream."""
 
     def __init__(self) -> None:
         self.lines: queue.Queue[LogLine | None] = queue.Queue(maxsize=10_000)
+        self._closers: list[Callable[[], None]] = []
         self._streams: list[Any] = []
         self._threads: list[threading.Thread] = []
         self._closed = threading.Event()
@@ -197,12 +204,18 @@ class LogFollower:
     def alive(self) -> bool:
         return any(thread.is_alive() for thread in self._threads)
 
+    def on_close(self, closer: Callable[[], None]) -> None:
+        self._closers.append(closer)
+
     def close(self) -> None:
-        """Close every engine stream; their threads end soon after."""
+        """Close every engine stream (their threads end soon after), then the connection."""
         self._closed.set()
         for stream in self._streams:
             with contextlib.suppress(Exception):
                 stream.close()
+        for closer in self._closers:
+            with contextlib.suppress(Exception):
+                closer()
 
 
 def secret_values(

@@ -166,6 +166,9 @@ def test_refusals_name_the_problem_and_write_nothing(
         assert api.post("/apps/web/rollback", json={"to": 5}).status_code == 400
         assert api.post("/apps/web/rollback", json={"to": first, "x": 1}).status_code == 400
         assert api.get("/apps/nope/history").status_code == 404
+        for bad_name in ("..%2FREADME", "UPPER", "a" * 64):
+            assert api.post(f"/apps/{bad_name}/rollback", json={"to": first}).status_code == 404
+            assert api.get(f"/apps/{bad_name}/history").status_code == 404
 
         orphan = repo.repo.git.commit_tree(repo.repo.commit(first).tree.hexsha, "-m", "orphan")
         response = api.post("/apps/web/rollback", json={"to": orphan})

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gitberth.api.auth import Authenticated, Context
 from gitberth.api.json_body import openapi_body, read_json_body
 from gitberth.core.errors import DeployError, GitberthError
+from gitberth.core.models import is_dns_label
 from gitberth.gitwrite import Author
 from gitberth.history import HistoryStore
 from gitberth.metrics import OperationsMetrics
@@ -40,8 +41,9 @@ class RollbackBody(BaseModel):
 
 
 def require_visible(principal: Principal, app: str) -> None:
-    """404 for an app-scoped token asking about another app (it must not learn it exists)."""
-    if principal.app is not None and principal.app != app:
+    """404 for a name no app can have, and for an app-scoped token asking about another app
+    (it must not learn that the app exists)."""
+    if not is_dns_label(app) or (principal.app is not None and principal.app != app):
         raise HTTPException(status_code=404)
 
 
@@ -86,6 +88,8 @@ def router(
         name: str, request: Request, principal: Authenticated, context: Context
     ) -> JSONResponse:
         """Commit ``apps/<name>.yaml`` as it was at ``to`` on top of the tracked branch."""
+        if not is_dns_label(name):
+            raise HTTPException(status_code=404)
         principal.require_app(name)
         if isinstance(rollbacker, DeployError):
             raise rollbacker
