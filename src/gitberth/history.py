@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -220,6 +221,8 @@ class HistoryRecorder:
     store: HistoryStore
     read_commit: Callable[[str], CommitInfo]
     _commits: dict[str, CommitInfo] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    """Passes (loop) and deploys (API threads) finish on different threads."""
 
     def pass_started(self, *, revision: str) -> None:
         return None
@@ -236,14 +239,19 @@ class HistoryRecorder:
         self.store.add(entries)
 
     def _commit(self, sha: str) -> CommitInfo:
-        if sha not in self._commits:
-            try:
-                self._commits[sha] = self.read_commit(sha)
-            except (git.GitError, ValueError, OSError):
-                return UNKNOWN_COMMIT
+        with self._lock:
+            known = self._commits.get(sha)
+        if known is not None:
+            return known
+        try:
+            info = self.read_commit(sha)
+        except (git.GitError, ValueError, OSError):
+            return UNKNOWN_COMMIT
+        with self._lock:
+            self._commits[sha] = info
             if len(self._commits) > 256:
                 self._commits.pop(next(iter(self._commits)))
-        return self._commits[sha]
+        return info
 
 
 def _entry(report: AppReport, *, outcome: PassOutcome, info: CommitInfo) -> HistoryEntry:
