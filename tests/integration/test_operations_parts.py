@@ -158,10 +158,14 @@ class TestSince:
         assert parse_since("2026-01-01T00:00:00Z", now=0) == 1767225600.0
         assert parse_since(None, now=0) is None
 
-    def test_anything_else_names_the_field(self) -> None:
+    @pytest.mark.parametrize("bad", ["yesterday", "nan", "inf", "-5", "1e400", "9" * 40 + "d"])
+    def test_anything_else_names_the_field(self, bad: str) -> None:
         with pytest.raises(InvalidRequestError) as caught:
-            parse_since("yesterday", now=0)
+            parse_since(bad, now=0)
         assert caught.value.field == "since"
+
+    def test_a_duration_longer_than_the_epoch_means_from_the_start(self) -> None:
+        assert parse_since("999999d", now=1000.0) == 0.0
 
 
 def entry(app: str, n: int, *, at: float | None = None) -> HistoryEntry:

@@ -14,6 +14,7 @@ The same visibility as ``/apps/{name}``: an app-scoped token reads only its own 
 from __future__ import annotations
 
 import json
+import math
 import queue
 import re
 import time
@@ -35,7 +36,8 @@ from gitberth.status import StatusStore
 
 MAX_FOLLOW_SECONDS = 3600.0
 KEEPALIVE_SECONDS = 15.0
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)$")
+_DURATION = re.compile(r"^(\d{1,9}(?:\.\d{1,9})?)(s|m|h|d)$")
+_NUMBER = re.compile(r"^\d{1,12}(?:\.\d{1,9})?$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -44,19 +46,21 @@ def parse_since(text: str | None, *, now: float) -> float | None:
     if not text:
         return None
     match = _DURATION.fullmatch(text)
-    if match:
-        return now - float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
+        if match:
+            at = now - float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        elif _NUMBER.fullmatch(text):
+            at = float(text)
+        else:
+            at = datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except (ValueError, OverflowError, OSError):
+        at = math.nan
+    if not math.isfinite(at):
         raise InvalidRequestError(
             "since must be POSIX seconds, an ISO 8601 time, or a duration such as 10m",
             field="since",
-        ) from None
+        )
+    return max(0.0, at)
 
 
 def _event(kind: str, data: dict[str, Any]) -> bytes:
