@@ -162,3 +162,19 @@ def test_a_followed_stream_ends_when_the_containers_go(
                 if events[-1] == "line":
                     clean_engine.containers.get("chatty-quiet-1").stop(timeout=1)
     assert events[0] == "open" and "line" in events and events[-1] == "end"
+
+
+def test_logs_while_the_engine_is_unreachable_answer_503(
+    start_server: StartServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit({"apps/chatty.yaml": CHATTY})
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    server = start_server(repo=repo.path)
+    with server.client() as api:
+        for params in ({}, {"follow": "true"}):
+            response = api.get("/apps/chatty/logs", params=params)
+            assert (response.status_code, response.json()["error"]) == (
+                503,
+                "runtime_unavailable",
+            )
