@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from gitberth.container_logs import redact, secret_values, tail_text
+from gitberth import container_logs
 from gitberth.core.errors import ActionFailedError, GitberthError, RolloutFailedError
 from gitberth.core.models import ObservedContainer, ResolvedService
 from gitberth.core.plan import Action
@@ -196,8 +196,9 @@ def printed_lines(engine: RolloutEngine, container_id: str, *, service: Resolved
     lines = engine.last_output(container_id, lines=OUTPUT_LINES)
     if not lines:
         return ""
-    cleaned = redact(lines, secret_values(service.env, service.files))
-    return "; it printed:\n" + tail_text(cleaned, count=OUTPUT_LINES)
+    secrets = container_logs.secret_values(service.env, service.files)
+    cleaned = container_logs.redact(lines, secrets)
+    return "; it printed:\n" + container_logs.tail_text(cleaned, count=OUTPUT_LINES)
 
 
 def _restart_quietly(engine: RolloutEngine, container_id: str) -> None:
