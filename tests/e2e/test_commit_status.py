@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import httpx
 import pytest
 
 from tests.e2e.conftest import StartServer
@@ -129,6 +130,9 @@ def test_each_applied_commit_gets_pending_then_success_or_failure(
         last = [r for r in forge_api.all() if r.path.endswith(bad)][-1]
         assert last.body["description"] == "failed: web"
         assert all(r.status == 201 for r in forge_api.all())
+        metrics = httpx.get(f"{server.url}/metrics", headers=server.auth).text
+        assert 'gitberth_commit_statuses_total{outcome="sent",state="failure"} 1.0' in metrics
+        assert 'gitberth_commit_statuses_total{outcome="sent",state="pending"} 2.0' in metrics
     assert TOKEN not in server.logs()
     assert server.process is not None
     cmdline = Path(f"/proc/{server.process.pid}/cmdline").read_bytes()
