@@ -32,7 +32,7 @@ from gitberth.core.errors import (
     ReadOnlyRepoError,
     UnknownRevisionError,
 )
-from gitberth.core.manifests import parse_manifest
+from gitberth.core.manifests import MANIFEST_SUFFIXES, parse_manifest
 from gitberth.gitwrite import Author, commit_file
 from gitberth.history import ROLLBACK_TRAILER, commit_info
 from gitberth.reconciler import SecretSource, reconcile_once
@@ -143,10 +143,19 @@ class Rollbacker:
             raise UnknownRevisionError(
                 f"{to} ({sha[:12]}) is not in the history of {self.branch}"
             ) from exc
-        path = f"{self.apps_dir}/{app}.yaml"
-        content = read_file_at(repo, sha=sha, path=path)
+        paths = [f"{self.apps_dir}/{app}{suffix}" for suffix in MANIFEST_SUFFIXES]
+        found = [(p, read_file_at(repo, sha=sha, path=p)) for p in paths]
+        path, content = next(((p, c) for p, c in found if c is not None), (paths[0], None))
         if content is None:
             raise AppNotAtRevisionError(f"{path} does not exist at {sha[:12]}", field="to")
+        tip = f"refs/heads/{self.branch}"
+        for other in paths:
+            if other != path and read_file_at(repo, sha=tip, path=other) is not None:
+                raise AppNotAtRevisionError(
+                    f"{app} was {path} at {sha[:12]} but is {other} now; restoring it would "
+                    "declare the app twice",
+                    field="to",
+                )
         try:
             manifest = parse_manifest(content, file=path)
         except ManifestErrors as exc:

@@ -148,6 +148,10 @@ def test_refusals_name_the_problem_and_write_nothing(
     )
     broken = repo.commit({"apps/web.yaml": "name: web\ncolour: red\n"}, message="broken web")
     repo.commit({"apps/web.yaml": sleeper("web", "two")})
+    short_suffix = repo.commit({"apps/yml.yml": sleeper("yml", "one")})
+    repo.commit({"apps/yml.yml": sleeper("yml", "two")})
+    renamed = repo.commit({"apps/moved.yaml": sleeper("moved", "one")})
+    repo.commit({"apps/moved.yml": sleeper("moved", "one")}, remove=("apps/moved.yaml",))
     server = start_server(repo=repo.path, extra_args=("--grace", "1"))
     side_token = server.create_token("--role", "deployer", "--app", "side")
     web_token = server.create_token("--role", "deployer", "--app", "web")
@@ -163,6 +167,8 @@ def test_refusals_name_the_problem_and_write_nothing(
         for to, (status, code) in cases.items():
             response = api.post("/apps/web/rollback", json={"to": to})
             assert (response.status_code, response.json()["error"]) == (status, code), to
+        response = api.post("/apps/moved/rollback", json={"to": renamed})
+        assert response.status_code == 400 and "declare the app twice" in response.json()["message"]
         assert api.post("/apps/web/rollback", json={"to": 5}).status_code == 400
         assert api.post("/apps/web/rollback", json={"to": first, "x": 1}).status_code == 400
         assert api.get("/apps/nope/history").status_code == 404
@@ -184,6 +190,11 @@ def test_refusals_name_the_problem_and_write_nothing(
         response = api.post("/apps/web/rollback", json={"to": first})
         assert response.status_code == 202, response.text
     assert repo.repo.commit("main").hexsha != tip
+    with server.client() as api:
+        assert api.post("/apps/yml/rollback", json={"to": short_suffix}).status_code == 202
+    head = repo.repo.commit("main")
+    assert (head.tree / "apps" / "yml.yml").data_stream.read().decode() == sleeper("yml", "one")
+    assert "yml.yaml" not in [b.name for b in (head.tree / "apps").blobs]
 
 
 def test_a_rollback_on_a_read_only_remote_answers_409_and_pushes_nothing(
