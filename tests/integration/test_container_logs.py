@@ -35,4 +35,3 @@ def test_a_silent_container_keeps_its_followed_stream(clean_engine: docker.Docke
     while follower.alive() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not follower.alive(), "closing ends the reader threads"
-
