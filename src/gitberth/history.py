@@ -5,7 +5,7 @@ changed it and why (the commit's author and subject, or the API token that deplo
 did it go, which containers were created, replaced or removed and why, and how long it took.
 :class:`HistoryRecorder` listens to every pass (loop and ``POST /deploy``) and writes one
 :class:`HistoryEntry` per app whose pass changed something or failed; an identical failure
-repeated pass after pass (a held manifest, a rollout in backoff) is written once.
+repeated pass after pass (a held manifest, a missing secret) is written once.
 
 Entries live in the state database (table ``deploy_history``), written through the database's
 group commit, and are bounded per app by count and overall by age (``serve --history-max``,
@@ -159,12 +159,14 @@ class HistoryEntry:
         return cls(**data, actions=actions, id=id)
 
     def same_news(self, other: HistoryEntry) -> bool:
-        """True when *other* reports the very same failure again (nothing acted)."""
+        """True when *other* reports the very same failure again with nothing acted, at this
+        revision or a later one (another app's commit does not make a held app news)."""
         return (
-            not self.actions
+            self.error_code is not None
+            and not self.actions
             and not other.actions
-            and (self.revision, self.outcome, self.error_code, self.error)
-            == (other.revision, other.outcome, other.error_code, other.error)
+            and (self.outcome, self.error_code, self.error)
+            == (other.outcome, other.error_code, other.error)
         )
 
 

@@ -91,6 +91,9 @@ def test_events_reach_json_and_slack_receivers_with_retries_and_no_repeats(
         )
         invalid = [r for r in plain.accepted("/hook") if r.body["outcome"] == "invalid"]
         assert len(invalid) == 1, "the same failure is told once, not every pass"
+        with server.client() as api:
+            outcomes = [e["outcome"] for e in api.get("/apps/web/history").json()["entries"]]
+        assert outcomes == ["invalid", "applied"], "and recorded once in the history"
         assert metric(server, 'gitberth_notifications_total{outcome="sent"}') >= 4
 
         everything = repr([r.body for r in plain.all() + slack.all()])
