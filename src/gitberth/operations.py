@@ -82,8 +82,9 @@ def install(
         loop.observers.append(reporter)
 
     def committed(sha: str) -> None:
-        loop.adopt_revision(sha)
-        loop.trigger("rollback", read=True)
+        # Only wake the loop: it reads the new tip on its own thread. Reading the commit here
+        # through the loop's Repo would share GitPython's cat-file reader across threads.
+        loop.trigger(f"rollback {sha[:12]}", read=True)
 
     rollbacker = Rollbacker(
         repo=lambda: git.Repo(git_dir()),
