@@ -107,7 +107,7 @@ class Rollbacker:
         *repo* opens the repository (the local one, or the mirror of *remote*); each
         rollback opens its own and closes it (GitPython's readers are not thread-safe).
         *lock* is the deploy lock: a rollback and a deploy never build on the same tip.
-        *on_committed* runs under it with the new commit (the loop adopts and applies it)."""
+        *on_committed* runs under it with the new commit (it wakes the loop, which applies it)."""
         self._open_repo = repo
         self.branch = branch
         self.apps_dir = apps_dir
