@@ -6,13 +6,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 EXAMPLE_IMAGE := gitberth/example-web:1.0
 EXAMPLE_REPO ?= /tmp/gitberth-example-repo
+GITBERTH_IMAGE ?= gitberth:dev
 
-.PHONY: run test bootstrap dockerd secrets-tmpfs images example-repo lint typecheck pytest bench clean
+.PHONY: run test bootstrap dockerd secrets-tmpfs images image example-repo lint typecheck pytest bench clean
 
 run: bootstrap dockerd secrets-tmpfs images example-repo
 	@scripts/run.sh $(EXAMPLE_REPO)
 
-test: bootstrap dockerd secrets-tmpfs images lint typecheck pytest
+test: bootstrap dockerd secrets-tmpfs images image lint typecheck pytest
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -25,6 +26,12 @@ secrets-tmpfs:
 
 images: dockerd
 	@scripts/build-images.sh $(EXAMPLE_IMAGE)
+
+# gitberth's own image from the top-level Dockerfile, on a local Debian base (no registry);
+# cached by the hash of its inputs, and tagged gitberth:test for tests/integration/test_gitberth_image.py.
+image: dockerd
+	@scripts/build-gitberth-image.sh $(GITBERTH_IMAGE) >/dev/null
+	@scripts/build-gitberth-image.sh gitberth:test
 
 example-repo: bootstrap
 	@scripts/example-repo.sh $(EXAMPLE_REPO)

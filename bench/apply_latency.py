@@ -51,7 +51,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         repo = GitRepo(Path(tmp) / "repo")
-        runtime = DockerRuntime(grace_seconds=10)
+        runtime = DockerRuntime(source="bench", grace_seconds=10)
         repo.commit({"apps/bench.yaml": app_yaml("bench", env={"ROUND": "start"})})
         reconcile_once(revision=read_revision(open_repo(repo.path)), runtime=runtime)
         start_baseline(client)

@@ -62,7 +62,7 @@ def main() -> None:
         db = open_database(StateDir(tmp / "state"))
         loop = Loop(
             settings=LoopSettings(repo=str(repo.path), state_dir=tmp / "state"),
-            runtime=DockerRuntime(grace_seconds=10),
+            runtime=DockerRuntime(source="bench", grace_seconds=10),
             status=StatusStore(db),
         )
         loop.start()

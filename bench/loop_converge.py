@@ -57,7 +57,7 @@ def loop_converge(count: int, workers: int, tmp: Path) -> float:
     db = open_database(StateDir(tmp / "state"))
     loop = Loop(
         settings=LoopSettings(repo=str(repo.path), state_dir=tmp / "state", workers=workers),
-        runtime=DockerRuntime(grace_seconds=2),
+        runtime=DockerRuntime(source="bench", grace_seconds=2),
         status=StatusStore(db),
     )
     started = time.perf_counter()

@@ -109,7 +109,7 @@ def noop_passes(repo: GitRepo, tmp: Path, rounds: int) -> tuple[list[float], lis
     db = open_database(StateDir(tmp / "loop-state"))
     loop = Loop(
         settings=LoopSettings(repo=str(repo.path), state_dir=tmp / "loop-state"),
-        runtime=DockerRuntime(grace_seconds=2),
+        runtime=DockerRuntime(source="bench", grace_seconds=2),
         status=StatusStore(db),
     )
     first = loop.run_pass()

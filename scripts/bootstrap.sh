@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Install what is missing on a fresh Debian machine: Debian's docker.io, busybox-static, git,
-# chromium (the dashboard's browser tests drive it), python3-venv, and the project's virtualenv
+# chromium (the dashboard's browser tests drive it), debootstrap (a local base for gitberth's
+# own image), docker-registry and apache2-utils (the pull tests' registry), lighttpd and
+# openssh-server (the private Git repository tests' servers), python3-venv, and
+# the project's virtualenv
 # (.venv) with its dev tools. Idempotent and quiet when everything is already there.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -13,6 +16,15 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; } || missing+=(busybox-static)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)  # the dashboard's browser tests
+command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)  # the base of gitberth's image
+# A real image registry for the pull tests, with htpasswd (bcrypt) authentication.
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+# Real Git servers for the private-repository tests: smart HTTP behind lighttpd (basic auth),
+# and OpenSSH (its client also carries gitberth's ssh remotes).
+command -v lighttpd >/dev/null 2>&1 || missing+=(lighttpd)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "bootstrap: please install as root: apt-get install -y ${missing[*]}" >&2

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Build the example image offline: FROM scratch plus Debian's static busybox. No registry needed.
-# Usage: build-images.sh [TAG...]   (default tag gitberth/example-web:1.0)
+# Build the example images offline: FROM scratch plus Debian's static busybox. No registry needed.
+# Usage: build-images.sh [TAG...]   tags for the web image examples/image (default
+# gitberth/example-web:1.0); the store image examples/store-image is always built as
+# gitberth/example-store:1.0 (the notes example runs both).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 busybox="$(command -v busybox || true)"
@@ -15,11 +17,18 @@ if [ -z "$busybox" ] || ldd "$busybox" >/dev/null 2>&1; then
 fi
 tags=("$@")
 [ ${#tags[@]} -gt 0 ] || tags=(gitberth/example-web:1.0)
-context="$(mktemp -d)"
-trap 'rm -rf "$context"' EXIT
-cp -a "$here/examples/image/." "$context/"
-cp "$busybox" "$context/busybox"
-args=()
-for tag in "${tags[@]}"; do args+=(-t "$tag"); done
-DOCKER_BUILDKIT=0 docker build -q "${args[@]}" "$context" >/dev/null
-echo "build-images: built ${tags[*]}"
+contexts=()
+trap 'rm -rf "${contexts[@]}"' EXIT
+build() {  # build DIR TAG...
+  local dir="$1" context args=() tag
+  shift
+  context="$(mktemp -d)"
+  contexts+=("$context")
+  cp -a "$here/examples/$dir/." "$context/"
+  cp "$busybox" "$context/busybox"
+  for tag in "$@"; do args+=(-t "$tag"); done
+  DOCKER_BUILDKIT=0 docker build -q "${args[@]}" "$context" >/dev/null
+  echo "build-images: built $*"
+}
+build image "${tags[@]}"
+build store-image gitberth/example-store:1.0

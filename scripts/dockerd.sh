@@ -39,6 +39,19 @@ if [ -n "${GITBERTH_DOCKERD_BRIDGE:-}" ]; then
   ip link set "$bridge" up
   bridge_args=(--bridge "$bridge")
 fi
+# Every app gets its own network, and the engine's built-in address pools hold only about 30
+# networks. GITBERTH_DOCKERD_POOL (a /16) gives room for 256 (one /24 each); by default it is
+# 10.<third octet of the bridge>.0.0/16 with GITBERTH_DOCKERD_BRIDGE (so engines side by side
+# never share addresses), else 10.199.0.0/16.
+pool="${GITBERTH_DOCKERD_POOL:-}"
+if [ -z "$pool" ]; then
+  octet=199
+  if [ -n "${GITBERTH_DOCKERD_BRIDGE:-}" ]; then
+    octet="$(echo "${GITBERTH_DOCKERD_BRIDGE#*:}" | cut -d. -f3)"
+  fi
+  pool="10.$octet.0.0/16"
+fi
+pool_args=(--default-address-pool "base=$pool,size=24")
 echo "dockerd: starting a private engine at $DOCKER_HOST (log: $dir/dockerd.log)"
 nohup setsid dockerd \
   --data-root "$dir/data" \
@@ -46,6 +59,7 @@ nohup setsid dockerd \
   --host "unix://$dir/docker.sock" \
   --pidfile "$dir/docker.pid" \
   "${bridge_args[@]}" \
+  "${pool_args[@]}" \
   >"$dir/dockerd.log" 2>&1 </dev/null &
 
 for _ in $(seq 1 60); do

@@ -26,7 +26,7 @@ import requests
 
 from gitberth.core.errors import RuntimeUnavailableError
 from gitberth.core.models import ResolvedValue
-from gitberth.runtime.base import LABEL_APP, LABEL_SERVICE
+from gitberth.runtime.base import LABEL_APP, LABEL_SERVICE, LABEL_SOURCE
 
 MAX_TAIL = 10_000
 
@@ -68,7 +68,10 @@ class _Target:
 class ContainerLogs:
     """Reads the logs of an app's containers from one engine."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, source: str | None = None) -> None:
+        """*source* (the ``gitberth.source`` label of this server's containers) keeps another
+        gitberth's app of the same name on the same engine out of these logs."""
+        self.source = source
         self._client: docker.DockerClient | None = None
         self._lock = threading.Lock()
 
@@ -81,6 +84,8 @@ class ContainerLogs:
 
     def targets(self, app: str, *, service: str | None = None) -> list[_Target]:
         labels = [f"{LABEL_APP}={app}"] + ([f"{LABEL_SERVICE}={service}"] if service else [])
+        if self.source:
+            labels.append(f"{LABEL_SOURCE}={self.source}")
         try:
             rows = self.client.api.containers(all=True, filters={"label": labels})
         except (docker.errors.DockerException, requests.RequestException, OSError) as exc:

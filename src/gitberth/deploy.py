@@ -17,16 +17,33 @@ from typing import Any
 import git
 from ruamel.yaml import YAML
 
-from gitberth.core.errors import DeployError, ReadOnlyRepoError, UnknownSecretError
-from gitberth.core.manifests import validate_manifest
+from gitberth.core.binds import BindPolicy
+from gitberth.core.container_options import PublishPolicy
+from gitberth.core.errors import (
+    ConflictError,
+    DeployError,
+    ManifestErrors,
+    ReadOnlyRepoError,
+    SourceError,
+    UnknownSecretError,
+)
+from gitberth.core.manifests import (
+    MAX_MANIFEST_BYTES,
+    check_binds,
+    container_name_clash,
+    load_manifests,
+    reserved_port_problems,
+    too_large_problem,
+    validate_manifest,
+)
 from gitberth.core.models import AppManifest, ResolvedApp
 from gitberth.core.resolve import candidate_keys, missing_secrets, resolve_app
 from gitberth.gitwrite import Author, commit_file
 from gitberth.observers import ActionCollector, PassObservers, PassOutcome
 from gitberth.reconciler import ReconcileResult, SecretSource, history_from_repo, reconcile_once
 from gitberth.remote import RemoteRepo
-from gitberth.runtime.base import Runtime
-from gitberth.source import read_revision
+from gitberth.runtime.base import HostResources, Runtime
+from gitberth.source import RepoPerThread, read_revision
 
 
 @dataclass(frozen=True)
@@ -89,7 +106,7 @@ class Deployer:
     def __init__(
         self,
         *,
-        repo: Callable[[], git.Repo],
+        repos: RepoPerThread,
         branch: str,
         apps_dir: str,
         runtime: Runtime,
@@ -99,13 +116,14 @@ class Deployer:
         remote: RemoteRepo | None = None,
         on_committed: Callable[[str], None] | None = None,
         observers: PassObservers | None = None,
+        publish: PublishPolicy | None = None,
     ) -> None:
-        """*repo* opens the local repository, or the state-dir mirror of *remote* (to which
-        every deploy is then pushed); it is called at deploy time, so a remote that cannot be
-        cloned yet does not stop the server from starting. *on_committed* runs, under *lock*,
-        with each new commit: the loop adopts it, so a pass woken meanwhile applies the new
-        revision and not the old one."""
-        self._open_repo = repo
+        """*repos* opens the local repository, or the state-dir mirror of *remote* (to which
+        every deploy is then pushed), once per thread; it is opened at deploy time, so a remote
+        that cannot be cloned yet does not stop the server from starting. *on_committed* runs,
+        under *lock*, with each new commit: the loop adopts it, so a pass woken meanwhile
+        applies the new revision and not the old one."""
+        self.repos = repos
         self.remote = remote
         self.on_committed = on_committed
         self.branch = branch
@@ -116,15 +134,28 @@ class Deployer:
         self.lock = lock or threading.Lock()
         self.observers = observers or PassObservers()
         """Told of each deploy's apply, as the loop tells them of its passes."""
+        self.publish = publish or PublishPolicy()
 
     @property
     def repo(self) -> git.Repo:
-        return self._open_repo()
+        """The calling thread's Repo (a Repo is not safe to share between threads)."""
+        return self.repos.get()
 
     def validate(self, body: Any) -> AppManifest:
         name = body.get("name") if isinstance(body, dict) else None
         file = f"{self.apps_dir}/{name}.yaml" if isinstance(name, str) else "request body"
-        return validate_manifest(body, file=file)
+        manifest = validate_manifest(body, file=file)
+        size = len(manifest_yaml(manifest).encode("utf-8"))
+        if size > MAX_MANIFEST_BYTES:  # the loop would refuse to read it from Git
+            raise ManifestErrors([too_large_problem(file, size)])
+        refused = reserved_port_problems(
+            manifest, file=file, reserved=self.publish.reserved_host_ports
+        )
+        policy = self.runtime.bind_policy if isinstance(self.runtime, HostResources) else None
+        refused += check_binds(manifest, text=None, file=file, policy=policy or BindPolicy())
+        if refused:
+            raise ManifestErrors(refused)
+        return manifest
 
     def check_secrets(self, manifest: AppManifest) -> ResolvedApp:
         """Fail fast, before anything is written, on names that exist in neither scope."""
@@ -132,7 +163,9 @@ class Deployer:
         missing = missing_secrets(manifest, available)
         if missing:
             raise UnknownSecretError(missing)
-        return resolve_app(manifest, secrets=available)
+        return resolve_app(
+            manifest, secrets=available, publish_address=self.publish.default_address
+        )
 
     def _commit(self, manifest: AppManifest, *, author: Author) -> str:
         """Commit the manifest; for a remote, on a fresh fetch, and push it (retrying when
@@ -165,22 +198,56 @@ class Deployer:
     def reconcile_tip(self) -> ReconcileResult:
         """One full pass at the branch tip (after a secret changed, consumers are replaced)."""
         with self.lock:
-            revision = read_revision(self.repo, branch=self.branch, apps_dir=self.apps_dir)
+            revision = self.repos.read(
+                lambda repo: read_revision(repo, branch=self.branch, apps_dir=self.apps_dir)
+            )
             return reconcile_once(
                 revision=revision,
                 runtime=self.runtime,
                 secrets=self.secrets,
                 known_specs=self.known_specs,
-                history=history_from_repo(self.repo, apps_dir=self.apps_dir, secrets=self.secrets),
+                publish=self.publish,
+                history=history_from_repo(
+                    self.repo, apps_dir=self.apps_dir, secrets=self.secrets, publish=self.publish
+                ),
+            )
+
+    def check_names(self, manifest: AppManifest) -> None:
+        """409 when the app's container names already belong to another app at the tip."""
+        try:
+            revision = self.repos.read(
+                lambda repo: read_revision(repo, branch=self.branch, apps_dir=self.apps_dir)
+            )
+        except SourceError:
+            return  # no commit yet: nothing to clash with
+        others = load_manifests(
+            revision.files,
+            apps_dir=revision.apps_dir,
+            not_utf8=revision.not_utf8,
+            too_large=revision.too_large,
+        ).apps
+        clash = container_name_clash(manifest, others)
+        if clash is not None:
+            other, base = clash
+            raise ConflictError(
+                f"app {manifest.name} would name containers {base}-<n>, which app {other} "
+                "already has; rename the app or the service"
             )
 
     def deploy(self, manifest: AppManifest, *, author: Author) -> DeployOutcome:
         resolved = self.check_secrets(manifest)
         with self.lock:
-            sha = self._commit(manifest, author=author)
+            self.check_names(manifest)
+            try:
+                sha = self._commit(manifest, author=author)
+            except (git.GitError, ValueError, OSError):
+                self.repos.discard()  # never keep a reader that may be in a bad state
+                raise
             if self.on_committed is not None:
                 self.on_committed(sha)
-            revision = read_revision(self.repo, rev=sha, apps_dir=self.apps_dir)
+            revision = self.repos.read(
+                lambda repo: read_revision(repo, rev=sha, apps_dir=self.apps_dir)
+            )
             started_wall, started = time.time(), time.monotonic()
             self.observers.started(revision=sha)
             collector = ActionCollector()
@@ -189,7 +256,10 @@ class Deployer:
                 runtime=self.runtime,
                 secrets=self.secrets,
                 known_specs=self.known_specs,
-                history=history_from_repo(self.repo, apps_dir=self.apps_dir, secrets=self.secrets),
+                publish=self.publish,
+                history=history_from_repo(
+                    self.repo, apps_dir=self.apps_dir, secrets=self.secrets, publish=self.publish
+                ),
                 only_apps=frozenset({manifest.name}),
                 listener=collector.listen,
             )

@@ -36,9 +36,22 @@ import git
 import requests
 import watchfiles
 
-from gitberth.core.errors import GitberthError, RuntimeUnavailableError
+from gitberth.core.container_options import PublishPolicy
+from gitberth.core.errors import (
+    ConfigError,
+    GitberthError,
+    RuntimeUnavailableError,
+    StorageFullError,
+)
 from gitberth.core.plan import DesiredState
-from gitberth.defaults import DEFAULT_APPS_DIR, DEFAULT_BRANCH, DEFAULT_INTERVAL, DEFAULT_WORKERS
+from gitberth.defaults import (
+    DEFAULT_APPS_DIR,
+    DEFAULT_BRANCH,
+    DEFAULT_INTERVAL,
+    DEFAULT_SECRETS_ROOT,
+    DEFAULT_WORKERS,
+)
+from gitberth.git_credentials import CredentialsLoader, store_loader
 from gitberth.metrics import LoopMetrics
 from gitberth.observers import PassObservers, PassOutcome
 from gitberth.reconciler import (
@@ -56,9 +69,10 @@ from gitberth.reconciler import (
     reconcile_once,
 )
 from gitberth.remote import RemoteRepo, is_remote, sanitize
-from gitberth.runtime.base import LABEL_APP
+from gitberth.runtime.base import LABEL_APP, LABEL_SOURCE
 from gitberth.runtime.docker import DockerRuntime
 from gitberth.source import (
+    RepoPerThread,
     Revision,
     open_repo,
     read_revision,
@@ -77,8 +91,11 @@ from gitberth.status import (
 logger = logging.getLogger("gitberth.loop")
 
 WATCH_DEBOUNCE_MS = 30
-DOCKER_EVENTS = ("die", "destroy", "oom", "pause", "rename")
-"""Container events that may leave a managed slot empty or not running."""
+DOCKER_EVENTS = ("die", "destroy", "oom", "pause", "rename", "health_status")
+"""Container events that may leave a managed slot empty or not running, or change its health
+(status shows the engine's health state, so it is refreshed when that changes)."""
+DIE_SETTLE_SECONDS = 2.0
+"""How long a pass woken by ``die`` waits for the engine to list that container as stopped."""
 
 
 @dataclass(frozen=True)
@@ -100,28 +117,55 @@ class LoopSettings:
     """Backoff of one app whose actions failed, while its desired spec stays the same."""
     watch: bool = True
     docker_events: bool = True
+    publish: PublishPolicy = field(default_factory=PublishPolicy)
+    """The server's default publish address and the host ports it keeps for itself."""
+    credentials_secret: str | None = None
+    """The shared gitberth secret holding the remote's credentials (``--repo-credentials``)."""
+    secrets_dir: Path = DEFAULT_SECRETS_ROOT
+    """The RAM-backed directory where a Git command's credentials live while it runs."""
 
 
 class GitSource:
-    """The Git side of the loop: a local repository, or the state-dir mirror of a remote."""
+    """The Git side of the loop: a local repository, or the state-dir mirror of a remote.
 
-    def __init__(self, repo: str, *, state_dir: Path, branch: str, apps_dir: str) -> None:
+    Every thread that reads through it (the loop, each deploy request) gets its own
+    ``git.Repo`` (see :class:`~gitberth.source.RepoPerThread`)."""
+
+    def __init__(
+        self,
+        repo: str,
+        *,
+        state_dir: Path,
+        branch: str,
+        apps_dir: str,
+        credentials: CredentialsLoader | None = None,
+        secrets_dir: Path = DEFAULT_SECRETS_ROOT,
+    ) -> None:
         self.branch = branch
         self.apps_dir = apps_dir
-        self.remote = RemoteRepo(repo, state_dir=state_dir) if is_remote(repo) else None
+        if credentials is not None and not is_remote(repo):
+            raise ConfigError(
+                f"{repo} is a local path: credentials are for a remote URL (https or ssh)"
+            )
+        self.remote = (
+            RemoteRepo(repo, state_dir=state_dir, credentials=credentials, ram_dir=secrets_dir)
+            if is_remote(repo)
+            else None
+        )
         self.display = self.remote.display if self.remote else str(Path(repo).resolve())
         self._path = None if self.remote else Path(repo)
-        self._repo: git.Repo | None = None
+        self.repos = RepoPerThread(self._open)
+
+    def _open(self) -> git.Repo:
+        if self.remote is not None:
+            return self.remote.open_reader()
+        assert self._path is not None
+        return open_repo(self._path)
 
     @property
     def repo(self) -> git.Repo:
-        if self._repo is None:
-            if self.remote is not None:
-                self._repo = self.remote.open()
-            else:
-                assert self._path is not None
-                self._repo = open_repo(self._path)
-        return self._repo
+        """The calling thread's Repo."""
+        return self.repos.get()
 
     def fetch(self) -> None:
         """Bring the mirror up to date (remote only; a local repo is always current)."""
@@ -129,12 +173,14 @@ class GitSource:
             self.remote.fetch()
 
     def head(self) -> str:
-        return resolve_commit(self.repo, branch=self.branch)
+        return self.repos.read(lambda repo: resolve_commit(repo, branch=self.branch))
 
     def read(self, sha: str) -> tuple[Revision, RepoSettings]:
-        return (
-            read_revision(self.repo, rev=sha, apps_dir=self.apps_dir),
-            read_settings(self.repo, sha=sha),
+        return self.repos.read(
+            lambda repo: (
+                read_revision(repo, rev=sha, apps_dir=self.apps_dir),
+                read_settings(repo, sha=sha),
+            )
         )
 
     def watched_files(self) -> tuple[Path, ...]:
@@ -145,19 +191,35 @@ class GitSource:
         return (git_dir / "refs" / "heads" / self.branch, git_dir / "packed-refs")
 
 
+def _credentials_loader(settings: LoopSettings, secrets: SecretSource) -> CredentialsLoader | None:
+    """Reads the source's credentials secret from the store before every Git command."""
+    name = settings.credentials_secret
+    if name is None:
+        return None
+    return store_loader(
+        lambda: secrets.materials([(None, name)]), secret=name, url=sanitize(settings.repo)
+    )
+
+
 @dataclass
 class _Pending:
     reasons: list[str] = field(default_factory=list)
     fetch: bool = False
     read: bool = False
     rebuild: bool = False
+    died: set[str] = field(default_factory=set)
+    """Ids of containers whose ``die`` event woke this pass (see :meth:`Loop.run_pass`)."""
 
-    def merge(self, reason: str, *, fetch: bool, read: bool, rebuild: bool) -> None:
+    def merge(
+        self, reason: str, *, fetch: bool, read: bool, rebuild: bool, died: str | None = None
+    ) -> None:
         if reason not in self.reasons:
             self.reasons.append(reason)
         self.fetch |= fetch
         self.read |= read
         self.rebuild |= rebuild
+        if died is not None:
+            self.died.add(died)
 
 
 @dataclass
@@ -200,6 +262,8 @@ class Loop:
             state_dir=settings.state_dir,
             branch=settings.branch,
             apps_dir=settings.apps_dir,
+            credentials=_credentials_loader(settings, self.secrets),
+            secrets_dir=settings.secrets_dir,
         )
         self._events_client = events_client
         self._condition = threading.Condition()
@@ -222,6 +286,7 @@ class Loop:
         self._passes = 0
         self._state = status.loop()
         self._state.source, self._state.branch = self.source.display, settings.branch
+        self._state.source_id = runtime.source
         self.metrics.docker_up.set(1)
         self.metrics.set_apps({s.value: n for s, n in status.counts().items()})
         self.observers = PassObservers()
@@ -230,19 +295,29 @@ class Loop:
     # -- triggers ---------------------------------------------------------------------------
 
     def trigger(
-        self, reason: str, *, fetch: bool = False, read: bool = False, rebuild: bool = False
+        self,
+        reason: str,
+        *,
+        fetch: bool = False,
+        read: bool = False,
+        rebuild: bool = False,
+        died: str | None = None,
     ) -> None:
         """Ask for a pass. *fetch* fetches a remote first; *read* re-reads the branch tip;
-        *rebuild* resolves the manifests again (a secret changed). Coalesces with any pass
-        already asked for."""
+        *rebuild* resolves the manifests again (a secret changed); *died* is the id of a
+        container that just died. Coalesces with any pass already asked for."""
         with self._condition:
             if self._pending is None:
                 self._pending = _Pending()
-            self._pending.merge(reason, fetch=fetch, read=read, rebuild=rebuild)
+            self._pending.merge(reason, fetch=fetch, read=read, rebuild=rebuild, died=died)
             self._condition.notify_all()
 
     def secrets_changed(self, name: str, app_id: str | None) -> None:
-        """A ``ServerContext.on_secrets_changed`` subscriber: rebuild and reconcile."""
+        """A ``ServerContext.on_secrets_changed`` subscriber: rebuild and reconcile (and fetch
+        at once when it is the source's credentials secret, e.g. a rotated token)."""
+        if app_id is None and name == self.settings.credentials_secret:
+            self.trigger("credentials secret changed", fetch=True, read=True, rebuild=True)
+            return
         self.trigger("secret changed", rebuild=True)
 
     @property
@@ -328,6 +403,10 @@ class Loop:
         try:
             if work.fetch or work.read:
                 self._next_resync = time.monotonic() + self.settings.interval
+            if work.died:
+                # Docker sends ``die`` a moment before its container list says "exited"; wait
+                # for the engine to agree, so this pass sees the container it must restart.
+                self.runtime.wait_until_stopped(work.died, timeout=DIE_SETTLE_SECONDS)
             self._refresh_source(work, errors)
             if self._revision is None:
                 raise _PassAborted("no revision could be read yet")
@@ -354,6 +433,9 @@ class Loop:
             errors.append(message)
         except _PassAborted as exc:
             errors.append(str(exc))
+        except StorageFullError as exc:  # retried with backoff; what runs is left as it is
+            errors.append(str(exc))
+            logger.warning("%s", exc)
         except Exception as exc:  # noqa: BLE001 - the loop must outlive any one pass
             logger.exception("reconcile pass failed unexpectedly")
             errors.append(f"unexpected {type(exc).__name__}: {sanitize(str(exc))}")
@@ -376,14 +458,17 @@ class Loop:
         if not (work.fetch or work.read) and self._revision is not None:
             return
         try:
-            if work.fetch:
-                self.source.fetch()
-            sha = self.source.head()
-            if self._revision is None or sha != self._revision.sha or not self._source_ok:
-                revision, repo_settings = self.source.read(sha)
-                self._revision, self._repo_settings = revision, repo_settings
-                self._desired = None
-                logger.info("revision %s of %s", revision.short, self.source.display)
+            # Under the deploy lock: a deploy commits (and fetches, for a remote) and adopts its
+            # commit under it, so the tip read here is never older than an adopted revision.
+            with self.lock:
+                if work.fetch:
+                    self.source.fetch()
+                sha = self.source.head()
+                if self._revision is None or sha != self._revision.sha or not self._source_ok:
+                    revision, repo_settings = self.source.read(sha)
+                    self._revision, self._repo_settings = revision, repo_settings
+                    self._desired = None
+                    logger.info("revision %s of %s", revision.short, self.source.display)
             self._source_ok = True
             self._state.source_error = None
             self.metrics.source_up.set(1)
@@ -412,7 +497,12 @@ class Loop:
     def _reconcile_under_lock(self, work: _Pending, actions: list[ActionRecord]) -> ReconcileResult:
         assert self._revision is not None
         if self._desired is None or work.rebuild or _has_blocked(self._desired):
-            self._desired = build_desired(self._revision, secrets=self.secrets)
+            self._desired = build_desired(
+                self._revision,
+                secrets=self.secrets,
+                publish=self.settings.publish,
+                binds=self.runtime.bind_policy,
+            )
         desired = self._desired
         skipped = self._apps_in_backoff(desired)
         if skipped:
@@ -472,7 +562,9 @@ class Loop:
 
         result = self._reconcile_locked(desired, listen)
         for app in skipped:
-            result.apps.pop(app, None)
+            report = result.apps.pop(app, None)
+            if report is not None:
+                self.status.observe_containers(app, report.containers)
         return result
 
     def _reconcile_locked(
@@ -486,7 +578,11 @@ class Loop:
             listener=listen,
             known_specs=self.known_specs,
             history=history_from_repo(
-                self.source.repo, apps_dir=self.settings.apps_dir, secrets=self.secrets
+                self.source.repo,
+                apps_dir=self.settings.apps_dir,
+                secrets=self.secrets,
+                publish=self.settings.publish,
+                binds=self.runtime.bind_policy,
             ),
             workers=self.settings.workers,
             desired=desired,
@@ -525,6 +621,7 @@ class Loop:
         known = set(result.apps) | set(self._app_backoff)
         removed.extend(s.name for s in self.status.apps() if s.name not in known)
         self.status.put_apps(states, removed=removed)
+        self._state.left_alone = list(result.left_alone)
         self.metrics.set_apps({s.value: n for s, n in self.status.counts().items()})
         if result.prune_refused:
             errors.append(result.prune_refused)
@@ -645,8 +742,7 @@ class Loop:
                 for event in stream:
                     if self._stopping.is_set():
                         break
-                    attributes = (event.get("Actor") or {}).get("Attributes") or {}
-                    self.trigger(f"docker: {attributes.get('name', '?')} {event.get('Action')}")
+                    self._on_docker_event(event)
                 self._events_stream = None
                 with contextlib.suppress(Exception):
                     client.close()
@@ -658,6 +754,30 @@ class Loop:
             self.trigger("docker events interrupted")
             self._stopping.wait(delay)
             delay = min(self.settings.retry_max, delay * 2)
+
+    def _on_docker_event(self, event: Mapping[str, Any]) -> None:
+        """Wake a pass; meanwhile make status say what the engine says, and drop the secret
+        files of a container removed by hand at once (they are in RAM, but need not stay)."""
+        actor = event.get("Actor") or {}
+        attributes = actor.get("Attributes") or {}
+        container_id = str(actor.get("ID") or event.get("id") or "")
+        action = str(event.get("Action") or "")
+        name = str(attributes.get("name", "?"))
+        ours = bool(container_id) and self.runtime.is_own_stop(container_id)
+        if attributes.get(LABEL_SOURCE) not in (None, "", self.runtime.source):
+            return  # another gitberth's container: its events are not this loop's business
+        if action == "destroy" and container_id:
+            self.runtime.forget_container(container_id)
+        if not ours and action in ("die", "destroy", "oom", "pause"):
+            gone = action == "destroy"
+            state = None if gone else ("paused" if action == "pause" else "exited")
+            app = attributes.get(LABEL_APP)
+            if isinstance(app, str):
+                self.status.mark_container(app, name, state=state)
+        self.trigger(
+            f"docker: {name} {action}",
+            died=container_id if action == "die" and not ours and container_id else None,
+        )
 
     def loop_state(self) -> LoopState:
         return self.status.loop()
@@ -672,10 +792,15 @@ def _has_blocked(desired: Desired) -> bool:
 
 
 def _spec_key(desired: Desired, app: str) -> tuple[str, ...]:
+    """What an app's backoff is tied to: its spec hashes, and its pull credentials (new ones
+    replace no container, but deserve a pull at once after an unauthorized one)."""
     resolved = desired.state.apps.get(app)
     if resolved is None:
         return ()
-    return tuple(s.spec_hash for s in resolved.services)
+    return tuple(
+        s.spec_hash + (f"+{s.pull_credentials.fingerprint}" if s.pull_credentials else "")
+        for s in resolved.services
+    )
 
 
 def _differs(old: AppState, new: AppState) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import git
 from fastapi import APIRouter
@@ -23,7 +22,7 @@ from gitberth.history import HistoryRecorder, HistoryStore, Retention, commit_re
 from gitberth.loop import Loop
 from gitberth.notify import Notifier, Target
 from gitberth.rollback import Rollbacker
-from gitberth.runtime.base import Runtime
+from gitberth.runtime.docker import DockerRuntime
 
 
 @dataclass(frozen=True)
@@ -57,11 +56,10 @@ def install(
     settings: OperationsSettings,
     *,
     loop: Loop,
-    runtime: Runtime,
-    local_repo: Path | None,
+    runtime: DockerRuntime,
 ) -> tuple[Operations, list[APIRouter]]:
     """Build the features over *loop*; return them and their routers."""
-    git_dir = _git_dir(loop, local_repo)
+    git_dir = _git_dir(loop)
     read_commit = commit_reader(git_dir)
     history = HistoryStore(context.db, retention=settings.retention)
     loop.observers.append(HistoryRecorder(history, read_commit))
@@ -96,11 +94,12 @@ def install(
         remote=loop.source.remote,
         on_committed=committed,
         known_specs=loop.known_specs,
+        publish=loop.settings.publish,
     )
     operations = Operations(
         history=history,
         rollbacker=rollbacker,
-        logs=ContainerLogs(),
+        logs=ContainerLogs(source=runtime.source),
         notifier=notifier,
         commit_status=reporter,
     )
@@ -121,11 +120,7 @@ def install(
     return operations, routers
 
 
-def _git_dir(loop: Loop, local_repo: Path | None) -> Callable[[], str]:
-    """Where the repository's objects are: the local repo, or the state-dir mirror."""
-    if local_repo is not None:
-        repo = git.Repo(local_repo)
-        path = str(repo.git_dir)
-        repo.close()
-        return lambda: path
-    return lambda: str(loop.source.repo.git_dir)
+def _git_dir(loop: Loop) -> Callable[[], str]:
+    """Where the repository's objects are (the local repo, or the state-dir mirror), asked
+    lazily through the calling thread's own Repo, so a bad --repo fails where serve checks it."""
+    return lambda: str(loop.source.repos.read(lambda repo: repo.git_dir))

@@ -8,6 +8,7 @@ exactly as they are.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
@@ -20,21 +21,28 @@ import git
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from gitberth.core.binds import BindPolicy
+from gitberth.core.container_options import PublishPolicy
 from gitberth.core.errors import (
     ActionFailedError,
+    ImagePullFailedError,
     ManifestProblem,
     ResolveError,
     SealedError,
+    SecretIntegrityError,
+    SourceError,
     UnknownSecretError,
 )
-from gitberth.core.manifests import LoadResult, load_manifests
-from gitberth.core.models import ObservedContainer, ResolvedApp
+from gitberth.core.manifests import LoadResult, load_manifests, yaml_alias_problem
+from gitberth.core.models import ObservedContainer, ResolvedApp, app_network_name
+from gitberth.core.ownership import partition
 from gitberth.core.plan import Action, ActionKind, DesiredState, Plan, plan
-from gitberth.core.resolve import SecretKey, Secrets, candidate_keys, resolve_app
-from gitberth.runtime.base import Runtime
+from gitberth.core.resolve import SecretKey, Secrets, candidate_keys, redact, resolve_app
+from gitberth.runtime.base import HostResources, PullRequest, Runtime
 from gitberth.source import Revision, read_file_at, read_revision
 
 SETTINGS_FILE = "gitberth.yaml"
+MAX_SETTINGS_BYTES = 64 * 1024
 
 
 class SecretSource(Protocol):
@@ -91,9 +99,12 @@ class ReconcileResult:
     apps: dict[str, AppReport]
     duration_seconds: float = 0.0
     observed: list[ObservedContainer] = field(default_factory=list)
-    """What the one list call of this pass saw, before any action."""
+    """What the one list call of this pass saw of this source's containers, before any
+    action."""
     prune_refused: str | None = None
     """Why removals of whole apps were held back this pass, when they were."""
+    left_alone: list[str] = field(default_factory=list)
+    """Containers on the engine that are not this source's, in words (see core.ownership)."""
 
     @property
     def ok(self) -> bool:
@@ -130,9 +141,28 @@ class Desired:
     reports: dict[str, AppReport]
 
 
-def build_desired(revision: Revision, *, secrets: SecretSource) -> Desired:
-    """Load, validate and resolve every app of *revision*; hold the ones that cannot be."""
-    loaded = load_manifests(revision.files, apps_dir=revision.apps_dir, not_utf8=revision.not_utf8)
+def build_desired(
+    revision: Revision,
+    *,
+    secrets: SecretSource,
+    publish: PublishPolicy | None = None,
+    binds: BindPolicy | None = None,
+) -> Desired:
+    """Load, validate and resolve every app of *revision*; hold the ones that cannot be.
+
+    *publish* is the server's publishing policy: its default address enters every spec hash,
+    and a manifest that asks for one of its reserved host ports is invalid. A bind mount *binds*
+    refuses (by default: every one) makes its manifest invalid too.
+    """
+    publish = publish or PublishPolicy()
+    loaded = load_manifests(
+        revision.files,
+        apps_dir=revision.apps_dir,
+        not_utf8=revision.not_utf8,
+        reserved_host_ports=publish.reserved_host_ports,
+        binds=binds,
+        too_large=revision.too_large,
+    )
     reports: dict[str, AppReport] = {}
     held: dict[str, str] = {}
     for name, problems in loaded.problems.items():
@@ -148,15 +178,28 @@ def build_desired(revision: Revision, *, secrets: SecretSource) -> Desired:
     keys = [key for manifest in loaded.apps.values() for key in candidate_keys(manifest)]
     available: Secrets | None
     sealed_message = ""
+    unreadable: dict[SecretKey, str] = {}
     try:
         available = secrets.materials(keys) if keys else {}
     except SealedError as exc:
         available, sealed_message = None, str(exc)
+    except SecretIntegrityError:
+        available, unreadable = _materials_one_by_one(secrets, keys)
 
     apps: dict[str, ResolvedApp] = {}
     for name, manifest in sorted(loaded.apps.items()):
+        broken = [unreadable[k] for k in candidate_keys(manifest) if k in unreadable]
+        if broken:
+            message = "; ".join(dict.fromkeys(broken))
+            held[name] = message
+            reports[name] = AppReport(
+                name, AppStatus.BLOCKED, message=message, code=SecretIntegrityError.code
+            )
+            continue
         try:
-            apps[name] = resolve_app(manifest, secrets=available)
+            apps[name] = resolve_app(
+                manifest, secrets=available, publish_address=publish.default_address
+            )
         except ResolveError as exc:
             message = str(exc)
             if isinstance(exc, SealedError) and sealed_message:
@@ -172,16 +215,44 @@ def build_desired(revision: Revision, *, secrets: SecretSource) -> Desired:
     return Desired(DesiredState(revision.sha, apps, held), loaded, reports)
 
 
+def _materials_one_by_one(
+    secrets: SecretSource, keys: Iterable[SecretKey]
+) -> tuple[Secrets, dict[SecretKey, str]]:
+    """Every readable secret among *keys*, and why each unreadable one is not: one record that
+    does not decrypt must hold only the apps that use it, not the whole pass."""
+    available: dict[SecretKey, Any] = {}
+    unreadable: dict[SecretKey, str] = {}
+    for key in dict.fromkeys(keys):
+        try:
+            available.update(secrets.materials([key]))
+        except SecretIntegrityError as exc:
+            app_id, name = key
+            scope = f"scoped to {app_id}" if app_id else "shared"
+            unreadable[key] = (
+                f"secret {name} ({scope}) does not decrypt ({exc}); write it again with "
+                "POST /secrets"
+            )
+    return available, unreadable
+
+
 def spec_summaries(desired: DesiredState) -> dict[str, Mapping[str, Any]]:
     return {s.spec_hash: s.describe() for app in desired.apps.values() for s in app.services}
 
 
-def history_from_repo(repo: git.Repo, *, apps_dir: str, secrets: SecretSource) -> SpecHistory:
+def history_from_repo(
+    repo: git.Repo,
+    *,
+    apps_dir: str,
+    secrets: SecretSource,
+    publish: PublishPolicy | None = None,
+    binds: BindPolicy | None = None,
+) -> SpecHistory:
     """A :data:`SpecHistory` reading older revisions from *repo*, resolved with *secrets*."""
 
     def specs_at(sha: str) -> Mapping[str, Mapping[str, Any]]:
         revision = read_revision(repo, rev=sha, apps_dir=apps_dir)
-        return spec_summaries(build_desired(revision, secrets=secrets).state)
+        desired = build_desired(revision, secrets=secrets, publish=publish, binds=binds)
+        return spec_summaries(desired.state)
 
     return specs_at
 
@@ -201,6 +272,7 @@ def reconcile_once(
     prune: bool = True,
     allow_empty: bool = True,
     stop: threading.Event | None = None,
+    publish: PublishPolicy | None = None,
 ) -> ReconcileResult:
     """Make the engine match *revision*: one observe, one plan, then the plan's actions.
 
@@ -211,11 +283,24 @@ def reconcile_once(
     Whole apps are removed only when *prune* is set (the revision was read completely) and,
     when the revision has no app at all, only with *allow_empty* (see :func:`guard_prune`).
     *stop* is checked before each action, so a shutdown finishes the action in flight only.
+    *publish* is the server's publishing policy (default address, reserved host ports), used
+    when the desired state is built here.
     """
     started = time.monotonic()
+    resources = runtime if isinstance(runtime, HostResources) else None
     if desired is None:
-        desired = build_desired(revision, secrets=secrets or NoSecretStore())
-    observed = runtime.observe()
+        desired = build_desired(
+            revision,
+            secrets=secrets or NoSecretStore(),
+            publish=publish,
+            binds=resources.bind_policy if resources is not None else None,
+        )
+    ownership = partition(
+        runtime.observe(),
+        source=runtime.source,
+        apps=set(desired.loaded.files) | set(desired.state.apps) | set(desired.state.held),
+    )
+    observed = redact_health_output(ownership.own, desired=desired.state)
     known = known_specs if known_specs is not None else {}
     known.update(spec_summaries(desired.state))
     _learn_history(observed, known=known, history=history, current=revision.sha)
@@ -243,6 +328,14 @@ def reconcile_once(
             continue
         by_app.setdefault(action.app, []).append(action)
 
+    pull_failures: dict[str, str] = {}
+    if resources is not None and not dry_run:
+        pull_failures = pull_for_plan(
+            resources,
+            [a for app, actions in by_app.items() if app not in reports for a in actions],
+            workers=workers,
+        )
+
     def run_app(app: str) -> AppReport:
         actions = by_app[app]
         existing = reports.get(app)
@@ -253,6 +346,14 @@ def reconcile_once(
         if dry_run:
             status = AppStatus.PLANNED if changes else AppStatus.UNCHANGED
             return AppReport(app, status, containers=[c for c in observed if c.app == app])
+        if app in pull_failures:  # nothing of this app is touched: its containers keep running
+            return AppReport(
+                app,
+                AppStatus.FAILED,
+                message=pull_failures[app],
+                code=ImagePullFailedError.code,
+                containers=[c for c in observed if c.app == app],
+            )
         return _apply_app(
             app,
             actions,
@@ -272,6 +373,10 @@ def reconcile_once(
         results = [run_app(app) for app in apps]
     for report in results:
         reports[report.app] = report
+    if resources is not None and not dry_run:
+        resources.release_networks(
+            keep=networks_in_use(desired.state), changed=bool(the_plan.changes)
+        )
     return ReconcileResult(
         revision=revision.sha,
         plan=the_plan,
@@ -279,7 +384,64 @@ def reconcile_once(
         duration_seconds=time.monotonic() - started,
         observed=observed,
         prune_refused=refused,
+        left_alone=ownership.notes(),
     )
+
+
+def redact_health_output(
+    observed: list[ObservedContainer], *, desired: DesiredState
+) -> list[ObservedContainer]:
+    """Health check output is what the container printed, so it may hold a secret value: keep
+    it only for a container running exactly the desired spec (whose values are known and are
+    redacted); drop it for any other (an older spec may hold a value rotated since)."""
+    services = {
+        (app.name, service.service): service
+        for app in desired.apps.values()
+        for service in app.services
+    }
+    cleaned = []
+    for container in observed:
+        if container.health_output:
+            service = services.get((container.app, container.service))
+            known = service is not None and service.spec_hash == container.spec_hash
+            output = redact(container.health_output, service) if known and service else ""
+            container = dataclasses.replace(container, health_output=output)
+        cleaned.append(container)
+    return cleaned
+
+
+def pull_for_plan(
+    resources: HostResources, actions: Iterable[Action], *, workers: int
+) -> dict[str, str]:
+    """Pull what the creates and replaces of *actions* will run, each image once and apps in
+    parallel; return ``{app: reason}`` for the apps whose pull failed (they are not applied)."""
+    wanted: dict[str, list[PullRequest]] = {}
+    for action in actions:
+        if action.kind in (ActionKind.CREATE, ActionKind.REPLACE) and action.target is not None:
+            spec = action.target.spec
+            request = PullRequest(spec.image, spec.pull, action.target.pull_credentials)
+            wanted.setdefault(action.app, []).append(request)
+    if not wanted:
+        return {}
+    unique = {r.key: r for requests in wanted.values() for r in requests}  # once per pass
+    outcome = resources.pull_images(list(unique.values()), workers=max(workers, 4))
+    failures: dict[str, str] = {}
+    for app, requests in wanted.items():
+        reasons = [outcome[r.key] for r in requests if outcome.get(r.key)]
+        if reasons:
+            failures[app] = "; ".join(dict.fromkeys(str(r) for r in reasons))
+    return failures
+
+
+def networks_in_use(desired: DesiredState) -> set[str]:
+    """Networks a pass must not remove: every desired or held app's own network and the
+    shared networks desired apps name (a held app's shared networks are kept by the engine,
+    which refuses to remove a network its containers still use)."""
+    names = {app_network_name(app) for app in (*desired.apps, *desired.held)}
+    for app in desired.apps.values():
+        for service in app.services:
+            names.update(service.spec.networks)
+    return names
 
 
 def guard_prune(
@@ -340,9 +502,14 @@ def read_settings(repo: git.Repo, *, sha: str) -> RepoSettings:
 
     Only ``allowEmpty: true`` (a real YAML boolean) turns the guard off; a missing,
     unparsable or misspelt file keeps it on, because failing safe here costs only a refusal.
+    So does a file over :data:`MAX_SETTINGS_BYTES` or with YAML anchors or aliases (which
+    could expand without limit), read by no parser at all.
     """
-    text = read_file_at(repo, sha=sha, path=SETTINGS_FILE)
-    if text is None:
+    try:
+        text = read_file_at(repo, sha=sha, path=SETTINGS_FILE, max_bytes=MAX_SETTINGS_BYTES)
+    except SourceError:
+        return RepoSettings()  # oversized: never parsed
+    if text is None or yaml_alias_problem(text, file=SETTINGS_FILE) is not None:
         return RepoSettings()
     try:
         data = YAML(typ="safe").load(text)
@@ -399,6 +566,9 @@ def _apply_app(
         try:
             result = runtime.apply(action, revision=revision)
         except ActionFailedError as exc:
+            left = getattr(exc, "container", None)
+            if isinstance(left, ObservedContainer):  # started, but failed its health check
+                containers[left.name] = left
             if listener is not None:
                 listener(ActionEvent(EventKind.FAILED, action, error=str(exc)))
             return AppReport(

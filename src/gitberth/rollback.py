@@ -24,6 +24,7 @@ from typing import Any
 
 import git
 
+from gitberth.core.container_options import PublishPolicy
 from gitberth.core.errors import (
     AppNotAtRevisionError,
     DeployError,
@@ -102,6 +103,7 @@ class Rollbacker:
         remote: RemoteRepo | None = None,
         on_committed: Callable[[str], None] | None = None,
         known_specs: MutableMapping[str, Mapping[str, Any]] | None = None,
+        publish: PublishPolicy | None = None,
     ) -> None:
         """*known_specs* (the loop's ledger) lets the plan say which field changes.
         *repo* opens the repository (the local one, or the mirror of *remote*); each
@@ -117,6 +119,7 @@ class Rollbacker:
         self.remote = remote
         self.on_committed = on_committed
         self.known_specs = known_specs
+        self.publish = publish
 
     def target(self, app: str, *, to: str) -> RollbackTarget:
         """Find *app*'s manifest at revision *to* (see :meth:`_target`)."""
@@ -247,6 +250,7 @@ class Rollbacker:
                 dry_run=True,
                 only_apps=frozenset({outcome.app}),
                 known_specs=dict(self.known_specs) if self.known_specs is not None else None,
+                publish=self.publish,
             )
         except GitberthError as exc:
             return dataclasses.replace(outcome, plan_error=str(exc))

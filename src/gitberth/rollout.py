@@ -2,10 +2,18 @@
 
 A replacement is the riskiest moment of a deploy: the old container works, the new one is only a
 promise. So the new container is started under a *staging name* and must prove it is healthy
-(its image HEALTHCHECK, else a TCP connect to its published port, else simply staying up) within
-the rollout timeout before the old one goes; only then does it take the real name. When it never
-becomes healthy it is removed and the old one is kept (an automatic rollback), and the app is
-reported Degraded with the reason.
+(the manifest's ``healthcheck`` or the image's HEALTHCHECK, both run by the engine; else a TCP
+connect to its published port, else simply staying up) within the rollout timeout before the
+old one goes; only then does it take the real name. When it turns unhealthy or never becomes
+healthy it is removed and the old one is kept (an automatic rollback), and the app is reported
+Degraded with the reason and the check's last output.
+
+A new container with a health check (a new app, a new replica) is waited for the same way; it
+has nothing to fall back to, so it stays (the engine keeps checking it and status shows its
+health) and the app is reported with the check's output.
+
+The wait lasts the rollout timeout, or longer when the manifest's check needs longer to decide:
+its start period plus *retries* intervals and timeouts.
 
 Start-first (new before old) needs two containers to coexist, which a fixed ``hostPort`` forbids;
 such services go stop-first: the old container is stopped (not removed), the new one started,
@@ -31,9 +39,15 @@ from enum import StrEnum
 from typing import Protocol
 
 from gitberth import container_logs
-from gitberth.core.errors import ActionFailedError, GitberthError, RolloutFailedError
+from gitberth.core.errors import (
+    ActionFailedError,
+    GitberthError,
+    RolloutFailedError,
+    UnhealthyError,
+)
 from gitberth.core.models import ObservedContainer, ResolvedService
 from gitberth.core.plan import Action
+from gitberth.core.resolve import redact
 from gitberth.defaults import DEFAULT_ROLLOUT_TIMEOUT
 
 STAGING_SUFFIX = "-next"
@@ -48,8 +62,26 @@ class Strategy(StrEnum):
 
 
 def strategy_for(service: ResolvedService) -> Strategy:
-    """Stop-first only when two containers could not both run: a fixed host port."""
-    return Strategy.STOP_FIRST if service.spec.host_port is not None else Strategy.START_FIRST
+    """Stop-first when the manifest asks for it (``rollout: stopFirst``, e.g. so that two
+    containers never write one volume) or when two containers could not both run (a fixed
+    host port); start-first otherwise."""
+    spec = service.spec
+    if spec.fixed_host_ports or spec.rollout == "stopFirst":
+        return Strategy.STOP_FIRST
+    return Strategy.START_FIRST
+
+
+HEALTH_MARGIN_SECONDS = 5.0
+"""Slack over a manifest check's own worst case, for the engine to schedule and report it."""
+
+
+def rollout_timeout(service: ResolvedService, *, timeout: float) -> float:
+    """How long a new container of *service* may take to become healthy: *timeout*, or its
+    manifest check's start period + retries x (interval + timeout), whichever is longer."""
+    check = service.spec.options.healthcheck
+    if check is None:
+        return timeout
+    return max(timeout, check.worst_case_seconds + HEALTH_MARGIN_SECONDS)
 
 
 def staging_name(name: str) -> str:
@@ -68,8 +100,14 @@ class Condition:
     running: bool
     status: str
     health: str | None = None
-    """Docker's health status (starting, healthy, unhealthy) when the image has a HEALTHCHECK."""
+    """Docker's health status (starting, healthy, unhealthy) when there is a health check."""
     host_port: int | None = None
+    host_address: str = "127.0.0.1"
+    """Where ``host_port`` is published; an unspecified address (0.0.0.0) is probed on
+    loopback."""
+    health_output: str = ""
+    """The output of the health check's last run (``State.Health.Log``), as the engine kept
+    it; may hold anything the container printed, so scrub it before it goes anywhere."""
 
 
 class RolloutEngine(Protocol):
@@ -94,11 +132,11 @@ class RolloutEngine(Protocol):
         ...
 
 
-Probe = Callable[[int], bool]
+Probe = Callable[[str, int], bool]
 
 
-def tcp_ready(port: int) -> bool:
-    """True when something accepts a TCP connection on 127.0.0.1:*port* and keeps it open.
+def tcp_ready(address: str, port: int) -> bool:
+    """True when something accepts a TCP connection on *address*:*port* and keeps it open.
 
     Docker's userland proxy accepts on the published port even when nothing listens inside the
     container, then closes the connection at once; so a connection that is closed before it
@@ -106,7 +144,7 @@ def tcp_ready(port: int) -> bool:
     request) or sends a banner does.
     """
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+        with socket.create_connection((address, port), timeout=0.5) as sock:
             sock.settimeout(0.05)
             try:
                 return bool(sock.recv(1))
@@ -133,11 +171,15 @@ def wait_healthy(
         if condition.health is not None:
             if condition.health == "healthy":
                 return None
-            waiting = f"its HEALTHCHECK reports {condition.health}"
+            output = _last_output(condition)
+            if condition.health == "unhealthy":
+                return f"its health check failed{output}"
+            waiting = f"its health check reports {condition.health}{output}"
         elif condition.host_port is not None:
-            if probe(condition.host_port):
+            if probe(condition.host_address, condition.host_port):
                 return None
-            waiting = f"nothing answers on its port (127.0.0.1:{condition.host_port})"
+            where = f"{condition.host_address}:{condition.host_port}"
+            waiting = f"nothing answers on its port ({where})"
         else:
             if time.monotonic() - started >= min(_SETTLE_SECONDS, timeout):
                 return None
@@ -145,6 +187,52 @@ def wait_healthy(
         if time.monotonic() >= deadline:
             return f"{waiting} after {timeout:g}s"
         time.sleep(_POLL_SECONDS)
+
+
+def _last_output(condition: Condition) -> str:
+    output = " ".join(condition.health_output.split())
+    if not output:
+        return ""
+    if len(output) > MAX_OUTPUT_CHARS:
+        output = output[:MAX_OUTPUT_CHARS] + "…"
+    return f" (last output: {output})"
+
+
+MAX_OUTPUT_CHARS = 500
+
+
+def create(
+    engine: RolloutEngine,
+    action: Action,
+    *,
+    revision: str,
+    timeout: float = DEFAULT_ROLLOUT_TIMEOUT,
+) -> ObservedContainer:
+    """Start a container in an empty slot; when it has a health check, wait for its verdict.
+
+    Raises :class:`UnhealthyError` when the check fails or never passes in time: the container
+    is left running under its real name (there is nothing to roll back to), and the engine's
+    health state keeps telling status whether it recovers.
+    """
+    assert action.target is not None
+    new = engine.start_container(action.target, name=action.container_name, revision=revision)
+    if engine.condition(new.id).health is None:
+        return new  # no health check at all: starting is all a new container can prove
+    problem = wait_healthy(
+        engine, new, timeout=rollout_timeout(action.target, timeout=timeout), probe=_no_probe
+    )
+    if problem is not None:
+        left = dataclasses.replace(new, health=engine.condition(new.id).health)
+        raise UnhealthyError(
+            f"{action.container_name} did not become healthy: {redact(problem, action.target)}",
+            container=left,
+        )
+    return dataclasses.replace(new, health="healthy")
+
+
+def _no_probe(address: str, port: int) -> bool:
+    """The engine's health state decides for a checked container; no TCP probe."""
+    return False
 
 
 def replace(
@@ -172,19 +260,22 @@ def replace(
         if strategy is Strategy.STOP_FIRST:
             _restart_quietly(engine, old_id)
         raise
-    problem = wait_healthy(engine, new, timeout=timeout, probe=probe)
+    problem = wait_healthy(
+        engine, new, timeout=rollout_timeout(action.target, timeout=timeout), probe=probe
+    )
     if problem is not None:
         problem += printed_lines(engine, new.id, service=action.target)
         engine.remove_container(new.id, name=staged)
         if strategy is Strategy.STOP_FIRST:
             _restart_quietly(engine, old_id)
         raise RolloutFailedError(
-            f"the new container did not become healthy: {problem}; "
+            f"the new container did not become healthy: {redact(problem, action.target)}; "
             f"rolled back, {name} still runs the previous spec ({strategy.value})"
         )
+    health = engine.condition(new.id).health
     engine.remove_container(old_id, name=name)
     engine.rename_container(new.id, name=name)
-    return dataclasses.replace(new, name=name)
+    return dataclasses.replace(new, name=name, health=health)
 
 
 OUTPUT_LINES = 10

@@ -17,23 +17,26 @@ from fastapi import FastAPI
 from gitberth.api import dashboard, routes_deploy, routes_hooks, routes_status
 from gitberth.api.app import create_app
 from gitberth.api.context import ServerContext
+from gitberth.core.container_options import PublishPolicy
 from gitberth.core.errors import RuntimeUnavailableError
 from gitberth.defaults import (
     DEFAULT_APPS_DIR,
     DEFAULT_BRANCH,
     DEFAULT_GRACE_SECONDS,
     DEFAULT_INTERVAL,
+    DEFAULT_PUBLISH_ADDRESS,
     DEFAULT_ROLLOUT_TIMEOUT,
     DEFAULT_SECRETS_ROOT,
     DEFAULT_WORKERS,
 )
 from gitberth.deploy import Deployer
+from gitberth.host_paths import bind_policy
 from gitberth.loop import Loop, LoopSettings
 from gitberth.operations import Operations, OperationsSettings
 from gitberth.operations import install as install_operations
 from gitberth.runtime.docker import DockerRuntime
 from gitberth.runtime.secret_files import SecretFilesRoot
-from gitberth.source import open_repo
+from gitberth.source_id import source_id
 from gitberth.spec_ledger import SpecLedger
 from gitberth.status import StatusStore
 
@@ -53,6 +56,20 @@ class RepoSettings:
     webhook_secret: str | None = None
     operations: OperationsSettings = field(default_factory=OperationsSettings)
     """History, rollback, logs, notifications and commit status (see gitberth.operations)."""
+    repo_credentials: str | None = None
+    """The shared gitberth secret with the remote's credentials (``--repo-credentials``)."""
+    publish_address: str = DEFAULT_PUBLISH_ADDRESS
+    reserved_host_ports: frozenset[int] = frozenset()
+    """Host ports no manifest may take: the API's own listen port."""
+
+    @property
+    def publish(self) -> PublishPolicy:
+        return PublishPolicy(
+            default_address=self.publish_address, reserved_host_ports=self.reserved_host_ports
+        )
+
+    allow_bind_under: tuple[Path, ...] = ()
+    """Host directories manifests may bind-mount from (``--allow-bind-under``)."""
 
 
 def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
@@ -65,9 +82,12 @@ def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
     secret_files = SecretFilesRoot(settings.secrets_dir)
     secret_files.check()
     runtime = DockerRuntime(
+        source=source_id(settings.repo, branch=settings.branch, apps_dir=settings.apps_dir),
         grace_seconds=settings.grace_seconds,
         secret_files=secret_files,
         rollout_timeout=settings.rollout_timeout,
+        publish_address=settings.publish_address,
+        bind_policy=bind_policy(settings.allow_bind_under),
     )
     try:
         runtime.sweep_secret_files()  # directories left by a crash, mounted by no container
@@ -79,7 +99,6 @@ def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
         settings.operations,
         loop=loop,
         runtime=runtime,
-        local_repo=None if loop.source.remote else Path(settings.repo),
     )
     app = create_app(
         context,
@@ -95,9 +114,10 @@ def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
     )
     app.state.loop = loop
     source = loop.source
-    local_repo = None if source.remote else open_repo(Path(settings.repo))
+    if source.remote is None:
+        source.repos.read(lambda repo: repo.git_dir)  # not a repository: refuse to start
     deployer = Deployer(
-        repo=(lambda: local_repo) if local_repo is not None else (lambda: source.repo),
+        repos=source.repos,
         branch=settings.branch,
         apps_dir=settings.apps_dir,
         runtime=runtime,
@@ -107,6 +127,7 @@ def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
         remote=source.remote,
         on_committed=loop.adopt_revision,
         observers=loop.observers,
+        publish=settings.publish,
     )
     app.state.deployer = deployer
     return app
@@ -123,6 +144,9 @@ def build_loop(context: ServerContext, settings: RepoSettings, *, runtime: Docke
             apps_dir=settings.apps_dir,
             interval=settings.interval,
             workers=settings.workers,
+            publish=settings.publish,
+            credentials_secret=settings.repo_credentials,
+            secrets_dir=settings.secrets_dir,
         ),
         runtime=runtime,
         status=StatusStore(context.db),

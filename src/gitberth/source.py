@@ -8,14 +8,22 @@ therefore never seen.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import git
 from gitdb.exc import BadName, BadObject
 
-from gitberth.core.errors import SourceError
+from gitberth.core.errors import GitberthError, SourceError
+from gitberth.core.manifests import MAX_MANIFEST_BYTES
 from gitberth.defaults import DEFAULT_APPS_DIR, DEFAULT_BRANCH
+
+_SYMLINK_MODE = 0o120000
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,8 @@ class Revision:
     apps_dir: str = DEFAULT_APPS_DIR
     not_utf8: frozenset[str] = frozenset()
     """Manifest paths whose bytes are not UTF-8 (reported as problems, never guessed at)."""
+    too_large: Mapping[str, int] = field(default_factory=dict)
+    """Manifest paths over the size limit, with their sizes (never read)."""
 
     @property
     def short(self) -> str:
@@ -39,6 +49,57 @@ def open_repo(path: str | Path) -> git.Repo:
         return git.Repo(str(path))
     except (git.NoSuchPathError, git.InvalidGitRepositoryError) as exc:
         raise SourceError(f"{path} is not a Git repository") from exc
+
+
+class RepoPerThread:
+    """One :class:`git.Repo` per thread, and a fresh one after any failed read.
+
+    A ``git.Repo`` reads objects through persistent ``git cat-file --batch`` processes, one
+    request and one answer at a time over a pipe. Two threads sharing it interleave their
+    requests and answers, and from then on every read gets someone else's answer (``SHA b'tree'
+    could not be resolved``, ``Require 20 byte binary sha``) until the process is restarted.
+    So each thread (the loop, each request thread of ``POST /deploy``) gets its own Repo, and a
+    read that fails for any reason closes that thread's Repo and tries once more on a fresh
+    one: a reader left in a bad state by a crash or a killed process never poisons later reads.
+    """
+
+    def __init__(self, opener: Callable[[], git.Repo]) -> None:
+        self._opener = opener
+        self._local = threading.local()
+
+    def get(self) -> git.Repo:
+        """This thread's Repo, opened on first use."""
+        repo: git.Repo | None = getattr(self._local, "repo", None)
+        if repo is None:
+            repo = self._opener()
+            self._local.repo = repo
+        return repo
+
+    def discard(self) -> None:
+        """Close this thread's Repo (its cat-file processes end); the next get() opens anew."""
+        repo: git.Repo | None = getattr(self._local, "repo", None)
+        self._local.repo = None
+        if repo is not None:
+            repo.close()
+
+    def read(self, reader: Callable[[git.Repo], T]) -> T:
+        """``reader(repo)``, retried once on a fresh Repo when it fails.
+
+        A failure that is not one of gitberth's own errors the second time too becomes a
+        :class:`SourceError`, so callers keep the last good revision instead of crashing.
+        """
+        try:
+            return reader(self.get())
+        except Exception:  # noqa: BLE001 - a broken reader can look like any error, even a
+            self.discard()  # missing branch; one more try on a fresh reader tells them apart
+        try:
+            return reader(self.get())
+        except GitberthError:
+            self.discard()
+            raise
+        except Exception as exc:
+            self.discard()
+            raise SourceError(f"cannot read the repository: {type(exc).__name__}: {exc}") from exc
 
 
 def resolve_commit(repo: git.Repo, *, branch: str = DEFAULT_BRANCH, rev: str | None = None) -> str:
@@ -63,12 +124,24 @@ def read_revision(
     commit = repo.commit(sha)
     files: dict[str, str] = {}
     not_utf8: set[str] = set()
+    too_large: dict[str, int] = {}
     try:
         tree = commit.tree / apps_dir.strip("/")
     except KeyError:
         return Revision(sha=sha, files=files, apps_dir=apps_dir)
+    if not isinstance(tree, git.Tree):
+        # Git stores a symbolic link as a blob holding its target: at a commit it is not a
+        # directory, and following it could lead anywhere (outside the repository too).
+        what = "a symbolic link" if tree.mode == _SYMLINK_MODE else "a file"
+        raise SourceError(
+            f"{apps_dir.strip('/')} is {what} in Git at {sha[:12]}, not a directory: commit the "
+            "manifests in the directory itself, or point --apps-dir at the real one"
+        )
     for blob in tree.blobs:
         if not blob.name.endswith((".yaml", ".yml")):
+            continue
+        if blob.size > MAX_MANIFEST_BYTES:
+            too_large[str(blob.path)] = int(blob.size)
             continue
         data = blob.data_stream.read()
         try:
@@ -76,13 +149,26 @@ def read_revision(
         except UnicodeDecodeError:
             files[str(blob.path)] = ""
             not_utf8.add(str(blob.path))
-    return Revision(sha=sha, files=files, apps_dir=apps_dir, not_utf8=frozenset(not_utf8))
+    return Revision(
+        sha=sha,
+        files=files,
+        apps_dir=apps_dir,
+        not_utf8=frozenset(not_utf8),
+        too_large=too_large,
+    )
 
 
-def read_file_at(repo: git.Repo, *, sha: str, path: str) -> str | None:
-    """Text of one committed file, or None when it does not exist at that commit."""
+def read_file_at(
+    repo: git.Repo, *, sha: str, path: str, max_bytes: int | None = None
+) -> str | None:
+    """Text of one committed file, or None when it does not exist at that commit (or is not a
+    regular file). Raises :class:`SourceError` when it is over *max_bytes* (not read then)."""
     try:
         blob = repo.commit(sha).tree / path
     except (KeyError, BadName, ValueError):
         return None
+    if not isinstance(blob, git.Blob) or blob.mode == _SYMLINK_MODE:
+        return None
+    if max_bytes is not None and blob.size > max_bytes:
+        raise SourceError(f"{path} is {blob.size} bytes at {sha[:12]}; at most {max_bytes}")
     return bytes(blob.data_stream.read()).decode("utf-8", errors="replace")

@@ -11,10 +11,14 @@ pass writes nothing.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
+from gitberth.core.errors import StorageFullError
 from gitberth.state import Database
+
+logger = logging.getLogger("gitberth.spec_ledger")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spec_summaries (
@@ -41,12 +45,16 @@ class SpecLedger(MutableMapping[str, Mapping[str, Any]]):
     def __setitem__(self, spec_hash: str, summary: Mapping[str, Any]) -> None:
         if self._cache.get(spec_hash) == summary:
             return
-        with self._db.transaction() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO spec_summaries (spec_hash, summary) VALUES (?, ?)",
-                (spec_hash, json.dumps(summary, sort_keys=True)),
-            )
         self._cache[spec_hash] = summary
+        try:
+            with self._db.transaction() as conn:
+                conn.execute(
+                    "INSERT OR REPLACE INTO spec_summaries (spec_hash, summary) VALUES (?, ?)",
+                    (spec_hash, json.dumps(summary, sort_keys=True)),
+                )
+        except StorageFullError as exc:
+            # Summaries only explain replacements: a full disk must not stop a deploy.
+            logger.warning("spec summary kept in memory only: %s", exc)
 
     def __delitem__(self, spec_hash: str) -> None:
         with self._db.transaction() as conn:

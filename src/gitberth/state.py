@@ -19,6 +19,7 @@ power cut, and with ``secure_delete`` so replaced ciphertext does not linger in 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import threading
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gitberth.core.errors import ConfigError
+from gitberth.core.errors import ConfigError, StorageFullError
 
 DB_NAME = "gitberth.db"
 MASTER_KEY_NAME = "master.key"
@@ -153,14 +154,26 @@ class Database:
             self._local.depth = depth + 1
             try:
                 yield self._connection
-            except BaseException:
+            except BaseException as exc:
                 self._local.depth = depth
                 if depth == 0:
-                    self._connection.execute("ROLLBACK")
+                    with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back
+                        self._connection.execute("ROLLBACK")
+                full = storage_full(exc, self.state.path)
+                if full is not None:
+                    raise full from exc
                 raise
             self._local.depth = depth
             if depth == 0:
-                self._connection.execute("COMMIT")
+                try:
+                    self._connection.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._connection.execute("ROLLBACK")
+                    full = storage_full(exc, self.state.path)
+                    if full is not None:
+                        raise full from exc
+                    raise
 
     def grouped(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run *work* in a write transaction shared with concurrent callers (group commit).
@@ -179,6 +192,12 @@ class Database:
             raise pending.error
         result: T = pending.result
         return result
+
+    def enqueue(self, work: Callable[[sqlite3.Connection], object]) -> None:
+        """Queue *work* for the next group commit without waiting for it (best effort: a
+        failure is dropped). For bookkeeping such as a token's last use."""
+        with contextlib.suppress(ConfigError):
+            self._submit(_Pending(work))
 
     async def grouped_async(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """:meth:`grouped` for the event loop: it waits without a thread of its own.
@@ -235,7 +254,7 @@ class Database:
                         pending.result = pending.work(connection)
                     except Exception as exc:
                         connection.execute("ROLLBACK TO grouped_write")
-                        pending.error = exc
+                        pending.error = storage_full(exc, self.state.path) or exc
                     connection.execute("RELEASE grouped_write")
             committed = True
         except Exception as exc:
@@ -304,6 +323,18 @@ class _Pending:
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+def storage_full(exc: BaseException, path: Path) -> StorageFullError | None:
+    """SQLite's "database or disk is full", as gitberth's own error (None for anything else)."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return None
+    if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL and "is full" not in str(exc):
+        return None
+    return StorageFullError(
+        f"the disk holding the state dir {path} is full: nothing was written, nothing stored "
+        "is lost; free some space and try again"
+    )
 
 
 def open_database(state: StateDir) -> Database:

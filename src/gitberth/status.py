@@ -15,6 +15,7 @@ the reconciler's, which never hold secret values.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -42,6 +43,8 @@ class SyncState(StrEnum):
 
 class Health(StrEnum):
     HEALTHY = "Healthy"
+    PROGRESSING = "Progressing"
+    """Running, and a health check has not decided yet (the engine says ``starting``)."""
     UNHEALTHY = "Unhealthy"
     MISSING = "Missing"
     UNKNOWN = "Unknown"
@@ -63,6 +66,8 @@ STALLING_CODES = frozenset(
         "sealed",
         "prune_refused",
         "rollout_failed",
+        "unhealthy",
+        "integrity_error",
     }
 )
 
@@ -78,6 +83,11 @@ class ContainerInfo:
     created_at: str | None = None
     """When the container was created, ISO 8601 UTC to the second (``createdAt`` in JSON): a
     review compares it with the ``updatedAt`` of the secrets the container consumes."""
+    health: str | None = None
+    """The engine's health state: healthy, unhealthy, starting; None without a health check."""
+    volumes: list[str] = field(default_factory=list)
+    """Engine names of the app volumes it mounts (``<app>_<name>``), so status shows where an
+    app's data lives."""
 
     @classmethod
     def of(cls, container: ObservedContainer) -> ContainerInfo:
@@ -89,6 +99,8 @@ class ContainerInfo:
             revision=container.revision,
             url=container.url,
             created_at=iso_second(container.created_at),
+            health=container.health,
+            volumes=list(container.volumes),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -164,12 +176,29 @@ def classify(code: str | None) -> ErrorClass:
 
 
 def health_of(containers: Iterable[ContainerInfo]) -> Health:
+    """The app's health as the engine reports it: a container that is not running, or whose
+    health check fails, makes it Unhealthy; one whose check has not decided, Progressing."""
     listed = list(containers)
     if not listed:
         return Health.MISSING
-    if all(c.state == ContainerState.RUNNING.value for c in listed):
-        return Health.HEALTHY
-    return Health.UNHEALTHY
+    if any(c.state != ContainerState.RUNNING.value or c.health == "unhealthy" for c in listed):
+        return Health.UNHEALTHY
+    if any(c.health == "starting" for c in listed):
+        return Health.PROGRESSING
+    return Health.HEALTHY
+
+
+MAX_OUTPUT_CHARS = 300
+
+
+def last_output(output: str) -> str:
+    """`` (last output: ...)`` on one line, clipped; empty when there is none."""
+    flat = " ".join(output.split())
+    if not flat:
+        return ""
+    if len(flat) > MAX_OUTPUT_CHARS:
+        flat = flat[:MAX_OUTPUT_CHARS] + "…"
+    return f" (last output: {flat})"
 
 
 def app_state(
@@ -187,7 +216,7 @@ def app_state(
     if report.status.is_error:
         code = report.code or report.status.value
         error = AppError(classify(code), code, report.message, now)
-        if report.status is AppStatus.FAILED and code == "rollout_failed":
+        if report.status is AppStatus.FAILED and code in ("rollout_failed", "unhealthy"):
             sync = SyncState.DEGRADED
         elif report.status is AppStatus.FAILED and code == "interrupted":
             sync = SyncState.OUT_OF_SYNC
@@ -195,12 +224,21 @@ def app_state(
             sync = SyncState.ERROR
     elif report.status is AppStatus.PLANNED:
         sync = SyncState.OUT_OF_SYNC
-    elif health is Health.HEALTHY or (health is Health.MISSING and not report.containers):
+    elif health in (Health.HEALTHY, Health.PROGRESSING) or (
+        health is Health.MISSING and not report.containers
+    ):
         sync, applied = SyncState.SYNCED, revision
     else:
         sync = SyncState.DEGRADED
-        stopped = ", ".join(f"{c.name} is {c.state}" for c in containers if c.state != "running")
-        error = AppError(ErrorClass.WAITING, "not_running", stopped, now)
+        problems = ", ".join(
+            f"{c.name} is {c.state.value}"
+            if c.state is not ContainerState.RUNNING
+            else f"{c.name} is unhealthy" + last_output(c.health_output)
+            for c in report.containers
+            if c.state is not ContainerState.RUNNING or c.health == "unhealthy"
+        )
+        code = "not_running" if any(c.state != "running" for c in containers) else "unhealthy"
+        error = AppError(ErrorClass.WAITING, code, problems, now)
     return AppState(
         name=report.app,
         sync=sync,
@@ -271,6 +309,10 @@ class LoopState:
     last_pass_at: float | None = None
     last_applied_at: float | None = None
     next_retry_in: float | None = None
+    source_id: str = ""
+    """This source's ``gitberth.source`` label value."""
+    left_alone: list[str] = field(default_factory=list)
+    """Containers of other sources (or of none) the last pass saw and left alone, in words."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -354,6 +396,52 @@ class StatusStore:
                 containers=current.containers,
                 error=current.error,
                 updated_at=time.time(),
+            )
+
+    def mark_container(self, app: str, container: str, *, state: str | None) -> None:
+        """Show at once what a Docker event says about one container (*state*, or None when
+        it is gone), until the pass the event wakes records the whole truth (memory only).
+
+        Status must never claim running, Synced or Healthy while the engine says otherwise,
+        and the pass may be waiting for another app's rollout before it can look.
+        """
+        with self._lock:
+            current = self._apps.get(app)
+            if current is None or not any(c.name == container for c in current.containers):
+                return
+            containers = (
+                tuple(
+                    c if c.name != container else dataclasses.replace(c, state=state)
+                    for c in current.containers
+                    if c.name != container or state is not None
+                )
+                if state is not None
+                else tuple(c for c in current.containers if c.name != container)
+            )
+            health = health_of(containers)
+            if not containers and current.containers:
+                health = Health.MISSING
+            sync = current.sync
+            if sync is SyncState.SYNCED and health is not Health.HEALTHY:
+                sync = SyncState.OUT_OF_SYNC
+            self._apps[app] = dataclasses.replace(
+                current, sync=sync, health=health, containers=containers, updated_at=time.time()
+            )
+
+    def observe_containers(self, app: str, containers: Iterable[ObservedContainer]) -> None:
+        """Refresh the containers of an app the pass did not act on (backing off): its sync
+        state stays, its containers and health are what the engine listed (memory only)."""
+        with self._lock:
+            current = self._apps.get(app)
+            if current is None:
+                return
+            infos = tuple(ContainerInfo.of(c) for c in sorted(containers, key=lambda c: c.name))
+            health = health_of(infos)
+            sync = current.sync
+            if sync is SyncState.SYNCED and health is not Health.HEALTHY:
+                sync = SyncState.OUT_OF_SYNC
+            self._apps[app] = dataclasses.replace(
+                current, sync=sync, health=health, containers=infos, updated_at=time.time()
             )
 
     def put_loop(self, state: LoopState) -> None:

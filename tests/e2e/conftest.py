@@ -172,3 +172,30 @@ def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server.start()
     yield server
     server.stop()
+
+
+WEBHOOK_SECRET = "webhook-secret-for-tests"
+
+
+@pytest.fixture(scope="module")
+def module_repo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server with ``--repo`` (a real temp Git repo with one app) and a webhook secret,
+    shared by a whole module, so the loop's routes (/apps, /events, /metrics, /hooks/git and a
+    real /deploy) exist. Its apps are removed from the engine afterwards."""
+    from tests.support.engine import engine, remove_managed_and_test_containers
+    from tests.support.gitrepo import GitRepo, app_yaml
+
+    base = tmp_path_factory.mktemp("module-repo-server")
+    repo = GitRepo(base / "repo")
+    repo.commit({"apps/app1.yaml": app_yaml("app1", image="gitberth/missing-image:1")})
+    client = engine()
+    server = Server(
+        state_dir=base / "state",
+        log_path=base / "server.log",
+        repo=repo.path,
+        extra_args=("--grace", "1", "--rollout-timeout", "5", "--webhook-secret", WEBHOOK_SECRET),
+    )
+    server.start()
+    yield server
+    server.stop()
+    remove_managed_and_test_containers(client)

@@ -1,15 +1,20 @@
 """Schemathesis over the live /openapi.json: no input, valid or not, gets a 5xx.
 
 Each operation is fuzzed with positive and negative (schema-violating) cases, as an admin and as
-an app-scoped deployer. ``POST /admin/seal`` is left out: a sealed store answers 503 by design.
-The cases are driven by hypothesis directly, one operation at a time, so the test needs no
-pytest plugin.
+an app-scoped deployer, on two servers: one with only the secrets API, and one started with
+``--repo`` (a real temp Git repo, a real engine), so ``/apps``, ``/events``, ``/metrics``,
+``/hooks/git`` and the real ``/deploy`` are fuzzed too. ``POST /admin/seal`` is left out (a
+sealed store answers 503 by design), and so is ``POST /admin/rekey`` (it would replace the key
+the server runs with between cases; tests/e2e/test_rekey.py covers it). The cases are driven by
+hypothesis directly, one operation at a time, so the test needs no pytest plugin.
 """
 
 from __future__ import annotations
 
+import json
 import os
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -22,16 +27,32 @@ EXAMPLES_PER_OPERATION = int(os.environ.get("GITBERTH_FUZZ_EXAMPLES", "40"))
 """Per operation and mode; raise it for a deeper run (``GITBERTH_FUZZ_EXAMPLES=500``)."""
 
 
+REPO_ROUTES = {"GET /apps", "GET /events", "GET /metrics", "POST /hooks/git", "POST /deploy"}
+
+
+@pytest.fixture(
+    scope="module",
+    params=["secrets-only", pytest.param("with-repo", marks=pytest.mark.docker)],
+)
+def fuzzed_server(request: pytest.FixtureRequest) -> Server:
+    name = "module_server" if request.param == "secrets-only" else "module_repo_server"
+    server = request.getfixturevalue(name)
+    assert isinstance(server, Server)
+    return server
+
+
 @pytest.fixture(scope="module")
-def api_schema(module_server: Server) -> schemathesis.BaseSchema:
-    return schemathesis.openapi.from_url(f"{module_server.url}/openapi.json").exclude(
-        path="/admin/seal", method="POST"
+def api_schema(fuzzed_server: Server) -> schemathesis.BaseSchema:
+    return (
+        schemathesis.openapi.from_url(f"{fuzzed_server.url}/openapi.json")
+        .exclude(path="/admin/seal", method="POST")
+        .exclude(path="/admin/rekey", method="POST")
     )
 
 
 @pytest.fixture(scope="module")
-def scoped_token(module_server: Server) -> str:
-    return module_server.create_token("--role", "deployer", "--app", "app1")
+def scoped_token(fuzzed_server: Server) -> str:
+    return fuzzed_server.create_token("--role", "deployer", "--app", "app1")
 
 
 def fuzz(
@@ -68,22 +89,33 @@ def fuzz(
             skipped.append(operation.label)
     assert "POST /secrets" in labels and "GET /secrets" in labels
     assert "POST /secrets" not in skipped, "operations without inputs have no negative cases"
+    if server.repo is not None:
+        assert REPO_ROUTES <= set(labels)
     return problems
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_no_server_errors_as_admin(
-    api_schema: schemathesis.BaseSchema, module_server: Server, mode: GenerationMode
+    api_schema: schemathesis.BaseSchema, fuzzed_server: Server, mode: GenerationMode
 ) -> None:
-    assert fuzz(api_schema, server=module_server, token=module_server.token, mode=mode) == []
-    assert "unhandled" not in module_server.logs()
+    assert fuzz(api_schema, server=fuzzed_server, token=fuzzed_server.token, mode=mode) == []
+    assert "unhandled" not in fuzzed_server.logs()
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_no_server_errors_as_scoped_deployer(
     api_schema: schemathesis.BaseSchema,
-    module_server: Server,
+    fuzzed_server: Server,
     scoped_token: str,
     mode: GenerationMode,
 ) -> None:
-    assert fuzz(api_schema, server=module_server, token=scoped_token, mode=mode) == []
+    assert fuzz(api_schema, server=fuzzed_server, token=scoped_token, mode=mode) == []
+    assert "unhandled" not in fuzzed_server.logs()
+
+
+def test_the_openapi_document_is_valid(fuzzed_server: Server) -> None:
+    """Every ``$ref`` resolves (the deploy body once pointed at a ``#/$defs`` that did not)."""
+    document = httpx.get(f"{fuzzed_server.url}/openapi.json").json()
+    text = json.dumps(document)
+    assert '"#/$defs/' not in text
+    schemathesis.openapi.from_dict(document).validate()

@@ -357,3 +357,48 @@ def test_a_remote_repo_answers_read_only_in_the_form(
     page.get_by_role("button", name="Deploy").click()
     expect(page.locator("#deploy-result")).to_contain_text("409 read_only_repo")
     expect(page.locator("#deploy-result")).to_contain_text("pull request")
+
+
+@pytest.mark.docker
+def test_the_apps_panel_shows_health_as_the_engine_reports_it(
+    start_server: StartServer, repo: GitRepo, clean_engine: docker.DockerClient, tab: Tab
+) -> None:
+    check = "healthcheck: {http: %s, interval: 300ms, timeout: 1s, retries: 2}\n"
+    repo.commit(
+        {
+            "apps/good.yaml": app_yaml("good", extra=check % "/"),
+            "apps/sick.yaml": app_yaml("sick", extra=check % "/missing"),
+        }
+    )
+    server = start_server(repo=repo.path, extra_args=("--grace", "2"))
+    page = tab.page
+    sign_in(tab, server)
+
+    good = page.locator('#apps-body tr[data-app="good"]')
+    expect(good).to_contain_text("Synced", timeout=DEPLOY_TIMEOUT_MS)
+    expect(good).to_contain_text("Healthy")
+    expect(good).to_contain_text("(running, healthy)")
+    sick = page.locator('#apps-body tr[data-app="sick"]')
+    expect(sick).to_contain_text("Degraded", timeout=DEPLOY_TIMEOUT_MS)
+    expect(sick).to_contain_text("Unhealthy")
+    expect(sick).to_contain_text("(running, unhealthy)")
+    expect(sick).to_contain_text("404 Not Found")
+    tab.screenshot("health")
+
+
+@pytest.mark.docker
+def test_the_apps_panel_names_the_volumes_that_hold_an_apps_data(
+    start_server: StartServer, repo: GitRepo, clean_engine: docker.DockerClient, tab: Tab
+) -> None:
+    volume = "rollout: stopFirst\nvolumes: [{name: data, path: /data}]\n"
+    repo.commit({"apps/keeper.yaml": app_yaml("keeper", extra=volume)})
+    server = start_server(repo=repo.path, extra_args=("--grace", "2"))
+    page = tab.page
+    sign_in(tab, server)
+
+    keeper = page.locator('#apps-body tr[data-app="keeper"]')
+    expect(keeper).to_contain_text("Synced", timeout=DEPLOY_TIMEOUT_MS)
+    expect(keeper).to_contain_text("volumes: keeper_data")
+    apps = server.client().get("/apps").json()["apps"]
+    (state,) = [a for a in apps if a["name"] == "keeper"]
+    assert state["containers"][0]["volumes"] == ["keeper_data"]

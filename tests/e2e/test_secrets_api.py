@@ -53,9 +53,22 @@ def test_create_replace_list_delete(server: Server) -> None:
         assert [s["name"] for s in client.get("/secrets").json()["secrets"]] == ["other"]
 
 
-def test_health_docs_and_openapi(server: Server) -> None:
-    assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
-    assert "swagger" in httpx.get(f"{server.url}/docs").text.lower()
+def test_health_and_openapi_under_a_strict_policy_and_no_cdn_docs_page(server: Server) -> None:
+    health = httpx.get(f"{server.url}/healthz")
+    assert health.json() == {"status": "ok"}
+    for response in (
+        health,
+        httpx.get(f"{server.url}/openapi.json"),
+        httpx.get(f"{server.url}/secrets"),
+        httpx.get(f"{server.url}/no-such-route"),
+    ):
+        policy = response.headers["content-security-policy"]
+        assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+        assert response.headers["x-content-type-options"] == "nosniff"
+    for page in ("/docs", "/redoc"):
+        assert httpx.get(f"{server.url}{page}").status_code == 404, "Swagger from a CDN is gone"
+    dashboard = httpx.get(f"{server.url}/")
+    assert "script-src 'self'" in dashboard.headers["content-security-policy"]
     schema = httpx.get(f"{server.url}/openapi.json").json()
     assert {"/secrets", "/secrets/{name}", "/admin/unseal", "/admin/seal-status"} <= set(
         schema["paths"]

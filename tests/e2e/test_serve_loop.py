@@ -17,14 +17,13 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import GITBERTH, StartServer
-from tests.support.engine import ROOT
+from tests.support.engine import restart_dockerd
 from tests.support.gitrepo import GitRepo, app_yaml
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.docker
 
 FAST = ("--grace", "1", "--rollout-timeout", "10", "--interval", "30")
-DOCKERD_DIR = Path(os.environ.get("GITBERTH_DOCKERD_DIR", "/var/lib/gitberth-dockerd"))
 
 
 def names(client: docker.DockerClient, app: str) -> dict[str, str]:
@@ -109,20 +108,6 @@ def test_kill_9_during_a_rollout_then_a_restart_converges_without_duplicates(
     assert server.process.wait(timeout=15) in (0, -signal.SIGTERM)
     server.process = None
     assert "reconcile loop stopped" in server.logs()
-
-
-def restart_dockerd() -> None:
-    pid = int((DOCKERD_DIR / "docker.pid").read_text().strip())
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    time.sleep(1.0)
-    subprocess.run([str(ROOT / "scripts" / "dockerd.sh")], check=True, timeout=60)
 
 
 def test_the_loop_recovers_by_itself_when_dockerd_restarts(

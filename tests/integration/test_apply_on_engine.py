@@ -29,7 +29,7 @@ def apply(repo: GitRepo, runtime: DockerRuntime | None = None) -> ReconcileResul
     secrets = NoSecretStore()
     return reconcile_once(
         revision=revision,
-        runtime=runtime or DockerRuntime(grace_seconds=2),
+        runtime=runtime or DockerRuntime(source="tests", grace_seconds=2),
         secrets=secrets,
         history=history_from_repo(repository, apps_dir="apps", secrets=secrets),
     )
@@ -51,6 +51,7 @@ def test_a_committed_app_runs_with_labels_and_answers_on_its_url(
     container = clean_engine.containers.get("hello-1")
     assert container.labels == {
         "gitberth.app": "hello",
+        "gitberth.source": "tests",
         "gitberth.service": "hello",
         "gitberth.spec-hash": result.plan.actions[0].target.spec_hash,  # type: ignore[union-attr]
         "gitberth.revision": sha,
@@ -123,7 +124,7 @@ def test_a_second_apply_changes_nothing_and_lists_containers_once(
     git_repo.commit({"apps/a.yaml": app_yaml("a"), "apps/b.yaml": app_yaml("b", replicas=2)})
     apply(git_repo)
     before = ids(clean_engine)
-    runtime = DockerRuntime(grace_seconds=2)
+    runtime = DockerRuntime(source="tests", grace_seconds=2)
     runtime.client.ping()
     runtime.calls.clear()
 
@@ -213,25 +214,29 @@ def test_a_foreign_container_is_never_touched_even_when_its_name_clashes(
     result = apply(git_repo)
 
     assert result.apps["clash"].status is AppStatus.FAILED
-    assert "name is taken by a container gitberth does not manage" in result.apps["clash"].message
+    assert (
+        "name is taken by a container this source does not manage" in result.apps["clash"].message
+    )
     assert result.apps["fine"].status is AppStatus.APPLIED
     foreign.reload()
     assert foreign.status == "running"
     assert foreign.labels == {TEST_LABEL: "1"}
 
 
-def test_an_image_missing_from_the_engine_fails_only_its_app(
+def test_an_image_that_cannot_be_pulled_fails_only_its_app(
     git_repo: GitRepo, clean_engine: docker.DockerClient
 ) -> None:
+    # A registry on a loopback port where nothing listens: the pull fails at once, offline.
     git_repo.commit(
         {
-            "apps/ghost.yaml": app_yaml("ghost", image="gitberth/does-not-exist:9"),
+            "apps/ghost.yaml": app_yaml("ghost", image="127.0.0.1:9/gitberth/does-not-exist:9"),
             "apps/real.yaml": app_yaml("real"),
         }
     )
     result = apply(git_repo)
     assert result.apps["ghost"].status is AppStatus.FAILED
-    assert "not present on the engine" in result.apps["ghost"].message
+    assert result.apps["ghost"].code == "image_pull_failed"
+    assert "pull 127.0.0.1:9/gitberth/does-not-exist:9" in result.apps["ghost"].message
     assert sorted(ids(clean_engine)) == ["real-1"]
 
 

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import docker
+import httpx
 import pytest
 
 from gitberth.core.manifests import load_manifests
@@ -66,7 +67,7 @@ def test_example_applies_and_a_second_apply_is_a_noop(
     files = SecretFilesRoot(DEFAULT_SECRETS_ROOT / f"example-{tmp_path.name}")
 
     def runtime() -> DockerRuntime:
-        return DockerRuntime(grace_seconds=2, secret_files=files)
+        return DockerRuntime(source="tests", grace_seconds=2, secret_files=files)
 
     try:
         first = reconcile_once(revision=revision, runtime=runtime(), secrets=store)
@@ -92,7 +93,7 @@ def test_the_shop_example_gets_env_everywhere_and_tls_files_on_the_web_tier_only
     try:
         result = reconcile_once(
             revision=read_revision(open_repo(repo.path)),
-            runtime=DockerRuntime(grace_seconds=2, secret_files=files),
+            runtime=DockerRuntime(source="tests", grace_seconds=2, secret_files=files),
             secrets=store,
         )
         assert result.ok
@@ -105,3 +106,53 @@ def test_the_shop_example_gets_env_everywhere_and_tls_files_on_the_web_tier_only
     finally:
         remove_managed_and_test_containers(clean_engine)
         shutil.rmtree(files.root, ignore_errors=True)
+
+
+def notes_url(client: docker.DockerClient) -> str:
+    port = client.api.port("notes-web-1", 8080)[0]["HostPort"]
+    return f"http://127.0.0.1:{port}/cgi-bin/notes.cgi"
+
+
+@pytest.mark.docker
+def test_the_notes_example_web_reaches_its_store_by_name_and_notes_survive_a_redeploy(
+    tmp_path: Path, clean_engine: docker.DockerClient
+) -> None:
+    """Needs networks and volumes (netvol) and health checks (appfields)."""
+    shutil.copytree(ROOT / "examples" / "notes", tmp_path / "repo")
+    repo = GitRepo(tmp_path / "repo")
+    repo.repo.git.add(A=True)
+    repo.repo.index.commit("example")
+    clean_engine.images.get("gitberth/example-store:1.0").tag("gitberth/example-store", "1.1")
+
+    def apply() -> None:
+        result = reconcile_once(
+            revision=read_revision(open_repo(repo.path)),
+            runtime=DockerRuntime(source="tests", grace_seconds=2),
+            secrets=None,
+        )
+        assert result.ok, {name: r.message for name, r in result.apps.items()}
+
+    try:
+        apply()
+        store_before = clean_engine.containers.get("notes-store-1").id
+        posted = httpx.post(notes_url(clean_engine), data={"note": "buy <milk> & eggs"})
+        assert posted.status_code == 303, posted.text  # web stored it through http://store:8080
+        assert "<li>buy &lt;milk&gt; &amp; eggs</li>" in httpx.get(notes_url(clean_engine)).text
+
+        manifest = repo.path / "apps" / "notes.yaml"
+        manifest.write_text(manifest.read_text().replace("example-store:1.0", "example-store:1.1"))
+        repo.commit({"apps/notes.yaml": manifest.read_text()}, message="store 1.1")
+        apply()
+
+        store_after = clean_engine.containers.get("notes-store-1")
+        assert store_after.id != store_before
+        assert store_after.attrs["Config"]["Image"] == "gitberth/example-store:1.1"
+        page = httpx.get(notes_url(clean_engine))  # the rollout waited for the store's health
+        assert "<li>buy &lt;milk&gt; &amp; eggs</li>" in page.text
+    finally:
+        remove_managed_and_test_containers(clean_engine)
+        for volume in clean_engine.volumes.list(filters={"label": "gitberth.app=notes"}):
+            volume.remove(force=True)
+        for network in clean_engine.networks.list(filters={"label": "gitberth.app=notes"}):
+            network.remove()
+        clean_engine.images.remove("gitberth/example-store:1.1")

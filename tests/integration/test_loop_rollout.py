@@ -20,7 +20,7 @@ SILENT = "command: [sh, -c, 'trap \"exit 0\" TERM; sleep 100000 & wait']\n"
 
 
 def apply(repo: GitRepo, *, timeout: float = 5.0) -> ReconcileResult:
-    runtime = DockerRuntime(grace_seconds=2, rollout_timeout=timeout)
+    runtime = DockerRuntime(source="tests", grace_seconds=2, rollout_timeout=timeout)
     return reconcile_once(revision=read_revision(open_repo(repo.path)), runtime=runtime)
 
 

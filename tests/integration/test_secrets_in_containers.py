@@ -61,7 +61,7 @@ def apply(repo: GitRepo, store: SecretStore | None, files_root: SecretFilesRoot)
     """One pass, remembering specs in the store's own state database as the CLI does."""
     return reconcile_once(
         revision=read_revision(open_repo(repo.path)),
-        runtime=DockerRuntime(grace_seconds=2, secret_files=files_root),
+        runtime=DockerRuntime(source="tests", grace_seconds=2, secret_files=files_root),
         secrets=store,
         known_specs=LEDGERS.get(id(store)),
     )

@@ -13,6 +13,8 @@ _ids = itertools.count(1)
 class FakeRuntime:
     """Applies plan actions to an in-memory set of containers, the way the engine would."""
 
+    source = "fake-source"
+
     def __init__(self, containers: list[ObservedContainer] | None = None) -> None:
         self.containers = {c.id: c for c in containers or []}
 

@@ -282,3 +282,36 @@ def test_every_format_names_the_consumers_a_changed_secret_restarts() -> None:
     assert app["containers"][0]["createdAt"] == "2024-05-01T12:00:00Z"
     assert f"    replace shop-api-1: {reason}" in text_of(report, terminal=False)
     assert f"**replace** `shop-api-2`: {escape(reason)}" in render_markdown(report)
+
+
+def test_container_options_appear_in_every_format() -> None:
+    base = WEB + "resources: {memory: 256Mi}\nrestart: no\n"
+    head = (
+        WEB
+        + "resources: {memory: 512Mi}\nrestart: always\nlabels: {traefik.enable: 'true'}\n"
+        + "healthcheck: {http: /healthz}\n"
+    )
+    report = report_for({"web": base}, {"web": head})
+
+    document = json.loads(render_json(report))
+    jsonschema.validate(document, plan_schema())
+    fields = document["apps"][0]["services"][0]["fields"]
+    assert [(f["field"], f["key"], f["before"], f["after"]) for f in fields] == [
+        (
+            "healthcheck",
+            None,
+            None,
+            "http /healthz on port 8080 (every 2s, timeout 2s, 3 retries)",
+        ),
+        ("restart", None, "no", "always"),
+        ("resources.memory", None, "256Mi", "512Mi"),
+        ("labels", "traefik.enable", None, "true"),
+    ]
+    comment = render_markdown(report)
+    assert "- `resources.memory`: `256Mi` → `512Mi`" in comment
+    assert "- `restart`: `no` → `always`" in comment
+    assert "- `labels traefik.enable` = `true`" in comment
+    text = io.StringIO()
+    render_text(report, console=Console(file=text, width=200))
+    assert "resources.memory 256Mi -> 512Mi" in text.getvalue()
+    assert "restart no -> always" in text.getvalue()

@@ -36,3 +36,22 @@ def test_the_schema_command_prints_the_plan_report_schema() -> None:
     result = CliRunner().invoke(app, ["schema", "plan"])
     assert result.exit_code == 0
     assert json.loads(result.stdout) == plan_schema()
+
+
+def test_editors_check_container_options_as_gitberth_does() -> None:
+    import jsonschema
+    from ruamel.yaml import YAML
+
+    from tests.unit.test_container_options import FULL
+
+    schema = app_schema()
+    good = YAML(typ="safe").load(FULL)
+    jsonschema.validate(good, schema)
+    for bad in (
+        {**good, "stopGracePeriod": "10"},
+        {**good, "healthcheck": {"http": "/", "interval": "2x"}},
+        {**good, "restart": "sometimes"},
+        {**good, "privileged": True},
+        {**good, "resources": {"memory": "lots"}},
+    ):
+        assert not jsonschema.Draft202012Validator(schema).is_valid(bad), bad

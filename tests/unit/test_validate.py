@@ -55,6 +55,7 @@ SNIPPETS = [
     "",
     "a: [unclosed\n",
     "a: 1\n---\nb: 2\n",
+    "a: 2s\nb: 1m30s\nc: 256Mi\nd: 1.5h\ne: 512m\nf: 1g\ng: 500ms\nh: 1_0s\ni: 10Gb\n",
 ]
 
 
@@ -164,3 +165,15 @@ def test_validate_with_nothing_to_check_fails(tmp_path: Path) -> None:
 
     assert result.exit_code == 1
     assert "no manifest files found" in result.stderr
+
+
+def test_validate_explains_why_host_privileges_are_refused(tmp_path: Path) -> None:
+    write(tmp_path, "web.yaml", "name: web\nimage: x\ncap_add: [SYS_ADMIN]\npid: host\n")
+
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "apps")])
+
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"{tmp_path}/apps/web.yaml:3:1: cap_add: adding capabilities is ")
+    assert lines[1].startswith(f"{tmp_path}/apps/web.yaml:4:1: pid: pid is refused: `host` would")
+    assert "unknown field" not in result.stderr

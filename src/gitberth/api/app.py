@@ -15,9 +15,10 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 import gitberth
-from gitberth.api import routes_admin, routes_health, routes_secrets
+from gitberth.api import routes_admin, routes_backup, routes_health, routes_secrets, routes_tokens
 from gitberth.api.context import ServerContext, ServerSettings, open_context
 from gitberth.api.errors import install_error_handlers
+from gitberth.api.security_headers import SecurityHeadersMiddleware
 
 __all__ = ["ServerContext", "ServerSettings", "create_app", "open_context"]
 
@@ -56,13 +57,18 @@ def create_app(
             "/admin/seal-status needs `authorization: Bearer <token>`."
         ),
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.context = context
     install_error_handlers(app)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: a 500 gets the headers too
     for router in (
         routes_health.router,
         routes_secrets.router,
         routes_admin.router,
+        routes_tokens.router,
+        routes_backup.router,
         *routers,
     ):
         app.include_router(router)

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gitberth.core.errors import (
     AuthError,
     ConfigError,
+    ConflictError,
     DeployError,
     GitberthError,
     InvalidRequestError,
@@ -34,6 +35,8 @@ from gitberth.core.errors import (
     RuntimeUnavailableError,
     SealedError,
     SecretNotFoundError,
+    StorageFullError,
+    TokenNotFoundError,
     UnknownRevisionError,
     UnknownSecretError,
     UnsealError,
@@ -52,9 +55,12 @@ _STATUS_BY_ERROR: tuple[tuple[type[GitberthError], int], ...] = (
     (ManifestError, 400),
     (SecretNotFoundError, 404),
     (UnknownRevisionError, 404),
+    (TokenNotFoundError, 404),
+    (ConflictError, 409),
     (UnsealError, 400),
     (RateLimitedError, 429),
     (ConfigError, 409),
+    (StorageFullError, 507),
     (DeployError, 409),
 )
 _HTTP_CODES = {

@@ -28,13 +28,40 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def openapi_body(model: type[BaseModel]) -> dict[str, Any]:
-    """``openapi_extra`` that documents *model* as the JSON request body of a route."""
+    """``openapi_extra`` that documents *model* as the JSON request body of a route.
+
+    The schema is self-contained: pydantic's ``#/$defs/...`` references would point into the
+    OpenAPI document's root, where nothing is, so they are inlined.
+    """
     return {
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema()}},
+            "content": {"application/json": {"schema": inline_schema(model)}},
         }
     }
+
+
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """*model*'s JSON schema with every ``$defs`` reference replaced by its definition."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any, seen: tuple[str, ...]) -> Any:
+        if isinstance(node, dict):
+            reference = node.get("$ref")
+            if isinstance(reference, str) and reference.startswith("#/$defs/"):
+                name = reference.removeprefix("#/$defs/")
+                if name in seen:
+                    raise ValueError(f"recursive schema {name} cannot be inlined")
+                siblings = {k: v for k, v in node.items() if k != "$ref"}
+                return {**resolve(definitions[name], (*seen, name)), **siblings}
+            return {key: resolve(value, seen) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item, seen) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema, ())
+    return resolved
 
 
 async def read_json_body(request: Request, model: type[ModelT]) -> ModelT:
@@ -54,21 +81,33 @@ async def read_json_document(request: Request) -> dict[str, Any]:
         raise UnsupportedMediaTypeError(
             "the body must be JSON (content-type: application/json)", field="content-type"
         )
+    return parse_json_object(await read_capped_body(request, limit=MAX_BODY_BYTES))
+
+
+async def read_capped_body(request: Request, *, limit: int) -> bytes:
+    """The raw body, refused with 413 as soon as it is known to exceed *limit* bytes.
+
+    A declared ``content-length`` over the limit is refused before anything is read; a chunked
+    body is counted while it streams, so at most *limit* bytes are ever held in memory.
+    """
+    too_large = PayloadTooLargeError(f"the body is over {_size_text(limit)}", field="body")
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise PayloadTooLargeError(
-            f"the body is over {MAX_BODY_BYTES // (1024 * 1024)} MiB", field="body"
-        )
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise PayloadTooLargeError(
-                f"the body is over {MAX_BODY_BYTES // (1024 * 1024)} MiB", field="body"
-            )
+        if size > limit:
+            raise too_large
         chunks.append(chunk)
-    return parse_json_object(b"".join(chunks))
+    return b"".join(chunks)
+
+
+def _size_text(limit: int) -> str:
+    if limit % (1024 * 1024) == 0:
+        return f"{limit // (1024 * 1024)} MiB"
+    return f"{limit // 1024} KiB"
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
@@ -79,7 +118,11 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         raise InvalidRequestError("the body is not UTF-8", field="body") from None
     try:
         document = json.loads(
-            text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
+            text,
+            object_pairs_hook=_reject_duplicates,
+            parse_constant=_reject_constant,
+            parse_int=_bounded_int,
+            parse_float=_bounded_float,
         )
     except json.JSONDecodeError as exc:
         raise InvalidRequestError(
@@ -90,7 +133,60 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         raise InvalidRequestError("the body is nested too deeply", field="body") from None
     if not isinstance(document, dict):
         raise InvalidRequestError("the body must be a JSON object", field="body")
+    _reject_lone_surrogates(document)
     return document
+
+
+MAX_NUMBER_CHARS = 64
+"""Longer JSON numbers are refused: Python would spend quadratic time (or refuse) on them."""
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise InvalidRequestError(
+            f"a number in the body has {len(text)} digits (at most {MAX_NUMBER_CHARS})",
+            field="body",
+        )
+    return int(text)
+
+
+def _bounded_float(text: str) -> float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise InvalidRequestError(
+            f"a number in the body has {len(text)} characters (at most {MAX_NUMBER_CHARS})",
+            field="body",
+        )
+    return float(text)
+
+
+def _reject_lone_surrogates(document: dict[str, Any]) -> None:
+    """Refuse ``\\ud800``-style escapes that encode no character: they cannot become UTF-8.
+
+    Walked without recursion, since the parser already allowed deep nesting.
+    """
+    pending: list[Any] = [document]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                _check_text(key, where=key)
+                pending.append(value)
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            _check_text(item, where=None)
+
+
+def _check_text(text: str, *, where: str | None) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        field = "body" if where is None else "body (a key)"
+        raise InvalidRequestError(
+            "a string in the body holds a lone UTF-16 surrogate (\\ud800-\\udfff escape), "
+            "which is not a character",
+            field=field,
+        ) from None
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

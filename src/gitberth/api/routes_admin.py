@@ -1,4 +1,4 @@
-"""``/admin/*`` and ``/audit``: seal status, unseal, seal, key rotation and the audit log.
+"""``/admin/*`` and ``/audit``: seal status, unseal, seal, rotation, rekey and the audit log.
 
 Seal status is public (operators and load balancers need it before they hold a token); every
 other route here needs an admin token, and each call is audited (never with the key offered).
@@ -6,14 +6,21 @@ other route here needs an admin token, and each call is audited (never with the 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from gitberth.api.auth import Admin, Context
 from gitberth.api.json_body import openapi_body, read_json_body
-from gitberth.core.errors import RateLimitedError, SealedError, UnsealError
+from gitberth.core.errors import (
+    ConfigError,
+    InvalidRequestError,
+    RateLimitedError,
+    SealedError,
+    UnsealError,
+)
+from gitberth.secrets import seal as seal_setup
 from gitberth.secrets.audit import MAX_ENTRIES_PER_READ
 
 router = APIRouter(tags=["admin"])
@@ -46,6 +53,26 @@ class RotationBody(BaseModel):
     encryptions: dict[str, int]
 
 
+class RekeyRequestBody(BaseModel):
+    """``POST /admin/rekey``: the new master key's setup; omitted fields keep the current one."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    mode: Literal["auto", "shamir"] | None = None
+    shares: int | None = Field(default=None, ge=1, le=255)
+    threshold: int | None = Field(default=None, ge=1, le=255)
+
+
+class RekeyBody(BaseModel):
+    mode: str
+    shares: int
+    threshold: int
+    term: int
+    newShares: list[str] = Field(
+        description="shamir: the new shares, shown only in this answer; auto: empty"
+    )
+
+
 class AuditEntryBody(BaseModel):
     id: int
     at: str
@@ -57,6 +84,7 @@ class AuditEntryBody(BaseModel):
     appId: str | None
     keys: list[str]
     valueHmacs: dict[str, str]
+    detail: dict[str, str]
 
 
 class AuditBody(BaseModel):
@@ -125,6 +153,63 @@ def rotate(principal: Admin, context: Context) -> RotationBody:
         term=result.term,
         rewrapped=result.rewrapped,
         encryptions={str(term): count for term, count in context.store.encryption_counts().items()},
+    )
+
+
+async def rekey_body(request: Request) -> RekeyRequestBody:
+    return await read_json_body(request, RekeyRequestBody)
+
+
+@router.post(
+    "/admin/rekey",
+    response_model=RekeyBody,
+    responses={
+        400: {"description": "an impossible split (threshold over shares, ...)"},
+        503: {"description": 'the store is sealed: `{"error": "sealed"}`'},
+        **_ERRORS,
+    },
+    openapi_extra=openapi_body(RekeyRequestBody),
+)
+def rekey(
+    *,
+    principal: Admin,
+    body: Annotated[RekeyRequestBody, Depends(rekey_body)],
+    context: Context,
+) -> RekeyBody:
+    """Replace the master key: a new ``master.key`` (auto) or new shares (shamir), shown once.
+
+    Every term key is rewrapped and a new term starts; the old key or shares unseal nothing.
+    """
+    if context.store.sealed:
+        raise SealedError()
+    try:
+        result = seal_setup.rekey(
+            context.store,
+            state=context.db.state,
+            mode=body.mode,
+            shares=body.shares,
+            threshold=body.threshold,
+        )
+    except ConfigError as exc:
+        context.audit.record(token_id=principal.token_id, action="admin.rekey", outcome=exc.code)
+        raise InvalidRequestError(str(exc), field="body") from None
+    context.seal.forget_progress()
+    context.audit.record(
+        token_id=principal.token_id,
+        action="admin.rekey",
+        name=f"term-{result.term}",
+        detail={
+            "mode": result.mode,
+            "shares": str(result.shares),
+            "threshold": str(result.threshold),
+        },
+    )
+    return RekeyBody(
+        mode=result.mode,
+        shares=result.shares,
+        threshold=result.threshold,
+        term=result.term,
+        newShares=[share.encode() for share in result.new_shares],
     )
 
 

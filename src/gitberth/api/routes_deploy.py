@@ -2,7 +2,10 @@
 
 The body is an app manifest (single- or multi-service), exactly what ``apps/<name>.yaml``
 holds. Order of checks: token (401/403), seal (503), body (400 with every manifest problem),
-secrets (400 ``unknown_secret`` with ``missing``), and only then the commit and the apply.
+the token's scope (403: another app, or a shared secret not granted to an app-scoped token),
+secrets (400 ``unknown_secret`` with ``missing``), container names another app already owns
+(409 ``container_name_conflict``), and only then the commit and the apply. Each deploy that
+passes the checks is in the audit log (token, app, revision, outcome; never a value).
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from gitberth.api.auth import Unsealed
-from gitberth.api.json_body import read_json_document
-from gitberth.core.errors import DeployError
+from gitberth.api.auth import Context, Unsealed
+from gitberth.api.json_body import openapi_body, read_json_document
+from gitberth.core.errors import DeployError, GitberthError
 from gitberth.core.models import AppManifest
 from gitberth.deploy import Deployer
 from gitberth.gitwrite import Author
@@ -42,24 +45,39 @@ def _deployer(request: Request) -> Deployer:
         202: {"description": "committed to Git and applied: {app, revision, plan}"},
         400: {"description": "invalid manifest (`problems`) or `unknown_secret` (`missing`)"},
         401: {"description": "missing or unknown bearer token"},
-        403: {"description": "an app-scoped token deploying another app"},
-        409: {"description": "`read_only_repo`: open a pull request instead"},
+        403: {"description": "an app-scoped token deploying another app or ungranted secrets"},
+        409: {
+            "description": "`read_only_repo` (open a pull request instead), or "
+            "`container_name_conflict` (another app owns those container names)"
+        },
         503: {"description": 'the store is sealed: `{"error": "sealed"}`'},
     },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": AppManifest.model_json_schema()}},
-        }
-    },
+    openapi_extra=openapi_body(AppManifest),
 )
-async def deploy(request: Request, principal: Unsealed) -> JSONResponse:
+async def deploy(request: Request, principal: Unsealed, context: Context) -> JSONResponse:
     """Validate, check secrets, commit ``apps/<name>.yaml`` on the tracked branch, apply it."""
     deployer = _deployer(request)
     document = await read_json_document(request)
     manifest = deployer.validate(document)
     principal.require_app(manifest.name)
-    outcome = await _run_in_thread(deployer, manifest, principal.token_id)
+    if principal.is_confined:
+        scoped = {info.name for info in context.store.list(app_id=manifest.name)}
+        principal.require_shared_secrets(
+            [name for name in manifest.secret_names() if name not in scoped]
+        )
+    try:
+        outcome = await _run_in_thread(deployer, manifest, principal.token_id)
+    except GitberthError as exc:
+        await context.audit.record_async(
+            token_id=principal.token_id, action="deploy", outcome=exc.code, name=manifest.name
+        )
+        raise
+    await context.audit.record_async(
+        token_id=principal.token_id,
+        action="deploy",
+        name=manifest.name,
+        detail={"revision": outcome.revision},
+    )
     report = outcome.result.apps.get(manifest.name)
     body: dict[str, Any] = {
         "app": outcome.app,

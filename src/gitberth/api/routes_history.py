@@ -43,7 +43,7 @@ class RollbackBody(BaseModel):
 def require_visible(principal: Principal, app: str) -> None:
     """404 for a name no app can have, and for an app-scoped token asking about another app
     (it must not learn that the app exists)."""
-    if not is_dns_label(app) or (principal.app is not None and principal.app != app):
+    if not is_dns_label(app) or not principal.may_see_app(app):
         raise HTTPException(status_code=404)
 
 
@@ -94,6 +94,10 @@ def router(
         if isinstance(rollbacker, DeployError):
             raise rollbacker
         body = await read_json_body(request, RollbackBody)
+        if principal.is_confined:  # as /deploy: shared secrets only when granted (403)
+            target = await anyio.to_thread.run_sync(lambda: rollbacker.target(name, to=body.to))
+            scoped = {info.name for info in context.store.list(app_id=name)}
+            principal.require_shared_secrets([s for s in target.secrets if s not in scoped])
         author = Author(
             name=f"gitberth token {principal.token_id}",
             email=f"{principal.token_id}@gitberth.invalid",

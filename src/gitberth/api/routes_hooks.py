@@ -18,25 +18,40 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from gitberth.core.errors import AuthError, PayloadTooLargeError
+from gitberth.api.json_body import read_capped_body
+from gitberth.core.errors import AuthError
 from gitberth.loop import Loop
 
 MAX_HOOK_BYTES = 1024 * 1024
+SIGNATURE_HEADERS = (
+    "x-hub-signature-256",
+    "x-gitea-signature",
+    "x-gogs-signature",
+    "x-gitlab-token",
+)
 
 
 def signature_ok(*, secret: str, body: bytes, headers: dict[str, str]) -> bool:
-    """True when *headers* prove the sender knows *secret* (constant-time comparisons)."""
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    """True when *headers* prove the sender knows *secret* (constant-time comparisons).
+
+    Headers are compared as bytes (HTTP headers arrive as latin-1): a non-ASCII header is
+    simply a mismatch.
+    """
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
     github = headers.get("x-hub-signature-256")
     if github is not None:
-        return hmac.compare_digest(github.strip(), f"sha256={expected}")
+        return hmac.compare_digest(_header_bytes(github), b"sha256=" + expected)
     gitea = headers.get("x-gitea-signature") or headers.get("x-gogs-signature")
     if gitea is not None:
-        return hmac.compare_digest(gitea.strip(), expected)
+        return hmac.compare_digest(_header_bytes(gitea), expected)
     gitlab = headers.get("x-gitlab-token")
     if gitlab is not None:
-        return hmac.compare_digest(gitlab.encode(), secret.encode())
+        return hmac.compare_digest(_header_bytes(gitlab), secret.encode())
     return False
+
+
+def _header_bytes(value: str) -> bytes:
+    return value.strip().encode("latin-1", "replace")
 
 
 def router(loop: Loop, *, secret: str | None) -> APIRouter:
@@ -45,15 +60,16 @@ def router(loop: Loop, *, secret: str | None) -> APIRouter:
 
     @routes.post("/hooks/git", status_code=202)
     async def git_hook(request: Request) -> JSONResponse:
-        """Fetch the remote now (202), or 401 when the signature does not match."""
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_HOOK_BYTES:
-            raise PayloadTooLargeError("the webhook body is over 1 MiB", field="body")
-        body = await request.body()
-        if len(body) > MAX_HOOK_BYTES:
-            raise PayloadTooLargeError("the webhook body is over 1 MiB", field="body")
+        """Fetch the remote now (202), or 401 when the signature does not match.
+
+        Refused before a byte of the body is read when webhooks are off (no secret) or no
+        signature header is sent; the body is capped at 1 MiB while it streams.
+        """
         if not secret:
             raise AuthError("webhooks are disabled: no webhook secret is configured")
+        if not any(name in request.headers for name in SIGNATURE_HEADERS):
+            raise AuthError("the webhook carries no signature or token header")
+        body = await read_capped_body(request, limit=MAX_HOOK_BYTES)
         if not signature_ok(secret=secret, body=body, headers=dict(request.headers)):
             raise AuthError("the webhook signature does not match the configured secret")
         ref = _pushed_ref(body)

@@ -163,8 +163,27 @@ def delete_secret(
     name: Annotated[str, Path(pattern=DNS_LABEL_PATTERN, max_length=63)],
     appId: AppIdQuery = None,
 ) -> Response:
-    """Delete the shared secret *name*, or the one scoped to ``?appId=``."""
+    """Delete the shared secret *name*, or the one scoped to ``?appId=``.
+
+    An app-scoped token may not delete its app's secret when that would let the app fall back
+    to an ungranted shared secret of the same name (403): that would hand the shared values to
+    a deploy the token controls.
+    """
     _require_scope(context, principal, action="secrets.delete", name=name, app_id=appId)
+    if principal.is_confined and name not in principal.shared_secrets:
+        if context.store.exists(name=name, app_id=None):
+            context.audit.record(
+                token_id=principal.token_id,
+                action="secrets.delete",
+                outcome="forbidden",
+                name=name,
+                app_id=appId,
+            )
+            raise AuthError(
+                f"deleting it would give app {principal.app} the shared secret {name}, which this "
+                "token was not granted",
+                forbidden=True,
+            )
 
     def audit(info: SecretInfo) -> None:
         context.audit.record(

@@ -3,18 +3,24 @@
 Everything here is read from the loop's :class:`~gitberth.status.StatusStore` (memory, backed
 by SQLite) and its metrics registry, so these routes never touch Git or Docker and stay fast
 while a pass runs. Every route needs a bearer token, as every route but health does.
+
+An app-scoped token sees its own app only: ``/apps`` lists just that app, another app is 404
+(as if it did not exist), ``/events`` keeps only the passes that acted on or failed for it
+(with only its actions and errors), and ``/metrics``, whose series are server-wide, is 403.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from gitberth.api.auth import Authenticated
+from gitberth.core.errors import AuthError
 from gitberth.loop import Loop
 from gitberth.metrics import CONTENT_TYPE
-from gitberth.status import MAX_EVENTS
+from gitberth.status import MAX_EVENTS, PassRecord
 
 
 def router(loop: Loop) -> APIRouter:
@@ -28,14 +34,16 @@ def router(loop: Loop) -> APIRouter:
         retry)."""
         return {
             "loop": loop.status.loop().__dict__,
-            "apps": [state.to_json() for state in loop.status.apps()],
+            "apps": [
+                state.to_json() for state in loop.status.apps() if principal.may_see_app(state.name)
+            ],
         }
 
     @routes.get("/apps/{name}")
     def get_app(name: str, principal: Authenticated) -> dict[str, Any]:
         """One app; 404 when the loop does not know it."""
         state = loop.status.app(name)
-        if state is None:
+        if state is None or not principal.may_see_app(name):
             raise HTTPException(status_code=404)
         return state.to_json()
 
@@ -45,11 +53,28 @@ def router(loop: Loop) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=MAX_EVENTS)] = 50,
     ) -> dict[str, Any]:
         """The most recent passes, newest first: trigger, revision, actions, duration, errors."""
-        return {"passes": [record.to_json() for record in loop.status.passes(limit=limit)]}
+        records = loop.status.passes(limit=limit)
+        if principal.app is not None:
+            records = [r for r in (_only_app(r, principal.app) for r in records) if r is not None]
+        return {"passes": [record.to_json() for record in records]}
 
     @routes.get("/metrics", response_class=Response)
     def metrics(principal: Authenticated) -> Response:
-        """Prometheus text exposition of the ``gitberth_`` metrics."""
+        """Prometheus text exposition of the ``gitberth_`` metrics (not for app-scoped tokens:
+        the series cover every app)."""
+        if principal.is_confined:
+            raise AuthError(
+                "metrics cover every app; an app-scoped token may not read them", forbidden=True
+            )
         return Response(content=loop.metrics.render(), media_type=CONTENT_TYPE)
 
     return routes
+
+
+def _only_app(record: PassRecord, app: str) -> PassRecord | None:
+    """*record* with only *app*'s actions and errors, or None when the pass did not touch it."""
+    actions = tuple(action for action in record.actions if action.app == app)
+    errors = tuple(error for error in record.errors if error.startswith(f"{app}: "))
+    if not actions and not errors:
+        return None
+    return dataclasses.replace(record, actions=actions, errors=errors)

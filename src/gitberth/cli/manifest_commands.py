@@ -10,8 +10,16 @@ from typing import Annotated
 import typer
 
 from gitberth.cli._app import app, console, err_console
+from gitberth.cli.options import AllowBindOption
 from gitberth.core.errors import ManifestErrors
-from gitberth.core.manifests import MANIFEST_SUFFIXES, parse_manifest
+from gitberth.core.manifests import (
+    MANIFEST_SUFFIXES,
+    MAX_MANIFEST_BYTES,
+    check_binds,
+    parse_manifest,
+    too_large_problem,
+)
+from gitberth.host_paths import bind_policy
 from gitberth.schema import app_schema
 
 
@@ -60,6 +68,7 @@ def validate(
     paths: Annotated[
         list[Path] | None, typer.Argument(help="manifest files or directories (default: apps/)")
     ] = None,
+    allow_bind_under: AllowBindOption = None,
 ) -> None:
     """Check manifests and print every problem at once as file:line:column: field: message.
 
@@ -70,15 +79,24 @@ def validate(
         err_console.print("no manifest files found")
         raise typer.Exit(1)
     problems = 0
+    policy = bind_policy(allow_bind_under)
     for path in targets:
         try:
+            size = path.stat().st_size
+            if size > MAX_MANIFEST_BYTES:  # never read into memory
+                err_console.print(str(too_large_problem(str(path), size)), markup=False)
+                problems += 1
+                continue
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             err_console.print(f"{path}: cannot read: {exc}", markup=False, soft_wrap=True)
             problems += 1
             continue
         try:
-            parse_manifest(text, file=str(path))
+            manifest = parse_manifest(text, file=str(path))
+            refused = check_binds(manifest, text=text, file=str(path), policy=policy)
+            if refused:
+                raise ManifestErrors(refused)
         except ManifestErrors as exc:
             for problem in exc.problems:
                 err_console.print(str(problem), markup=False, soft_wrap=True)

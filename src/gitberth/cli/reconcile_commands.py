@@ -6,13 +6,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from gitberth.cli import review_commands
 from gitberth.cli._app import app, console, err_console
 from gitberth.cli.options import (
+    AllowBindOption,
     AppsDirOption,
     BranchOption,
     GraceOption,
+    PublishAddressOption,
     SecretsDirOption,
     StateDirOption,
 )
@@ -22,8 +25,10 @@ from gitberth.defaults import (
     DEFAULT_APPS_DIR,
     DEFAULT_BRANCH,
     DEFAULT_GRACE_SECONDS,
+    DEFAULT_PUBLISH_ADDRESS,
     DEFAULT_SECRETS_ROOT,
 )
+from gitberth.host_paths import bind_policy
 from gitberth.reconciler import (
     ActionEvent,
     AppStatus,
@@ -36,6 +41,7 @@ from gitberth.reconciler import (
     reconcile_once,
 )
 from gitberth.source import open_repo, read_revision
+from gitberth.source_id import source_id
 
 if TYPE_CHECKING:
     from gitberth.spec_ledger import SpecLedger
@@ -58,13 +64,20 @@ def _print_event(event: ActionEvent) -> None:
     style = _STYLE[action.kind]
     if event.kind is EventKind.STARTED:
         console.print(
-            f"  [{style}]{action.kind.value:<7}[/] {action.container_name}: {action.reason}",
-            markup=True,
+            f"  [{style}]{action.kind.value:<7}[/] {escape(action.container_name)}: "
+            f"{escape(action.reason)}",
+            highlight=False,
         )
     elif event.kind is EventKind.FAILED:
-        console.print(f"  [red]failed[/]  {action.container_name}: {event.error}")
+        console.print(
+            f"  [red]failed[/]  {escape(action.container_name)}: {escape(event.error or '')}",
+            highlight=False,
+        )
     elif event.container is not None and event.container.url:
-        console.print(f"  [green]running[/] {event.container.name} at {event.container.url}")
+        console.print(
+            f"  [green]running[/] {escape(event.container.name)} at {escape(event.container.url)}",
+            highlight=False,
+        )
 
 
 def open_state(state_dir: Path | None) -> tuple[SecretSource, SpecLedger | None]:
@@ -96,31 +109,51 @@ def _run(
     dry_run: bool,
     state_dir: Path | None,
     secrets_dir: Path = DEFAULT_SECRETS_ROOT,
+    publish_address: str = DEFAULT_PUBLISH_ADDRESS,
+    allow_bind_under: list[Path] | None = None,
 ) -> ReconcileResult:
     try:
         git_repo = open_repo(repo)
         revision = read_revision(git_repo, branch=branch, rev=rev, apps_dir=apps_dir)
-        console.print(f"revision [bold]{revision.short}[/] ({rev or branch}) of {repo}")
+        console.print(
+            f"revision [bold]{revision.short}[/] ({escape(rev or branch)}) of {escape(str(repo))}",
+            highlight=False,
+        )
         secrets, ledger = open_state(state_dir)
+        from gitberth.core.container_options import PublishPolicy
         from gitberth.runtime.docker import DockerRuntime
         from gitberth.runtime.secret_files import SecretFilesRoot
 
-        runtime = DockerRuntime(grace_seconds=grace, secret_files=SecretFilesRoot(secrets_dir))
+        runtime = DockerRuntime(
+            source=source_id(str(repo), branch=branch, apps_dir=apps_dir),
+            grace_seconds=grace,
+            secret_files=SecretFilesRoot(secrets_dir),
+            publish_address=publish_address,
+            bind_policy=bind_policy(allow_bind_under),
+        )
+        publish = PublishPolicy(default_address=publish_address)
         return reconcile_once(
+            publish=publish,
             revision=revision,
             runtime=runtime,
             secrets=secrets,
             dry_run=dry_run,
             listener=None if dry_run else _print_event,
-            history=history_from_repo(git_repo, apps_dir=apps_dir, secrets=secrets),
+            history=history_from_repo(
+                git_repo,
+                apps_dir=apps_dir,
+                secrets=secrets,
+                publish=publish,
+                binds=runtime.bind_policy,
+            ),
             known_specs=ledger,
             allow_empty=read_settings(git_repo, sha=revision.sha).allow_empty,
         )
     except RuntimeUnavailableError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
+        err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(3) from None
     except GitberthError as exc:
-        err_console.print(f"[red]error:[/] {exc}", markup=True)
+        err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from None
 
 
@@ -130,19 +163,23 @@ def _print_summary(result: ReconcileResult, *, dry_run: bool) -> None:
             if action.changes_something and result.apps[action.app].status is AppStatus.PLANNED:
                 style = _STYLE[action.kind]
                 console.print(
-                    f"  [{style}]{action.kind.value:<7}[/] {action.container_name}: {action.reason}"
+                    f"  [{style}]{action.kind.value:<7}[/] {escape(action.container_name)}: "
+                    f"{escape(action.reason)}",
+                    highlight=False,
                 )
     counts: dict[str, int] = {}
     for name in sorted(result.apps):
         report = result.apps[name]
         counts[report.status.value] = counts.get(report.status.value, 0) + 1
         if report.status.is_error:
-            err_console.print(f"[red]{report.status.value}[/] app {name}:", end=" ")
+            err_console.print(f"[red]{report.status.value}[/] app {escape(name)}:", end=" ")
             err_console.print(report.message, markup=False, highlight=False)
         elif report.status in (AppStatus.APPLIED, AppStatus.UNCHANGED) and not dry_run:
             urls = [c.url for c in report.containers if c.url]
             if urls:
-                console.print(f"  app {name}: " + ", ".join(urls))
+                console.print(f"  app {name}: " + ", ".join(urls), markup=False)
+    for note in result.left_alone:
+        console.print(note, markup=False, highlight=False)
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no apps"
     console.print(f"{'plan' if dry_run else 'apply'}: {summary} in {result.duration_seconds:.2f}s")
 
@@ -156,6 +193,8 @@ def apply(
     grace: GraceOption = DEFAULT_GRACE_SECONDS,
     state_dir: StateDirOption = None,
     secrets_dir: SecretsDirOption = DEFAULT_SECRETS_ROOT,
+    publish_address: PublishAddressOption = DEFAULT_PUBLISH_ADDRESS,
+    allow_bind_under: AllowBindOption = None,
 ) -> None:
     """Reconcile once: make the engine run what the branch (or --rev) says.
 
@@ -171,6 +210,8 @@ def apply(
         dry_run=False,
         state_dir=state_dir,
         secrets_dir=secrets_dir,
+        publish_address=publish_address,
+        allow_bind_under=allow_bind_under,
     )
     _print_summary(result, dry_run=False)
     if not result.ok:
@@ -189,6 +230,8 @@ def plan(
     server: review_commands.ServerOption = None,
     token: review_commands.TokenOption = None,
     state_dir: StateDirOption = None,
+    publish_address: PublishAddressOption = DEFAULT_PUBLISH_ADDRESS,
+    allow_bind_under: AllowBindOption = None,
 ) -> None:
     """Dry run against the live containers: what `apply` would do, changing nothing.
 
@@ -210,6 +253,7 @@ def plan(
                 output_format=output_format,
                 server=server,
                 token=token,
+                binds=bind_policy(allow_bind_under),
             )
         )
     if server is not None or output_format is not review_commands.PlanFormat.TEXT:
@@ -223,6 +267,8 @@ def plan(
         grace=DEFAULT_GRACE_SECONDS,
         dry_run=True,
         state_dir=state_dir,
+        publish_address=publish_address,
+        allow_bind_under=allow_bind_under,
     )
     _print_summary(result, dry_run=True)
     if not result.ok:

@@ -24,6 +24,7 @@ import typer
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from gitberth.cli._app import console, err_console
+from gitberth.core.binds import BindPolicy
 from gitberth.core.errors import AuthError, ConfigError, GitberthError, ServerUnavailableError
 from gitberth.core.manifests import LoadResult, load_manifests
 from gitberth.core.review import (
@@ -92,6 +93,7 @@ def run_review(
     output_format: PlanFormat,
     server: str | None,
     token: str | None,
+    binds: BindPolicy | None = None,
 ) -> int:
     """Compare two revisions, print the report in *output_format*, return the exit code:
     0 nothing changes, 2 something does, 1 head is invalid or references unusable secrets,
@@ -105,6 +107,7 @@ def run_review(
             apps_dir=apps_dir,
             server=server,
             token=token,
+            binds=binds,
         )
     except ServerUnavailableError as exc:
         err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
@@ -138,13 +141,26 @@ def build_plan_report(
     apps_dir: str,
     server: str | None,
     token: str | None,
+    binds: BindPolicy | None = None,
 ) -> PlanReport:
     """Read both revisions from Git, review them, and ask the server when one is given."""
     repository = open_repo(repo)
     base_rev = read_revision(repository, branch=branch, rev=base, apps_dir=apps_dir)
     head_rev = read_revision(repository, branch=branch, rev=head, apps_dir=apps_dir)
-    base_loaded = load_manifests(base_rev.files, apps_dir=apps_dir, not_utf8=base_rev.not_utf8)
-    head_loaded = load_manifests(head_rev.files, apps_dir=apps_dir, not_utf8=head_rev.not_utf8)
+    base_loaded = load_manifests(
+        base_rev.files,
+        apps_dir=apps_dir,
+        not_utf8=base_rev.not_utf8,
+        binds=binds,
+        too_large=base_rev.too_large,
+    )
+    head_loaded = load_manifests(
+        head_rev.files,
+        apps_dir=apps_dir,
+        not_utf8=head_rev.not_utf8,
+        binds=binds,
+        too_large=head_rev.too_large,
+    )
     result = review(base_loaded, head_loaded)
     live = None
     if server is not None:
@@ -207,10 +223,17 @@ class _RunningApp(BaseModel):
     containers: list[_RunningContainer] = []
 
 
+class _LoopListing(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    left_alone: list[str] = []
+
+
 class _AppListing(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     apps: list[_RunningApp]
+    loop: _LoopListing = _LoopListing()
 
 
 RUNNING_NOTE = (
@@ -308,7 +331,9 @@ def _running(
     undated = any(c.created_at is None for app in running for c in app.containers)
     return running_out(
         compare_running(head, running, secrets=secrets),
-        note=RUNNING_NOTE + (NO_START_TIMES if undated else ""),
+        note=RUNNING_NOTE
+        + (NO_START_TIMES if undated else "")
+        + "".join(f". The server's engine: {note}" for note in listing.loop.left_alone),
     )
 
 

@@ -8,6 +8,7 @@ server's memory, not on disk.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import sys
@@ -28,9 +29,11 @@ from gitberth.api.context import (
 from gitberth.cli import operate_options as operate
 from gitberth.cli._app import app, console, err_console
 from gitberth.cli.options import (
+    AllowBindOption,
     AppsDirOption,
     BranchOption,
     GraceOption,
+    PublishAddressOption,
     SecretsDirOption,
     StateDirOption,
 )
@@ -40,11 +43,12 @@ from gitberth.defaults import (
     DEFAULT_BRANCH,
     DEFAULT_GRACE_SECONDS,
     DEFAULT_INTERVAL,
+    DEFAULT_PUBLISH_ADDRESS,
     DEFAULT_ROLLOUT_TIMEOUT,
     DEFAULT_SECRETS_ROOT,
     DEFAULT_WORKERS,
 )
-from gitberth.secrets.tokens import Role, TokenStore
+from gitberth.secrets.tokens import Role, TokenStore, parse_ttl
 from gitberth.state import StateDir, open_database
 
 logger = logging.getLogger("gitberth.serve")
@@ -100,32 +104,60 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
+def plaintext_warning(host: str) -> str | None:
+    """A warning when the API would listen beyond this machine: it speaks plain HTTP."""
+    if host == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass  # a host name: it may resolve to anything
+    return (
+        f"--listen {host}: the API is reachable beyond this machine over plain HTTP (no TLS); "
+        "bearer tokens and secret values would cross the network readable. Put a TLS-"
+        "terminating proxy in front and listen on 127.0.0.1."
+    )
+
+
 @app.command()
 def serve(
     repo: Annotated[
         str | None,
-        typer.Option(help="Git repo (path or URL) of app manifests, for the reconcile loop"),
+        typer.Option(
+            envvar="GITBERTH_REPO",
+            help="Git repo (path or URL) of app manifests, for the reconcile loop",
+        ),
     ] = None,
     state_dir: StateDirOption = None,
     listen: Annotated[
-        str, typer.Option(help="HOST:PORT to serve the API on")
+        str, typer.Option(envvar="GITBERTH_LISTEN", help="HOST:PORT to serve the API on")
     ] = f"{DEFAULT_HOST}:{DEFAULT_PORT}",
-    log_format: Annotated[LogFormat, typer.Option(help="log lines as text or JSON")] = (
-        LogFormat.TEXT
-    ),
+    log_format: Annotated[
+        LogFormat, typer.Option(envvar="GITBERTH_LOG_FORMAT", help="log lines as text or JSON")
+    ] = LogFormat.TEXT,
     branch: BranchOption = DEFAULT_BRANCH,
     apps_dir: AppsDirOption = DEFAULT_APPS_DIR,
     secrets_dir: SecretsDirOption = DEFAULT_SECRETS_ROOT,
     grace: GraceOption = DEFAULT_GRACE_SECONDS,
     interval: Annotated[
-        float, typer.Option(help="seconds between fetches of a remote --repo and full resyncs")
+        float,
+        typer.Option(
+            envvar="GITBERTH_INTERVAL",
+            help="seconds between fetches of a remote --repo and full resyncs",
+        ),
     ] = DEFAULT_INTERVAL,
     rollout_timeout: Annotated[
-        float, typer.Option(help="seconds a new container has to become healthy")
+        float,
+        typer.Option(
+            envvar="GITBERTH_ROLLOUT_TIMEOUT", help="seconds a new container has to become healthy"
+        ),
     ] = DEFAULT_ROLLOUT_TIMEOUT,
     workers: Annotated[
-        int, typer.Option(min=1, help="apps rolled out in parallel")
+        int, typer.Option(min=1, envvar="GITBERTH_WORKERS", help="apps rolled out in parallel")
     ] = DEFAULT_WORKERS,
+    publish_address: PublishAddressOption = DEFAULT_PUBLISH_ADDRESS,
+    allow_bind_under: AllowBindOption = None,
     webhook_secret: Annotated[
         str | None,
         typer.Option(
@@ -141,6 +173,15 @@ def serve(
     commit_status_token_file: operate.CommitStatusTokenFileOption = None,
     history_max: operate.HistoryMaxOption = operate.DEFAULT_MAX_ENTRIES,
     history_days: operate.HistoryDaysOption = operate.DEFAULT_MAX_AGE_DAYS,
+    repo_credentials: Annotated[
+        str | None,
+        typer.Option(
+            envvar="GITBERTH_REPO_CREDENTIALS",
+            help="gitberth secret (shared) with the remote's credentials: USERNAME and PASSWORD "
+            "(or TOKEN) for https, SSH_PRIVATE_KEY and KNOWN_HOSTS (and SSH_PASSPHRASE) for ssh",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API and run the reconcile loop on --repo (watch, fetch, self-heal)."""
     # FastAPI, uvicorn, the engine SDK and crypto load only here, so other verbs start fast.
@@ -174,7 +215,10 @@ def serve(
     if repo is None:
         logger.info("no --repo: only the secrets API is served, nothing is reconciled")
     logger.info("state dir %s; %s", state.path, context.startup_message)
-    logger.info("API on http://%s:%d (OpenAPI at /docs)", host, port)
+    logger.info("API on http://%s:%d (OpenAPI at /openapi.json)", host, port)
+    warning = plaintext_warning(host)
+    if warning is not None:
+        logger.warning(warning)
     try:
         api = build_app(
             context,
@@ -189,6 +233,10 @@ def serve(
                 workers=workers,
                 webhook_secret=webhook_secret,
                 operations=operations,
+                repo_credentials=repo_credentials,
+                publish_address=publish_address,
+                reserved_host_ports=frozenset({port}),
+                allow_bind_under=tuple(allow_bind_under or ()),
             ),
         )
     except GitberthError as exc:
@@ -238,8 +286,11 @@ def init(
     )
 
 
-token_app = typer.Typer(help="Create API tokens (stored hashed in the state dir).")
+token_app = typer.Typer(help="Create, list and revoke API tokens (stored hashed in the state dir).")
 app.add_typer(token_app, name="token")
+
+CLI_ACTOR = "cli"
+"""The audit log's token id for changes made on the host with ``gitberth token``."""
 
 
 @token_app.command("create")
@@ -247,24 +298,111 @@ def token_create(
     role: Annotated[Role, typer.Option(help="admin: everything; deployer: secrets and deploys")],
     app_name: Annotated[
         str | None,
-        typer.Option("--app", help="limit a deployer token to this app's scoped secrets"),
+        typer.Option("--app", help="confine a deployer token to this app"),
+    ] = None,
+    ttl: Annotated[
+        str | None,
+        typer.Option(help="lifetime, e.g. 30m, 12h, 30d, 2w (default: no expiry)"),
+    ] = None,
+    shared_secret: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--shared-secret",
+            help="a shared secret an --app deployer may deploy with (repeatable)",
+        ),
     ] = None,
     state_dir: StateDirOption = None,
 ) -> None:
     """Print a new bearer token; it is shown once, only its hash is kept."""
+    from gitberth.secrets.audit import AuditLog, token_entry
+
     state = StateDir.resolve(state_dir)
     try:
+        lifetime = parse_ttl(ttl) if ttl is not None else None
         db = open_database(state)
         try:
-            token, principal = TokenStore(db).create(role=role, app=app_name)
+            AuditLog(db)
+            info, token = TokenStore(db).issue(
+                role=role,
+                app=app_name,
+                ttl=lifetime,
+                shared_secrets=shared_secret or (),
+                then=token_entry(actor=CLI_ACTOR, action="token.create"),
+            )
         finally:
             db.close()
     except GitberthError as exc:
         err_console.print(f"gitberth token create: {exc}", markup=False)
         raise typer.Exit(1) from exc
-    scope = f" for app {principal.app}" if principal.app else ""
-    err_console.print(f"created {principal.role.value} token {principal.token_id}{scope}")
+    scope = f" for app {info.app}" if info.app else ""
+    grants = f" with shared secrets {', '.join(info.shared_secrets)}" if info.shared_secrets else ""
+    expiry = f", expires {info.expires_at}" if info.expires_at else ""
+    err_console.print(
+        f"created {info.role.value} token {info.id}{scope}{grants}{expiry}", markup=False
+    )
     typer.echo(token)
+
+
+@token_app.command("list")
+def token_list(
+    state_dir: StateDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON document")] = False,
+) -> None:
+    """Every token: id, role, app, grants, created, expires, last used (never the token)."""
+    state = StateDir.resolve(state_dir)
+    try:
+        db = open_database(state)
+        try:
+            tokens = TokenStore(db).list()
+        finally:
+            db.close()
+    except GitberthError as exc:
+        err_console.print(f"gitberth token list: {exc}", markup=False)
+        raise typer.Exit(1) from exc
+    if as_json:
+        typer.echo(json.dumps({"tokens": [info.as_json() for info in tokens]}, indent=2))
+        return
+    rows = [("ID", "ROLE", "APP", "SHARED SECRETS", "CREATED", "EXPIRES", "LAST USED")]
+    rows += [
+        (
+            info.id,
+            info.role.value,
+            info.app or "-",
+            ",".join(info.shared_secrets) or "-",
+            info.created_at,
+            info.expires_at or "never",
+            info.last_used_at or "never",
+        )
+        for info in tokens
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        typer.echo("  ".join(cells).rstrip())
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="the token's id (from token list)")],
+    state_dir: StateDirOption = None,
+) -> None:
+    """Revoke a token: a running server refuses it from its next request on."""
+    from gitberth.secrets.audit import AuditLog, token_entry
+
+    state = StateDir.resolve(state_dir)
+    try:
+        db = open_database(state)
+        try:
+            AuditLog(db)
+            info = TokenStore(db).revoke(
+                token_id, then=token_entry(actor=CLI_ACTOR, action="token.revoke")
+            )
+        finally:
+            db.close()
+    except GitberthError as exc:
+        err_console.print(f"gitberth token revoke: {exc}", markup=False)
+        raise typer.Exit(1) from exc
+    err_console.print(f"revoked {info.role.value} token {info.id}", markup=False)
 
 
 def _call(*, method: str, api: str, path: str, token: str | None, body: Any = None) -> Any:
@@ -294,7 +432,8 @@ def _print_status(status: dict[str, Any]) -> None:
         console.print("sealed (not initialized)")
     else:
         console.print(
-            f"sealed (progress {status.get('progress')}/{status.get('threshold')} shares)"
+            f"sealed (progress {status.get('progress')}/{status.get('threshold')} shares)",
+            markup=False,
         )
 
 
@@ -321,6 +460,46 @@ def unseal(
     _print_status(
         _call(method="POST", api=api, path="/admin/unseal", token=token, body={"key": key.strip()})
     )
+
+
+@app.command()
+def rekey(
+    api: ApiOption = DEFAULT_API,
+    token: TokenOption = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(help="auto (a new master.key) or shamir (new shares); default: unchanged"),
+    ] = None,
+    shares: Annotated[int | None, typer.Option(min=1, max=255, help="shamir: shares")] = None,
+    threshold: Annotated[
+        int | None, typer.Option(min=1, max=255, help="shamir: shares needed to unseal")
+    ] = None,
+) -> None:
+    """Replace the master key of a running, unsealed server; the old key or shares are useless
+    afterwards. New shares are printed once and stored nowhere."""
+    body: dict[str, Any] = {}
+    if mode is not None:
+        body["mode"] = mode
+    if shares is not None:
+        body["shares"] = shares
+    if threshold is not None:
+        body["threshold"] = threshold
+    result = _call(method="POST", api=api, path="/admin/rekey", token=token, body=body)
+    if result.get("mode") == "shamir":
+        console.print(
+            f"Rekeyed: a new master key split into {result.get('shares')} share(s), any "
+            f"{result.get('threshold')} of which unseal it. The old shares are useless now; "
+            "these are shown only now and stored nowhere.",
+            markup=False,
+        )
+        for index, share in enumerate(result.get("newShares") or [], start=1):
+            console.print(f"share {index}: {share}", markup=False)
+    else:
+        console.print(
+            "Rekeyed: the server wrote a new master.key in its state dir; the old key is "
+            "useless now.",
+            markup=False,
+        )
 
 
 @app.command("seal-status")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from gitberth.cli._app import app, console, err_console
@@ -34,13 +35,17 @@ def _when(timestamp: float | None) -> str:
 
 def _loop_lines(state: LoopState) -> list[str]:
     lines = [
-        f"source {state.source or '?'} ({state.branch or '?'}) at "
-        f"{(state.revision or 'no revision yet')[:12]}; last pass {_when(state.last_pass_at)}"
+        f"source {escape(state.source or '?')} ({escape(state.branch or '?')}) at "
+        f"{escape((state.revision or 'no revision yet')[:12])}; last pass "
+        f"{_when(state.last_pass_at)}"
     ]
     if state.source_error:
-        lines.append(f"[yellow]source:[/] {state.source_error} (keeping the last good revision)")
+        lines.append(
+            f"[yellow]source:[/] {escape(state.source_error)} (keeping the last good revision)"
+        )
     if not state.docker_reachable:
-        lines.append(f"[red]docker unreachable:[/] {state.docker_error}")
+        lines.append(f"[red]docker unreachable:[/] {escape(state.docker_error or '')}")
+    lines.extend(f"[dim]{escape(note)}[/]" for note in state.left_alone)
     if state.next_retry_in is not None:
         lines.append(f"next retry in {state.next_retry_in:g}s")
     return lines
@@ -49,18 +54,24 @@ def _loop_lines(state: LoopState) -> list[str]:
 def _row(state: AppState) -> tuple[str, ...]:
     style = _SYNC_STYLE[state.sync]
     containers = "\n".join(
-        f"{c.name} {c.state}" + (f" {c.url}" if c.url else "") for c in state.containers
+        escape(
+            f"{c.name} {c.state}"
+            + (f" ({c.health})" if c.health else "")
+            + (f" {c.url}" if c.url else "")
+        )
+        for c in state.containers
     )
     error = ""
     if state.error is not None:
         colour = "red" if state.error.kind is ErrorClass.STALLED else "yellow"
-        error = f"[{colour}]{state.error.kind.value}[/] {state.error.message}"
+        # The message can hold a health check's output: text the container wrote, never markup.
+        error = f"[{colour}]{state.error.kind.value}[/] {escape(state.error.message)}"
     return (
-        state.name,
+        escape(state.name),
         f"[{style}]{state.sync.value}[/]",
         state.health.value,
-        (state.desired_revision or "-")[:12],
-        (state.applied_revision or "-")[:12],
+        escape((state.desired_revision or "-")[:12]),
+        escape((state.applied_revision or "-")[:12]),
         containers or "-",
         error,
     )

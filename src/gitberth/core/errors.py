@@ -16,7 +16,9 @@ these with ``raise ... from exc`` so callers never need to know which library fa
     ├── RuntimeUnavailableError  the container engine does not answer
     ├── ServerUnavailableError   a gitberth server does not answer a client (plan --server)
     ├── ActionFailedError        one planned action failed on the engine
-    │   └── RolloutFailedError   a new container never became healthy; the old one was kept
+    │   ├── RolloutFailedError   a new container never became healthy; the old one was kept
+    │   ├── UnhealthyError       a container in an empty slot failed its health check
+    │   └── ImagePullFailedError an image could not be pulled (unauthorized, not found, down)
     ├── SecretStoreError         the secret store refused or failed
     │   ├── SecretNotFoundError
     │   ├── SecretIntegrityError a record does not decrypt (tampered, moved or wrong key)
@@ -26,8 +28,14 @@ these with ``raise ... from exc`` so callers never need to know which library fa
     │   ├── PayloadTooLargeError a value, secret or body exceeds its size limit
     │   ├── AppNotAtRevisionError a rollback target revision has no manifest of that app
     │   └── UnsupportedMediaTypeError the body is not declared as JSON
-    ├── AuthError                a token is missing, unknown or lacks the role
+    ├── AuthError                a token is missing, unknown, expired or lacks the role
+    ├── TokenNotFoundError       no API token has that id
+    ├── ConflictError            a deploy's container names are another app's
     ├── ConfigError              a setting is unusable (bad state dir, secrets dir not in RAM)
+    ├── ComposeError             a docker compose file cannot be read for `gitberth convert`
+    ├── BackupError              a backup cannot be made, read or restored (wrong passphrase,
+    │                            altered file, non-empty target); nothing is changed
+    ├── StorageFullError         the state dir's disk is full: nothing was written
     └── DeployError              POST /deploy cannot be honoured (ref race)
         └── ReadOnlyRepoError    the repo is a remote gitberth cannot push to
 
@@ -163,6 +171,25 @@ class RolloutFailedError(ActionFailedError):
     code = "rollout_failed"
 
 
+class UnhealthyError(ActionFailedError):
+    """A container started in an empty slot (a new app or replica) failed its health check or
+    never passed it in time; it was left running, since nothing older can take its place.
+    ``container`` is that container (an ObservedContainer), so status can list it."""
+
+    code = "unhealthy"
+
+    def __init__(self, message: str, *, container: object = None) -> None:
+        super().__init__(message)
+        self.container = container
+
+
+class ImagePullFailedError(ActionFailedError):
+    """The registry refused or failed a pull; the app's running containers stay as they are.
+    The message is the registry's reason, never a credential."""
+
+    code = "image_pull_failed"
+
+
 class SecretStoreError(GitberthError):
     """The secret store refused or failed an operation."""
 
@@ -228,17 +255,53 @@ class AuthError(GitberthError):
 
     code = "unauthorized"
 
-    def __init__(self, message: str, *, forbidden: bool = False) -> None:
+    def __init__(self, message: str, *, forbidden: bool = False, code: str | None = None) -> None:
         super().__init__(message)
         self.forbidden = forbidden
         if forbidden:
             self.code = "forbidden"
+        if code is not None:
+            self.code = code
+
+
+class TokenNotFoundError(GitberthError):
+    """No API token has that id (revoke, or a token read)."""
+
+    code = "not_found"
+
+
+class ConflictError(GitberthError):
+    """A deploy's container names are already another app's (``a-b`` against ``a``/``b``)."""
+
+    code = "container_name_conflict"
 
 
 class ConfigError(GitberthError):
     """A setting is unusable: the process should refuse to start and say why."""
 
     code = "config_error"
+
+
+class ComposeError(GitberthError):
+    """A docker compose file cannot be read (not YAML, no services, too large to expand).
+
+    Keys that merely do not map onto a manifest are not errors: the converter reports them.
+    """
+
+    code = "invalid_compose"
+
+
+class BackupError(GitberthError):
+    """A backup cannot be written, decrypted, verified or restored; nothing was changed."""
+
+    code = "backup_failed"
+
+
+class StorageFullError(GitberthError):
+    """The disk holding the state dir is full: the write was rolled back, nothing stored is
+    lost, and the same request succeeds once there is space again."""
+
+    code = "storage_full"
 
 
 class DeployError(GitberthError):

@@ -33,10 +33,15 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from gitberth.core.binds import BindPolicy, bind_problems
+from gitberth.core.container_options import REFUSED_FIELDS
 from gitberth.core.errors import ManifestErrors, ManifestProblem
 from gitberth.core.models import AppManifest, container_base
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
+MAX_MANIFEST_BYTES = 256 * 1024
+"""A manifest is a page of YAML; anything near this size is a mistake or an attack, and every
+pass, review and deploy reads every manifest."""
 
 _FRIENDLY = {
     "extra_forbidden": "unknown field",
@@ -131,6 +136,9 @@ def _field_path(loc: Iterable[int | str]) -> str:
 
 def _message(error: Mapping[str, Any]) -> str:
     kind = str(error.get("type", ""))
+    loc = error.get("loc") or ()
+    if kind == "extra_forbidden" and loc and str(loc[-1]) in REFUSED_FIELDS:
+        return REFUSED_FIELDS[str(loc[-1])]
     if kind in _FRIENDLY:
         return _FRIENDLY[kind]
     message = str(error.get("msg", "invalid value"))
@@ -167,6 +175,10 @@ _FLOAT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\.[0-9]+")
 _AMBIGUOUS = re.compile(
     r"[-+]?[0-9.]|<<$|=$|(?i:y|n|yes|no|on|off|true|false|null|[-+]?\.inf|\.nan)$"
 )
+
+_UNIT_QUANTITY = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|ms|s|m|h))+|[0-9]+[kKmMgG]i?[bB]?")
+"""Durations and sizes: digits then a unit letter, which neither YAML version reads as a
+number, so they need not take the slow path."""
 
 
 class _NotCertain(Exception):
@@ -225,6 +237,8 @@ def _node_data(node: Any) -> Any:
         return int(value)
     if _FLOAT.fullmatch(value):
         return float(value)
+    if _UNIT_QUANTITY.fullmatch(value):
+        return value  # 2s, 1m30s, 256Mi: a string in YAML 1.1 and 1.2 alike
     if _AMBIGUOUS.match(value):
         raise _NotCertain
     return value
@@ -242,8 +256,58 @@ def _fast_manifest(text: str) -> AppManifest | None:
 # --- the precise path: ruamel, with positions ---------------------------------------------
 
 
+def too_large_problem(file: str, size: int) -> ManifestProblem:
+    return ManifestProblem(
+        file,
+        None,
+        None,
+        "",
+        f"the file is {size} bytes; a manifest may have at most {MAX_MANIFEST_BYTES} bytes",
+    )
+
+
+def yaml_alias_problem(text: str, *, file: str) -> ManifestProblem | None:
+    """The first YAML anchor (``&a``) or alias (``*a``) in *text*, as a problem.
+
+    Manifests never need them, and aliases expand: a few hundred bytes can stand for gigabytes
+    (the "billion laughs"), which would hold the loop for minutes. Only the event stream is
+    read (linear in the text), never the expanded document. Text that is not YAML at all is
+    left to the loader, which explains it with its position.
+    """
+    try:
+        if _FAST_LOADER is not None:
+            events: Iterable[Any] = libyaml.parse(text, Loader=_FAST_LOADER)
+        else:
+            events = _yaml().parse(io.StringIO(text))
+        for event in events:
+            alias = type(event).__name__ == "AliasEvent"
+            if alias or getattr(event, "anchor", None):
+                mark = event.start_mark
+                what = f"alias *{event.anchor}" if alias else f"anchor &{event.anchor}"
+                return ManifestProblem(
+                    file,
+                    mark.line + 1,
+                    mark.column + 1,
+                    "",
+                    f"YAML anchors and aliases are not allowed in manifests ({what}); "
+                    "write the value out",
+                )
+    except (libyaml.YAMLError, YAMLError, UnicodeError):
+        return None
+    return None
+
+
 def parse_manifest(text: str, *, file: str) -> AppManifest:
-    """Parse and validate one manifest; raise :class:`ManifestErrors` with every problem."""
+    """Parse and validate one manifest; raise :class:`ManifestErrors` with every problem.
+
+    Refused before any parsing: more than :data:`MAX_MANIFEST_BYTES`, and any anchor or alias.
+    """
+    size = len(text.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_MANIFEST_BYTES:
+        raise ManifestErrors([too_large_problem(file, size)])
+    alias = yaml_alias_problem(text, file=file)
+    if alias is not None:
+        raise ManifestErrors([alias])
     manifest = _fast_manifest(text)
     if manifest is not None:
         return manifest
@@ -300,14 +364,68 @@ def app_name_for(path: str, *, apps_dir: str) -> str | None:
     return stem
 
 
+def reserved_port_problems(
+    manifest: AppManifest, *, file: str, reserved: Collection[int], text: str | None = None
+) -> list[ManifestProblem]:
+    """A fixed host port the server keeps for itself (its API's listen port) is refused, with
+    the position of the field when the manifest *text* is at hand."""
+    if not reserved:
+        return []
+    fields: list[tuple[tuple[int | str, ...], int | None]] = []
+    for prefix, item in (
+        [((), manifest)]
+        if manifest.services is None
+        else [(("services", n), s) for n, s in enumerate(manifest.services)]
+    ):
+        fields.append(((*prefix, "hostPort"), item.hostPort))
+        fields += [((*prefix, "ports", i, "host"), p.host) for i, p in enumerate(item.ports or ())]
+    root = _yaml().load(io.StringIO(text)) if text is not None else None
+    return [
+        ManifestProblem(
+            file,
+            *_position(root, loc),
+            _field_path(loc),
+            f"host port {port} is gitberth's own API port (serve --listen); pick another",
+        )
+        for loc, port in fields
+        if port is not None and port in reserved
+    ]
+
+
+def check_binds(
+    manifest: AppManifest, *, text: str | None, file: str, policy: BindPolicy
+) -> list[ManifestProblem]:
+    """Every bind mount of *manifest* that *policy* refuses, with its line when *text* (the
+    manifest's YAML) is given."""
+    refused = bind_problems(manifest, policy=policy)
+    if not refused:
+        return []
+    root = _yaml().load(io.StringIO(text)) if text is not None else None
+    problems = []
+    for path, message in refused:
+        loc = tuple(int(part) if part.isdigit() else part for part in path.split("."))
+        line, column = _position(root, loc) if root is not None else (None, None)
+        problems.append(ManifestProblem(file, line, column, path, message))
+    return problems
+
+
 def load_manifests(
-    files: Mapping[str, str], *, apps_dir: str = "apps", not_utf8: Collection[str] = ()
+    files: Mapping[str, str],
+    *,
+    apps_dir: str = "apps",
+    not_utf8: Collection[str] = (),
+    reserved_host_ports: Collection[int] = (),
+    binds: BindPolicy | None = None,
+    too_large: Mapping[str, int] | None = None,
 ) -> LoadResult:
     """Validate every manifest under *apps_dir* of a revision, one app's failure isolated.
 
     *files* maps repository-relative paths to text; *not_utf8* names the paths whose bytes were
-    not UTF-8 (the caller decoded nothing for them). Problems are grouped by app name so that
-    a broken app can be held while every other app goes on.
+    not UTF-8 (the caller decoded nothing for them), *too_large* the paths (with their sizes)
+    over :data:`MAX_MANIFEST_BYTES` (not read at all). Problems are grouped by app name so that
+    a broken app can be held while every other app goes on. A fixed host port among
+    *reserved_host_ports* (the server's own) is a problem of its app, and so is a bind mount
+    that *binds* (by default: no bind at all) refuses.
     """
     apps: dict[str, AppManifest] = {}
     problems: dict[str, list[ManifestProblem]] = {}
@@ -327,6 +445,9 @@ def load_manifests(
             ]
             continue
         path = paths[0]
+        if too_large and path in too_large:
+            problems[name] = [too_large_problem(path, too_large[path])]
+            continue
         if path in not_utf8:
             problems[name] = [ManifestProblem(path, None, None, "", "the file is not UTF-8 text")]
             continue
@@ -345,6 +466,14 @@ def load_manifests(
                     f"{path} must declare name: {name} (it declares {manifest.name!r})",
                 )
             ]
+            continue
+        refused = check_binds(
+            manifest, text=files[path], file=path, policy=binds or BindPolicy()
+        ) + reserved_port_problems(
+            manifest, file=path, reserved=reserved_host_ports, text=files[path]
+        )
+        if refused:
+            problems[name] = refused
             continue
         apps[name] = manifest
 
@@ -388,3 +517,19 @@ def _check_container_name_clashes(
                 )
     for name in problems:
         apps.pop(name, None)
+
+
+def container_name_clash(
+    manifest: AppManifest, others: Mapping[str, AppManifest]
+) -> tuple[str, str] | None:
+    """``(other app, container base)`` when *manifest*'s containers would take names that
+    another app's already have (app ``a-b`` against app ``a`` with service ``b``), else None."""
+    bases = {container_base(spec.app, spec.service) for spec in manifest.service_specs()}
+    for name in sorted(others):
+        if name == manifest.name:
+            continue
+        for spec in others[name].service_specs():
+            base = container_base(spec.app, spec.service)
+            if base in bases:
+                return name, base
+    return None

@@ -15,11 +15,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from gitberth.core import container_options
+from gitberth.core.container_options import RestartPolicy
 from gitberth.core.models import (
     ContainerState,
     ObservedContainer,
     ResolvedApp,
     ResolvedService,
+    ServiceSpec,
+    app_network_name,
 )
 
 
@@ -109,7 +113,9 @@ def plan(
         if app in desired.held:
             actions.extend(_keep(c, f"held: {desired.held[app]}") for c in containers)
         elif app not in desired.apps:
-            actions.extend(_remove(c, "app removed from Git") for c in containers)
+            actions.extend(
+                _remove(c, "app removed from Git" + _kept_volumes(c)) for c in containers
+            )
         else:
             actions.extend(_plan_app(desired.apps[app], containers, known))
     actions.sort(key=_order)
@@ -130,7 +136,12 @@ def _plan_app(
         service = services.get(container.service)
         replica = container.replica
         if service is None:
-            actions.append(_remove(container, f"service {container.service} removed from app"))
+            actions.append(
+                _remove(
+                    container,
+                    f"service {container.service} removed from app" + _kept_volumes(container),
+                )
+            )
         elif replica is None:
             actions.append(
                 _remove(container, f"{container.name} is not a replica name gitberth uses")
@@ -154,6 +165,7 @@ def _plan_app(
                 )
                 if not containers:
                     reason = "new app"
+                reason += mount_notes(service.spec)
                 actions.append(
                     Action(
                         ActionKind.CREATE,
@@ -193,7 +205,15 @@ def _replace_reason(
         if previous is None:
             return "spec changed (previous spec unknown: changed by hand or before a restart)"
         changes = describe_changes(previous, desired.describe())
+        if not changes and container_options.predates_options(previous):
+            return container_options.UPGRADE_REASON
+        if not changes and "networks" not in previous:
+            return f"joins its app's own network {app_network_name(desired.app)}"
         return "; ".join(changes) if changes else "spec changed"
+    if current.state is ContainerState.RESTARTING and (
+        desired.spec.options.restart is not RestartPolicy.NO
+    ):
+        return None  # the engine is restarting it under its restart policy; a new one would too
     if current.state is not ContainerState.RUNNING:
         return f"container is {current.state.value}"
     return None
@@ -211,6 +231,7 @@ def describe_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str
             changes.append(f"{label} {_show(old.get(key))} -> {_show(new.get(key))}")
     if old.get("command") != new.get("command"):
         changes.append(f"command {_show(old.get('command'))} -> {_show(new.get('command'))}")
+    changes.extend(wiring_changes(old, new))
     for section, label in (("env", "env"), ("files", "file")):
         before: Mapping[str, str] = old.get(section) or {}
         after: Mapping[str, str] = new.get(section) or {}
@@ -221,7 +242,55 @@ def describe_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str
                 changes.append(f"{label} {name} removed")
             elif before[name] != after[name]:
                 changes.append(f"{label} {name} changed{_source_note(before[name], after[name])}")
+    changes.extend(change.text for change in container_options.option_changes(old, new))
     return changes
+
+
+def wiring_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Network and mount differences in words (``network shared-db added``,
+    ``volume data removed (kept, orphaned)``); a volume's data is never deleted by a deploy."""
+    changes: list[str] = []
+    before_nets, after_nets = old.get("networks") or [], new.get("networks") or []
+    changes += [f"network {n} added" for n in after_nets if n not in before_nets]
+    changes += [f"network {n} removed" for n in before_nets if n not in after_nets]
+    before: Mapping[str, str] = old.get("volumes") or {}
+    after: Mapping[str, str] = new.get("volumes") or {}
+    for path in sorted(set(before) | set(after)):
+        if path not in before:
+            changes.append(f"{after[path]} added")
+        elif path not in after:
+            changes.append(f"{before[path]} removed{_kept_note(before[path])}")
+        elif before[path] != after[path]:
+            changes.append(f"mount at {path}: {before[path]} -> {after[path]}")
+    return changes
+
+
+def _kept_note(described: str) -> str:
+    return " (its data is kept, orphaned)" if described.startswith("volume ") else ""
+
+
+def mount_notes(spec: ServiceSpec) -> str:
+    """``; volume data at /data (shared by 2 replicas); bind /srv/x at /in`` for a plan line,
+    so a reviewer sees every mount, and replicas sharing a volume, where containers start."""
+    notes = []
+    for mount in spec.volumes:
+        shared = (
+            f" (shared by {spec.replicas} replicas)"
+            if mount.name is not None and spec.replicas > 1
+            else ""
+        )
+        notes.append(mount.describe() + shared)
+    return "".join(f"; {note}" for note in notes)
+
+
+def _kept_volumes(container: ObservedContainer) -> str:
+    """Removing containers never deletes data: say which volumes stay behind, orphaned."""
+    if not container.volumes:
+        return ""
+    return (
+        f"; volume {', '.join(container.volumes)} kept (orphaned; "
+        f"`gitberth volumes prune {container.app} --yes` deletes it)"
+    )
 
 
 def _source_note(before: str, after: str) -> str:

@@ -16,12 +16,14 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from gitberth.core.errors import SealedError, UnknownSecretError
+from gitberth.core.container_options import DEFAULT_PUBLISH_ADDRESS
+from gitberth.core.errors import MissingSecretKeyError, SealedError, UnknownSecretError
 from gitberth.core.fingerprint import spec_hash
 from gitberth.core.models import (
     AppManifest,
     EnvSource,
     Origin,
+    PullCredentials,
     ResolvedApp,
     ResolvedService,
     ResolvedValue,
@@ -73,8 +75,16 @@ def missing_secrets(manifest: AppManifest, secrets: Secrets) -> tuple[str, ...]:
     )
 
 
-def resolve_app(manifest: AppManifest, *, secrets: Secrets | None) -> ResolvedApp:
+def resolve_app(
+    manifest: AppManifest,
+    *,
+    secrets: Secrets | None,
+    publish_address: str = DEFAULT_PUBLISH_ADDRESS,
+) -> ResolvedApp:
     """Resolve every service of *manifest*.
+
+    *publish_address* is where ports that name no address are published (it enters the spec
+    hash, so changing it moves the containers).
 
     *secrets* is ``None`` when the store is sealed or absent: an app that references no secret
     still resolves, one that does raises :class:`SealedError`. Unknown names raise
@@ -93,12 +103,15 @@ def resolve_app(manifest: AppManifest, *, secrets: Secrets | None) -> ResolvedAp
     return ResolvedApp(
         name=manifest.name,
         services=tuple(
-            resolve_service(spec, secrets=secrets or {}) for spec in manifest.service_specs()
+            resolve_service(spec, secrets=secrets or {}, publish_address=publish_address)
+            for spec in manifest.service_specs()
         ),
     )
 
 
-def resolve_service(spec: ServiceSpec, *, secrets: Secrets) -> ResolvedService:
+def resolve_service(
+    spec: ServiceSpec, *, secrets: Secrets, publish_address: str = DEFAULT_PUBLISH_ADDRESS
+) -> ResolvedService:
     env: dict[str, ResolvedValue] = {}
     for name in spec.env_from:
         env.update(_secret_values(spec.app, name, secrets))
@@ -111,8 +124,52 @@ def resolve_service(spec: ServiceSpec, *, secrets: Secrets) -> ResolvedService:
         spec=spec,
         env=env,
         files=files,
-        spec_hash=spec_hash(spec, env=env, files=files),
+        spec_hash=spec_hash(spec, env=env, files=files, publish_address=publish_address),
+        pull_credentials=pull_credentials(spec, secrets=secrets),
     )
+
+
+PULL_SECRET_KEYS = ("USERNAME", "PASSWORD")
+PULL_SECRET_REGISTRY = "REGISTRY"
+
+
+def pull_credentials(spec: ServiceSpec, *, secrets: Secrets) -> PullCredentials | None:
+    """The registry login named by ``imagePullSecret`` (app-scoped beats shared, as for every
+    secret); it must hold USERNAME and PASSWORD, and may name the REGISTRY (else the image's
+    registry host is used)."""
+    if spec.image_pull_secret is None:
+        return None
+    material = pick_secret(spec.app, spec.image_pull_secret, secrets)
+    if material is None:
+        raise UnknownSecretError([spec.image_pull_secret])
+    lacking = [key for key in PULL_SECRET_KEYS if key not in material.keys]
+    if lacking:
+        raise MissingSecretKeyError(spec.image_pull_secret, lacking)
+    registry = material.keys.get(PULL_SECRET_REGISTRY)
+    used = [*PULL_SECRET_KEYS, *([PULL_SECRET_REGISTRY] if registry else [])]
+    return PullCredentials(
+        secret=spec.image_pull_secret,
+        scope=material.app_id,
+        username=material.keys["USERNAME"].value,
+        password=material.keys["PASSWORD"].value,
+        registry=registry.value.get_secret_value() if registry else None,
+        fingerprint=":".join(material.keys[key].fingerprint for key in used),
+    )
+
+
+def redact(text: str, service: ResolvedService) -> str:
+    """*text* (output a container wrote, e.g. its health check's) with every secret value the
+    service receives replaced by the secret's name: an error or status must never carry one.
+    Values shorter than 3 characters are left, as replacing them would garble any text."""
+    values = {
+        item.value.get_secret_value(): item.origin.describe()
+        for item in (*service.env.values(), *service.files.values())
+        if item.origin.secret is not None
+    }
+    for value in sorted(values, key=len, reverse=True):
+        if len(value) >= 3:
+            text = text.replace(value, f"<{values[value]}>")
+    return text
 
 
 def _secret_values(app: str, name: str, secrets: Secrets) -> dict[str, ResolvedValue]:

@@ -4,8 +4,9 @@
 values) without Docker, a server or secret values: apps and services added, removed or changed,
 field by field, and the containers each change will create, replace or remove, with the reason.
 It mirrors the reconciler's rules so the review tells the truth about restarts: a container is
-replaced when its image, command, port, host port, inline env or secret references change
-(everything that enters the spec hash), while a replica count change only creates or removes
+replaced when its image, command, port, host port, inline env, secret references or container
+options (health check, restart, resources, labels, process, ports) change (everything that
+enters the spec hash), while a replica count change only creates or removes
 the surplus replicas. Wording reuses :func:`gitberth.core.plan.describe_changes` so a review and
 a live plan say the same thing about the same change.
 
@@ -25,10 +26,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from gitberth.core import container_options
 from gitberth.core.errors import ManifestProblem
 from gitberth.core.manifests import LoadResult
 from gitberth.core.models import AppManifest, ServiceSpec, is_env_name
-from gitberth.core.plan import describe_changes
+from gitberth.core.plan import describe_changes, wiring_changes
 
 
 class Change(StrEnum):
@@ -227,7 +229,7 @@ def _describe_whole(spec: ServiceSpec, change: Change) -> tuple[FieldChange, ...
     """An added or repaired service's whole spec, so a reviewer sees what will run; a removed
     service needs no field list, its containers say everything."""
     if change is Change.REMOVED:
-        return ()
+        return kept_volumes(spec)
     scalars: list[tuple[str, str | None]] = [
         ("image", spec.image),
         ("command", " ".join(spec.command) if spec.command is not None else None),
@@ -243,11 +245,16 @@ def _describe_whole(spec: ServiceSpec, change: Change) -> tuple[FieldChange, ...
     fields += [
         FieldChange("env", key, None, value, True, f"env {key}: {value}") for key, value in spec.env
     ]
+    fields += [
+        FieldChange(c.field, c.key, None, c.after, True, c.text)
+        for c in _option_changes_from_defaults(spec)
+    ]
     for field_name, names in (("envFrom", spec.env_from), ("secretFiles", spec.secret_files)):
         fields += [
             FieldChange(field_name, name, None, name, True, f"{field_name} {name}")
             for name in _unique(names)
         ]
+    fields += _whole_wiring(spec)
     return tuple(fields)
 
 
@@ -273,9 +280,116 @@ def field_changes(old: ServiceSpec, new: ServiceSpec) -> tuple[FieldChange, ...]
             )
         )
     changes.extend(_env_changes(dict(old.env), dict(new.env)))
+    changes.extend(
+        FieldChange(c.field, c.key, c.before, c.after, True, c.text)
+        for c in container_options.option_changes(
+            container_options.summary(old.options), container_options.summary(new.options)
+        )
+    )
     changes.extend(_reference_changes("envFrom", old.env_from, new.env_from))
     changes.extend(_reference_changes("secretFiles", old.secret_files, new.secret_files))
+    changes.extend(wiring_field_changes(old, new))
     return tuple(changes)
+
+
+# --- networks, volumes, pulls and rollout ----------------------------------------------------
+
+
+def _whole_wiring(spec: ServiceSpec) -> list[FieldChange]:
+    """What an added service joins, mounts and pulls with; every bind mount is named."""
+    fields = [
+        FieldChange("networks", name, None, name, True, f"network {name}") for name in spec.networks
+    ]
+    for mount in spec.volumes:
+        text = mount.describe()
+        if mount.name is not None and spec.replicas > 1:
+            text += f" (shared by {spec.replicas} replicas)"
+        fields.append(FieldChange("volumes", mount.path, None, text, True, text))
+    defaults = {"pull": "missing", "imagePullSecret": None, "rollout": None}
+    for name, value in _wiring_settings(spec).items():
+        if value != defaults[name]:
+            fields.append(FieldChange(name, None, None, value, False, f"{name} {value}"))
+    return fields
+
+
+def _wiring_settings(spec: ServiceSpec) -> dict[str, str | None]:
+    """Settings that change how containers are started, not what runs: they replace nothing."""
+    implied = "stopFirst" if spec.host_port is not None else "startFirst"  # hostPort says it
+    rollout = spec.rollout if spec.rollout != implied else None
+    if spec.shared_volume_ok:
+        rollout = f"{spec.rollout} (sharedVolumeOk)"
+    return {"pull": spec.pull, "imagePullSecret": spec.image_pull_secret, "rollout": rollout}
+
+
+def kept_volumes(spec: ServiceSpec) -> tuple[FieldChange, ...]:
+    """A removed service's named volumes stay, orphaned: a deploy never deletes data."""
+    return tuple(
+        FieldChange(
+            "volumes",
+            mount.path,
+            mount.describe(),
+            None,
+            False,
+            f"volume {mount.engine_name(spec.app)} kept (orphaned; "
+            f"`gitberth volumes prune {spec.app} --yes` deletes it)",
+        )
+        for mount in spec.volumes
+        if mount.name is not None
+    )
+
+
+def wiring_field_changes(old: ServiceSpec, new: ServiceSpec) -> list[FieldChange]:
+    """Networks and mounts (they replace containers; a removed volume's data is kept), then
+    pull, pull secret and rollout settings (they replace nothing)."""
+    changes = [
+        FieldChange("networks", name, None, name, True, f"network {name} added")
+        for name in new.networks
+        if name not in old.networks
+    ] + [
+        FieldChange("networks", name, name, None, True, f"network {name} removed")
+        for name in old.networks
+        if name not in new.networks
+    ]
+    before = {m.path: m for m in old.volumes}
+    after = {m.path: m for m in new.volumes}
+    for path in sorted(set(before) | set(after)):
+        old_mount, new_mount = before.get(path), after.get(path)
+        old_text = old_mount.describe() if old_mount else None
+        new_text = new_mount.describe() if new_mount else None
+        changes += [
+            FieldChange("volumes", path, old_text, new_text, True, text)
+            for text in wiring_changes(
+                {"volumes": {path: old_text} if old_text else {}},
+                {"volumes": {path: new_text} if new_text else {}},
+            )
+        ]
+    if new.replicas > 1 and any(m.name for m in new.volumes) and old.replicas != new.replicas:
+        shared = ", ".join(m.name for m in new.volumes if m.name)
+        changes.append(
+            FieldChange(
+                "volumes",
+                None,
+                None,
+                None,
+                False,
+                f"volume {shared} shared by {new.replicas} replicas",
+            )
+        )
+    old_settings, new_settings = _wiring_settings(old), _wiring_settings(new)
+    for name in old_settings:
+        if old_settings[name] != new_settings[name]:
+            was, now = old_settings[name], new_settings[name]
+            changes.append(
+                FieldChange(
+                    name,
+                    None,
+                    was,
+                    now,
+                    False,
+                    f"{name} {_text(was) or '(none)'} -> {_text(now) or '(none)'}",
+                )
+            )
+    return changes
 
 
 def _summary(spec: ServiceSpec) -> dict[str, Any]:
@@ -287,6 +401,24 @@ def _summary(spec: ServiceSpec) -> dict[str, Any]:
         "port": spec.port,
         "hostPort": spec.host_port,
     }
+
+
+def _option_changes_from_defaults(spec: ServiceSpec) -> list[container_options.OptionChange]:
+    """The options a new service sets, told as what it asks for (``restart always``), not as a
+    change from the defaults; options left at their default are not listed."""
+    defaults = container_options.summary(container_options.ContainerOptions())
+    changes = container_options.option_changes(defaults, container_options.summary(spec.options))
+    return [
+        container_options.OptionChange(
+            c.field,
+            c.key,
+            None,
+            c.after,
+            f"label {c.key}: {c.after}" if c.key is not None else f"{c.field} {c.after}",
+        )
+        for c in changes
+        if c.after is not None
+    ]
 
 
 def _text(value: Any) -> str | None:

@@ -135,10 +135,15 @@ def _containers(service: ServiceOut) -> list[str]:
     return [*lines, ""]
 
 
+WIRING_FIELDS = ("networks", "volumes", "pull", "imagePullSecret", "rollout")
+
+
 def field_line(change: FieldChangeOut) -> str:
     """One field change with every value in a code span."""
     label = change.field if change.key is None else f"{change.field} {change.key}"
     label = code(label)
+    if change.field in WIRING_FIELDS:  # networks, mounts, pulls: the words say it all
+        return f"{code(change.field)}: {escape(change.text)}"
     if change.field in ("envFrom", "secretFiles") and change.key is not None:
         verb = "added" if change.after is not None else "removed"
         return f"{code(change.field)} {code(change.key)} {verb}"

@@ -49,9 +49,36 @@ class RevisionOut(_Model):
 
 class FieldChangeOut(_Model):
     field: Literal[
-        "image", "command", "port", "hostPort", "replicas", "env", "envFrom", "secretFiles"
+        "image",
+        "command",
+        "port",
+        "hostPort",
+        "replicas",
+        "env",
+        "envFrom",
+        "secretFiles",
+        "ports",
+        "healthcheck",
+        "restart",
+        "resources.memory",
+        "resources.cpus",
+        "resources.pids",
+        "labels",
+        "user",
+        "workingDir",
+        "entrypoint",
+        "stopSignal",
+        "stopGracePeriod",
+        "networks",
+        "volumes",
+        "pull",
+        "imagePullSecret",
+        "rollout",
     ]
-    key: str | None = Field(description="env variable (env) or secret name (envFrom, secretFiles)")
+    key: str | None = Field(
+        description="env variable (env), secret name (envFrom, secretFiles), label (labels), "
+        "network name (networks) or mount path (volumes)"
+    )
     before: str | None = Field(description="manifest text at base; null when absent")
     after: str | None = Field(description="manifest text at head; null when absent")
     replaces: bool = Field(description="whether this change alone replaces running containers")

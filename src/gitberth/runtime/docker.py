@@ -9,20 +9,33 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import re
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 import docker
 import docker.errors
+import docker.models.containers
 import requests
 
+from gitberth import faults
+from gitberth.core.binds import BindPolicy
 from gitberth.core.errors import ActionFailedError, RuntimeUnavailableError
-from gitberth.core.models import ContainerState, ObservedContainer, ResolvedService
+from gitberth.core.models import (
+    ContainerState,
+    ObservedContainer,
+    ResolvedService,
+    app_network_name,
+    volume_engine_name,
+)
 from gitberth.core.plan import Action, ActionKind
 from gitberth.defaults import DEFAULT_GRACE_SECONDS, DEFAULT_ROLLOUT_TIMEOUT
-from gitberth.rollout import Condition
+from gitberth.rollout import STAGING_SUFFIX, Condition
+from gitberth.rollout import create as rollout_create
 from gitberth.rollout import replace as rollout_replace
 from gitberth.runtime.base import (
     LABEL_APP,
@@ -30,9 +43,19 @@ from gitberth.runtime.base import (
     LABEL_SERVICE,
     LABEL_SPEC_HASH,
     OWNERSHIP_LABELS,
+    PullRequest,
 )
-from gitberth.runtime.docker_args import SECRETS_MOUNT_POINT, to_create_kwargs
+from gitberth.runtime.docker_args import (
+    PUBLISH_ADDRESS,
+    SECRETS_MOUNT_POINT,
+    shared_network_aliases,
+    to_create_kwargs,
+)
+from gitberth.runtime.engine_resources import EngineResources
 from gitberth.runtime.secret_files import SecretFilesRoot
+
+_OWN_STOPS_KEPT = 1024
+"""Ids of containers gitberth stopped itself, remembered to tell its own events apart."""
 
 
 class DockerRuntime:
@@ -42,15 +65,27 @@ class DockerRuntime:
         self,
         client: docker.DockerClient | None = None,
         *,
+        source: str,
         grace_seconds: int = DEFAULT_GRACE_SECONDS,
         secret_files: SecretFilesRoot | None = None,
         rollout_timeout: float = DEFAULT_ROLLOUT_TIMEOUT,
+        publish_address: str = PUBLISH_ADDRESS,
+        bind_policy: BindPolicy | None = None,
     ) -> None:
+        """*publish_address* is where ports that name no address are published; give the
+        reconciler the same one (it enters the spec hash). *bind_policy* says which host paths
+        manifests may bind-mount (default: none)."""
         self._client = client
+        self.source = source
+        self.bind_policy = bind_policy or BindPolicy()
+        self.resources = EngineResources(lambda: self.client, source=source)
         self.grace_seconds = grace_seconds
+        self.publish_address = publish_address
         self.rollout_timeout = rollout_timeout
         self.secret_files = secret_files
         self._secret_dirs: dict[str, str] = {}  # container id -> its secrets directory
+        self._own_stops: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._own_stops_lock = threading.Lock()
         self.calls: collections.Counter[str] = collections.Counter()
 
     @property
@@ -84,14 +119,69 @@ class DockerRuntime:
             source = secrets_mount_source(row)
             if source is not None:
                 self._secret_dirs[str(row["Id"])] = source
-        return [observed_from_row(row) for row in rows]
+        return [self._with_health_output(observed_from_row(row)) for row in rows]
+
+    def _with_health_output(self, container: ObservedContainer) -> ObservedContainer:
+        """An unhealthy container with its check's last output (one inspect each; healthy
+        ones cost nothing, so a quiet pass stays one list call)."""
+        if container.health != "unhealthy":
+            return container
+        try:
+            attrs = self.client.api.inspect_container(container.id)
+        except (docker.errors.DockerException, requests.RequestException):
+            return container  # gone meanwhile, or the engine hiccupped: the output is a nicety
+        output = last_health_output(attrs.get("State") or {})
+        return dataclasses.replace(container, health_output=output)
+
+    # Networks, volumes and pulls (HostResources), see gitberth.runtime.engine_resources.
+
+    def pull_images(
+        self, requests: Sequence[PullRequest], *, workers: int
+    ) -> dict[tuple[str, str, str | None], str | None]:
+        return self.resources.pull_images(requests, workers=workers)
+
+    def release_networks(self, *, keep: Collection[str], changed: bool) -> None:
+        self.resources.release_networks(keep=keep, changed=changed)
 
     def sweep_secret_files(self) -> None:
         """Remove secrets directories that no managed container mounts (left by a crash)."""
         if self.secret_files is None:
             return
         self.observe()
-        self.secret_files.sweep(in_use=self._secret_dirs.values())
+        self.secret_files.sweep(in_use=self._secret_dirs.values(), source=self.source)
+
+    def is_own_stop(self, container_id: str) -> bool:
+        """True when gitberth itself stopped or removed this container (a replace, a prune):
+        its ``die`` and ``destroy`` events are not news."""
+        with self._own_stops_lock:
+            return container_id in self._own_stops
+
+    def _note_own_stop(self, container_id: str) -> None:
+        with self._own_stops_lock:
+            self._own_stops[container_id] = None
+            while len(self._own_stops) > _OWN_STOPS_KEPT:
+                self._own_stops.popitem(last=False)
+
+    def forget_container(self, container_id: str) -> None:
+        """A container is gone (removed by hand, say): delete its secret files now."""
+        secrets_dir = self._secret_dirs.pop(container_id, None)
+        if secrets_dir is not None and self.secret_files is not None:
+            self.secret_files.remove(secrets_dir)
+
+    def wait_until_stopped(self, container_ids: Iterable[str], *, timeout: float) -> None:
+        """Wait (at most *timeout* seconds) until the engine no longer reports these containers
+        as running; Docker emits ``die`` just before it records the exit."""
+        deadline = time.monotonic() + timeout
+        for container_id in container_ids:
+            while time.monotonic() < deadline:
+                try:
+                    with _engine_errors("inspecting a container that died"):
+                        state = self.client.api.inspect_container(container_id).get("State") or {}
+                except (ActionFailedError, RuntimeUnavailableError):
+                    break  # gone, or no engine: the pass finds out for itself
+                if not state.get("Running") or state.get("Restarting"):
+                    break
+                time.sleep(0.02)
 
     def apply(self, action: Action, *, revision: str) -> ObservedContainer | None:
         if action.kind is ActionKind.KEEP:
@@ -103,7 +193,7 @@ class DockerRuntime:
         assert action.target is not None
         if action.kind is ActionKind.REPLACE:
             return rollout_replace(self, action, revision=revision, timeout=self.rollout_timeout)
-        return self._create_and_start(action.target, name=action.container_name, revision=revision)
+        return rollout_create(self, action, revision=revision, timeout=self.rollout_timeout)
 
     # The RolloutEngine operations (see gitberth.rollout), one engine call sequence each.
 
@@ -120,22 +210,40 @@ class DockerRuntime:
         if not state.get("Running") and status == "exited":
             status = f"exited with code {state.get('ExitCode')}"
         health = (state.get("Health") or {}).get("Status")
+        observed = observed_from_attrs(attrs)
         return Condition(
             running=bool(state.get("Running")) and not state.get("Restarting"),
             status=status,
             health=str(health) if health else None,
-            host_port=observed_from_attrs(attrs).host_port,
+            host_port=observed.host_port,
+            host_address=probe_address(observed.host_address),
+            health_output=last_health_output(state),
         )
 
     def stop_container(self, container_id: str) -> None:
+        self._note_own_stop(container_id)
         with _engine_errors("stopping the old container"):
-            self.client.api.stop(container_id, timeout=self.grace_seconds)
+            self._stop(container_id)
+        faults.reached("old-stopped")
+
+    def _stop(self, container_id: str) -> None:
+        """Stop with the container's own stop timeout (its ``stopGracePeriod``, else the
+        ``--grace`` it was created with); containers older than that get ``--grace``."""
+        attrs = self.client.api.inspect_container(container_id)
+        configured = (attrs.get("Config") or {}).get("StopTimeout")
+        timeout = int(configured) if isinstance(configured, int) else self.grace_seconds
+        self.client.api.stop(container_id, timeout=timeout)
 
     def restart_container(self, container_id: str) -> None:
+        with self._own_stops_lock:  # running again: its next death is news
+            self._own_stops.pop(container_id, None)
         with _engine_errors("starting the old container again"):
             self.client.api.start(container_id)
 
     def remove_container(self, container_id: str, *, name: str) -> None:
+        if not name.endswith(STAGING_SUFFIX):  # the old container of a start-first replace
+            with contextlib.suppress(ActionFailedError):
+                self.stop_container(container_id)
         self._stop_and_remove(container_id, name=name)
 
     def rename_container(self, container_id: str, *, name: str) -> None:
@@ -158,15 +266,34 @@ class DockerRuntime:
                 raise ActionFailedError(
                     f"{name} needs secret files but no secrets directory is set"
                 )
-            secrets_dir = str(self.secret_files.write(container_name=name, files=service.files))
-        kwargs = to_create_kwargs(service, name=name, revision=revision, secrets_dir=secrets_dir)
+            secrets_dir = str(
+                self.secret_files.write(
+                    container_name=name,
+                    files=service.files,
+                    user=service.spec.options.user or self._image_user(service.spec.image),
+                    source=self.source,
+                )
+            )
         container = None
         try:
-            with _engine_errors(f"creating {name}", image=service.spec.image):
-                container = self.client.containers.create(**kwargs)
+            kwargs = to_create_kwargs(
+                service,
+                name=name,
+                revision=revision,
+                source=self.source,
+                secrets_dir=secrets_dir,
+                publish_address=self.publish_address,
+                stop_grace_seconds=self.grace_seconds,
+                bind_sources=self._bind_sources(service),
+            )
+            container = self._create_on_networks(service, name=name, kwargs=kwargs)
+            if name.endswith(STAGING_SUFFIX):
+                faults.reached("created")
             with _engine_errors(f"starting {name}"):
                 container.start()
                 container.reload()
+            if name.endswith(STAGING_SUFFIX):
+                faults.reached("started")
         except ActionFailedError:
             if container is not None:
                 with contextlib.suppress(docker.errors.APIError, requests.RequestException):
@@ -178,10 +305,79 @@ class DockerRuntime:
             self._secret_dirs[str(container.id)] = secrets_dir
         return observed_from_attrs(container.attrs)
 
+    def _create(self, kwargs: dict[str, Any]) -> Any:
+        """``containers.create`` with a stop timeout, which only the low-level call takes: the
+        SDK's own translation of the high-level arguments, plus ``stop_timeout``."""
+        arguments = dict(kwargs)
+        stop_timeout = arguments.pop("stop_timeout", None)
+        arguments.setdefault("command", None)
+        arguments["version"] = self.client.api.api_version
+        # The SDK's own split into create and host-config arguments (docker >= 3, unchanged).
+        create_args = docker.models.containers._create_container_args(arguments)  # type: ignore[attr-defined]
+        if stop_timeout is not None:
+            create_args["stop_timeout"] = stop_timeout
+        response = self.client.api.create_container(**create_args)
+        return self.client.containers.get(response["Id"])
+
+    def _image_user(self, image: str) -> str | None:
+        """The ``USER`` the image runs as (its secret files must be readable by it), or None
+        when the image is not there (creating the container fails and says so)."""
+        try:
+            attrs = self.client.images.get(image).attrs
+        except (docker.errors.APIError, requests.RequestException):
+            return None
+        user = (attrs.get("Config") or {}).get("User")
+        return str(user) if user else None
+
+    def _bind_sources(self, service: ResolvedService) -> dict[str, str]:
+        """Check every bind mount again at mount time (a symlink may have moved since the
+        manifest was loaded) and return the resolved sources to mount."""
+        sources: dict[str, str] = {}
+        for mount in service.spec.volumes:
+            if mount.bind is None:
+                continue
+            problem = self.bind_policy.problem(mount.bind)
+            if problem is not None:
+                raise ActionFailedError(problem)
+            sources[mount.bind] = self.bind_policy.resolved(mount.bind)
+        return sources
+
+    def _create_on_networks(
+        self, service: ResolvedService, *, name: str, kwargs: dict[str, Any]
+    ) -> Any:
+        """Create the container on its app's network, with its volumes, then join the shared
+        networks; a network removed behind gitberth's back is created again once."""
+        spec = service.spec
+        for mount in spec.volumes:
+            if mount.name is not None:
+                engine_name = volume_engine_name(spec.app, mount.name)
+                self.resources.ensure_volume(engine_name, app=spec.app, volume=mount.name)
+        for attempt in (1, 2):
+            self.resources.ensure_networks(app=spec.app, shared=spec.networks)
+            container = None
+            try:
+                with _engine_errors(f"creating {name}", image=spec.image):
+                    container = self._create(kwargs)
+                    for network in spec.networks:
+                        self.client.api.connect_container_to_network(
+                            str(container.id), network, aliases=shared_network_aliases(service)
+                        )
+                return container
+            except ActionFailedError as exc:
+                if container is not None:
+                    with contextlib.suppress(docker.errors.APIError, requests.RequestException):
+                        container.remove(force=True)
+                if attempt == 2 or "network" not in str(exc) or "not found" not in str(exc):
+                    raise
+                for network in (app_network_name(spec.app), *spec.networks):
+                    self.resources.forget_network(network)
+        raise AssertionError("unreachable")
+
     def _stop_and_remove(self, container_id: str, *, name: str) -> None:
+        self._note_own_stop(container_id)
         with _engine_errors(f"removing {name}"):
             try:
-                self.client.api.stop(container_id, timeout=self.grace_seconds)
+                self._stop(container_id)
                 self.client.api.remove_container(container_id, force=True)
             except docker.errors.NotFound:
                 pass  # already gone: the desired outcome
@@ -196,17 +392,43 @@ def _engine_errors(doing: str, *, image: str | None = None) -> Iterator[None]:
         yield
     except docker.errors.ImageNotFound as exc:
         raise ActionFailedError(
-            f"{doing}: image {image or ''} is not present on the engine (gitberth does not pull; "
-            "build or load it first)"
+            f"{doing}: image {image or ''} is not present on the engine (it was removed after "
+            "this pass pulled or found it; the next pass pulls it again)"
         ) from exc
     except docker.errors.APIError as exc:
         if exc.status_code == 409 and "name" in str(exc.explanation or ""):
             raise ActionFailedError(
-                f"{doing}: the name is taken by a container gitberth does not manage"
+                f"{doing}: the name is taken by a container this source does not manage "
+                "(another gitberth source's, or not gitberth's)"
             ) from exc
         raise ActionFailedError(f"{doing}: {exc.explanation or exc}") from exc
     except (requests.ConnectionError, docker.errors.DockerException, OSError) as exc:
         raise RuntimeUnavailableError(f"Docker engine unreachable while {doing}: {exc}") from exc
+
+
+def probe_address(address: str | None) -> str:
+    """The address to reach a port published on *address* from this host."""
+    return (
+        "127.0.0.1" if address in (None, "", "0.0.0.0") else ("::1" if address == "::" else address)
+    )
+
+
+def last_health_output(state: dict[str, Any]) -> str:
+    """The output of the last health check run the engine logged (``State.Health.Log``)."""
+    log = (state.get("Health") or {}).get("Log") or []
+    return str(log[-1].get("Output") or "").strip() if log else ""
+
+
+_LIST_HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
+
+
+def health_from_status(status: Any) -> str | None:
+    """The health a list row's ``Status`` text shows (``Up 5 seconds (healthy)``): healthy,
+    unhealthy, starting, or None when the container has no health check."""
+    match = _LIST_HEALTH.search(status) if isinstance(status, str) else None
+    if match is None:
+        return None
+    return "starting" if match.group(1) == "health: starting" else match.group(1)
 
 
 def secrets_mount_source(row: dict[str, Any]) -> str | None:
@@ -247,10 +469,10 @@ def observed_from_row(row: dict[str, Any]) -> ObservedContainer:
     """Build an :class:`ObservedContainer` from one ``GET /containers/json`` row."""
     labels: dict[str, str] = row.get("Labels") or {}
     names: list[str] = row.get("Names") or []
-    host_port = None
+    host_port, host_address = None, None
     for port in row.get("Ports") or []:
         if port.get("PublicPort"):
-            host_port = int(port["PublicPort"])
+            host_port, host_address = int(port["PublicPort"]), port.get("IP") or None
             break
     return ObservedContainer(
         id=str(row["Id"]),
@@ -262,20 +484,33 @@ def observed_from_row(row: dict[str, Any]) -> ObservedContainer:
         state=_state(row.get("State")),
         image=str(row.get("Image", "")),
         host_port=host_port,
+        host_address=host_address,
         labels=labels,
         created_at=created_epoch(row.get("Created")),
+        health=health_from_status(row.get("Status")),
+        volumes=mounted_volumes(row),
+    )
+
+
+def mounted_volumes(row: dict[str, Any]) -> tuple[str, ...]:
+    """Names of the named volumes a list row or inspect document mounts."""
+    return tuple(
+        sorted(
+            str(m.get("Name"))
+            for m in row.get("Mounts") or []
+            if m.get("Type") == "volume" and m.get("Name")
+        )
     )
 
 
 def observed_from_attrs(attrs: dict[str, Any]) -> ObservedContainer:
     """Build an :class:`ObservedContainer` from a full ``inspect`` document."""
     labels: dict[str, str] = attrs["Config"].get("Labels") or {}
-    host_port = None
+    host_port, host_address = None, None
     for bindings in (attrs.get("NetworkSettings", {}).get("Ports") or {}).values():
         for binding in bindings or []:
-            if binding.get("HostPort"):
-                host_port = int(binding["HostPort"])
-                break
+            if binding.get("HostPort") and host_port is None:
+                host_port, host_address = int(binding["HostPort"]), binding.get("HostIp") or None
     return ObservedContainer(
         id=str(attrs["Id"]),
         name=str(attrs["Name"]).lstrip("/"),
@@ -286,6 +521,14 @@ def observed_from_attrs(attrs: dict[str, Any]) -> ObservedContainer:
         state=_state(attrs.get("State", {}).get("Status")),
         image=str(attrs["Config"].get("Image", "")),
         host_port=host_port,
+        host_address=host_address,
         labels=labels,
         created_at=created_epoch(attrs.get("Created")),
+        health=_inspect_health(attrs),
+        volumes=mounted_volumes(attrs),
     )
+
+
+def _inspect_health(attrs: dict[str, Any]) -> str | None:
+    status = ((attrs.get("State") or {}).get("Health") or {}).get("Status")
+    return str(status) if status and status != "none" else None

@@ -1,9 +1,11 @@
 """The audit log: who did what to which secret, and when, without ever holding a value.
 
-Each secrets and admin call leaves one entry: time, token id, action, secret name, scope, key
-names, outcome and, for writes, an HMAC of each value under the store's fingerprint key. The HMAC
-lets an auditor tell whether two writes set the same value, and reveals nothing else.
-Entries live in the same SQLite database, so a write and its audit entry commit together.
+Each secrets, token, deploy and admin call leaves one entry: time, token id, action, secret
+name, scope, key names, outcome and, for writes, an HMAC of each value under the store's
+fingerprint key. The HMAC lets an auditor tell whether two writes set the same value, and
+reveals nothing else. ``detail`` holds other facts that are never secret (a token's role and
+expiry, a deploy's revision). Entries live in the same SQLite database, so a write and its
+audit entry commit together.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from gitberth.secrets.tokens import TokenInfo
 from gitberth.state import Database
 
 _SCHEMA = """
@@ -29,6 +32,7 @@ CREATE TABLE IF NOT EXISTS audit_log (
     value_hmacs TEXT NOT NULL
 )
 """
+_ADD_DETAIL = "ALTER TABLE audit_log ADD COLUMN detail TEXT NOT NULL DEFAULT '{}'"
 MAX_ENTRIES_PER_READ = 1000
 
 
@@ -43,6 +47,7 @@ class AuditEntry:
     app_id: str | None
     keys: tuple[str, ...]
     value_hmacs: Mapping[str, str] = field(default_factory=dict)
+    detail: Mapping[str, str] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -56,6 +61,7 @@ class AuditEntry:
             "appId": self.app_id,
             "keys": list(self.keys),
             "valueHmacs": dict(self.value_hmacs),
+            "detail": dict(self.detail),
         }
 
 
@@ -66,6 +72,9 @@ class AuditLog:
         self._db = db
         with db.transaction() as conn:
             conn.execute(_SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(audit_log)")}
+            if "detail" not in columns:
+                conn.execute(_ADD_DETAIL)
 
     def record(
         self,
@@ -77,6 +86,7 @@ class AuditLog:
         app_id: str | None = None,
         keys: Sequence[str] = (),
         value_hmacs: Mapping[str, str] | None = None,
+        detail: Mapping[str, str] | None = None,
     ) -> None:
         """Append one entry durably.
 
@@ -92,6 +102,7 @@ class AuditLog:
                 app_id=app_id,
                 keys=keys,
                 value_hmacs=value_hmacs,
+                detail=detail,
             )
         )
 
@@ -105,6 +116,7 @@ class AuditLog:
         app_id: str | None = None,
         keys: Sequence[str] = (),
         value_hmacs: Mapping[str, str] | None = None,
+        detail: Mapping[str, str] | None = None,
     ) -> None:
         """:meth:`record` for the event loop (awaits the group commit instead of blocking)."""
         await self._db.grouped_async(
@@ -116,6 +128,7 @@ class AuditLog:
                 app_id=app_id,
                 keys=keys,
                 value_hmacs=value_hmacs,
+                detail=detail,
             )
         )
 
@@ -123,7 +136,7 @@ class AuditLog:
         """The newest entries first, at most *limit*, optionally older than entry id *before*."""
         limit = max(1, min(limit, MAX_ENTRIES_PER_READ))
         query = (
-            "SELECT id, at, token_id, action, outcome, name, app_id, keys, value_hmacs "
+            "SELECT id, at, token_id, action, outcome, name, app_id, keys, value_hmacs, detail "
             "FROM audit_log"
         )
         params: tuple[int, ...] = (limit,)
@@ -143,9 +156,33 @@ class AuditLog:
                 app_id=row[6],
                 keys=tuple(json.loads(row[7])),
                 value_hmacs=json.loads(row[8]),
+                detail=json.loads(row[9]),
             )
             for row in rows
         ]
+
+
+def appender(
+    *,
+    token_id: str,
+    action: str,
+    outcome: str = "ok",
+    name: str | None = None,
+    app_id: str | None = None,
+    keys: Sequence[str] = (),
+    detail: Mapping[str, str] | None = None,
+) -> Callable[[sqlite3.Connection], None]:
+    """The insert of one entry, to run inside another write's transaction (a token's)."""
+    return _appender(
+        token_id=token_id,
+        action=action,
+        outcome=outcome,
+        name=name,
+        app_id=app_id,
+        keys=keys,
+        value_hmacs=None,
+        detail=detail,
+    )
 
 
 def _appender(
@@ -157,6 +194,7 @@ def _appender(
     app_id: str | None,
     keys: Sequence[str],
     value_hmacs: Mapping[str, str] | None,
+    detail: Mapping[str, str] | None = None,
 ) -> Callable[[sqlite3.Connection], None]:
     """The insert of one entry, stamped now, for :meth:`Database.grouped`."""
     at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -169,13 +207,35 @@ def _appender(
         app_id,
         json.dumps(list(keys)),
         json.dumps(dict(value_hmacs or {}), sort_keys=True),
+        json.dumps(dict(detail or {}), sort_keys=True),
     )
 
     def append(conn: sqlite3.Connection) -> None:
         conn.execute(
             "INSERT INTO audit_log (at, token_id, action, outcome, name, app_id, keys, "
-            "value_hmacs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "value_hmacs, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             row,
         )
 
     return append
+
+
+def token_entry(
+    *, actor: str, action: str
+) -> Callable[[TokenInfo], Callable[[sqlite3.Connection], None]]:
+    """The audit entry of a token created or revoked by *actor*: id, role, app, grants, expiry."""
+
+    def build(info: TokenInfo) -> Callable[[sqlite3.Connection], None]:
+        detail = {"role": info.role.value}
+        if info.expires_at is not None:
+            detail["expiresAt"] = info.expires_at
+        return appender(
+            token_id=actor,
+            action=action,
+            name=info.id,
+            app_id=info.app,
+            keys=info.shared_secrets,
+            detail=detail,
+        )
+
+    return build

@@ -12,9 +12,16 @@ Three layers of keys, so that rotating or sealing never re-encrypts a secret's d
 
 A record is ``header | wrap nonce | wrapped data key | data nonce | ciphertext`` where the header
 is ``b"GBS" | format version | term``. The additional authenticated data binds the format
-version, the kind, scope, appId, name and key names of the record; the wrapped data key also
-binds the term. A ciphertext moved to another row or scope, truncated, or altered in one bit fails
-to decrypt with :class:`SecretIntegrityError`, which never carries a value.
+version, the kind, scope, appId, name, key names and (format 2) the record's version number;
+the wrapped data key also binds the term. A ciphertext moved to another row or scope, given
+another version number, truncated, or altered in one bit fails to decrypt with
+:class:`SecretIntegrityError`, which never carries a value. The store keeps a monotonic version
+counter per name and scope beside the records, so an older record put back (whose bound version
+is lower) is refused too.
+
+Format 1 (before the version was bound) still decrypts when the caller allows it: the store does
+so only until it has rewritten every format-1 record as format 2, at the first unseal after an
+upgrade, and refuses format 1 from then on.
 
 Keys live in ``bytearray`` so :meth:`wipe` can overwrite them when the store is sealed. That is
 best effort: ``AESGCM`` keeps its own copy, which is released by dropping the object.
@@ -42,7 +49,9 @@ KEY_BYTES = 32
 NONCE_BYTES = 12
 TAG_BYTES = 16
 RECORD_MAGIC = b"GBS"
-RECORD_FORMAT_VERSION = 1
+RECORD_FORMAT_VERSION = 2
+LEGACY_RECORD_FORMAT = 1
+_KNOWN_FORMATS = frozenset({LEGACY_RECORD_FORMAT, RECORD_FORMAT_VERSION})
 _HEADER = struct.Struct(">3sBI")
 _WRAPPED_KEY_BYTES = KEY_BYTES + TAG_BYTES
 _MIN_RECORD_BYTES = _HEADER.size + NONCE_BYTES + _WRAPPED_KEY_BYTES + NONCE_BYTES + TAG_BYTES
@@ -68,13 +77,14 @@ class RecordIdentity:
     app_id: str
     name: str
     keys: tuple[str, ...] = ()
+    version: int = 0
+    """The record's version number; bound from format 2 on (0 for records that have none)."""
 
-    def aad(self, prefix: bytes) -> bytes:
-        body = json.dumps(
-            [self.kind, self.scope, self.app_id, self.name, list(self.keys)],
-            separators=(",", ":"),
-        )
-        return prefix + body.encode()
+    def aad(self, prefix: bytes, *, record_format: int = RECORD_FORMAT_VERSION) -> bytes:
+        fields: list[object] = [self.kind, self.scope, self.app_id, self.name, list(self.keys)]
+        if record_format != LEGACY_RECORD_FORMAT:
+            fields.append(self.version)
+        return prefix + json.dumps(fields, separators=(",", ":")).encode()
 
 
 class MasterKey:
@@ -195,6 +205,13 @@ class Keyring:
     def add(self, key: TermKey) -> None:
         self._terms[key.term] = key
 
+    def key(self, term: int) -> TermKey:
+        """The key of *term* (to wrap it under a new master key)."""
+        try:
+            return self._terms[term]
+        except KeyError:
+            raise SecretIntegrityError(f"key term {term} is not loaded") from None
+
     def drop(self, term: int) -> None:
         key = self._terms.pop(term, None)
         if key is not None:
@@ -206,21 +223,30 @@ class Keyring:
         try:
             data_nonce = os.urandom(NONCE_BYTES)
             ciphertext = AESGCM(bytes(data_key)).encrypt(
-                data_nonce, plaintext, identity.aad(_data_aad_prefix())
+                data_nonce, plaintext, identity.aad(_data_aad_prefix(RECORD_FORMAT_VERSION))
             )
-            return self._wrap(identity=identity, data_key=data_key) + data_nonce + ciphertext
+            wrapped = self._wrap(
+                identity=identity, data_key=data_key, record_format=RECORD_FORMAT_VERSION
+            )
+            return wrapped + data_nonce + ciphertext
         finally:
             _wipe(data_key)
 
-    def decrypt(self, *, identity: RecordIdentity, blob: bytes) -> bytes:
-        """The plaintext of *blob*, or :class:`SecretIntegrityError` if anything does not match."""
+    def decrypt(self, *, identity: RecordIdentity, blob: bytes, allow_legacy: bool = True) -> bytes:
+        """The plaintext of *blob*, or :class:`SecretIntegrityError` if anything does not match.
+
+        *allow_legacy* accepts format 1 records, whose version number is not bound.
+        """
+        record_format = _checked_format(blob, identity=identity, allow_legacy=allow_legacy)
         data_key = self._unwrap(identity=identity, blob=blob)
         try:
             rest = blob[_HEADER.size + NONCE_BYTES + _WRAPPED_KEY_BYTES :]
             data_nonce, ciphertext = rest[:NONCE_BYTES], rest[NONCE_BYTES:]
             try:
                 return AESGCM(bytes(data_key)).decrypt(
-                    data_nonce, ciphertext, identity.aad(_data_aad_prefix())
+                    data_nonce,
+                    ciphertext,
+                    identity.aad(_data_aad_prefix(record_format), record_format=record_format),
                 )
             except (InvalidTag, ValueError) as exc:
                 raise _integrity(identity) from exc
@@ -229,10 +255,13 @@ class Keyring:
 
     def rewrap(self, *, identity: RecordIdentity, blob: bytes) -> bytes:
         """*blob* with its data key rewrapped under the current term; the data is untouched."""
+        record_format = record_format_of(blob, identity=identity)
         data_key = self._unwrap(identity=identity, blob=blob)
         try:
             tail = blob[_HEADER.size + NONCE_BYTES + _WRAPPED_KEY_BYTES :]
-            return self._wrap(identity=identity, data_key=data_key) + tail
+            return (
+                self._wrap(identity=identity, data_key=data_key, record_format=record_format) + tail
+            )
         finally:
             _wipe(data_key)
 
@@ -241,11 +270,12 @@ class Keyring:
             key.wipe()
         self._terms.clear()
 
-    def _wrap(self, *, identity: RecordIdentity, data_key: bytearray) -> bytes:
+    def _wrap(self, *, identity: RecordIdentity, data_key: bytearray, record_format: int) -> bytes:
         term = self.current_term
-        header = _HEADER.pack(RECORD_MAGIC, RECORD_FORMAT_VERSION, term)
+        header = _HEADER.pack(RECORD_MAGIC, record_format, term)
         nonce = os.urandom(NONCE_BYTES)
-        wrapped = self._terms[term].aead().encrypt(nonce, bytes(data_key), identity.aad(header))
+        aad = identity.aad(header, record_format=record_format)
+        wrapped = self._terms[term].aead().encrypt(nonce, bytes(data_key), aad)
         return header + nonce + wrapped
 
     def _unwrap(self, *, identity: RecordIdentity, blob: bytes) -> bytearray:
@@ -258,24 +288,43 @@ class Keyring:
         header = blob[: _HEADER.size]
         nonce = blob[_HEADER.size : _HEADER.size + NONCE_BYTES]
         wrapped = blob[_HEADER.size + NONCE_BYTES : _HEADER.size + NONCE_BYTES + _WRAPPED_KEY_BYTES]
+        aad = identity.aad(header, record_format=record_format_of(blob, identity=identity))
         try:
-            return bytearray(key.aead().decrypt(nonce, wrapped, identity.aad(header)))
+            return bytearray(key.aead().decrypt(nonce, wrapped, aad))
         except (InvalidTag, ValueError) as exc:
             raise _integrity(identity) from exc
 
 
 def record_term(blob: bytes, *, identity: RecordIdentity) -> int:
     """The key term in a record's header; :class:`SecretIntegrityError` if it is malformed."""
+    record_format_of(blob, identity=identity)
+    return int(_HEADER.unpack_from(blob)[2])
+
+
+def record_format_of(blob: bytes, *, identity: RecordIdentity) -> int:
+    """The format version in a record's header (1 or 2); :class:`SecretIntegrityError` if the
+    record is truncated or of no known format."""
     if len(blob) < _MIN_RECORD_BYTES:
         raise _integrity(identity, "is truncated")
-    magic, version, term = _HEADER.unpack_from(blob)
-    if magic != RECORD_MAGIC or version != RECORD_FORMAT_VERSION:
+    magic, record_format, _ = _HEADER.unpack_from(blob)
+    if magic != RECORD_MAGIC or record_format not in _KNOWN_FORMATS:
         raise _integrity(identity, "has an unknown record format")
-    return int(term)
+    return int(record_format)
 
 
-def _data_aad_prefix() -> bytes:
-    return RECORD_MAGIC + bytes([RECORD_FORMAT_VERSION])
+def _checked_format(blob: bytes, *, identity: RecordIdentity, allow_legacy: bool) -> int:
+    record_format = record_format_of(blob, identity=identity)
+    if record_format == LEGACY_RECORD_FORMAT and not allow_legacy:
+        raise _integrity(
+            identity,
+            "is a format 1 record although every record was rewritten as format 2 (put back "
+            "from an older copy?)",
+        )
+    return record_format
+
+
+def _data_aad_prefix(record_format: int) -> bytes:
+    return RECORD_MAGIC + bytes([record_format])
 
 
 def _describe(identity: RecordIdentity) -> str:

@@ -8,6 +8,9 @@ Two setups:
   printed once and stored nowhere. The server starts sealed; operators post shares (or the whole
   key) to ``POST /admin/unseal`` until K distinct shares rebuild the key.
 
+``rekey`` replaces the master key of an unsealed store (a new key file, or new shares, or a
+switch between the two): see :func:`rekey`.
+
 Unsealing is a small state machine: partial progress (the shares so far) expires after a while,
 a duplicate share is ignored, a wrong key or a wrong combination resets progress, and attempts
 are rate limited in a sliding window.
@@ -18,13 +21,15 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from gitberth.core.errors import ConfigError, RateLimitedError, UnsealError
+from gitberth.core.errors import ConfigError, RateLimitedError, SealedError, UnsealError
 from gitberth.secrets import crypto, shamir
 from gitberth.secrets.store import SEAL_MODE_AUTO, SEAL_MODE_SHAMIR, SecretStore
 from gitberth.state import StateDir, write_private_file
@@ -109,6 +114,11 @@ class SealManager:
                 logger.warning("unseal attempt refused; progress reset")
                 raise
             return self._status()
+
+    def forget_progress(self) -> None:
+        """Drop shares collected so far (they belong to a master key that was replaced)."""
+        with self._lock:
+            self._reset()
 
     def seal(self) -> SealStatus:
         """Drop the master key from memory; pending shares are forgotten too."""
@@ -215,21 +225,108 @@ def open_default_setup(store: SecretStore, *, state: StateDir) -> str:
             f"the secret store is sealed (Shamir, {config.threshold} of {config.shares} shares); "
             "unseal it with POST /admin/unseal or gitberth unseal"
         )
-    if not key_path.exists():
+    pending = _pending_key_path(state)
+    if not key_path.exists() and not pending.exists():
         return f"the secret store is sealed: {key_path} is missing; unseal it with the master key"
     try:
-        store.unlock(_read_key_file(state))
-    except UnsealError:
-        return f"the secret store is sealed: {key_path} does not unseal it"
+        store.unlock(_read_key_file(state, path=key_path))
+    except (UnsealError, ConfigError):
+        if not pending.exists():
+            return f"the secret store is sealed: {key_path} does not unseal it"
+        # A rekey committed its new key but stopped before it replaced the key file.
+        try:
+            store.unlock(_read_key_file(state, path=pending))
+        except (UnsealError, ConfigError):
+            return f"the secret store is sealed: {key_path} does not unseal it"
+        os.replace(pending, key_path)
+        return f"unsealed the secret store with {key_path} (finished an interrupted rekey)"
+    pending.unlink(missing_ok=True)
     return f"unsealed the secret store with {key_path}"
 
 
-def _read_key_file(state: StateDir) -> crypto.MasterKey:
+def _read_key_file(state: StateDir, *, path: Path | None = None) -> crypto.MasterKey:
+    path = path or state.master_key_path
     try:
-        text = state.master_key_path.read_text(encoding="ascii")
+        text = path.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {state.master_key_path}") from exc
+        raise ConfigError(f"cannot read {path}") from exc
     return crypto.MasterKey.from_base64(text)
+
+
+def _pending_key_path(state: StateDir) -> Path:
+    return state.master_key_path.with_name(state.master_key_path.name + ".new")
+
+
+@dataclass(frozen=True)
+class RekeyResult:
+    """What an operator needs after a rekey: the new shares (Shamir), shown only once."""
+
+    mode: str
+    shares: int
+    threshold: int
+    term: int
+    new_shares: tuple[shamir.Share, ...]
+
+
+def rekey(
+    store: SecretStore,
+    *,
+    state: StateDir,
+    mode: str | None = None,
+    shares: int | None = None,
+    threshold: int | None = None,
+) -> RekeyResult:
+    """Replace the master key of an unsealed store; the old key or shares are useless after.
+
+    *mode* ``auto`` writes a new ``master.key``; ``shamir`` splits the new key into *shares*
+    shares (any *threshold* unseal) that are returned once and stored nowhere, and deletes the
+    key file if there was one. Omitted, the store keeps its mode (and its split). Crash-safe for
+    the key file: the new key is written to ``master.key.new`` before the database changes and
+    renamed over ``master.key`` after, and a start that finds the rename undone finishes it.
+    """
+    config = store.seal_config()
+    if config is None:
+        raise ConfigError("the secret store is not initialized")
+    mode = mode or config.mode
+    if mode not in (SEAL_MODE_AUTO, SEAL_MODE_SHAMIR):
+        raise ConfigError(f"unknown seal mode {mode!r}: use auto or shamir")
+    if mode == SEAL_MODE_AUTO:
+        if shares not in (None, 1) or threshold not in (None, 1):
+            raise ConfigError("shares and threshold are for the shamir mode")
+        shares = threshold = 1
+    else:
+        same = config.mode == SEAL_MODE_SHAMIR
+        shares = shares or (config.shares if same else None)
+        threshold = threshold or (config.threshold if same else None)
+        if shares is None or threshold is None:
+            raise ConfigError("switching to shamir needs shares and threshold")
+        try:
+            shamir.validate_split(shares=shares, threshold=threshold)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+    if store.sealed:
+        raise SealedError()
+    master = crypto.MasterKey.generate()
+    pending = _pending_key_path(state)
+    parts: list[shamir.Share] = []
+    if mode == SEAL_MODE_AUTO:
+        pending.unlink(missing_ok=True)
+        write_private_file(pending, (master.to_base64() + "\n").encode())
+    else:
+        parts = shamir.split(master.raw(), shares=shares, threshold=threshold)
+    try:
+        result = store.rekey(master, mode=mode, shares=shares, threshold=threshold)
+    except BaseException:
+        pending.unlink(missing_ok=True)
+        raise
+    if mode == SEAL_MODE_AUTO:
+        os.replace(pending, state.master_key_path)
+    else:
+        state.master_key_path.unlink(missing_ok=True)
+    logger.info("secret store rekeyed (%s, term %d)", mode, result.term)
+    return RekeyResult(
+        mode=mode, shares=shares, threshold=threshold, term=result.term, new_shares=tuple(parts)
+    )
 
 
 def initialize_shamir(

@@ -5,6 +5,11 @@ secret, or the app name for an app-scoped one. The database holds only key names
 timestamps and ciphertext (see :mod:`gitberth.secrets.crypto`); values exist in plaintext only in
 memory, while a request or a resolution needs them.
 
+Versions only go up: ``secret_versions`` keeps the highest version ever issued per name and
+scope (a delete consumes one too), each record binds its version into its AAD, and a record
+whose version is not that counter's was put back from an older copy and is refused
+(:class:`SecretIntegrityError`), so a secret cannot be rolled back row by row.
+
 The store is *sealed* until :meth:`SecretStore.unlock` gets the master key, and can be sealed
 again at any time with :meth:`SecretStore.lock`. One lock serialises key handling and writes, so
 sealing waits for in-flight operations to finish and later ones fail cleanly with
@@ -73,7 +78,17 @@ CREATE TABLE IF NOT EXISTS secrets (
     PRIMARY KEY (app_id, name)
 );
 CREATE INDEX IF NOT EXISTS secrets_by_term ON secrets (term);
+CREATE TABLE IF NOT EXISTS secret_versions (
+    app_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (app_id, name)
+);
 """
+_VERSIONS_COUNTED = "versions_counted"
+"""secret_meta flag: the counters were seeded from the rows once (a store from before them)."""
+_FORMAT_2_ONLY = "format_2_only"
+"""secret_meta flag: every record was rewritten as format 2; format 1 is refused from then on."""
 
 
 @dataclass(frozen=True)
@@ -201,6 +216,12 @@ class SecretStore:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            if not _flag(conn, _VERSIONS_COUNTED):
+                conn.execute(
+                    "INSERT OR IGNORE INTO secret_versions (app_id, name, version) "
+                    "SELECT app_id, name, version FROM secrets"
+                )
+                _set_flag(conn, _VERSIONS_COUNTED)
 
     # -- keys and seal -------------------------------------------------------------------------
 
@@ -248,6 +269,7 @@ class SecretStore:
                 blob = keyring.encrypt(
                     identity=_FINGERPRINT_IDENTITY, plaintext=bytes(fingerprint_key)
                 )
+                _set_flag(conn, _FORMAT_2_ONLY)
                 conn.executemany(
                     "INSERT INTO secret_meta (key, value) VALUES (?, ?)",
                     [
@@ -277,8 +299,13 @@ class SecretStore:
                     terms[int(term)] = master.unwrap_term_key(term=int(term), blob=bytes(wrapped))
                 keyring = crypto.Keyring(terms)
                 fingerprint_key = bytearray(
-                    keyring.decrypt(identity=_FINGERPRINT_IDENTITY, blob=bytes(meta[0]))
+                    keyring.decrypt(
+                        identity=_FINGERPRINT_IDENTITY,
+                        blob=bytes(meta[0]),
+                        allow_legacy=not self._format_2_only(),
+                    )
                 )
+                self._migrate_legacy_records(keyring)
             except BaseException:
                 for key in terms.values():
                     key.wipe()
@@ -318,6 +345,39 @@ class SecretStore:
                     (new_key.term, master.wrap_term_key(new_key), self._clock()),
                 )
             keyring.add(new_key)
+        return RotationResult(term=new_key.term, rewrapped=self._rewrap_old_terms())
+
+    def rekey(
+        self, new_master: crypto.MasterKey, *, mode: str, shares: int = 1, threshold: int = 1
+    ) -> RotationResult:
+        """Replace the master key: every term key is rewrapped under *new_master* and a new term
+        starts under it, to which every data key is then rewrapped and after which the older
+        term keys are deleted. The old master key (or its shares) unwraps nothing afterwards,
+        and even an old copy of the database with the old key yields no key that wraps a
+        record written from then on.
+        """
+        with self._lock:
+            old_master, keyring = self._require_keys()
+            new_key = crypto.TermKey.generate(keyring.current_term + 1)
+            with self._db.transaction() as conn:
+                terms = [int(row[0]) for row in conn.execute("SELECT term FROM key_terms")]
+                for term in terms:
+                    conn.execute(
+                        "UPDATE key_terms SET wrapped = ? WHERE term = ?",
+                        (new_master.wrap_term_key(keyring.key(term)), term),
+                    )
+                conn.execute(
+                    "INSERT INTO key_terms (term, wrapped, created_at, encryptions) "
+                    "VALUES (?, ?, ?, 0)",
+                    (new_key.term, new_master.wrap_term_key(new_key), self._clock()),
+                )
+                conn.executemany(
+                    "UPDATE secret_meta SET value = ? WHERE key = ?",
+                    [(mode, "seal_mode"), (str(shares), "shares"), (str(threshold), "threshold")],
+                )
+            keyring.add(new_key)
+            self._master = new_master
+            old_master.wipe()
         return RotationResult(term=new_key.term, rewrapped=self._rewrap_old_terms())
 
     def encryption_counts(self) -> dict[int, int]:
@@ -390,37 +450,60 @@ class SecretStore:
         data: Mapping[str, str],
         then: Callable[[WriteResult], None] | None,
     ) -> tuple[Callable[[sqlite3.Connection], WriteResult], int]:
-        """Encrypt under the current term and count the write in flight until it is committed."""
+        """Encrypt under the current term, for the next version, and count the write in flight
+        until it is committed.
+
+        The version is bound into the record, so it is read now; a concurrent write of the same
+        name that commits first makes the commit re-encrypt for the version after it.
+        """
         keys = tuple(sorted(data))
-        identity = _identity(name=name, app_id=app_id, keys=keys)
         plaintext = json.dumps(dict(data), separators=(",", ":"), sort_keys=True).encode()
+        with self._db.reading() as conn:
+            version = _latest_version(conn, name=name, app_id=app_id) + 1
         with self._lock:
             _, keyring = self._require_keys()
             assert self._fingerprint_key is not None
             fingerprints = {
                 key: crypto.hmac_hex(self._fingerprint_key, value) for key, value in data.items()
             }
+            identity = _identity(name=name, app_id=app_id, keys=keys, version=version)
             record = keyring.encrypt(identity=identity, plaintext=plaintext)
             term = keyring.current_term
             self._in_flight[term] = self._in_flight.get(term, 0) + 1
         now = self._clock()
 
         def write(conn: sqlite3.Connection) -> WriteResult:
-            (version,) = conn.execute(
-                "INSERT INTO secrets (app_id, name, keys, version, term, record, updated_at) "
-                "VALUES (?, ?, ?, 1, ?, ?, ?) ON CONFLICT (app_id, name) DO UPDATE SET "
-                "keys = excluded.keys, version = secrets.version + 1, term = excluded.term, "
-                "record = excluded.record, updated_at = excluded.updated_at RETURNING version",
-                (app_id or "", name, json.dumps(keys), term, record, now),
-            ).fetchone()
+            nonlocal record, version
+            latest = _latest_version(conn, name=name, app_id=app_id)
+            written_term = term
+            if latest + 1 != version:
+                version = latest + 1
+                identity = _identity(name=name, app_id=app_id, keys=keys, version=version)
+                record = keyring.encrypt(identity=identity, plaintext=plaintext)
+                written_term = crypto.record_term(record, identity=identity)
+            existed = (
+                conn.execute(
+                    "SELECT 1 FROM secrets WHERE app_id = ? AND name = ?", (app_id or "", name)
+                ).fetchone()
+                is not None
+            )
             conn.execute(
-                "UPDATE key_terms SET encryptions = encryptions + 1 WHERE term = ?", (term,)
+                "INSERT INTO secrets (app_id, name, keys, version, term, record, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app_id, name) DO UPDATE SET "
+                "keys = excluded.keys, version = excluded.version, term = excluded.term, "
+                "record = excluded.record, updated_at = excluded.updated_at",
+                (app_id or "", name, json.dumps(keys), version, written_term, record, now),
+            )
+            _set_latest_version(conn, name=name, app_id=app_id, version=version)
+            conn.execute(
+                "UPDATE key_terms SET encryptions = encryptions + 1 WHERE term = ?",
+                (written_term,),
             )
             result = WriteResult(
                 info=SecretInfo(
                     name=name, app_id=app_id, keys=keys, version=version, updated_at=now
                 ),
-                created=version == 1,
+                created=not existed,
                 fingerprints=fingerprints,
             )
             if then is not None:
@@ -450,6 +533,8 @@ class SecretStore:
             if row is None:
                 raise SecretNotFoundError(f"no secret {name} in scope {_scope_text(app_id)}")
             conn.execute("DELETE FROM secrets WHERE app_id = ? AND name = ?", (app_id or "", name))
+            # A delete consumes a version: the deleted record, put back, would be behind.
+            _set_latest_version(conn, name=name, app_id=app_id, version=int(row[1]) + 1)
             info = SecretInfo(
                 name=name,
                 app_id=app_id,
@@ -462,6 +547,14 @@ class SecretStore:
             return info
 
         return self._db.grouped(remove)
+
+    def exists(self, *, name: str, app_id: str | None) -> bool:
+        """Whether the secret *name* exists in scope *app_id* (``None``: shared)."""
+        with self._db.reading() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM secrets WHERE app_id = ? AND name = ?", (app_id or "", name)
+            ).fetchone()
+        return row is not None
 
     def list(self, *, app_id: str | None = None) -> list[SecretInfo]:
         """Every secret (names and key names), or only those scoped to *app_id*."""
@@ -494,18 +587,29 @@ class SecretStore:
         with self._lock:
             _, keyring = self._require_keys()
             assert self._fingerprint_key is not None
+            allow_legacy = not self._format_2_only()
             for app_id, name in wanted:
                 with self._db.reading() as conn:
                     row = conn.execute(
-                        "SELECT keys, record FROM secrets WHERE app_id = ? AND name = ?",
+                        "SELECT s.keys, s.record, s.version, v.version FROM secrets s "
+                        "LEFT JOIN secret_versions v ON v.app_id = s.app_id AND v.name = s.name "
+                        "WHERE s.app_id = ? AND s.name = ?",
                         (app_id or "", name),
                     ).fetchone()
                 if row is None:
                     continue
                 key_names = tuple(json.loads(row[0]))
-                identity = _identity(name=name, app_id=app_id, keys=key_names)
+                identity = _identity(name=name, app_id=app_id, keys=key_names, version=int(row[2]))
+                if row[3] is None or int(row[2]) != int(row[3]):
+                    raise SecretIntegrityError(
+                        f"secret {name} ({_scope_text(app_id)}) is version {row[2]}, but version "
+                        f"{row[3]} was written since: an older record was put back"
+                    )
                 values = _decode_payload(
-                    keyring.decrypt(identity=identity, blob=bytes(row[1])), identity=identity
+                    keyring.decrypt(
+                        identity=identity, blob=bytes(row[1]), allow_legacy=allow_legacy
+                    ),
+                    identity=identity,
                 )
                 found[(app_id, name)] = SecretMaterial(
                     name=name,
@@ -521,6 +625,64 @@ class SecretStore:
         return found
 
     # -- internals -----------------------------------------------------------------------------
+
+    def _format_2_only(self) -> bool:
+        with self._db.reading() as conn:
+            return _flag(conn, _FORMAT_2_ONLY)
+
+    def _migrate_legacy_records(self, keyring: crypto.Keyring) -> None:
+        """Rewrite every format 1 record (version not bound) as format 2, once, then refuse
+        format 1 for good: a format 1 record seen later was put back from an older copy."""
+        with self._db.transaction() as conn:
+            if _flag(conn, _FORMAT_2_ONLY):
+                return
+            rows = conn.execute(
+                "SELECT s.app_id, s.name, s.keys, s.record, s.version, v.version FROM secrets s "
+                "LEFT JOIN secret_versions v ON v.app_id = s.app_id AND v.name = s.name"
+            ).fetchall()
+            rewritten = 0
+            for app_id, name, keys, record, version, latest in rows:
+                identity = _identity(
+                    name=str(name),
+                    app_id=str(app_id) or None,
+                    keys=tuple(json.loads(keys)),
+                    version=int(version),
+                )
+                blob = bytes(record)
+                if crypto.record_format_of(blob, identity=identity) != 1:
+                    continue
+                if latest is not None and int(latest) != int(version):
+                    continue  # an older record put back: left to fail when it is read
+                try:
+                    plaintext = keyring.decrypt(identity=identity, blob=blob)
+                except SecretIntegrityError:
+                    continue  # tampered already: it fails when read, and holds only its apps
+                conn.execute(
+                    "UPDATE secrets SET record = ?, term = ? WHERE app_id = ? AND name = ?",
+                    (
+                        keyring.encrypt(identity=identity, plaintext=plaintext),
+                        keyring.current_term,
+                        app_id,
+                        name,
+                    ),
+                )
+                rewritten += 1
+            meta = conn.execute(
+                "SELECT value FROM secret_meta WHERE key = 'fingerprint_key'"
+            ).fetchone()
+            meta_blob = bytes(meta[0])
+            if crypto.record_format_of(meta_blob, identity=_FINGERPRINT_IDENTITY) == 1:
+                key = keyring.decrypt(identity=_FINGERPRINT_IDENTITY, blob=meta_blob)
+                conn.execute(
+                    "UPDATE secret_meta SET value = ? WHERE key = 'fingerprint_key'",
+                    (keyring.encrypt(identity=_FINGERPRINT_IDENTITY, plaintext=key),),
+                )
+                rewritten += 1
+            conn.execute(
+                "UPDATE key_terms SET encryptions = encryptions + ? WHERE term = ?",
+                (rewritten, keyring.current_term),
+            )
+            _set_flag(conn, _FORMAT_2_ONLY)
 
     def _require_keys(self) -> tuple[crypto.MasterKey, crypto.Keyring]:
         if self._master is None or self._keyring is None:
@@ -552,12 +714,16 @@ class SecretStore:
                     if rewrapped == 0:
                         self._rewrap_fingerprint_key(conn=conn, keyring=keyring)
                     rows = conn.execute(
-                        "SELECT app_id, name, keys, record FROM secrets WHERE term < ? LIMIT ?",
+                        "SELECT app_id, name, keys, record, version FROM secrets "
+                        "WHERE term < ? LIMIT ?",
                         (current, _REWRAP_BATCH),
                     ).fetchall()
-                    for app_id, name, keys, record in rows:
+                    for app_id, name, keys, record, version in rows:
                         identity = _identity(
-                            name=str(name), app_id=str(app_id) or None, keys=tuple(json.loads(keys))
+                            name=str(name),
+                            app_id=str(app_id) or None,
+                            keys=tuple(json.loads(keys)),
+                            version=int(version),
                         )
                         conn.execute(
                             "UPDATE secrets SET record = ?, term = ? WHERE app_id = ? AND name = ?",
@@ -600,14 +766,42 @@ class SecretStore:
         )
 
 
-def _identity(*, name: str, app_id: str | None, keys: tuple[str, ...]) -> crypto.RecordIdentity:
+def _identity(
+    *, name: str, app_id: str | None, keys: tuple[str, ...], version: int
+) -> crypto.RecordIdentity:
     return crypto.RecordIdentity(
         kind="secret",
         scope="app" if app_id else "shared",
         app_id=app_id or "",
         name=name,
         keys=keys,
+        version=version,
     )
+
+
+def _latest_version(conn: sqlite3.Connection, *, name: str, app_id: str | None) -> int:
+    row = conn.execute(
+        "SELECT version FROM secret_versions WHERE app_id = ? AND name = ?", (app_id or "", name)
+    ).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def _set_latest_version(
+    conn: sqlite3.Connection, *, name: str, app_id: str | None, version: int
+) -> None:
+    conn.execute(
+        "INSERT INTO secret_versions (app_id, name, version) VALUES (?, ?, ?) "
+        "ON CONFLICT (app_id, name) DO UPDATE SET version = max(version, excluded.version)",
+        (app_id or "", name, version),
+    )
+
+
+def _flag(conn: sqlite3.Connection, key: str) -> bool:
+    return conn.execute("SELECT 1 FROM secret_meta WHERE key = ?", (key,)).fetchone() is not None
+
+
+def _set_flag(conn: sqlite3.Connection, key: str) -> None:
+    conn.execute("INSERT OR IGNORE INTO secret_meta (key, value) VALUES (?, '1')", (key,))
 
 
 def _scope_text(app_id: str | None) -> str:

@@ -195,8 +195,9 @@
     const list = el("ul", { className: "plain" });
     for (const c of containers) {
       list.append(
-        el("li", {}, el("span", { text: c.name }), " ", el("span", { className: "muted", text: "(" + c.state + ")" }),
-          c.url ? " " : null, c.url ? link(c.url) : null),
+        el("li", {}, el("span", { text: c.name }), " ", el("span", { className: "muted", text: "(" + c.state + (c.health ? ", " + c.health : "") + ")" }),
+          c.url ? " " : null, c.url ? link(c.url) : null,
+          c.volumes && c.volumes.length ? el("span", { className: "muted", text: " volumes: " + c.volumes.join(", ") }) : null),
       );
     }
     return list;
