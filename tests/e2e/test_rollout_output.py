@@ -22,7 +22,7 @@ FILE_SENTINEL = "sentinel-file-8d02-never-written-by-gitberth"
 def manifest(command: str) -> str:
     return (
         "name: web\nimage: gitberth/example-web:1.0\nenvFrom: [creds]\nsecretFiles: [tls]\n"
-        f"command: [sh, -c, '{command}']\n"
+        f"restart: 'no'\ncommand: [sh, -c, '{command}']\n"
     )
 
 
