@@ -88,8 +88,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def gitberth_writer(*, concurrency: int, value: str) -> Iterator[Writer]:
-    """A fresh ``gitberth serve`` on an empty state dir, and a writer that POSTs to it."""
+def gitberth_writer(
+    *, concurrency: int, value: str, pids: list[int] | None = None
+) -> Iterator[Writer]:
+    """A fresh ``gitberth serve`` on an empty state dir, and a writer that POSTs to it.
+
+    The server's process id is appended to *pids* (for a profiler to attach to).
+    """
     token = secrets.token_urlsafe(24)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -102,6 +107,8 @@ def gitberth_writer(*, concurrency: int, value: str) -> Iterator[Writer]:
             env={**os.environ, "GITBERTH_TOKEN": token},
         )
         sessions = [requests.Session() for _ in range(concurrency)]
+        if pids is not None:
+            pids.append(process.pid)
         try:
             _wait_healthy(url, process)
             for session in sessions:

@@ -2,7 +2,8 @@
 # Install what is missing on a fresh Debian machine: Debian's docker.io, busybox-static, git,
 # chromium (the dashboard's browser tests drive it), debootstrap (a local base for gitberth's
 # own image), docker-registry and apache2-utils (the pull tests' registry), lighttpd and
-# openssh-server (the private Git repository tests' servers), python3-venv, and
+# openssh-server (the private Git repository tests' servers), docker-compose (the benchmarks'
+# baseline), python3-venv, and
 # the project's virtualenv
 # (.venv) with its dev tools. Idempotent and quiet when everything is already there.
 set -euo pipefail
@@ -25,6 +26,8 @@ command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 command -v lighttpd >/dev/null 2>&1 || missing+=(lighttpd)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
+# The benchmarks' baseline: what people run instead of gitberth (make bench).
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "bootstrap: please install as root: apt-get install -y ${missing[*]}" >&2

@@ -40,7 +40,8 @@ if [ -n "${GITBERTH_DOCKERD_BRIDGE:-}" ]; then
   bridge_args=(--bridge "$bridge")
 fi
 # Every app gets its own network, and the engine's built-in address pools hold only about 30
-# networks. GITBERTH_DOCKERD_POOL (a /16) gives room for 256 (one /24 each); by default it is
+# networks. GITBERTH_DOCKERD_POOL (a /16) gives room for 256 (one /24 each; a /14 for 1,024, as
+# make bench's 1,000-app scenario needs); by default it is
 # 10.<third octet of the bridge>.0.0/16 with GITBERTH_DOCKERD_BRIDGE (so engines side by side
 # never share addresses), else 10.199.0.0/16.
 pool="${GITBERTH_DOCKERD_POOL:-}"

@@ -668,8 +668,7 @@ class Loop:
         self._state.revision = self._revision.sha if self._revision else None
         self._state.last_pass_at = record.started_at
         try:
-            self.status.put_loop(self._state)
-            self.status.add_pass(record)
+            self.status.record_pass(self._state, record)
         except Exception:  # noqa: BLE001 - status is best effort; never stop the loop for it
             logger.exception("could not record the pass")
         self.metrics.pass_duration.observe(record.duration_seconds)

@@ -365,12 +365,16 @@ def reconcile_once(
             stop=stop,
         )
 
-    apps = sorted(by_app)
-    if workers > 1 and len(apps) > 1:
+    # Only apps with work go to the pool: a pass that keeps everything (the common case, and
+    # at 1,000 apps a no-op pass) starts no threads.
+    busy = sorted(a for a, actions in by_app.items() if any(x.changes_something for x in actions))
+    idle = sorted(set(by_app) - set(busy))
+    if workers > 1 and len(busy) > 1:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apply") as pool:
-            results = list(pool.map(run_app, apps))
+            results = list(pool.map(run_app, busy))
     else:
-        results = [run_app(app) for app in apps]
+        results = [run_app(app) for app in busy]
+    results += [run_app(app) for app in idle]
     for report in results:
         reports[report.app] = report
     if resources is not None and not dry_run:

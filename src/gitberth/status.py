@@ -453,6 +453,12 @@ class StatusStore:
                 (json.dumps(asdict(state)),),
             )
 
+    def record_pass(self, state: LoopState, record: PassRecord) -> None:
+        """The loop's state and the pass's record in one transaction: one fsync per pass."""
+        with self._db.transaction():
+            self.put_loop(state)
+            self.add_pass(record)
+
     def add_pass(self, record: PassRecord) -> None:
         with self._db.transaction() as connection:
             connection.execute(

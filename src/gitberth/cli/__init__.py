@@ -1,21 +1,75 @@
-"""``gitberth`` command line: one module per group of verbs, all on one Typer app."""
+"""``gitberth`` command line: one module per group of verbs, all on one Typer app.
+
+Importing a command module registers its verbs on the shared app. ``main`` imports only the
+module of the verb it was asked for, so a CI job running ``gitberth plan`` does not pay for
+the server, backup and conversion stacks at every start (most of a short command's time was
+imports); ``gitberth.cli.app`` and ``--help`` load every module.
+"""
 
 from __future__ import annotations
 
-import gitberth.cli.backup_commands
+import importlib
+import sys
+from typing import TYPE_CHECKING
 
-# Importing a command module registers its verbs on the shared app.
-import gitberth.cli.convert_commands
-import gitberth.cli.manifest_commands
-import gitberth.cli.operate_commands
-import gitberth.cli.reconcile_commands  # noqa: F401
-import gitberth.cli.server_commands  # noqa: F401
-import gitberth.cli.status_commands
-import gitberth.cli.volume_commands  # noqa: F401
-from gitberth.cli._app import app
+import typer
 
-__all__ = ["app", "main"]
+if TYPE_CHECKING:
+    from gitberth.cli._app import app
+
+__all__ = ["COMMAND_MODULES", "app", "load_all", "main"]
+
+COMMAND_MODULES: dict[str, str] = {
+    "apply": "reconcile_commands",
+    "backup": "backup_commands",
+    "convert": "convert_commands",
+    "history": "operate_commands",
+    "init": "server_commands",
+    "logs": "operate_commands",
+    "plan": "reconcile_commands",
+    "rekey": "server_commands",
+    "restore": "backup_commands",
+    "rollback": "operate_commands",
+    "schema": "manifest_commands",
+    "seal": "server_commands",
+    "seal-status": "server_commands",
+    "serve": "server_commands",
+    "status": "status_commands",
+    "token": "server_commands",
+    "unseal": "server_commands",
+    "validate": "manifest_commands",
+    "volumes": "volume_commands",
+}
+"""Which module registers each top-level verb (a unit test checks it against the app)."""
+
+
+def _load(module: str) -> typer.Typer:
+    importlib.import_module(f"gitberth.cli.{module}")
+    from gitberth.cli._app import app
+
+    return app
+
+
+def load_all() -> typer.Typer:
+    """The app with every verb registered."""
+    for module in sorted(set(COMMAND_MODULES.values())):
+        _load(module)
+    from gitberth.cli._app import app
+
+    return app
+
+
+def __getattr__(name: str) -> typer.Typer:
+    if name == "app":
+        return load_all()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
-    app()
+    verb = sys.argv[1] if len(sys.argv) > 1 else ""
+    module = COMMAND_MODULES.get(verb)
+    if module is None:
+        load_all()()
+        return
+    # A group even when the module registers one verb, so ``gitberth VERB ...`` parses alike.
+    typer.main.get_group(_load(module))(prog_name="gitberth")

@@ -1,0 +1,117 @@
+"""What people run instead of gitberth: Debian's docker-compose and ``docker stack deploy``.
+
+Both are driven as their users drive them, by the command line on a YAML file, on the same
+engine and image as gitberth. Each service runs the example web image with a published port,
+like the apps gitberth deploys in the same run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import docker
+
+IMAGE = "gitberth/example-web:1.0"
+
+
+def compose_file(*, services: int, changed_value: str, prefix: str = "svc") -> str:
+    """A compose file of *services* services; the first one's ``ROUND`` is *changed_value*.
+
+    Changing that one line is the edit every round makes; ``up -d`` must then recreate exactly
+    one container among *services*.
+    """
+    lines = ["version: '3.8'", "services:"]
+    for index in range(services):
+        lines += [
+            f"  {prefix}{index:04d}:",
+            f"    image: {IMAGE}",
+            "    ports: ['127.0.0.1::8080']",
+        ]
+        if index == 0:
+            lines += ["    environment:", f"      ROUND: '{changed_value}'"]
+    return "\n".join(lines) + "\n"
+
+
+def parallel_limit(project_dir: Path) -> int:
+    """docker-compose 1.x deadlocks on ``up`` when a project has more services than its
+    parallel limit (64): service-level tasks hold every slot while waiting for their
+    container-level tasks. Its documented remedy is a limit above the service count."""
+    file = project_dir / "docker-compose.yml"
+    services = file.read_text().count(f"    image: {IMAGE}") if file.exists() else 0
+    return max(64, 2 * services + 8)
+
+
+def compose(project_dir: Path, *arguments: str) -> None:
+    done = subprocess.run(
+        ["docker-compose", "--no-ansi", "-p", project_dir.name, *arguments],
+        cwd=project_dir,
+        env={**os.environ, "COMPOSE_PARALLEL_LIMIT": str(parallel_limit(project_dir))},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"docker-compose {' '.join(arguments)}: {done.stderr[-800:]}")
+
+
+def compose_up(project_dir: Path, *, services: int, value: str) -> float:
+    """Write the file with ``ROUND=value`` and time ``docker-compose up -d``."""
+    project_dir.mkdir(parents=True, exist_ok=True)
+    (project_dir / "docker-compose.yml").write_text(
+        compose_file(services=services, changed_value=value)
+    )
+    started = time.perf_counter()
+    compose(project_dir, "up", "-d")
+    return time.perf_counter() - started
+
+
+def compose_down(project_dir: Path) -> None:
+    if (project_dir / "docker-compose.yml").exists():
+        compose(project_dir, "down", "--remove-orphans", "--timeout", "2")
+
+
+def stack_file(value: str) -> str:
+    return (
+        "version: '3.8'\nservices:\n  web:\n"
+        f"    image: {IMAGE}\n"
+        "    environment:\n"
+        f"      ROUND: '{value}'\n"
+        "    deploy:\n      update_config: {order: start-first}\n"
+    )
+
+
+def stack_deploy_round(client: docker.DockerClient, project_dir: Path, *, value: str) -> float:
+    """Time ``docker stack deploy`` of a changed env until the new task is running.
+
+    ``stack deploy`` returns as soon as the swarm accepted the spec; what a user waits for is
+    the new container, so the clock stops when a running task carries the new value.
+    """
+    project_dir.mkdir(parents=True, exist_ok=True)
+    (project_dir / "stack.yml").write_text(stack_file(value))
+    stack = project_dir.name
+    started = time.perf_counter()
+    done = subprocess.run(
+        ["docker", "stack", "deploy", "-c", "stack.yml", stack],
+        cwd=project_dir,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"docker stack deploy: {done.stderr[-800:]}")
+    wanted = f"ROUND={value}"
+    while time.perf_counter() - started < 120:
+        service = client.services.get(f"{stack}_web")
+        for task in service.tasks(filters={"desired-state": "running"}):
+            env = task["Spec"]["ContainerSpec"].get("Env", [])
+            if wanted in env and task["Status"]["State"] == "running":
+                return time.perf_counter() - started
+        time.sleep(0.02)
+    raise RuntimeError(f"stack {stack} did not run {wanted} within 120 s")
+
+
+def stack_remove(project_dir: Path) -> None:
+    subprocess.run(["docker", "stack", "rm", project_dir.name], capture_output=True, check=False)

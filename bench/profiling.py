@@ -1,0 +1,89 @@
+"""Sample where gitberth spends its time with py-spy, and boil the stacks down to a few lines.
+
+Only called for a target that was missed, in an extra round that is not timed (sampling slows
+the process down a little). The summary keeps the frames a reader can act on: gitberth's own
+functions by inclusive share, and the leaf frames (where the CPU or the wait really is) by
+self share.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+PY_SPY = str(Path(sys.executable).with_name("py-spy"))
+
+
+def available() -> bool:
+    return Path(PY_SPY).exists() or shutil.which("py-spy") is not None
+
+
+def summarize(collapsed: str, *, top: int = 12) -> str:
+    """Top frames of py-spy's ``--format raw`` output (``frame;frame;... count`` per line)."""
+    inclusive: Counter[str] = Counter()
+    leaf: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [frame for frame in stack.split(";") if frame]
+        total += count
+        if frames:
+            leaf[frames[-1]] += count
+        for frame in set(frames):
+            if "gitberth" in frame:
+                inclusive[frame] += count
+    if not total:
+        return "py-spy collected no samples"
+    lines = [f"{total} samples; gitberth frames by inclusive share:"]
+    lines += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in inclusive.most_common(top)]
+    lines.append("leaf frames by self share (where the time is spent):")
+    lines += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in leaf.most_common(top)]
+    return "\n".join(lines)
+
+
+@contextmanager
+def sampling(pid: int, *, idle: bool = True) -> Iterator[list[str]]:
+    """Sample *pid* (with threads' idle frames, so waits show) while the block runs.
+
+    Yields a one-item list that holds the summary once the block has finished.
+    """
+    summary: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="gitberth-pyspy-") as tmp:
+        output = Path(tmp) / "stacks.txt"
+        command = [PY_SPY, "record", "--pid", str(pid), "--format", "raw", "--rate", "200"]
+        command += ["--nonblocking", "--threads", "-o", str(output)]
+        if idle:
+            command.append("--idle")
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            yield summary
+        finally:
+            process.send_signal(signal.SIGINT)
+            _, stderr = process.communicate(timeout=60)
+            if output.exists():
+                summary.append(summarize(output.read_text()))
+            else:
+                summary.append(f"py-spy recorded nothing: {stderr.decode(errors='replace')[-300:]}")
+
+
+def profile_command(command: list[str]) -> str:
+    """Run *command* under py-spy from its start (process start-up included); summarize."""
+    with tempfile.TemporaryDirectory(prefix="gitberth-pyspy-") as tmp:
+        output = Path(tmp) / "stacks.txt"
+        subprocess.run(
+            [PY_SPY, "record", "--format", "raw", "--rate", "500", "-o", str(output), "--"]
+            + command,
+            capture_output=True,
+            check=False,
+        )
+        return summarize(output.read_text()) if output.exists() else "py-spy recorded nothing"

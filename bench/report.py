@@ -1,0 +1,269 @@
+"""Turn a recorded run into ``docs/benchmarks.md``, PNG charts and the README's figures.
+
+Reads only the JSON of a run (never measures anything), so the report can be regenerated for
+any recorded run and is tested on a small recorded sample: ``python bench/report.py RUN.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on a server or in CI
+import matplotlib.pyplot as plt  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.record import load_run, series_samples, statistic, verdicts  # noqa: E402
+
+README_START = "<!-- bench:medians:start -->"
+README_END = "<!-- bench:medians:end -->"
+
+
+def fmt(value: float, unit: str) -> str:
+    if math.isnan(value):
+        return "–"
+    if unit == "s":
+        return f"{value * 1000:.0f} ms" if value < 10 else f"{value:.1f} s"
+    if unit == "ms":
+        return f"{value:.1f} ms"
+    if unit == "MiB":
+        return f"{value:.0f} MiB"
+    if unit == "writes/s":
+        return f"{value:.0f}/s"
+    return f"{value:g}"
+
+
+def primary_baseline(scenario: dict[str, Any]) -> dict[str, Any] | None:
+    """The series every ratio in the table is taken against: the first ratio target's baseline."""
+    for target in scenario["targets"]:
+        if target["kind"] == "ratio":
+            name = target["baseline"]
+            return next(s for s in scenario["series"] if s["name"] == name)
+    return next((s for s in scenario["series"] if s["role"] == "baseline"), None)
+
+
+def samples_table(scenario: dict[str, Any]) -> list[str]:
+    """min/median/max per series; ratios against the scenario's baseline of the same unit."""
+    primary = primary_baseline(scenario)
+    baselines = {s["unit"]: s for s in reversed(scenario["series"]) if s["role"] == "baseline"}
+    if primary is not None:
+        baselines[primary["unit"]] = primary
+    lines = [
+        "| series | role | n | min | median | max | ratio to baseline (medians) |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for series in scenario["series"]:
+        samples = [float(v) for v in series["samples"]]
+        unit = series["unit"]
+        baseline = baselines.get(unit)
+        ratio = "–"
+        if baseline is not None and series["role"] != "observed":
+            theirs = statistic([float(v) for v in baseline["samples"]], "median")
+            if theirs and samples:
+                ratio = f"{statistic(samples, 'median') / theirs:.2f}×"
+        lines.append(
+            f"| {series['name']} | {series['role']} | {len(samples)} | "
+            f"{fmt(statistic(samples, 'min'), unit)} | {fmt(statistic(samples, 'median'), unit)} | "
+            f"{fmt(statistic(samples, 'max'), unit)} | {ratio} |"
+        )
+    return lines
+
+
+def targets_table(scenario: dict[str, Any]) -> list[str]:
+    lines = ["| target | measured | limit | verdict |", "|---|---:|---:|---|"]
+    for verdict, target in zip(verdicts(scenario), scenario["targets"], strict=True):
+        if verdict.kind == "ratio":
+            measured, limit = f"{verdict.measured:.2f}×", f"{verdict.op} {verdict.limit:g}×"
+        else:
+            unit = next(s["unit"] for s in scenario["series"] if s["name"] == target["series"])
+            measured = fmt(verdict.measured, unit)
+            limit = f"{verdict.op} {fmt(verdict.limit, unit)}"
+        mark = "met" if verdict.met else "**MISSED**"
+        lines.append(f"| {verdict.description} | {measured} | {limit} | {mark} |")
+    return lines
+
+
+def chart(scenario: dict[str, Any], path: Path) -> None:
+    """One strip-and-box chart per unit: every sample drawn, so spread and outliers show."""
+    units = list(dict.fromkeys(s["unit"] for s in scenario["series"] if s["samples"]))
+    if not units:
+        return
+    figure, axes = plt.subplots(
+        len(units), 1, figsize=(8, 1.2 + 0.5 * len(scenario["series"]) * len(units)), squeeze=False
+    )
+    for axis, unit in zip(axes[:, 0], units, strict=True):
+        chosen = [s for s in scenario["series"] if s["unit"] == unit and s["samples"]]
+        scale = 1000.0 if unit == "s" else 1.0
+        data = [[float(v) * scale for v in s["samples"]] for s in chosen]
+        axis.boxplot(data, orientation="horizontal", widths=0.5, showfliers=False)
+        for row, values in enumerate(data, start=1):
+            axis.scatter(values, [row] * len(values), s=10, alpha=0.6)
+        axis.set_yticks(range(1, len(chosen) + 1), [s["name"] for s in chosen], fontsize=8)
+        axis.set_xlabel("ms" if unit == "s" else unit)
+        axis.grid(axis="x", alpha=0.3)
+    axes[0, 0].set_title(scenario["title"], fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def render_markdown(run: dict[str, Any], *, json_name: str, charts_dir: str) -> str:
+    machine = run["machine"]
+    all_verdicts = [(s, v) for s in run["scenarios"] for v in verdicts(s)]
+    missed = [v for _, v in all_verdicts if not v.met]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `make bench` from "
+        f"[`bench/results/{json_name}`](../bench/results/{json_name}) (every sample is there); "
+        "do not edit by hand, re-run `make bench` or `python bench/report.py RUN.json`.",
+        "",
+        f"Run {run['started']} → {run['finished']}"
+        + (
+            " — **QUICK smoke run**: fewer rounds, "
+            "smaller scales; its figures are not the targets' scales."
+            if run["quick"]
+            else ""
+        )
+        + ".",
+        "",
+        "The targets are set at 1,000 apps and 1,000 manifests; each scenario's parameters say "
+        "the scale it ran at (`GITBERTH_BENCH_APPS` lowers the app count where the engine's "
+        "address pool or the time at hand is smaller), and a target met at a smaller scale "
+        "is not proof at the full one.",
+        "",
+        "## Machine",
+        "",
+        f"- host `{machine['host']}`: {machine['cores']} cores, {machine['ram_mib']} MiB RAM, "
+        f"Linux {machine['kernel']}",
+        f"- Docker engine {machine['docker_version']}, "
+        f"docker-compose {machine['compose_version']}, Python {machine['python_version']}",
+        f"- load average (1, 5, 15 min) at the start: {machine['load_average_start']}; each "
+        "scenario records its own below. This machine is shared: other sessions run test suites "
+        "at the same time, so absolute times are noisy. Every baseline runs in the same run, "
+        "interleaved where the scenario allows, so the *ratios* are what to read.",
+        "",
+        "## Targets",
+        "",
+        f"{len(all_verdicts) - len(missed)} of {len(all_verdicts)} targets met.",
+        "",
+        "| scenario | target | measured | limit | verdict |",
+        "|---|---|---:|---:|---|",
+    ]
+    for scenario in run["scenarios"]:
+        for row in targets_table(scenario)[2:]:
+            lines.append(f"| {scenario['title']} " + row)
+    for scenario in run["scenarios"]:
+        lines += [
+            "",
+            f"## {scenario['title']}",
+            "",
+        ]
+        if scenario.get("note"):
+            lines += [scenario["note"], ""]
+        parameters = ", ".join(f"{k}={v}" for k, v in scenario["parameters"].items())
+        lines += [
+            f"Parameters: {parameters or 'none'}; load average during it: "
+            f"{scenario['load_average']}; took {scenario['seconds']:.0f} s.",
+            "",
+        ]
+        if scenario.get("error"):
+            lines += [f"**This scenario failed:** `{scenario['error']}`", ""]
+        lines += samples_table(scenario)
+        lines += [""] + targets_table(scenario)
+        lines += ["", f"![{scenario['title']}]({charts_dir}/{scenario['id']}.png)"]
+        if scenario.get("profile"):
+            lines += [
+                "",
+                "Profile of gitberth's side (py-spy, sampled in an extra untimed round), "
+                "the frames where the time goes:",
+                "",
+                "```",
+                scenario["profile"].rstrip(),
+                "```",
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def readme_block(run: dict[str, Any]) -> str:
+    """The medians the README quotes: one line per target, with its verdict."""
+    lines = [
+        README_START,
+        f"Latest run ({run['started'][:10]}, {run['machine']['cores']} cores"
+        + (", QUICK smoke run" if run["quick"] else "")
+        + "):",
+        "",
+        "| scenario | target | measured (medians unless named) | verdict |",
+        "|---|---|---:|---|",
+    ]
+    for scenario in run["scenarios"]:
+        for verdict, target in zip(verdicts(scenario), scenario["targets"], strict=True):
+            if verdict.kind == "ratio":
+                theirs = statistic(
+                    series_samples(scenario, target["baseline"]), target["statistic"]
+                )
+                unit = next(s["unit"] for s in scenario["series"] if s["name"] == target["series"])
+                measured = (
+                    f"{verdict.measured:.2f}× ({fmt(theirs * verdict.measured, unit)} vs "
+                    f"{fmt(theirs, unit)})"
+                )
+            else:
+                unit = next(s["unit"] for s in scenario["series"] if s["name"] == target["series"])
+                measured = fmt(verdict.measured, unit)
+            lines.append(
+                f"| {scenario['title']} | {verdict.description} | {measured} | "
+                f"{'met' if verdict.met else 'MISSED'} |"
+            )
+    lines += [
+        "",
+        "Full report, charts and profiles: [docs/benchmarks.md](docs/benchmarks.md).",
+        README_END,
+    ]
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, run: dict[str, Any]) -> None:
+    text = readme.read_text()
+    pattern = re.compile(re.escape(README_START) + ".*?" + re.escape(README_END), re.DOTALL)
+    if not pattern.search(text):
+        raise SystemExit(f"{readme}: no {README_START} … {README_END} block to fill")
+    readme.write_text(pattern.sub(lambda _: readme_block(run), text))
+
+
+def write_report(*, run_path: Path, docs_dir: Path, readme: Path | None) -> Path:
+    run = load_run(run_path)
+    charts = docs_dir / "benchmarks"
+    charts.mkdir(parents=True, exist_ok=True)
+    for scenario in run["scenarios"]:
+        chart(scenario, charts / f"{scenario['id']}.png")
+    markdown = docs_dir / "benchmarks.md"
+    markdown.write_text(render_markdown(run, json_name=run_path.name, charts_dir="benchmarks"))
+    if readme is not None:
+        update_readme(readme, run)
+    return markdown
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("run", type=Path, help="a bench/results/*.json file")
+    parser.add_argument("--docs", type=Path, default=ROOT / "docs")
+    parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    parser.add_argument("--no-readme", action="store_true")
+    args = parser.parse_args()
+    path = write_report(
+        run_path=args.run, docs_dir=args.docs, readme=None if args.no_readme else args.readme
+    )
+    print(f"report: {path}")
+
+
+if __name__ == "__main__":
+    main()

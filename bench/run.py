@@ -1,0 +1,655 @@
+"""``make bench``: every scenario beside its baseline, in one run, recorded and reported.
+
+Each scenario measures gitberth and what a user would use instead on the same engine, image
+and change, interleaving rounds where it can so background load hits both sides alike. Every
+sample is written to ``bench/results/<date>-<host>.json`` with the machine's facts and its load
+average; ``bench/report.py`` turns that into ``docs/benchmarks.md`` and the README's figures.
+A missed target gets an extra, untimed round under py-spy whose top frames go in the report.
+
+``--quick`` (``make bench QUICK=1``) is a smoke run: fewer rounds, smaller scales.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import docker
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "src"))
+
+from tests.support.engine import ensure_example_image  # noqa: E402
+from tests.support.gitrepo import GitRepo, app_yaml  # noqa: E402
+
+from bench import compose_baseline, profiling, report  # noqa: E402
+from bench import secrets_write as secret_bench  # noqa: E402
+from bench.baseline import BENCH_LABEL, remove_labelled, sdk_replace_round, start_baseline  # noqa: E402
+from bench.loop_commit_latency import loop_round  # noqa: E402
+from bench.plan_review import make_repo, timed  # noqa: E402
+from bench.record import evaluate, load_average, machine_facts, validate  # noqa: E402
+from gitberth.loop import Loop, LoopSettings  # noqa: E402
+from gitberth.runtime.base import LABEL_MANAGED, OWNERSHIP_LABELS  # noqa: E402
+from gitberth.runtime.docker import DockerRuntime  # noqa: E402
+from gitberth.source_id import source_id  # noqa: E402
+from gitberth.state import StateDir, open_database  # noqa: E402
+from gitberth.status import StatusStore  # noqa: E402
+
+GITBERTH = str(Path(sys.executable).with_name("gitberth"))
+
+
+@dataclass
+class Scenario:
+    """What one scenario records: named series of samples and the targets over them."""
+
+    id: str
+    title: str
+    parameters: dict[str, Any]
+    note: str = ""
+    series: dict[str, tuple[str, str, list[float]]] = field(default_factory=dict)
+    targets: list[dict[str, Any]] = field(default_factory=list)
+    profile: str | None = None
+    error: str | None = None
+
+    def add(self, name: str, *, role: str, unit: str) -> list[float]:
+        self.series[name] = (role, unit, [])
+        return self.series[name][2]
+
+    def target(
+        self,
+        description: str,
+        *,
+        series: str,
+        statistic: str = "median",
+        op: str,
+        limit: float,
+        baseline: str | None = None,
+    ) -> None:
+        spec: dict[str, Any] = {
+            "description": description,
+            "kind": "ratio" if baseline else "value",
+            "series": series,
+            "statistic": statistic,
+            "op": op,
+            "limit": limit,
+        }
+        if baseline:
+            spec["baseline"] = baseline
+        self.targets.append(spec)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "note": self.note,
+            "parameters": self.parameters,
+            "series": [
+                {"name": name, "role": role, "unit": unit, "samples": samples}
+                for name, (role, unit, samples) in self.series.items()
+            ],
+            "targets": self.targets,
+            "load_average": load_average(),
+            "seconds": 0.0,
+            "profile": self.profile,
+            "error": self.error,
+        }
+
+    def missed(self) -> bool:
+        data = self.as_json()
+        try:
+            return any(not evaluate(data, target).met for target in self.targets)
+        except (KeyError, ZeroDivisionError):
+            return True
+
+
+# --- durable secret writes -------------------------------------------------------------------
+
+
+def secret_writes(quick: bool) -> Scenario:
+    writes, rounds, concurrency = (200, 4, 4) if quick else (1000, 10, 4)
+    scenario = Scenario(
+        "secret-writes",
+        "Durable secret writes vs Swarm secrets.create",
+        {"writes_per_side": writes, "rounds": rounds, "concurrency": concurrency, "bytes": 64},
+        note=(
+            "gitberth: `POST /secrets` to a real `gitberth serve` over loopback, acknowledged "
+            "after the SQLite WAL commit with synchronous=FULL. Swarm: `secrets.create` through "
+            "the docker SDK on a single-node swarm (initialised on the benchmark's own engine "
+            "and left afterwards), acknowledged after its Raft commit. Rates are per round."
+        ),
+    )
+    ours_rate = scenario.add("gitberth writes/s", role="ours", unit="writes/s")
+    swarm_rate = scenario.add("swarm writes/s", role="baseline", unit="writes/s")
+    ours_latency = scenario.add("gitberth write latency", role="ours", unit="s")
+    swarm_latency = scenario.add("swarm write latency", role="baseline", unit="s")
+    value = secrets.token_urlsafe(64)[:64]
+    counter = itertools.count()
+    run = secrets.token_hex(3)
+
+    def names(count: int) -> list[str]:
+        return [f"bench-{run}-{next(counter)}" for _ in range(count)]
+
+    pids: list[int] = []
+    with (
+        secret_bench.swarm_writer(concurrency=concurrency, value=value) as swarm_write,
+        secret_bench.gitberth_writer(concurrency=concurrency, value=value, pids=pids) as ours,
+    ):
+        sides = [(ours, ours_rate, ours_latency), (swarm_write, swarm_rate, swarm_latency)]
+        for write, _, _ in sides:
+            secret_bench.run_round(
+                secret_bench.Result("warm-up"),
+                names=names(20),
+                concurrency=concurrency,
+                write=write,
+            )
+        for index in range(rounds):
+            for write, rates, latencies in sides if index % 2 == 0 else sides[::-1]:
+                result = secret_bench.Result("round")
+                secret_bench.run_round(
+                    result, names=names(writes // rounds), concurrency=concurrency, write=write
+                )
+                rates.append(result.rate)
+                latencies.extend(result.latencies)
+        scenario.target(
+            "write rate ≥ 1.2× Swarm's",
+            series="gitberth writes/s",
+            baseline="swarm writes/s",
+            op=">=",
+            limit=1.2,
+        )
+        scenario.target(
+            "p99 latency ≤ Swarm's",
+            series="gitberth write latency",
+            baseline="swarm write latency",
+            statistic="p99",
+            op="<=",
+            limit=1.0,
+        )
+        if scenario.missed() and profiling.available():
+            with profiling.sampling(pids[0]) as summary:
+                secret_bench.run_round(
+                    secret_bench.Result("profile"),
+                    names=names(writes // rounds),
+                    concurrency=concurrency,
+                    write=ours,
+                )
+            scenario.profile = summary[0]
+    return scenario
+
+
+# --- one-line change: commit to replaced and healthy -----------------------------------------
+
+
+def commit_replace(quick: bool) -> Scenario:
+    rounds, among = (3, 10) if quick else (10, 100)
+    scenario = Scenario(
+        "commit-replace",
+        "One-line change: commit → replaced and healthy",
+        {"rounds": rounds, "compose_services": among},
+        note=(
+            "gitberth: a running loop notices the commit, reads and plans it, starts the new "
+            "container first, waits until it answers on its port (health gate), then removes "
+            "the old one. docker SDK: stop + remove + run, no health wait. docker-compose: "
+            f"`up -d` after changing one env line, in a project of 1 and of {among} services. "
+            "docker stack deploy: until the new task runs (start-first update), single-node "
+            "swarm."
+        ),
+    )
+    ours = scenario.add("gitberth loop", role="ours", unit="s")
+    sdk = scenario.add("docker SDK stop+remove+run", role="baseline", unit="s")
+    compose_one = scenario.add("docker-compose up -d (1 service)", role="baseline", unit="s")
+    compose_many = scenario.add(
+        f"docker-compose up -d (1 of {among} services)", role="baseline", unit="s"
+    )
+    stack = scenario.add("docker stack deploy (1 service)", role="baseline", unit="s")
+    client = docker.from_env()
+    ensure_example_image(client)
+    remove_labelled(client, BENCH_LABEL, "gitberth.app=bench")
+    with tempfile.TemporaryDirectory(prefix="gitberth-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        one_dir, many_dir = tmp / "gbbenchone", tmp / "gbbenchmany"
+        repo = GitRepo(tmp / "repo")
+        repo.commit({"apps/bench.yaml": app_yaml("bench", env={"ROUND": "start"})})
+        db = open_database(StateDir(tmp / "state"))
+        loop = Loop(
+            settings=LoopSettings(repo=str(repo.path), state_dir=tmp / "state"),
+            runtime=DockerRuntime(source="bench", grace_seconds=10),
+            status=StatusStore(db),
+        )
+        loop.start()
+        start_baseline(client)
+        try:
+            compose_baseline.compose_up(one_dir, services=1, value="start")
+            compose_baseline.compose_up(many_dir, services=among, value="start")
+            loop.wait_for_passes(1, timeout=60)
+            for value in range(rounds):
+                ours.append(loop_round(repo, loop, value))
+                sdk.append(sdk_replace_round(client, value))
+                compose_one.append(
+                    compose_baseline.compose_up(one_dir, services=1, value=str(value))
+                )
+                compose_many.append(
+                    compose_baseline.compose_up(many_dir, services=among, value=str(value))
+                )
+                time.sleep(0.3)  # let the loop's trailing pass (Docker events) settle
+            scenario.target(
+                "≤ 1.3× docker SDK stop+remove+run",
+                series="gitberth loop",
+                baseline="docker SDK stop+remove+run",
+                op="<=",
+                limit=1.3,
+            )
+            if scenario.missed() and profiling.available():
+                with profiling.sampling(os.getpid()) as summary:
+                    for value in range(rounds, rounds + 3):
+                        loop_round(repo, loop, value)
+                        time.sleep(0.3)
+                scenario.profile = summary[0]
+        finally:
+            loop.stop()
+            db.close()
+            remove_labelled(client, BENCH_LABEL, "gitberth.app=bench")
+            compose_baseline.compose_down(one_dir)
+            compose_baseline.compose_down(many_dir)
+        stack.extend(stack_rounds(client, tmp / "gbbenchstack", rounds))
+    return scenario
+
+
+def stack_rounds(client: docker.DockerClient, project: Path, rounds: int) -> list[float]:
+    """``docker stack deploy`` rounds on a single-node swarm made for them, and left after."""
+    created = False
+    if client.info()["Swarm"]["LocalNodeState"] != "active":
+        client.swarm.init(advertise_addr="127.0.0.1", listen_addr="127.0.0.1:2377")
+        created = True
+    try:
+        compose_baseline.stack_deploy_round(client, project, value="start")
+        return [
+            compose_baseline.stack_deploy_round(client, project, value=str(value))
+            for value in range(rounds)
+        ]
+    finally:
+        compose_baseline.stack_remove(project)
+        if created:
+            client.swarm.leave(force=True)
+
+
+# --- 1,000 apps: converge from empty, then no-op passes -------------------------------------
+
+
+def clean_apps(client: docker.DockerClient) -> None:
+    for row in client.api.containers(all=True, filters={"label": "gitberth.app"}):
+        client.api.remove_container(row["Id"], force=True)
+    for network in client.api.networks(filters={"label": LABEL_MANAGED}):
+        client.api.remove_network(network["Id"])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@dataclass
+class ConvergeRun:
+    seconds: float
+    rss: list[float]
+    api_latencies: list[float]
+
+
+def serve_converge(
+    repo: GitRepo, state: Path, count: int, *, on_start: Callable[[int], None] | None = None
+) -> ConvergeRun:
+    """``gitberth serve`` from empty until *count* apps are Synced, polled through ``GET /apps``.
+
+    A poller asks ``GET /apps`` back to back the whole time (its latencies are the API's
+    responsiveness under load) and the server's RSS is read from /proc every poll.
+    """
+    token = secrets.token_urlsafe(24)
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            GITBERTH,
+            "serve",
+            "--repo",
+            str(repo.path),
+            "--state-dir",
+            str(state),
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--grace",
+            "2",
+        ],
+        env={**os.environ, "GITBERTH_TOKEN": token},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    if on_start:
+        on_start(process.pid)
+    started = time.perf_counter()
+    run = ConvergeRun(seconds=0.0, rss=[], api_latencies=[])
+    try:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"authorization": f"Bearer {token}"},
+            timeout=30,
+        ) as client:
+            while True:
+                asked = time.perf_counter()
+                try:
+                    response = client.get("/apps")
+                    apps = response.json()["apps"] if response.status_code == 200 else None
+                except httpx.TransportError:
+                    apps = None  # not listening yet
+                if apps is not None:
+                    run.api_latencies.append(time.perf_counter() - asked)
+                    run.rss.append(rss_mib(process.pid))
+                    if sum(app["sync"] == "Synced" for app in apps) == count:
+                        break
+                else:
+                    time.sleep(0.05)
+                if process.poll() is not None or time.perf_counter() - started > 1800:
+                    raise RuntimeError("gitberth serve did not converge")
+            run.seconds = time.perf_counter() - started
+            return run
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=120)
+
+
+def noop_passes(repo: GitRepo, state: Path, rounds: int) -> tuple[list[float], list[float]]:
+    db = open_database(StateDir(state))
+    settings = LoopSettings(repo=str(repo.path), state_dir=state)
+    # The same source as serve's, so the loop owns what serve deployed.
+    source = source_id(settings.repo, branch=settings.branch, apps_dir=settings.apps_dir)
+    loop = Loop(
+        settings=settings,
+        runtime=DockerRuntime(source=source, grace_seconds=2),
+        status=StatusStore(db),
+    )
+    first = loop.run_pass()
+    if first.actions:
+        raise RuntimeError(f"serve left work undone: {len(first.actions)} actions")
+    times: list[float] = []
+    calls: list[float] = []
+    try:
+        for _ in range(rounds):
+            loop.runtime.calls.clear()
+            loop.trigger("docker: bench")
+            work = loop._next_work()
+            started = time.perf_counter()
+            record = loop.run_pass(work)
+            times.append(time.perf_counter() - started)
+            calls.append(float(sum(loop.runtime.calls.values())))
+            if record.outcome != "noop":
+                raise RuntimeError(f"a no-op pass did work: {record}")
+    finally:
+        db.close()
+    return times, calls
+
+
+def bare_list(client: docker.DockerClient, rounds: int) -> list[float]:
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        client.api.containers(all=True, filters={"label": list(OWNERSHIP_LABELS)})
+        times.append(time.perf_counter() - started)
+    return times
+
+
+SCALE_APPS_ENV = "GITBERTH_BENCH_APPS"
+"""Overrides the app count of the scale scenario (e.g. on an engine whose pool is smaller)."""
+
+
+def scale(quick: bool) -> Scenario:
+    apps, rounds, noop_rounds = (20, 1, 10) if quick else (1000, 2, 20)
+    apps = int(os.environ.get(SCALE_APPS_ENV, apps))
+    scenario = Scenario(
+        "scale",
+        f"{apps} apps on one host: converge from empty, then no-op passes",
+        {"apps": apps, "converge_rounds": rounds, "noop_rounds": noop_rounds},
+        note=(
+            f"Converge: `gitberth serve` from an empty engine until all {apps} apps are Synced "
+            "(each app gets its own network and a started container with a published port), "
+            f"against `docker-compose up -d` of the same {apps} services in one project (one "
+            "shared network). While serve converges, a client asks `GET /apps` back to back; "
+            "its latencies and serve's RSS are sampled. No-op pass: an in-process loop woken "
+            "as Docker events wake it, against the single engine list call it cannot avoid."
+        ),
+    )
+    ours = scenario.add("gitberth serve converge", role="ours", unit="s")
+    compose = scenario.add("docker-compose up -d", role="baseline", unit="s")
+    rss = scenario.add("gitberth serve RSS", role="observed", unit="MiB")
+    api = scenario.add("GET /apps while converging", role="observed", unit="s")
+    noop = scenario.add("gitberth no-op pass", role="ours", unit="s")
+    listing = scenario.add("engine list call", role="baseline", unit="s")
+    calls = scenario.add("engine calls per no-op pass", role="observed", unit="calls")
+    client = docker.from_env()
+    ensure_example_image(client)
+    clean_apps(client)
+    with tempfile.TemporaryDirectory(prefix="gitberth-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        repo = GitRepo(tmp / "repo")
+        repo.commit({f"apps/app-{i:04d}.yaml": app_yaml(f"app-{i:04d}") for i in range(apps)})
+        project = tmp / "gbbenchscale"
+        profiles: list[str] = []
+        try:
+            for index in range(rounds):
+                run = serve_converge(repo, tmp / f"serve-{index}", apps)
+                ours.append(run.seconds)
+                rss.extend(run.rss)
+                api.extend(run.api_latencies)
+                if index == rounds - 1:
+                    times, counted = noop_passes(repo, tmp / "loop-state", noop_rounds)
+                    noop.extend(times)
+                    calls.extend(counted)
+                    listing.extend(bare_list(client, noop_rounds))
+                    slow = statistics.median(noop) > 1.3 * statistics.median(listing)
+                    if slow and profiling.available():  # profiled while the apps still run
+                        with profiling.sampling(os.getpid()) as summary:
+                            noop_passes(repo, tmp / "loop-profile", noop_rounds)
+                        profiles.append("no-op passes (in-process loop):\n" + summary[0])
+                clean_apps(client)
+                compose.append(compose_baseline.compose_up(project, services=apps, value="start"))
+                compose_baseline.compose_down(project)
+            scenario.target(
+                "converge faster than docker-compose up -d",
+                series="gitberth serve converge",
+                baseline="docker-compose up -d",
+                op="<=",
+                limit=1.0,
+            )
+            scenario.target(
+                "RSS ≤ 150 MiB", series="gitberth serve RSS", statistic="max", op="<=", limit=150
+            )
+            scenario.target(
+                "GET /apps p99 ≤ 100 ms",
+                series="GET /apps while converging",
+                statistic="p99",
+                op="<=",
+                limit=0.1,
+            )
+            scenario.target(
+                "no-op pass ≤ 1.3× one list call",
+                series="gitberth no-op pass",
+                baseline="engine list call",
+                op="<=",
+                limit=1.3,
+            )
+            scenario.target(
+                "exactly one engine call per no-op pass",
+                series="engine calls per no-op pass",
+                statistic="max",
+                op="<=",
+                limit=1,
+            )
+            converge_missed = any(
+                not evaluate(scenario.as_json(), target).met for target in scenario.targets[:3]
+            )
+            if converge_missed and not quick and profiling.available():
+                profiles.append(profile_converge(repo, tmp, apps))
+            scenario.profile = "\n\n".join(profiles) or None
+        finally:
+            clean_apps(client)
+            compose_baseline.compose_down(project)
+    return scenario
+
+
+def profile_converge(repo: GitRepo, tmp: Path, apps: int) -> str:
+    """The serve process sampled through an extra, untimed converge from empty."""
+    holder: dict[str, Any] = {}
+
+    def attach(pid: int) -> None:
+        holder["context"] = profiling.sampling(pid)
+        holder["summary"] = holder["context"].__enter__()
+
+    try:
+        serve_converge(repo, tmp / "serve-profile", apps, on_start=attach)
+    finally:
+        if "context" in holder:
+            holder["context"].__exit__(None, None, None)
+        clean_apps(docker.from_env())
+    return "converge (gitberth serve):\n" + holder.get("summary", ["no profile"])[0]
+
+
+# --- reviewing a deploy: plan --base --head ---------------------------------------------------
+
+
+def plan_review(quick: bool) -> Scenario:
+    apps, changed, rounds = (200, 20, 3) if quick else (1000, 100, 7)
+    scenario = Scenario(
+        "plan-review",
+        f"`gitberth plan --base --head` over {apps} manifests",
+        {"apps": apps, "changed": changed, "rounds": rounds},
+        note=(
+            f"Both sides run as processes, as CI runs them, over the same two revisions ({apps} "
+            f"manifests, {changed} changed): the full review (read both revisions from Git, "
+            "validate every manifest, diff every app) against `git diff --stat`."
+        ),
+    )
+    plan = scenario.add("gitberth plan (process)", role="ours", unit="s")
+    diff = scenario.add("git diff --stat", role="baseline", unit="s")
+    with tempfile.TemporaryDirectory(prefix="gitberth-bench-") as scratch:
+        path = Path(scratch) / "repo"
+        make_repo(path, apps=apps, changed=changed)
+        plan_command = [
+            GITBERTH,
+            "plan",
+            "--repo",
+            str(path),
+            "--base",
+            "main",
+            "--head",
+            "feature",
+            "--format",
+            "json",
+        ]
+        diff_command = ["git", "-C", str(path), "diff", "--stat", "main", "feature"]
+        for _ in range(rounds):
+            diff.append(timed(diff_command, expect=0))
+            plan.append(timed(plan_command, expect=2))
+        scenario.target(
+            "≤ 1 s including process start", series="gitberth plan (process)", op="<=", limit=1.0
+        )
+        if scenario.missed() and profiling.available():
+            scenario.profile = profiling.profile_command(plan_command)
+    return scenario
+
+
+SCENARIOS: dict[str, Callable[[bool], Scenario]] = {
+    "secret-writes": secret_writes,
+    "commit-replace": commit_replace,
+    "scale": scale,
+    "plan-review": plan_review,
+}
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: fewer rounds, smaller")
+    parser.add_argument("--only", action="append", choices=sorted(SCENARIOS), default=[])
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--no-report", action="store_true")
+    args = parser.parse_args()
+    run: dict[str, Any] = {
+        "schema": 1,
+        "started": now(),
+        "finished": "",
+        "quick": args.quick,
+        "machine": machine_facts(),
+        "scenarios": [],
+    }
+    # Bytecode caches exist on every installed copy (pip compiles them); this host may set
+    # PYTHONDONTWRITEBYTECODE, which would make every `gitberth` process compile its imports.
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "compileall",
+            "-q",
+            str(ROOT / "src"),
+            sysconfig.get_paths()["purelib"],
+        ],
+        capture_output=True,
+        check=False,
+    )
+    for name in args.only or list(SCENARIOS):
+        print(f"bench: {name}{' (quick)' if args.quick else ''} …", flush=True)
+        started = time.perf_counter()
+        try:
+            scenario = SCENARIOS[name](args.quick)
+        except Exception as exc:  # a failed scenario is reported, the others still run
+            traceback.print_exc()
+            scenario = Scenario(name, name, {}, error=f"{type(exc).__name__}: {exc}")
+            scenario.add("no samples", role="ours", unit="s")
+        data = scenario.as_json()
+        data["seconds"] = round(time.perf_counter() - started, 1)
+        run["scenarios"].append(data)
+        for target in data["targets"]:
+            verdict = evaluate(data, target)
+            print(f"  {verdict.description}: {verdict.measured:.3g} → {verdict.label}", flush=True)
+    run["finished"] = now()
+    validate(run)
+    args.results.mkdir(parents=True, exist_ok=True)
+    path = args.results / f"{run['started'][:10]}-{run['machine']['host']}.json"
+    path.write_text(json.dumps(run, indent=1) + "\n")
+    print(f"bench: samples in {path}")
+    if not args.no_report:
+        markdown = report.write_report(
+            run_path=path, docs_dir=ROOT / "docs", readme=ROOT / "README.md"
+        )
+        print(f"bench: report in {markdown}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

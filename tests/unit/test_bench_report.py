@@ -1,0 +1,155 @@
+"""The benchmark report, generated from a small recorded run (nothing here is timed).
+
+The sample holds a secret-write scenario whose rate target is met (median 220/s against
+160/s: 1.375×) and whose p99 target is missed (90 ms against 30 ms), and a plan review that
+missed its 1 s limit (median 1.91 s).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from bench import compose_baseline, record, report
+
+SAMPLE = Path(__file__).parent / "data" / "bench-run.json"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+README_WITH_BLOCK = (
+    f"# x\n\n## Performance\n\nbefore\n\n{report.README_START}\nold figures\n"
+    f"{report.README_END}\n\nafter\n"
+)
+
+
+def sample() -> dict[str, Any]:
+    run: dict[str, Any] = json.loads(SAMPLE.read_text())
+    return run
+
+
+@pytest.fixture
+def generated(tmp_path: Path) -> tuple[str, Path, Path]:
+    readme = tmp_path / "README.md"
+    readme.write_text(README_WITH_BLOCK)
+    markdown = report.write_report(run_path=SAMPLE, docs_dir=tmp_path / "docs", readme=readme)
+    return markdown.read_text(), tmp_path / "docs", readme
+
+
+class TestSchema:
+    def test_the_recorded_sample_is_a_valid_run(self) -> None:
+        record.validate(sample())
+
+    def test_a_run_without_machine_facts_is_refused_naming_the_field(self) -> None:
+        run = sample()
+        del run["machine"]["kernel"]
+        with pytest.raises(jsonschema.ValidationError, match="'kernel' is a required property"):
+            record.validate(run)
+
+    def test_a_ratio_target_without_its_baseline_is_refused(self) -> None:
+        run = sample()
+        del run["scenarios"][0]["targets"][0]["baseline"]
+        with pytest.raises(jsonschema.ValidationError, match="'baseline' is a required"):
+            record.validate(run)
+
+    def test_an_unknown_unit_is_refused(self) -> None:
+        run = copy.deepcopy(sample())
+        run["scenarios"][1]["series"][0]["unit"] = "fortnights"
+        with pytest.raises(jsonschema.ValidationError, match="fortnights"):
+            record.validate(run)
+
+
+class TestVerdicts:
+    def test_p99_is_the_nearest_rank(self) -> None:
+        assert record.statistic([float(v) for v in range(1, 101)], "p99") == 99
+        assert record.statistic([0.012, 0.015, 0.018, 0.090], "p99") == 0.090
+
+    def test_each_target_is_recomputed_from_the_samples(self) -> None:
+        secret, plan = sample()["scenarios"]
+        rate, p99 = record.verdicts(secret)
+        assert rate.measured == pytest.approx(220 / 160) and rate.met
+        assert p99.measured == pytest.approx(3.0) and not p99.met
+        (limit,) = record.verdicts(plan)
+        assert limit.measured == pytest.approx(1.91343602500001) and not limit.met
+
+
+class TestMarkdown:
+    def test_each_series_has_a_min_median_max_row_with_its_ratio(
+        self, generated: tuple[str, Path, Path]
+    ) -> None:
+        markdown, _, _ = generated
+        assert (
+            "| series | role | n | min | median | max | ratio to baseline (medians) |" in markdown
+        )
+        assert "| gitberth writes/s | ours | 3 | 180/s | 220/s | 260/s | 1.38× |" in markdown
+        assert "| swarm writes/s | baseline | 3 | 150/s | 160/s | 170/s | 1.00× |" in markdown
+        assert "| gitberth write latency | ours | 4 | 12 ms | 16 ms | 90 ms | 0.72× |" in markdown
+        assert "| gitberth plan (process) | ours | 3 | 1893 ms | 1913 ms | 2069 ms | 289.26× |" in (
+            markdown
+        )
+
+    def test_targets_say_met_or_missed(self, generated: tuple[str, Path, Path]) -> None:
+        markdown, _, _ = generated
+        assert "| write rate ≥ 1.2× Swarm's | 1.38× | >= 1.2× | met |" in markdown
+        assert "| p99 latency ≤ Swarm's | 3.00× | <= 1× | **MISSED** |" in markdown
+        assert "| ≤ 1 s including process start | 1913 ms | <= 1000 ms | **MISSED** |" in markdown
+        assert "1 of 3 targets met." in markdown
+
+    def test_machine_facts_load_and_profile_are_shown(
+        self, generated: tuple[str, Path, Path]
+    ) -> None:
+        markdown, _, _ = generated
+        assert "2 cores, 7936 MiB RAM, Linux 6.1.0-26-amd64" in markdown
+        assert "Docker engine 20.10.24+dfsg1, docker-compose 1.29.2, Python 3.11.2" in markdown
+        assert "load average during it: [3.1, 3.9, 5.2]" in markdown
+        assert "61.0%  commit (gitberth/secrets/store.py:88)" in markdown
+        assert "QUICK smoke run" in markdown
+
+    def test_every_scenario_has_a_png_chart_it_links(
+        self, generated: tuple[str, Path, Path]
+    ) -> None:
+        markdown, docs, _ = generated
+        for scenario in sample()["scenarios"]:
+            chart = docs / "benchmarks" / f"{scenario['id']}.png"
+            assert chart.read_bytes().startswith(PNG_MAGIC)
+            assert f"(benchmarks/{scenario['id']}.png)" in markdown
+
+
+class TestReadme:
+    def test_only_the_marked_block_is_replaced_with_the_medians(
+        self, generated: tuple[str, Path, Path]
+    ) -> None:
+        _, _, readme = generated
+        text = readme.read_text()
+        assert "old figures" not in text
+        assert text.startswith("# x\n\n## Performance\n\nbefore\n\n")
+        assert text.endswith(f"{report.README_END}\n\nafter\n")
+        assert "| p99 latency ≤ Swarm's | 3.00× (90 ms vs 30 ms) | MISSED |" in text
+        assert "[docs/benchmarks.md](docs/benchmarks.md)" in text
+
+    def test_a_readme_without_the_block_is_an_error_not_a_silent_skip(self, tmp_path: Path) -> None:
+        readme = tmp_path / "README.md"
+        readme.write_text("# no block here\n")
+        with pytest.raises(SystemExit, match="bench:medians:start"):
+            report.update_readme(readme, sample())
+
+    def test_the_projects_readme_has_the_block(self) -> None:
+        text = (Path(__file__).parents[2] / "README.md").read_text()
+        assert report.README_START in text and report.README_END in text
+
+
+class TestComposeBaseline:
+    def test_one_line_differs_between_rounds_and_only_in_the_first_service(self) -> None:
+        before = compose_baseline.compose_file(services=3, changed_value="1").splitlines()
+        after = compose_baseline.compose_file(services=3, changed_value="2").splitlines()
+        changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
+        assert changed == [("      ROUND: '1'", "      ROUND: '2'")]
+        assert before.index("      ROUND: '1'") < before.index("  svc0001:")
+
+    def test_the_parallel_limit_is_above_the_service_count(self, tmp_path: Path) -> None:
+        # docker-compose 1.x deadlocks on `up` with more services than its parallel limit.
+        (tmp_path / "docker-compose.yml").write_text(
+            compose_baseline.compose_file(services=1000, changed_value="x")
+        )
+        assert compose_baseline.parallel_limit(tmp_path) > 1000
