@@ -16,6 +16,10 @@ DEFAULT_SECRETS_ROOT = Path("/run/gitberth/secrets")
 DEFAULT_ROLLOUT_TIMEOUT = 30.0
 DEFAULT_INTERVAL = 30.0
 DEFAULT_WORKERS = 4
+DEFAULT_HISTORY_MAX_ENTRIES = 100
+"""Deploy history entries kept per app (``serve --history-max``)."""
+DEFAULT_HISTORY_MAX_AGE_DAYS = 90.0
+"""Days deploy history is kept (``serve --history-days``)."""
 DEFAULT_PUBLISH_ADDRESS = "127.0.0.1"
 """Where ports without an address are published (the same as
 :data:`gitberth.core.container_options.DEFAULT_PUBLISH_ADDRESS`)."""

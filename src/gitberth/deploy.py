@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ from gitberth.core.manifests import (
 from gitberth.core.models import AppManifest, ResolvedApp
 from gitberth.core.resolve import candidate_keys, missing_secrets, resolve_app
 from gitberth.gitwrite import Author, commit_file
+from gitberth.observers import ActionCollector, PassObservers, PassOutcome
 from gitberth.reconciler import ReconcileResult, SecretSource, history_from_repo, reconcile_once
 from gitberth.remote import RemoteRepo
 from gitberth.runtime.base import HostResources, Runtime
@@ -113,6 +115,7 @@ class Deployer:
         lock: threading.Lock | None = None,
         remote: RemoteRepo | None = None,
         on_committed: Callable[[str], None] | None = None,
+        observers: PassObservers | None = None,
         publish: PublishPolicy | None = None,
     ) -> None:
         """*repos* opens the local repository, or the state-dir mirror of *remote* (to which
@@ -129,6 +132,8 @@ class Deployer:
         self.secrets = secrets
         self.known_specs = known_specs if known_specs is not None else {}
         self.lock = lock or threading.Lock()
+        self.observers = observers or PassObservers()
+        """Told of each deploy's apply, as the loop tells them of its passes."""
         self.publish = publish or PublishPolicy()
 
     @property
@@ -243,6 +248,9 @@ class Deployer:
             revision = self.repos.read(
                 lambda repo: read_revision(repo, rev=sha, apps_dir=self.apps_dir)
             )
+            started_wall, started = time.time(), time.monotonic()
+            self.observers.started(revision=sha)
+            collector = ActionCollector()
             result = reconcile_once(
                 revision=revision,
                 runtime=self.runtime,
@@ -253,7 +261,19 @@ class Deployer:
                     self.repo, apps_dir=self.apps_dir, secrets=self.secrets, publish=self.publish
                 ),
                 only_apps=frozenset({manifest.name}),
+                listener=collector.listen,
             )
+        self.observers.finished(
+            PassOutcome(
+                revision=sha,
+                result=result,
+                actions=collector.snapshot(),
+                trigger=f"deploy {manifest.name}",
+                only_apps=frozenset({manifest.name}),
+                started_at=started_wall,
+                duration_seconds=round(time.monotonic() - started, 4),
+            )
+        )
         return DeployOutcome(
             app=manifest.name, revision=sha, result=result, sources=value_sources(resolved)
         )

@@ -53,6 +53,7 @@ from gitberth.defaults import (
 )
 from gitberth.git_credentials import CredentialsLoader, store_loader
 from gitberth.metrics import LoopMetrics
+from gitberth.observers import PassObservers, PassOutcome
 from gitberth.reconciler import (
     ActionEvent,
     AppStatus,
@@ -288,6 +289,8 @@ class Loop:
         self._state.source_id = runtime.source
         self.metrics.docker_up.set(1)
         self.metrics.set_apps({s.value: n for s, n in status.counts().items()})
+        self.observers = PassObservers()
+        """Told of every pass (deploy history, notifications, commit status)."""
 
     # -- triggers ---------------------------------------------------------------------------
 
@@ -408,8 +411,19 @@ class Loop:
             if self._revision is None:
                 raise _PassAborted("no revision could be read yet")
             revision = self._revision.sha
+            self.observers.started(revision=revision)
             result = self._reconcile(work, actions)
             outcome = self._record_result(result, errors)
+            self.observers.finished(
+                PassOutcome(
+                    revision=result.revision,
+                    result=result,
+                    actions=tuple(actions),
+                    trigger=", ".join(work.reasons),
+                    started_at=started_wall,
+                    duration_seconds=round(time.monotonic() - started, 4),
+                )
+            )
             self._state.docker_reachable, self._state.docker_error = True, None
             self.metrics.docker_up.set(1)
         except RuntimeUnavailableError as exc:

@@ -59,6 +59,7 @@ class LoopMetrics:
             "1 when the last read or fetch of the Git source succeeded.",
             registry=self.registry,
         )
+        self.operations = OperationsMetrics(self.registry)
 
     def set_apps(self, counts: Mapping[str, int]) -> None:
         for state, count in counts.items():
@@ -66,3 +67,39 @@ class LoopMetrics:
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))
+
+
+class OperationsMetrics:
+    """Counters of what gitberth tells the outside world and does on request: notifications,
+    commit statuses, rollbacks, and the log streams open right now."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.notifications = Counter(
+            "gitberth_notifications_total",
+            "Notification posts by outcome (sent, failed after every retry).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.commit_statuses = Counter(
+            "gitberth_commit_statuses_total",
+            "Commit statuses posted to the forge by state and outcome (sent, failed).",
+            ["state", "outcome"],
+            registry=registry,
+        )
+        self.delivery_retries = Counter(
+            "gitberth_delivery_retries_total",
+            "Failed attempts to deliver a notification or commit status that were retried.",
+            ["kind"],
+            registry=registry,
+        )
+        self.rollbacks = Counter(
+            "gitberth_rollbacks_total",
+            "Rollback requests by outcome (committed, or the error code).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.log_streams = Gauge(
+            "gitberth_log_streams",
+            "Log streams (GET /apps/{name}/logs?follow=true) open right now.",
+            registry=registry,
+        )

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from gitberth import container_logs
 from gitberth.core.errors import (
     ActionFailedError,
     GitberthError,
@@ -125,6 +126,10 @@ class RolloutEngine(Protocol):
     def remove_container(self, container_id: str, *, name: str) -> None: ...
 
     def rename_container(self, container_id: str, *, name: str) -> None: ...
+
+    def last_output(self, container_id: str, *, lines: int) -> list[str]:
+        """The container's last *lines* lines of output; empty when they cannot be read."""
+        ...
 
 
 Probe = Callable[[str, int], bool]
@@ -259,6 +264,7 @@ def replace(
         engine, new, timeout=rollout_timeout(action.target, timeout=timeout), probe=probe
     )
     if problem is not None:
+        problem += printed_lines(engine, new.id, service=action.target)
         engine.remove_container(new.id, name=staged)
         if strategy is Strategy.STOP_FIRST:
             _restart_quietly(engine, old_id)
@@ -270,6 +276,20 @@ def replace(
     engine.remove_container(old_id, name=name)
     engine.rename_container(new.id, name=name)
     return dataclasses.replace(new, name=name, health=health)
+
+
+OUTPUT_LINES = 10
+
+
+def printed_lines(engine: RolloutEngine, container_id: str, *, service: ResolvedService) -> str:
+    """``; it printed: ...`` with the new container's last lines, every secret value gitberth
+    gave it redacted (the reason goes to status, events, logs and notifications)."""
+    lines = engine.last_output(container_id, lines=OUTPUT_LINES)
+    if not lines:
+        return ""
+    secrets = container_logs.secret_values(service.env, service.files)
+    cleaned = container_logs.redact(lines, secrets)
+    return "; it printed:\n" + container_logs.tail_text(cleaned, count=OUTPUT_LINES)
 
 
 def _restart_quietly(engine: RolloutEngine, container_id: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -32,6 +32,8 @@ from gitberth.defaults import (
 from gitberth.deploy import Deployer
 from gitberth.host_paths import bind_policy
 from gitberth.loop import Loop, LoopSettings
+from gitberth.operations import Operations, OperationsSettings
+from gitberth.operations import install as install_operations
 from gitberth.runtime.docker import DockerRuntime
 from gitberth.runtime.secret_files import SecretFilesRoot
 from gitberth.source_id import source_id
@@ -52,6 +54,8 @@ class RepoSettings:
     rollout_timeout: float = DEFAULT_ROLLOUT_TIMEOUT
     workers: int = DEFAULT_WORKERS
     webhook_secret: str | None = None
+    operations: OperationsSettings = field(default_factory=OperationsSettings)
+    """History, rollback, logs, notifications and commit status (see gitberth.operations)."""
     repo_credentials: str | None = None
     """The shared gitberth secret with the remote's credentials (``--repo-credentials``)."""
     publish_address: str = DEFAULT_PUBLISH_ADDRESS
@@ -90,16 +94,23 @@ def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
     except RuntimeUnavailableError as exc:
         logger.warning("could not sweep orphan secret files yet: %s", exc)
     loop = build_loop(context, settings, runtime=runtime)
+    operations, operation_routers = install_operations(
+        context,
+        settings.operations,
+        loop=loop,
+        runtime=runtime,
+    )
     app = create_app(
         context,
         routers=[
             routes_deploy.router,
             routes_status.router(loop),
             routes_hooks.router(loop, secret=settings.webhook_secret),
+            *operation_routers,
             dashboard.router,
         ],
         on_startup=[_start(loop)],
-        on_shutdown=[_stop(loop)],
+        on_shutdown=[_stop(loop), _stop_operations(operations)],
     )
     app.state.loop = loop
     source = loop.source
@@ -115,6 +126,7 @@ def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
         lock=loop.lock,
         remote=source.remote,
         on_committed=loop.adopt_revision,
+        observers=loop.observers,
         publish=settings.publish,
     )
     app.state.deployer = deployer
@@ -150,6 +162,13 @@ def _start(loop: Loop) -> Callable[[ServerContext], Awaitable[None]]:
         loop.start()
 
     return start
+
+
+def _stop_operations(operations: Operations) -> Callable[[ServerContext], Awaitable[None]]:
+    async def stop(context: ServerContext) -> None:
+        await asyncio.to_thread(operations.stop)
+
+    return stop
 
 
 def _stop(loop: Loop) -> Callable[[ServerContext], Awaitable[None]]:

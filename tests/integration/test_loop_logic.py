@@ -81,6 +81,9 @@ class FakeEngine:
     def rename_container(self, container_id: str, *, name: str) -> None:
         self.calls.append(f"rename {container_id} {name}")
 
+    def last_output(self, container_id: str, *, lines: int) -> list[str]:
+        return []
+
 
 def replace_action(target: ResolvedService) -> Action:
     return Action(

@@ -48,6 +48,7 @@ SECURITY_HEADERS = {
 }
 STATIC_MEDIA_TYPES = {
     "dashboard.js": "text/javascript; charset=utf-8",
+    "operations.js": "text/javascript; charset=utf-8",
     "dashboard.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }

@@ -26,6 +26,7 @@ from gitberth.schema import app_schema
 class SchemaKind(StrEnum):
     APP = "app"
     PLAN = "plan"
+    NOTIFICATION = "notification"
 
 
 @app.command()
@@ -34,14 +35,21 @@ def schema(
         SchemaKind,
         typer.Argument(
             help="app: a manifest (schemas/app.schema.json); plan: the "
-            "plan --format json report (schemas/plan.schema.json)"
+            "plan --format json report (schemas/plan.schema.json); notification: the "
+            "event serve --notify posts (schemas/notification.schema.json)"
         ),
     ] = SchemaKind.APP,
 ) -> None:
-    """Print a JSON schema: an app manifest's (default) or the JSON plan report's."""
+    """Print a JSON schema: an app manifest's (default), the JSON plan report's or a
+    notification's."""
     from gitberth.render.report import plan_schema
 
-    document = app_schema() if kind is SchemaKind.APP else plan_schema()
+    if kind is SchemaKind.NOTIFICATION:
+        from gitberth.notify import notification_schema
+
+        document = notification_schema()
+    else:
+        document = app_schema() if kind is SchemaKind.APP else plan_schema()
     typer.echo(json.dumps(document, indent=2))
 
 

@@ -26,6 +26,7 @@ from gitberth.api.context import (
     ServerSettings,
     open_context,
 )
+from gitberth.cli import operate_options as operate
 from gitberth.cli._app import app, console, err_console
 from gitberth.cli.options import (
     AllowBindOption,
@@ -165,6 +166,13 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    notify: operate.NotifyOption = None,
+    commit_status: operate.CommitStatusOption = None,
+    commit_status_repo: operate.CommitStatusRepoOption = None,
+    commit_status_url: operate.CommitStatusUrlOption = None,
+    commit_status_token_file: operate.CommitStatusTokenFileOption = None,
+    history_max: operate.HistoryMaxOption = operate.DEFAULT_MAX_ENTRIES,
+    history_days: operate.HistoryDaysOption = operate.DEFAULT_MAX_AGE_DAYS,
     repo_credentials: Annotated[
         str | None,
         typer.Option(
@@ -184,6 +192,19 @@ def serve(
     host, port = parse_listen(listen)
     configure_logging(log_format)
     state = StateDir.resolve(state_dir)
+    try:
+        operations = operate.operations_settings(
+            notify=notify,
+            commit_status=commit_status,
+            commit_status_repo=commit_status_repo,
+            commit_status_url=commit_status_url,
+            commit_status_token_file=commit_status_token_file,
+            history_max=history_max,
+            history_days=history_days,
+        )
+    except GitberthError as exc:
+        err_console.print(f"gitberth serve: {exc}", markup=False)
+        raise typer.Exit(2) from exc
     try:
         context = open_context(
             ServerSettings(state_dir=state.path, repo=repo, host=host, port=port)
@@ -211,6 +232,7 @@ def serve(
                 rollout_timeout=rollout_timeout,
                 workers=workers,
                 webhook_secret=webhook_secret,
+                operations=operations,
                 repo_credentials=repo_credentials,
                 publish_address=publish_address,
                 reserved_host_ports=frozenset({port}),

@@ -11,7 +11,8 @@ these with ``raise ... from exc`` so callers never need to know which library fa
     │   ├── MissingSecretKeyError a referenced secret lacks keys the app needs
     │   └── SealedError          the secret store is sealed
     ├── SourceError              the Git source cannot be read (bad repo, branch, revision)
-    │   └── FetchError           a remote repository cannot be cloned or fetched (URL sanitised)
+    │   ├── FetchError           a remote repository cannot be cloned or fetched (URL sanitised)
+    │   └── UnknownRevisionError a rollback names a revision not in the branch's history
     ├── RuntimeUnavailableError  the container engine does not answer
     ├── ServerUnavailableError   a gitberth server does not answer a client (plan --server)
     ├── ActionFailedError        one planned action failed on the engine
@@ -25,6 +26,7 @@ these with ``raise ... from exc`` so callers never need to know which library fa
     ├── RateLimitedError         too many attempts (unseal); retry after a delay
     ├── InvalidRequestError      an API request field is malformed (names the field, never a value)
     │   ├── PayloadTooLargeError a value, secret or body exceeds its size limit
+    │   ├── AppNotAtRevisionError a rollback target revision has no manifest of that app
     │   └── UnsupportedMediaTypeError the body is not declared as JSON
     ├── AuthError                a token is missing, unknown, expired or lacks the role
     ├── TokenNotFoundError       no API token has that id
@@ -139,6 +141,12 @@ class FetchError(SourceError):
     code = "fetch_failed"
 
 
+class UnknownRevisionError(SourceError):
+    """A rollback names a revision that is not a commit in the tracked branch's history."""
+
+    code = "unknown_revision"
+
+
 class RuntimeUnavailableError(GitberthError):
     """The container engine does not answer; the caller should retry with backoff."""
 
@@ -228,6 +236,12 @@ class PayloadTooLargeError(InvalidRequestError):
     """A secret value, a whole secret or a request body is over its size limit."""
 
     code = "too_large"
+
+
+class AppNotAtRevisionError(InvalidRequestError):
+    """A rollback target revision holds no manifest of the app (or an invalid one)."""
+
+    code = "app_not_at_revision"
 
 
 class UnsupportedMediaTypeError(InvalidRequestError):

@@ -250,6 +250,13 @@ class DockerRuntime:
         with _engine_errors(f"renaming the new container to {name}"):
             self.client.api.rename(container_id, name)
 
+    def last_output(self, container_id: str, *, lines: int) -> list[str]:
+        try:
+            raw = self.client.api.logs(container_id, stdout=True, stderr=True, tail=lines)
+        except (docker.errors.DockerException, requests.RequestException, OSError):
+            return []
+        return bytes(raw).decode("utf-8", errors="replace").splitlines()
+
     def _create_and_start(
         self, service: ResolvedService, *, name: str, revision: str
     ) -> ObservedContainer:

@@ -1,0 +1,261 @@
+"""What an app's containers printed, read through the engine's logs API (``docker logs``).
+
+``GET /apps/{name}/logs`` and ``gitberth logs`` read the output of every container labelled
+with the app (optionally one service), each line tagged with its container and the engine's
+timestamp, merged in time order. Following keeps one engine log stream per container open on a
+thread of its own and hands complete lines to the caller; :meth:`LogFollower.close` closes the
+engine streams, which ends those threads, so a client that goes away frees everything at once.
+
+The lines are the containers' own output, shown to callers allowed to see that app. gitberth
+writes none of them into its own logs or status, except the short tail of a failed rollout,
+which :func:`redact` cleans first (see :mod:`gitberth.rollout`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import docker
+import docker.errors
+import requests
+
+from gitberth.core.errors import RuntimeUnavailableError
+from gitberth.core.models import ResolvedValue
+from gitberth.runtime.base import LABEL_APP, LABEL_SERVICE, LABEL_SOURCE
+
+MAX_TAIL = 10_000
+
+MAX_LINE_CHARS = 16_384
+REDACTED = "[redacted]"
+
+
+@dataclass(frozen=True)
+class LogLine:
+    container: str
+    service: str
+    time: str
+    """The engine's RFC 3339 timestamp of the line (nanoseconds), as it gave it."""
+    line: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def split_timestamp(raw: str) -> tuple[str, str]:
+    """``2024-05-01T12:00:00.123456789Z text`` (``timestamps=True``) into time and text."""
+    stamp, sep, text = raw.partition(" ")
+    if not sep or not stamp[:1].isdigit():
+        return "", raw
+    return stamp, text
+
+
+def _decode(chunk: bytes) -> str:
+    return chunk.decode("utf-8", errors="replace")
+
+
+@dataclass(frozen=True)
+class _Target:
+    id: str
+    name: str
+    service: str
+
+
+class ContainerLogs:
+    """Reads the logs of an app's containers from one engine."""
+
+    def __init__(self, *, source: str | None = None) -> None:
+        """*source* (the ``gitberth.source`` label of this server's containers) keeps another
+        gitberth's app of the same name on the same engine out of these logs."""
+        self.source = source
+        self._client: docker.DockerClient | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> docker.DockerClient:
+        with self._lock:
+            if self._client is None:
+                self._client = _connect()
+            return self._client
+
+    def targets(self, app: str, *, service: str | None = None) -> list[_Target]:
+        labels = [f"{LABEL_APP}={app}"] + ([f"{LABEL_SERVICE}={service}"] if service else [])
+        if self.source:
+            labels.append(f"{LABEL_SOURCE}={self.source}")
+        try:
+            rows = self.client.api.containers(all=True, filters={"label": labels})
+        except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+            raise RuntimeUnavailableError(f"Docker engine unreachable: {exc}") from exc
+        found = [
+            _Target(
+                id=str(row["Id"]),
+                name=(row.get("Names") or ["/" + str(row["Id"])[:12]])[0].lstrip("/"),
+                service=str((row.get("Labels") or {}).get(LABEL_SERVICE, "")),
+            )
+            for row in rows
+        ]
+        return sorted(found, key=lambda t: t.name)
+
+    def read(
+        self, app: str, *, service: str | None = None, tail: int = 100, since: float | None = None
+    ) -> list[LogLine]:
+        """The last *tail* lines of each container (since *since*, POSIX seconds), merged in
+        time order."""
+        lines: list[LogLine] = []
+        for target in self.targets(app, service=service):
+            try:
+                raw = self.client.api.logs(
+                    target.id,
+                    stdout=True,
+                    stderr=True,
+                    timestamps=True,
+                    tail=tail,
+                    since=int(since) if since else None,
+                )
+            except docker.errors.NotFound:
+                continue  # removed between the list and this call
+            except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+                raise RuntimeUnavailableError(f"Docker engine unreachable: {exc}") from exc
+            for text in _decode(raw).splitlines():
+                stamp, line = split_timestamp(text)
+                lines.append(LogLine(target.name, target.service, stamp, line[:MAX_LINE_CHARS]))
+        return sorted(lines, key=lambda entry: entry.time)
+
+    def follow(
+        self, app: str, *, service: str | None = None, tail: int = 10, since: float | None = None
+    ) -> LogFollower:
+        """Start following every container of the app; read lines from the returned follower."""
+        follower = LogFollower()
+        client = _connect()  # a connection per follow, closed with it
+        follower.on_close(client.close)
+        for target in self.targets(app, service=service):
+            try:
+                stream = client.api.logs(
+                    target.id,
+                    stdout=True,
+                    stderr=True,
+                    timestamps=True,
+                    tail=tail,
+                    since=int(since) if since else None,
+                    stream=True,
+                    follow=True,
+                )
+            except docker.errors.NotFound:
+                continue
+            except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+                follower.close()
+                raise RuntimeUnavailableError(f"Docker engine unreachable: {exc}") from exc
+            follower.add(target, stream)
+        return follower
+
+
+def _connect() -> docker.DockerClient:
+    try:
+        return docker.from_env()
+    except docker.errors.DockerException as exc:
+        raise RuntimeUnavailableError(f"Docker engine unreachable: {exc}") from exc
+
+
+class LogFollower:
+    """Lines from several engine log streams, one reader thread per stream."""
+
+    def __init__(self) -> None:
+        self.lines: queue.Queue[LogLine | None] = queue.Queue(maxsize=10_000)
+        self._closers: list[Callable[[], None]] = []
+        self._streams: list[Any] = []
+        self._threads: list[threading.Thread] = []
+        self._closed = threading.Event()
+
+    @property
+    def containers(self) -> int:
+        return len(self._streams)
+
+    def add(self, target: _Target, stream: Any) -> None:
+        self._streams.append(stream)
+        thread = threading.Thread(
+            target=self._pump, args=(target, stream), name="gitberth-logs", daemon=True
+        )
+        self._threads.append(thread)
+        thread.start()
+
+    def _pump(self, target: _Target, stream: Iterable[bytes]) -> None:
+        pending = ""
+        try:
+            for chunk in stream:
+                if self._closed.is_set():
+                    break
+                pending += _decode(chunk)
+                *complete, pending = pending.split("\n")
+                for text in complete:
+                    self._put(target, text)
+        except Exception:  # noqa: BLE001 - the stream ends when closed or when the container goes
+            pass
+        if pending and not self._closed.is_set():
+            self._put(target, pending)
+        with contextlib.suppress(queue.Full):
+            self.lines.put_nowait(None)  # this stream ended
+
+    def _put(self, target: _Target, text: str) -> None:
+        stamp, line = split_timestamp(text.rstrip("\r"))
+        with contextlib.suppress(queue.Full):  # a reader far behind loses lines, not memory
+            self.lines.put(
+                LogLine(target.name, target.service, stamp, line[:MAX_LINE_CHARS]), timeout=1.0
+            )
+
+    def alive(self) -> bool:
+        return any(thread.is_alive() for thread in self._threads)
+
+    def on_close(self, closer: Callable[[], None]) -> None:
+        self._closers.append(closer)
+
+    def close(self) -> None:
+        """Close every engine stream (their threads end soon after), then the connection."""
+        self._closed.set()
+        for stream in self._streams:
+            with contextlib.suppress(Exception):
+                stream.close()
+        for closer in self._closers:
+            with contextlib.suppress(Exception):
+                closer()
+
+
+def secret_values(
+    env: Mapping[str, ResolvedValue], files: Mapping[str, ResolvedValue]
+) -> list[str]:
+    """Every secret value a container received (env from secrets, and secret files), with each
+    line of a multi-line value too, longest first: what :func:`redact` removes."""
+    values: set[str] = set()
+    for item in (*env.values(), *files.values()):
+        if item.origin.secret is None:
+            continue
+        value = item.value.get_secret_value()
+        if value:
+            values.add(value)
+            values.update(line.strip() for line in value.splitlines() if len(line.strip()) >= 4)
+    return sorted(values, key=len, reverse=True)
+
+
+def redact(lines: Iterable[str], values: Iterable[str]) -> list[str]:
+    """*lines* with every known secret value replaced by ``[redacted]``.
+
+    Used wherever gitberth itself writes a container's output (a failed rollout's reason goes
+    to status, events, logs and notifications): what a container prints is its business, but
+    gitberth must not copy a value it knows into anything it writes.
+    """
+    known = [v for v in values if v]
+    cleaned = []
+    for line in lines:
+        for value in known:
+            line = line.replace(value, REDACTED)
+        cleaned.append(line)
+    return cleaned
+
+
+def tail_text(lines: Iterator[str] | list[str], *, count: int = 10, width: int = 200) -> str:
+    """The last *count* lines, each cut to *width* characters, for an error message."""
+    kept = [line if len(line) <= width else line[:width] + "…" for line in list(lines)[-count:]]
+    return "\n".join(kept)
