@@ -108,6 +108,9 @@ class Condition:
     health_output: str = ""
     """The output of the health check's last run (``State.Health.Log``), as the engine kept
     it; may hold anything the container printed, so scrub it before it goes anywhere."""
+    restarts: int = 0
+    """How often the engine restarted it under its restart policy: a new container that
+    already crashed is not healthy, even if it happens to be up when looked at."""
 
 
 class RolloutEngine(Protocol):
@@ -168,6 +171,11 @@ def wait_healthy(
         condition = engine.condition(container.id)
         if not condition.running:
             return f"the new container is {condition.status}"
+        if condition.restarts:
+            return (
+                f"the new container exited and the engine restarted it {condition.restarts} "
+                f"time(s) ({condition.status})"
+            )
         if condition.health is not None:
             if condition.health == "healthy":
                 return None

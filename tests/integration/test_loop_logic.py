@@ -223,6 +223,20 @@ def test_a_new_container_without_any_health_check_is_not_waited_for() -> None:
     assert create(engine, action, revision="r", timeout=0.01).name == "web-1"
 
 
+def test_a_replacement_the_engine_already_restarted_is_rolled_back() -> None:
+    """With a restart policy a crashing container may be up again when looked at; having been
+    restarted at all means it crashed, so the rollout does not take it for healthy."""
+
+    class CrashLoop(FakeEngine):
+        def condition(self, container_id: str) -> Condition:
+            return Condition(running=True, status="running; last exit code 3", restarts=2)
+
+    engine = CrashLoop(healthy=False)
+    with pytest.raises(RolloutFailedError, match=r"restarted it 2 time\(s\).*exit code 3"):
+        replace(engine, replace_action(service()), revision="r", timeout=5)
+    assert engine.calls == ["start web-1-next", "remove new"]
+
+
 def test_the_rollout_waits_as_long_as_the_manifest_check_needs() -> None:
     slow = service(
         "healthcheck: {tcp: true, interval: 10s, timeout: 5s, retries: 3, startPeriod: 20s}\n"

@@ -210,6 +210,9 @@ class DockerRuntime:
         if not state.get("Running") and status == "exited":
             status = f"exited with code {state.get('ExitCode')}"
         health = (state.get("Health") or {}).get("Status")
+        restarts = int(attrs.get("RestartCount") or 0)
+        if restarts:
+            status = f"{status}; last exit code {state.get('ExitCode')}"
         observed = observed_from_attrs(attrs)
         return Condition(
             running=bool(state.get("Running")) and not state.get("Restarting"),
@@ -218,6 +221,7 @@ class DockerRuntime:
             host_port=observed.host_port,
             host_address=probe_address(observed.host_address),
             health_output=last_health_output(state),
+            restarts=restarts,
         )
 
     def stop_container(self, container_id: str) -> None:
