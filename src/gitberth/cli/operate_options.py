@@ -20,6 +20,7 @@ NotifyOption = Annotated[
     list[str] | None,
     typer.Option(
         "--notify",
+        envvar="GITBERTH_NOTIFY",
         help="post a JSON event per changed or failed app to this URL (repeatable); "
         "slack+https://... posts a Slack-compatible message",
         show_default=False,
@@ -29,6 +30,7 @@ CommitStatusOption = Annotated[
     str | None,
     typer.Option(
         "--commit-status",
+        envvar="GITBERTH_COMMIT_STATUS",
         help="post each applied commit's status to this forge: github, gitea or gitlab "
         f"(token in ${COMMIT_STATUS_TOKEN_ENV} or --commit-status-token-file)",
         show_default=False,
@@ -38,6 +40,7 @@ CommitStatusRepoOption = Annotated[
     str | None,
     typer.Option(
         "--commit-status-repo",
+        envvar="GITBERTH_COMMIT_STATUS_REPO",
         help="OWNER/NAME on GitHub or Gitea; project id or group/project on GitLab",
         show_default=False,
     ),
@@ -46,6 +49,7 @@ CommitStatusUrlOption = Annotated[
     str | None,
     typer.Option(
         "--commit-status-url",
+        envvar="GITBERTH_COMMIT_STATUS_URL",
         help="GitHub API root (default https://api.github.com), Gitea or GitLab server URL",
         show_default=False,
     ),
@@ -54,15 +58,28 @@ CommitStatusTokenFileOption = Annotated[
     Path | None,
     typer.Option(
         "--commit-status-token-file",
+        envvar="GITBERTH_COMMIT_STATUS_TOKEN_FILE",
         help=f"file holding the forge token (else ${COMMIT_STATUS_TOKEN_ENV})",
         show_default=False,
     ),
 ]
 HistoryMaxOption = Annotated[
-    int, typer.Option("--history-max", min=1, help="deploy history entries kept per app")
+    int,
+    typer.Option(
+        "--history-max",
+        envvar="GITBERTH_HISTORY_MAX",
+        min=1,
+        help="deploy history entries kept per app",
+    ),
 ]
 HistoryDaysOption = Annotated[
-    float, typer.Option("--history-days", min=0.01, help="days deploy history is kept")
+    float,
+    typer.Option(
+        "--history-days",
+        envvar="GITBERTH_HISTORY_DAYS",
+        min=0.01,
+        help="days deploy history is kept",
+    ),
 ]
 
 
