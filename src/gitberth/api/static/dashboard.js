@@ -501,6 +501,10 @@
     else showSignedIn(false);
   }
 
+  // The history and logs panel (operations.js, loaded after this file) builds with the same
+  // helpers.
+  window.gitberthDom = Object.freeze({ el, setMessage });
+
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
 })();

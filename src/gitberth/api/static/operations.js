@@ -1,6 +1,7 @@
 // gitberth dashboard, operations panel: an app's deploy history with a rollback per row, and
-// its container logs (loaded, or followed over the server-sent event stream). It shares only
-// the bearer token (sessionStorage) with dashboard.js, and writes every value as text.
+// its container logs (loaded, or followed over the server-sent event stream). It shares the
+// bearer token (sessionStorage) and the element helpers (window.gitberthDom) with dashboard.js,
+// and writes every value as text.
 "use strict";
 
 (function () {
@@ -9,25 +10,7 @@
   const byId = (id) => document.getElementById(id);
   const state = { app: "", follow: null };
 
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attrs || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (name === "className") node.className = value;
-      else if (name === "text") node.textContent = value;
-      else node.setAttribute(name, value === true ? "" : String(value));
-    }
-    for (const child of children) {
-      if (child === null || child === undefined) continue;
-      node.append(typeof child === "string" ? document.createTextNode(child) : child);
-    }
-    return node;
-  }
-
-  function setMessage(node, text, kind) {
-    node.textContent = text || "";
-    node.className = "message" + (kind ? " message-" + kind : "");
-  }
+  const { el, setMessage } = window.gitberthDom; // dashboard.js, loaded first
 
   function headers(extra) {
     const bearer = sessionStorage.getItem(TOKEN_KEY);
