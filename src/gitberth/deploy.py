@@ -21,9 +21,7 @@ from gitberth.core.binds import BindPolicy
 from gitberth.core.container_options import PublishPolicy
 from gitberth.core.errors import (
     ConflictError,
-    DeployError,
     ManifestErrors,
-    ReadOnlyRepoError,
     SourceError,
     UnknownSecretError,
 )
@@ -38,7 +36,7 @@ from gitberth.core.manifests import (
 )
 from gitberth.core.models import AppManifest, ResolvedApp
 from gitberth.core.resolve import candidate_keys, missing_secrets, resolve_app
-from gitberth.gitwrite import Author, commit_file
+from gitberth.gitwrite import Author, commit_and_push
 from gitberth.observers import ActionCollector, PassObservers, PassOutcome
 from gitberth.reconciler import ReconcileResult, SecretSource, history_from_repo, reconcile_once
 from gitberth.remote import RemoteRepo
@@ -80,24 +78,6 @@ def manifest_yaml(manifest: AppManifest) -> str:
     writer.default_flow_style = False
     writer.dump(data, buffer)
     return buffer.getvalue()
-
-
-PUSH_ATTEMPTS = 5
-
-
-def _tip(repo: git.Repo, branch: str) -> str | None:
-    try:
-        return str(repo.git.rev_parse("--verify", "--quiet", f"refs/heads/{branch}"))
-    except git.GitCommandError:
-        return None
-
-
-def _reset(repo: git.Repo, branch: str, sha: str | None) -> None:
-    """Undo a local commit that did not reach the remote (the mirror must match the remote)."""
-    if sha is None:
-        repo.git.update_ref("-d", f"refs/heads/{branch}")
-    else:
-        repo.git.update_ref(f"refs/heads/{branch}", sha)
 
 
 class Deployer:
@@ -170,30 +150,15 @@ class Deployer:
     def _commit(self, manifest: AppManifest, *, author: Author) -> str:
         """Commit the manifest; for a remote, on a fresh fetch, and push it (retrying when
         someone else pushed first)."""
-        for _ in range(PUSH_ATTEMPTS):
-            if self.remote is not None:
-                self.remote.fetch()
-            before = _tip(self.repo, self.branch)
-            sha = commit_file(
-                self.repo,
-                branch=self.branch,
-                path=f"{self.apps_dir}/{manifest.name}.yaml",
-                content=manifest_yaml(manifest),
-                message=f"deploy {manifest.name}",
-                author=author,
-            )
-            if not sha:
-                raise DeployError(f"branch {self.branch} has no commit to deploy onto")
-            if self.remote is None or sha == before:
-                return sha
-            try:
-                if self.remote.push(sha, branch=self.branch):
-                    return sha
-            except ReadOnlyRepoError:
-                _reset(self.repo, self.branch, before)
-                raise
-            _reset(self.repo, self.branch, before)
-        raise DeployError(f"{self.branch} kept moving on the remote; gave up after {PUSH_ATTEMPTS}")
+        return commit_and_push(
+            self.repo,
+            remote=self.remote,
+            branch=self.branch,
+            path=f"{self.apps_dir}/{manifest.name}.yaml",
+            content=manifest_yaml(manifest),
+            message=f"deploy {manifest.name}",
+            author=author,
+        )
 
     def reconcile_tip(self) -> ReconcileResult:
         """One full pass at the branch tip (after a secret changed, consumers are replaced)."""

@@ -19,10 +19,11 @@ import random
 import tempfile
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 import git
 
-from gitberth.core.errors import DeployError
+from gitberth.core.errors import DeployError, ReadOnlyRepoError
 
 CAS_ATTEMPTS = 20
 
@@ -114,3 +115,69 @@ def _fast_forward_checkout(repo: git.Repo, *, branch: str, old: str, new: str) -
         repo.git.read_tree("-m", "-u", old, new)
     except git.GitCommandError:
         pass  # a local edit in the way: the user's working tree wins; `git status` shows it
+
+
+PUSH_ATTEMPTS = 5
+
+
+class Upstream(Protocol):
+    """The remote a mirror follows (:class:`gitberth.remote.RemoteRepo`)."""
+
+    def fetch(self) -> None: ...
+
+    def push(self, sha: str, *, branch: str) -> bool: ...
+
+
+def commit_and_push(
+    repo: git.Repo,
+    *,
+    remote: Upstream | None,
+    branch: str,
+    path: str,
+    content: str,
+    message: str,
+    author: Author,
+    missing_branch: str | None = None,
+) -> str:
+    """Commit *content* at *path* on *branch* (:func:`commit_file`) and, for a remote, on a
+    fresh fetch, push it as a fast-forward; when someone else pushed first, undo the local
+    commit and build again on the new tip. A refused push (:class:`ReadOnlyRepoError`) leaves
+    the mirror as the remote has it. With *missing_branch* (the error's message), a branch
+    that has no commit yet is an error instead of getting a first one. Deploys and rollbacks
+    both publish this way."""
+    for _ in range(PUSH_ATTEMPTS):
+        if remote is not None:
+            remote.fetch()
+        before = branch_tip(repo, branch)
+        if before is None and missing_branch is not None:
+            raise DeployError(missing_branch)
+        sha = commit_file(
+            repo, branch=branch, path=path, content=content, message=message, author=author
+        )
+        if not sha:
+            raise DeployError(f"branch {branch} has no commit to deploy onto")
+        if remote is None or sha == before:
+            return sha
+        try:
+            if remote.push(sha, branch=branch):
+                return sha
+        except ReadOnlyRepoError:
+            _reset(repo, branch, before)
+            raise
+        _reset(repo, branch, before)
+    raise DeployError(f"{branch} kept moving on the remote; gave up after {PUSH_ATTEMPTS}")
+
+
+def branch_tip(repo: git.Repo, branch: str) -> str | None:
+    try:
+        return str(repo.git.rev_parse("--verify", "--quiet", f"refs/heads/{branch}"))
+    except git.GitCommandError:
+        return None
+
+
+def _reset(repo: git.Repo, branch: str, sha: str | None) -> None:
+    """Undo a local commit that did not reach the remote (the mirror must match the remote)."""
+    if sha is None:
+        repo.git.update_ref("-d", f"refs/heads/{branch}")
+    else:
+        repo.git.update_ref(f"refs/heads/{branch}", sha)

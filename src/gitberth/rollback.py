@@ -27,21 +27,18 @@ import git
 from gitberth.core.container_options import PublishPolicy
 from gitberth.core.errors import (
     AppNotAtRevisionError,
-    DeployError,
     GitberthError,
     ManifestErrors,
-    ReadOnlyRepoError,
     UnknownRevisionError,
 )
 from gitberth.core.manifests import MANIFEST_SUFFIXES, parse_manifest
-from gitberth.gitwrite import Author, commit_file
+from gitberth.gitwrite import Author, branch_tip, commit_and_push
 from gitberth.history import ROLLBACK_TRAILER, commit_info
 from gitberth.reconciler import SecretSource, reconcile_once
 from gitberth.remote import RemoteRepo
 from gitberth.runtime.base import Runtime
 from gitberth.source import read_file_at, read_revision
 
-PUSH_ATTEMPTS = 5
 SECRETS_NOTE = (
     "secrets are not rolled back: the restored manifest names secrets, and the app gets their "
     "current values"
@@ -197,7 +194,7 @@ class Rollbacker:
             f"{ROLLBACK_TRAILER}: {target.revision}\n"
         )
         with self.lock:
-            before = _tip(repo, self.branch)
+            before = branch_tip(repo, self.branch)
             sha = self._commit(repo, target, message=message, author=author)
             if sha != before and self.on_committed is not None:
                 self.on_committed(sha)
@@ -214,30 +211,16 @@ class Rollbacker:
     def _commit(
         self, repo: git.Repo, target: RollbackTarget, *, message: str, author: Author
     ) -> str:
-        for _ in range(PUSH_ATTEMPTS):
-            if self.remote is not None:
-                self.remote.fetch()
-            before = _tip(repo, self.branch)
-            if before is None:
-                raise DeployError(f"branch {self.branch} has no commit to roll back on")
-            sha = commit_file(
-                repo,
-                branch=self.branch,
-                path=target.path,
-                content=target.content,
-                message=message,
-                author=author,
-            )
-            if self.remote is None or sha == before:
-                return sha
-            try:
-                if self.remote.push(sha, branch=self.branch):
-                    return sha
-            except ReadOnlyRepoError:
-                repo.git.update_ref(f"refs/heads/{self.branch}", before)
-                raise
-            repo.git.update_ref(f"refs/heads/{self.branch}", before)
-        raise DeployError(f"{self.branch} kept moving on the remote; gave up after {PUSH_ATTEMPTS}")
+        return commit_and_push(
+            repo,
+            remote=self.remote,
+            branch=self.branch,
+            path=target.path,
+            content=target.content,
+            message=message,
+            author=author,
+            missing_branch=f"branch {self.branch} has no commit to roll back on",
+        )
 
     def _with_plan(self, repo: git.Repo, outcome: RollbackOutcome) -> RollbackOutcome:
         """What the loop is about to do for the app (a dry run against the live containers)."""
@@ -261,10 +244,3 @@ class Rollbacker:
         ]
         error = report.message if report is not None and report.status.is_error else None
         return dataclasses.replace(outcome, plan=plan, plan_error=error)
-
-
-def _tip(repo: git.Repo, branch: str) -> str | None:
-    try:
-        return str(repo.git.rev_parse("--verify", "--quiet", f"refs/heads/{branch}"))
-    except git.GitCommandError:
-        return None
