@@ -121,10 +121,11 @@ def _run(
         )
         secrets, ledger = open_state(state_dir)
         from gitberth.core.container_options import PublishPolicy
-        from gitberth.runtime.docker import DockerRuntime
+        from gitberth.runtime.base import bind_policy_of
         from gitberth.runtime.secret_files import SecretFilesRoot
+        from gitberth.runtime.select import build_runtime
 
-        runtime = DockerRuntime(
+        runtime = build_runtime(
             source=source_id(str(repo), branch=branch, apps_dir=apps_dir),
             grace_seconds=grace,
             secret_files=SecretFilesRoot(secrets_dir),
@@ -144,7 +145,7 @@ def _run(
                 apps_dir=apps_dir,
                 secrets=secrets,
                 publish=publish,
-                binds=runtime.bind_policy,
+                binds=bind_policy_of(runtime),
             ),
             known_specs=ledger,
             allow_empty=read_settings(git_repo, sha=revision.sha).allow_empty,
