@@ -37,11 +37,11 @@ from gitberth.core.manifests import LoadResult, load_manifests, yaml_alias_probl
 from gitberth.core.models import ObservedContainer, ResolvedApp, app_network_name
 from gitberth.core.ownership import partition
 from gitberth.core.plan import Action, ActionKind, DesiredState, Plan, plan
+from gitberth.core.prune import SETTINGS_FILE, guard_prune
 from gitberth.core.resolve import SecretKey, Secrets, candidate_keys, redact, resolve_app
 from gitberth.runtime.base import Engine, HostResources, PullRequest
 from gitberth.source import Revision, read_file_at, read_revision
 
-SETTINGS_FILE = "gitberth.yaml"
 MAX_SETTINGS_BYTES = 64 * 1024
 
 
@@ -281,7 +281,8 @@ def reconcile_once(
     *desired*, when the caller already built it for this revision, saves reading and resolving
     the manifests again (the loop's no-op pass does no Git work).
     Whole apps are removed only when *prune* is set (the revision was read completely) and,
-    when the revision has no app at all, only with *allow_empty* (see :func:`guard_prune`).
+    when the revision has no app at all, only with *allow_empty* (see
+    :func:`gitberth.core.prune.guard_prune`).
     *stop* is checked before each action, so a shutdown finishes the action in flight only.
     *publish* is the server's publishing policy (default address, reserved host ports), used
     when the desired state is built here.
@@ -306,7 +307,7 @@ def reconcile_once(
     _learn_history(observed, known=known, history=history, current=revision.sha)
     the_plan, refused = guard_prune(
         plan(desired.state, observed, known_specs=known),
-        desired=desired,
+        desired=desired.state,
         prune=prune,
         allow_empty=allow_empty,
     )
@@ -446,52 +447,6 @@ def networks_in_use(desired: DesiredState) -> set[str]:
         for service in app.services:
             names.update(service.spec.networks)
     return names
-
-
-def guard_prune(
-    the_plan: Plan, *, desired: Desired, prune: bool, allow_empty: bool
-) -> tuple[Plan, str | None]:
-    """Turn the removals of whole apps into keeps when pruning is not safe; say why.
-
-    A revision with no app at all is far more often a mistake (a moved directory, a bad merge)
-    than a wish to stop everything, so it removes nothing unless the repo opts in with
-    ``allowEmpty: true`` in ``gitberth.yaml``. Removals inside an app that stays (fewer
-    replicas, a dropped service, a left-over staging container) are never held back.
-    """
-    gone = [
-        a
-        for a in the_plan.actions
-        if a.kind is ActionKind.REMOVE
-        and a.app not in desired.state.apps
-        and a.app not in desired.state.held
-    ]
-    if not gone:
-        return the_plan, None
-    if not prune:
-        reason = "the source could not be read completely this time, so no app is removed"
-    elif not desired.state.apps and not desired.state.held and not allow_empty:
-        reason = (
-            "this revision has no app at all, so removing every app was refused; restore the "
-            f"manifests, or set `allowEmpty: true` in {SETTINGS_FILE} to really remove them all"
-        )
-    else:
-        return the_plan, None
-    held = {id(a) for a in gone}
-    actions = tuple(
-        Action(
-            ActionKind.KEEP,
-            a.app,
-            a.service,
-            a.replica,
-            a.container_name,
-            f"held: {reason}",
-            container_id=a.container_id,
-        )
-        if id(a) in held
-        else a
-        for a in the_plan.actions
-    )
-    return Plan(revision=the_plan.revision, actions=actions), reason
 
 
 @dataclass(frozen=True)

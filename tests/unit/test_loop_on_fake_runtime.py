@@ -69,7 +69,7 @@ def test_triggers_during_a_pass_coalesce_into_one_follow_up_pass(
 
     with loop.lock:  # the next pass blocks reading the tip, which it does under the lock
         loop.trigger("first", read=True)
-        wait_until(lambda: loop._pending is None)  # the worker took it and waits for the lock
+        wait_until(lambda: loop.pending is None)  # the worker took it and waits for the lock
         for reason in ("second", "third", "second"):
             loop.trigger(reason)
     assert loop.wait_for_passes(3, timeout=10)
