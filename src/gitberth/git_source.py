@@ -1,21 +1,64 @@
 """The Git side of the loop: a local repository, or the state-dir mirror of a remote.
 
 The loop, each deploy and each rollback read through one :class:`GitSource`; every thread gets
-its own ``git.Repo`` (GitPython's readers are not thread-safe).
+its own ``git.Repo`` (GitPython's readers are not thread-safe). Each revision is read with the
+repository's own switches (:func:`read_settings`, ``gitberth.yaml``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import git
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
-from gitberth.core.errors import ConfigError
+from gitberth.core.errors import ConfigError, SourceError
+from gitberth.core.manifests import yaml_alias_problem
+from gitberth.core.prune import SETTINGS_FILE
 from gitberth.defaults import DEFAULT_SECRETS_ROOT
 from gitberth.git_credentials import CredentialsLoader, store_loader
-from gitberth.reconciler import RepoSettings, SecretSource, read_settings
+from gitberth.reconciler import SecretSource
 from gitberth.remote import RemoteRepo, is_remote, sanitize
-from gitberth.source import RepoPerThread, Revision, open_repo, read_revision, resolve_commit
+from gitberth.source import (
+    RepoPerThread,
+    Revision,
+    open_repo,
+    read_file_at,
+    read_revision,
+    resolve_commit,
+)
+
+MAX_SETTINGS_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class RepoSettings:
+    """Repository-wide switches read from ``gitberth.yaml`` at the root of the revision."""
+
+    allow_empty: bool = False
+
+
+def read_settings(repo: git.Repo, *, sha: str) -> RepoSettings:
+    """The settings at *sha*; a missing file means the safe defaults.
+
+    Only ``allowEmpty: true`` (a real YAML boolean) turns the guard off; a missing,
+    unparsable or misspelt file keeps it on, because failing safe here costs only a refusal.
+    So does a file over :data:`MAX_SETTINGS_BYTES` or with YAML anchors or aliases (which
+    could expand without limit), read by no parser at all.
+    """
+    try:
+        text = read_file_at(repo, sha=sha, path=SETTINGS_FILE, max_bytes=MAX_SETTINGS_BYTES)
+    except SourceError:
+        return RepoSettings()  # oversized: never parsed
+    if text is None or yaml_alias_problem(text, file=SETTINGS_FILE) is not None:
+        return RepoSettings()
+    try:
+        data = YAML(typ="safe").load(text)
+    except YAMLError:
+        return RepoSettings()
+    return RepoSettings(allow_empty=isinstance(data, dict) and data.get("allowEmpty") is True)
 
 
 class GitSource:

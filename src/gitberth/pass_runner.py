@@ -27,7 +27,7 @@ import git
 
 from gitberth.core.errors import GitberthError, RuntimeUnavailableError, StorageFullError
 from gitberth.core.plan import DesiredState
-from gitberth.git_source import GitSource
+from gitberth.git_source import GitSource, RepoSettings
 from gitberth.loop_settings import LoopSettings
 from gitberth.observers import PassObservers, PassOutcome
 from gitberth.pass_recorder import ActionRecorder, PassRecorder
@@ -35,7 +35,6 @@ from gitberth.reconciler import (
     AppStatus,
     Desired,
     ReconcileResult,
-    RepoSettings,
     SecretSource,
     build_desired,
     history_from_repo,

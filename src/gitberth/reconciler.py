@@ -18,8 +18,6 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 import git
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
 from gitberth.core.binds import BindPolicy
 from gitberth.core.container_options import PublishPolicy
@@ -30,19 +28,17 @@ from gitberth.core.errors import (
     ResolveError,
     SealedError,
     SecretIntegrityError,
-    SourceError,
     UnknownSecretError,
 )
-from gitberth.core.manifests import LoadResult, load_manifests, yaml_alias_problem
-from gitberth.core.models import ObservedContainer, ResolvedApp, app_network_name
+from gitberth.core.manifests import LoadResult, load_manifests
+from gitberth.core.models import ObservedContainer, ResolvedApp
 from gitberth.core.ownership import partition
 from gitberth.core.plan import Action, ActionKind, DesiredState, Plan, plan
-from gitberth.core.prune import SETTINGS_FILE, guard_prune
+from gitberth.core.prune import guard_prune
 from gitberth.core.resolve import SecretKey, Secrets, candidate_keys, redact, resolve_app
-from gitberth.runtime.base import Engine, HostResources, PullRequest
-from gitberth.source import Revision, read_file_at, read_revision
-
-MAX_SETTINGS_BYTES = 64 * 1024
+from gitberth.pass_resources import networks_in_use, pull_for_plan
+from gitberth.runtime.base import Engine, HostResources
+from gitberth.source import Revision, read_revision
 
 
 class SecretSource(Protocol):
@@ -413,68 +409,6 @@ def redact_health_output(
             container = dataclasses.replace(container, health_output=output)
         cleaned.append(container)
     return cleaned
-
-
-def pull_for_plan(
-    resources: HostResources, actions: Iterable[Action], *, workers: int
-) -> dict[str, str]:
-    """Pull what the creates and replaces of *actions* will run, each image once and apps in
-    parallel; return ``{app: reason}`` for the apps whose pull failed (they are not applied)."""
-    wanted: dict[str, list[PullRequest]] = {}
-    for action in actions:
-        if action.kind in (ActionKind.CREATE, ActionKind.REPLACE) and action.target is not None:
-            spec = action.target.spec
-            request = PullRequest(spec.image, spec.pull, action.target.pull_credentials)
-            wanted.setdefault(action.app, []).append(request)
-    if not wanted:
-        return {}
-    unique = {r.key: r for requests in wanted.values() for r in requests}  # once per pass
-    outcome = resources.pull_images(list(unique.values()), workers=max(workers, 4))
-    failures: dict[str, str] = {}
-    for app, requests in wanted.items():
-        reasons = [outcome[r.key] for r in requests if outcome.get(r.key)]
-        if reasons:
-            failures[app] = "; ".join(dict.fromkeys(str(r) for r in reasons))
-    return failures
-
-
-def networks_in_use(desired: DesiredState) -> set[str]:
-    """Networks a pass must not remove: every desired or held app's own network and the
-    shared networks desired apps name (a held app's shared networks are kept by the engine,
-    which refuses to remove a network its containers still use)."""
-    names = {app_network_name(app) for app in (*desired.apps, *desired.held)}
-    for app in desired.apps.values():
-        for service in app.services:
-            names.update(service.spec.networks)
-    return names
-
-
-@dataclass(frozen=True)
-class RepoSettings:
-    """Repository-wide switches read from ``gitberth.yaml`` at the root of the revision."""
-
-    allow_empty: bool = False
-
-
-def read_settings(repo: git.Repo, *, sha: str) -> RepoSettings:
-    """The settings at *sha*; a missing file means the safe defaults.
-
-    Only ``allowEmpty: true`` (a real YAML boolean) turns the guard off; a missing,
-    unparsable or misspelt file keeps it on, because failing safe here costs only a refusal.
-    So does a file over :data:`MAX_SETTINGS_BYTES` or with YAML anchors or aliases (which
-    could expand without limit), read by no parser at all.
-    """
-    try:
-        text = read_file_at(repo, sha=sha, path=SETTINGS_FILE, max_bytes=MAX_SETTINGS_BYTES)
-    except SourceError:
-        return RepoSettings()  # oversized: never parsed
-    if text is None or yaml_alias_problem(text, file=SETTINGS_FILE) is not None:
-        return RepoSettings()
-    try:
-        data = YAML(typ="safe").load(text)
-    except YAMLError:
-        return RepoSettings()
-    return RepoSettings(allow_empty=isinstance(data, dict) and data.get("allowEmpty") is True)
 
 
 def _learn_history(

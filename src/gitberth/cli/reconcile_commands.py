@@ -28,6 +28,7 @@ from gitberth.defaults import (
     DEFAULT_PUBLISH_ADDRESS,
     DEFAULT_SECRETS_ROOT,
 )
+from gitberth.git_source import read_settings
 from gitberth.host_paths import bind_policy
 from gitberth.reconciler import (
     ActionEvent,
@@ -37,7 +38,6 @@ from gitberth.reconciler import (
     ReconcileResult,
     SecretSource,
     history_from_repo,
-    read_settings,
     reconcile_once,
 )
 from gitberth.source import open_repo, read_revision
