@@ -18,7 +18,6 @@ from gitberth.core.backoff import Backoff
 from gitberth.core.errors import GitberthError
 from gitberth.git_source import GitSource
 from gitberth.runtime.base import Runtime, RuntimeEvent
-from gitberth.status import StatusStore
 
 logger = logging.getLogger("gitberth.loop")
 
@@ -35,6 +34,12 @@ class Trigger(Protocol):
         rebuild: bool = False,
         died: str | None = None,
     ) -> None: ...
+
+
+class ContainerMarks(Protocol):
+    """Where a watcher shows at once what the engine said (the loop's status store)."""
+
+    def mark_container(self, app: str, container: str, *, state: str | None) -> None: ...
 
 
 def watch_git(source: GitSource, *, trigger: Trigger, stop: threading.Event) -> None:
@@ -68,7 +73,7 @@ def watch_git(source: GitSource, *, trigger: Trigger, stop: threading.Event) -> 
 def watch_runtime(
     runtime: Runtime,
     *,
-    status: StatusStore,
+    status: ContainerMarks,
     trigger: Trigger,
     stop: threading.Event,
     backoff: Backoff,
