@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 from gitberth.core.manifests import LoadResult, load_manifests
-from gitberth.core.review import (
-    Change,
-    ContainerAction,
-    Review,
-    RunningApp,
-    RunningContainer,
-    SecretInfo,
-    Severity,
-    check_secrets,
-    compare_running,
-    review,
-)
+from gitberth.core.review import Change, ContainerAction, Review, review
+from gitberth.core.review_running import RunningApp, RunningContainer, compare_running
+from gitberth.core.review_secrets import ListedSecret, Severity, check_secrets
 
 WEB = """\
 name: web
@@ -231,9 +222,9 @@ def test_zero_replicas_means_no_containers_even_when_fields_change() -> None:
 def test_check_secrets_prefers_the_app_scoped_secret_and_lists_key_names() -> None:
     head = load(shop=SHOP)
     secrets = [
-        SecretInfo("shared-creds", None, ("DATABASE_URL",), "2026-01-01T00:00:00Z"),
-        SecretInfo("shared-creds", "shop", ("DATABASE_URL", "REPLICA_URL")),
-        SecretInfo("api-creds", None, ("API_KEY",)),
+        ListedSecret("shared-creds", None, ("DATABASE_URL",), "2026-01-01T00:00:00Z"),
+        ListedSecret("shared-creds", "shop", ("DATABASE_URL", "REPLICA_URL")),
+        ListedSecret("api-creds", None, ("API_KEY",)),
     ]
     check = check_secrets(head, secrets)
 
@@ -246,10 +237,10 @@ def test_check_secrets_prefers_the_app_scoped_secret_and_lists_key_names() -> No
 def test_check_secrets_reports_missing_empty_and_unusable_secrets() -> None:
     head = load(shop=SHOP, web=WEB + "envFrom: [web-creds, more]\n")
     secrets = [
-        SecretInfo("api-creds", "other-app", ("API_KEY",)),  # scoped to another app: no use
-        SecretInfo("web-creds", None, ("LOG_LEVEL", "tls.crt", "TOKEN")),
-        SecretInfo("more", None, ("TOKEN",)),
-        SecretInfo("shared-creds", None, ()),
+        ListedSecret("api-creds", "other-app", ("API_KEY",)),  # scoped to another app: no use
+        ListedSecret("web-creds", None, ("LOG_LEVEL", "tls.crt", "TOKEN")),
+        ListedSecret("more", None, ("TOKEN",)),
+        ListedSecret("shared-creds", None, ()),
     ]
     check = check_secrets(head, secrets)
 
@@ -350,11 +341,11 @@ def started(name: str, *names: str, created_at: str | None = STARTED) -> Running
     )  # fmt: skip
 
 
-def secret(name: str, *keys: str, at: str, app: str | None = None) -> SecretInfo:
-    return SecretInfo(name, app, keys, at)
+def secret(name: str, *keys: str, at: str, app: str | None = None) -> ListedSecret:
+    return ListedSecret(name, app, keys, at)
 
 
-def restarts(head: LoadResult, apps: list[RunningApp], secrets: list[SecretInfo]) -> dict:
+def restarts(head: LoadResult, apps: list[RunningApp], secrets: list[ListedSecret]) -> dict:
     return {
         c.name: c.reason
         for drift in compare_running(head, apps, secrets=secrets)
@@ -453,7 +444,7 @@ def test_no_start_time_no_known_update_or_a_blocked_app_names_no_secret() -> Non
     secrets = [secret("creds", "K", at=LATER), secret("shared-creds", "K", at=LATER)]
 
     assert restarts(head, undated, secrets) == {}
-    assert restarts(head, SHOP_APPS, [SecretInfo("shared-creds", None, ("K",))]) == {}
+    assert restarts(head, SHOP_APPS, [ListedSecret("shared-creds", None, ("K",))]) == {}
     # web references a secret that exists nowhere: the reconciler holds it, nothing restarts.
     assert restarts(head, [started("web", "web-1")], secrets) == {}
 

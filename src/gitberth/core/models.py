@@ -54,6 +54,25 @@ DnsLabel = Annotated[
 SecretName = DnsLabel
 EnvName = Annotated[str, Field(pattern=ENV_NAME_PATTERN, max_length=255)]
 Port = Annotated[int, Field(ge=1, le=65535, strict=True)]
+
+
+def _check_host_port(port: int | None, host_port: int | None, replicas: int) -> None:
+    if host_port is not None and port is None:
+        raise ValueError("hostPort needs port")
+    if host_port is not None and replicas > 1:
+        raise ValueError(
+            f"a fixed hostPort cannot be shared by replicas={replicas}; "
+            "drop hostPort or use replicas: 1"
+        )
+
+
+def _host_port_rules(value: int | None, info: ValidationInfo) -> int | None:
+    """A fixed host port needs a container port and one replica (both declared before it)."""
+    _check_host_port(info.data.get("port"), value, info.data.get("replicas") or 1)
+    return value
+
+
+HostPort = Annotated[Port | None, AfterValidator(_host_port_rules)]
 MAX_REPLICAS = 100
 """Containers per service: more is almost certainly a typo, and would exhaust a single engine."""
 Replicas = Annotated[int, Field(ge=0, le=MAX_REPLICAS, strict=True)]
@@ -101,26 +120,10 @@ class _ServiceFields(_Strict):
     secretFiles: list[SecretName] = Field(
         default_factory=list, description="secrets whose every key is a file in /run/secrets"
     )
-    hostPort: Port | None = Field(
+    hostPort: HostPort = Field(
         default=None,
         description="fixed host port for `port`; default is an ephemeral port",
     )
-
-    @field_validator("hostPort")
-    @classmethod
-    def _host_port_rules(cls, value: int | None, info: ValidationInfo) -> int | None:
-        _check_host_port(info.data.get("port"), value, info.data.get("replicas") or 1)
-        return value
-
-
-def _check_host_port(port: int | None, host_port: int | None, replicas: int) -> None:
-    if host_port is not None and port is None:
-        raise ValueError("hostPort needs port")
-    if host_port is not None and replicas > 1:
-        raise ValueError(
-            f"a fixed hostPort cannot be shared by replicas={replicas}; "
-            "drop hostPort or use replicas: 1"
-        )
 
 
 # --- networks, volumes and image pulls (kept together: one concern, one block) ---------------
@@ -345,7 +348,7 @@ class _AppFields(_Strict):
     env: dict[EnvName, EnvValue] | None = None
     command: list[str] | None = None
     replicas: Replicas | None = None
-    hostPort: Port | None = None
+    hostPort: HostPort = None
     # networks, image pulls, volumes and rollout: see _WiringFields (same fields, same rules)
     networks: list[NetworkName] = Field(
         default_factory=list, description="app-level: every service joins these shared networks"
@@ -373,12 +376,6 @@ class AppManifest(OptionFields, _AppFields, _WiringRules):
         title="gitberth app manifest",
         json_schema_extra={"additionalProperties": False},
     )
-
-    @field_validator("hostPort")
-    @classmethod
-    def _host_port_rules(cls, value: int | None, info: ValidationInfo) -> int | None:
-        _check_host_port(info.data.get("port"), value, info.data.get("replicas") or 1)
-        return value
 
     @model_validator(mode="after")
     def _one_form(self) -> Self:
@@ -637,14 +634,22 @@ def spec_summary(
         return f"<{item.origin.describe()} #{item.fingerprint[:12]}>"
 
     return {
-        "image": spec.image,
-        "command": list(spec.command) if spec.command is not None else None,
-        "port": spec.port,
-        "hostPort": spec.host_port,
+        **spec_basics(spec),
         "env": {name: show(item) for name, item in sorted(env.items())},
         "files": {name: show(item) for name, item in sorted(files.items())},
         **container_options.summary(spec.options),
         **wiring_summary(spec),
+    }
+
+
+def spec_basics(spec: ServiceSpec) -> dict[str, Any]:
+    """Image, command and ports: the secret-free head that the spec hash, a plan's summary and a
+    review's comparison share, under the same keys, so all three read a change alike."""
+    return {
+        "image": spec.image,
+        "command": list(spec.command) if spec.command is not None else None,
+        "port": spec.port,
+        "hostPort": spec.host_port,
     }
 
 
