@@ -1,7 +1,7 @@
-"""Assemble what ``gitberth serve`` runs: the API over the state dir, plus deploys to the repo.
+"""Assemble what ``gitberth serve`` runs: the API over the state dir, deploys to the repo, and
+the reconcile loop with its runtime.
 
-Kept apart from the CLI so tests and ``serve`` build the same server, and so the reconcile loop
-can be added here without touching the secrets API.
+Kept apart from the CLI so tests and ``serve`` build the same server from the same parts.
 """
 
 from __future__ import annotations

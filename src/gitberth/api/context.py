@@ -1,7 +1,7 @@
 """What every route and background task of the server shares, built once at start-up.
 
-The HTTP routes, and later the reconcile loop, get the store, the seal manager, tokens and the
-audit log from one :class:`ServerContext` held on ``app.state.context``. Whoever needs to react
+The HTTP routes and the reconcile loop get the store, the seal manager, tokens and the audit
+log from one :class:`ServerContext` held on ``app.state.context``. Whoever needs to react
 to secret changes (the reconciler restarts consumers) appends to
 :attr:`ServerContext.on_secrets_changed`.
 """

@@ -401,10 +401,6 @@ class AppManifest(OptionFields, _AppFields, _WiringRules):
             seen.add(service.name)
         return self
 
-    @property
-    def is_single_service(self) -> bool:
-        return self.services is None
-
     def service_specs(self) -> tuple[ServiceSpec, ...]:
         """Normalize both forms into one :class:`ServiceSpec` per service."""
         if self.services is None:
