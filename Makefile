@@ -36,9 +36,11 @@ image: dockerd
 example-repo: bootstrap
 	@scripts/example-repo.sh $(EXAMPLE_REPO)
 
+# ruff, then the layer contracts of [tool.importlinter] in pyproject.toml (ARCHITECTURE.md).
 lint: bootstrap
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/lint-imports
 
 typecheck: bootstrap
 	$(VENV)/bin/mypy

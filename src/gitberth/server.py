@@ -17,6 +17,8 @@ from fastapi import FastAPI
 from gitberth.api import dashboard, routes_deploy, routes_hooks, routes_status
 from gitberth.api.app import create_app
 from gitberth.api.context import ServerContext
+from gitberth.api.context import ServerSettings as ServerSettings  # for `gitberth serve`
+from gitberth.api.context import open_context as open_context  # for `gitberth serve`
 from gitberth.core.container_options import PublishPolicy
 from gitberth.core.errors import RuntimeUnavailableError
 from gitberth.defaults import (
