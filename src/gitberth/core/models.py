@@ -560,6 +560,37 @@ class Origin:
 
 
 @dataclass(frozen=True)
+class SecretSourced:
+    """A secret-sourced env variable or file as a spec summary holds it: which secret, in which
+    scope, and a short fingerprint of the value, never the value.
+
+    Typed so the planner tells where a value came from by looking, not by parsing text; it is
+    rendered only at the edges: ``str()`` for people, :meth:`to_document` for the spec ledger.
+    """
+
+    secret: str
+    scope: str | None  # the appId for an app-scoped secret, None for shared
+    fingerprint: str  # the first characters of the value's HMAC: shows a change, hides the value
+
+    @property
+    def source(self) -> str:
+        """``secret db-creds, shared`` or ``secret db-creds, app web``, for a plan's reason."""
+        return f"secret {self.secret}, {f'app {self.scope}' if self.scope else 'shared'}"
+
+    def __str__(self) -> str:
+        scope = f"app {self.scope}" if self.scope else "shared"
+        return f"<secret {self.secret} ({scope}) #{self.fingerprint}>"
+
+    def to_document(self) -> dict[str, str | None]:
+        return {"secret": self.secret, "scope": self.scope, "fingerprint": self.fingerprint}
+
+
+SummaryValue = str | SecretSourced
+"""One env variable or file of a spec summary: an inline value (it is in Git already), or where a
+secret-sourced one came from."""
+
+
+@dataclass(frozen=True)
 class ResolvedValue:
     """A resolved env value or file content with its origin and a value fingerprint.
 
@@ -620,14 +651,15 @@ def spec_summary(
     """Describe a resolved service without any secret value.
 
     Inline env values are shown (they are in Git already); secret-sourced variables and files
-    show only the secret they came from and a short fingerprint, so a change is visible
-    without the value.
+    are a :class:`SecretSourced`: only the secret they came from and a short fingerprint, so a
+    change is visible without the value.
     """
 
-    def show(item: ResolvedValue) -> str:
+    def show(item: ResolvedValue) -> SummaryValue:
         if item.origin.source is EnvSource.INLINE:
             return item.value.get_secret_value()
-        return f"<{item.origin.describe()} #{item.fingerprint[:12]}>"
+        assert item.origin.secret is not None  # a secret origin always names its secret
+        return SecretSourced(item.origin.secret, item.origin.scope, item.fingerprint[:12])
 
     return {
         **spec_basics(spec),
