@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from gitberth.core.manifests import LoadResult, load_manifests
+from gitberth.core.manifests import LoadResult, load_manifests, parse_manifest
+from gitberth.core.plan import ActionKind, DesiredState, plan
+from gitberth.core.resolve import resolve_app
 from gitberth.core.review import Change, ContainerAction, Review, review
 from gitberth.core.review_running import RunningApp, RunningContainer, compare_running
 from gitberth.core.review_secrets import ListedSecret, Severity, check_secrets
+from tests.unit.fakes import container
 
 WEB = """\
 name: web
@@ -84,11 +87,25 @@ def test_port_host_port_and_command_wording_matches_the_live_plan() -> None:
     head = WEB.replace("port: 8080", "port: 9090\nhostPort: 18080\ncommand: [serve, --fast]")
     result = review(load(web=WEB), load(web=head))
 
-    assert [f.text for f in result.apps[0].services[0].fields] == [
+    texts = [f.text for f in result.apps[0].services[0].fields]
+    assert texts == [
         "command (none) -> serve --fast",
         "port 8080 -> 9090",
         "hostPort (none) -> 18080",
     ]
+    assert sorted(live_replace_reason(WEB, head).split("; ")) == sorted(texts)
+
+
+def live_replace_reason(base: str, head: str) -> str:
+    """The reason the planner gives for replacing a container of *base* to run *head*."""
+    old = resolve_app(parse_manifest(base, file="apps/web.yaml"), secrets={})
+    new = resolve_app(parse_manifest(head, file="apps/web.yaml"), secrets={})
+    (running,) = old.services
+    observed = [container("web", "web", "web-1", spec_hash=running.spec_hash)]
+    state = DesiredState(revision="head", apps={"web": new}, held={})
+    (action,) = plan(state, observed, known_specs={running.spec_hash: running.describe()}).changes
+    assert action.kind is ActionKind.REPLACE
+    return action.reason
 
 
 def test_scaling_creates_or_removes_only_the_surplus_replicas() -> None:
