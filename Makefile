@@ -8,7 +8,7 @@ EXAMPLE_IMAGE := gitberth/example-web:1.0
 EXAMPLE_REPO ?= /tmp/gitberth-example-repo
 GITBERTH_IMAGE ?= gitberth:dev
 
-.PHONY: run test bootstrap dockerd secrets-tmpfs images image example-repo lint typecheck pytest bench clean
+.PHONY: run test unit bootstrap dockerd secrets-tmpfs images image example-repo lint typecheck pytest bench clean lock
 
 run: bootstrap dockerd secrets-tmpfs images example-repo
 	@scripts/run.sh $(EXAMPLE_REPO)
@@ -47,6 +47,13 @@ typecheck: bootstrap
 
 pytest: bootstrap
 	$(VENV)/bin/pytest
+
+# The tests that need no engine, no server and no browser (tests/unit, where each test runs with
+# DOCKER_HOST pointing nowhere), on UNIT_WORKERS processes: the quick loop while editing.
+# `make test` runs them too, once, with everything else.
+UNIT_WORKERS ?= 2
+unit: bootstrap
+	$(VENV)/bin/pytest -q -n $(UNIT_WORKERS) tests/unit
 
 # Every scenario beside its baseline, recorded in bench/results/ and reported in
 # docs/benchmarks.md and README.md. QUICK=1: a smoke run (fewer rounds, smaller scales).

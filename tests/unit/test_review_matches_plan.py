@@ -95,7 +95,7 @@ PLAN_TO_REVIEW = {
 }
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(base_files=revisions(), head_files=revisions())
 def test_the_review_names_what_the_plan_does_after_base_is_applied(
     base_files: dict[str, str], head_files: dict[str, str]
