@@ -61,5 +61,13 @@ unit: bootstrap
 bench: bootstrap dockerd secrets-tmpfs images
 	$(PY) bench/run.py $(if $(QUICK),--quick)
 
+# Refresh requirements/lock.txt, which make run, make test and CI install from: every dependency
+# of pyproject.toml's ranges (dev tools included) at its newest version today, pinned with the
+# hashes of its files. Run it after changing a dependency, or to take updates; commit the result.
+lock: bootstrap
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --generate-hashes --universal \
+		--python-version 3.11 --upgrade --quiet --output-file requirements/lock.txt \
+		--custom-compile-command "make lock"
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
