@@ -10,38 +10,21 @@ tell (and where the review says so instead of guessing).
 
 from __future__ import annotations
 
-import hashlib
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import SecretStr
 
 from gitberth.core.manifests import LoadResult, load_manifests
 from gitberth.core.plan import ActionKind, DesiredState, plan
-from gitberth.core.resolve import SecretKeyMaterial, SecretMaterial, Secrets, resolve_app
+from gitberth.core.resolve import Secrets, resolve_app
 from gitberth.core.review import ContainerAction, review
 from tests.unit.fakes import FakeRuntime
-
-
-def material(name: str, app_id: str | None, *keys: str) -> Secrets:
-    values = {key: f"{name}-{app_id}-{key}-value" for key in keys}
-    return {
-        (app_id, name): SecretMaterial(
-            name=name,
-            app_id=app_id,
-            keys={
-                key: SecretKeyMaterial(SecretStr(v), hashlib.sha256(v.encode()).hexdigest())
-                for key, v in values.items()
-            },
-        )
-    }
-
+from tests.unit.test_resolve import secret
 
 SECRETS: Secrets = {
-    **material("db", None, "DB_URL"),
-    **material("db", "web", "DB_URL"),  # web's own db beats the shared one
-    **material("api-key", None, "API_KEY", "API_SALT"),
-    **material("tls", None, "CERT", "KEY"),
+    **secret("db", DB_URL="shared-url"),
+    **secret("db", "web", DB_URL="web-url"),  # web's own db beats the shared one
+    **secret("api-key", API_KEY="key", API_SALT="salt"),
+    **secret("tls", CERT="cert", KEY="key"),
 }
 SECRET_NAMES = ["db", "api-key", "tls"]
 
