@@ -17,11 +17,6 @@ def utc_text(moment: datetime, *, precision: Precision = "seconds") -> str:
     return moment.astimezone(UTC).isoformat(timespec=precision).replace("+00:00", "Z")
 
 
-def utc_text_of_epoch(seconds: float, *, precision: Precision = "seconds") -> str:
-    """POSIX *seconds* as :func:`utc_text` writes them."""
-    return utc_text(datetime.fromtimestamp(seconds, UTC), precision=precision)
-
-
 def parse_zoned(text: str | None) -> float | None:
     """An ISO 8601 time with a zone (``Z`` or an offset) as POSIX seconds; None otherwise,
     since a time without a zone cannot be compared with the server's."""
