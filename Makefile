@@ -8,7 +8,7 @@ EXAMPLE_IMAGE := gitberth/example-web:1.0
 EXAMPLE_REPO ?= /tmp/gitberth-example-repo
 GITBERTH_IMAGE ?= gitberth:dev
 
-.PHONY: run test bootstrap dockerd secrets-tmpfs images image example-repo lint typecheck pytest bench clean
+.PHONY: run test unit bootstrap dockerd secrets-tmpfs images image example-repo lint typecheck pytest bench clean lock
 
 run: bootstrap dockerd secrets-tmpfs images example-repo
 	@scripts/run.sh $(EXAMPLE_REPO)
@@ -36,9 +36,11 @@ image: dockerd
 example-repo: bootstrap
 	@scripts/example-repo.sh $(EXAMPLE_REPO)
 
+# ruff, then the layer contracts of [tool.importlinter] in pyproject.toml (ARCHITECTURE.md).
 lint: bootstrap
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/lint-imports
 
 typecheck: bootstrap
 	$(VENV)/bin/mypy
@@ -46,11 +48,26 @@ typecheck: bootstrap
 pytest: bootstrap
 	$(VENV)/bin/pytest
 
+# The tests that need no engine, no server and no browser (tests/unit, where each test runs with
+# DOCKER_HOST pointing nowhere), on UNIT_WORKERS processes: the quick loop while editing.
+# `make test` runs them too, once, with everything else.
+UNIT_WORKERS ?= 2
+unit: bootstrap
+	$(VENV)/bin/pytest -q -n $(UNIT_WORKERS) tests/unit
+
 # Every scenario beside its baseline, recorded in bench/results/ and reported in
 # docs/benchmarks.md and README.md. QUICK=1: a smoke run (fewer rounds, smaller scales).
 # The 1,000-app scenario needs an engine address pool of 1,000+ networks: see README.
 bench: bootstrap dockerd secrets-tmpfs images
 	$(PY) bench/run.py $(if $(QUICK),--quick)
+
+# Refresh requirements/lock.txt, which make run, make test and CI install from: every dependency
+# of pyproject.toml's ranges (dev tools included) at its newest version today, pinned with the
+# hashes of its files. Run it after changing a dependency, or to take updates; commit the result.
+lock: bootstrap
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --generate-hashes --universal \
+		--python-version 3.11 --upgrade --quiet --output-file requirements/lock.txt \
+		--custom-compile-command "make lock"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -5,7 +5,7 @@
 # openssh-server (the private Git repository tests' servers), docker-compose (the benchmarks'
 # baseline), python3-venv, and
 # the project's virtualenv
-# (.venv) with its dev tools. Idempotent and quiet when everything is already there.
+# (.venv) with its dev tools, from the hashed lock requirements/lock.txt. Idempotent and quiet when everything is already there.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
@@ -38,13 +38,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Every dependency, dev tools included, at the version and hashes of requirements/lock.txt
+# (`make lock` refreshes it from pyproject.toml's ranges), then gitberth itself on top of them:
+# the same install on every machine and in CI, whatever was published since.
 stamp=.venv/.installed
+lock=requirements/lock.txt
 if [ ! -x .venv/bin/python ]; then
   echo "bootstrap: creating .venv"
   python3 -m venv .venv
 fi
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  echo "bootstrap: installing gitberth and its dev tools into .venv"
-  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$lock" -nt "$stamp" ]; then
+  echo "bootstrap: installing the locked dependencies ($lock) and gitberth into .venv"
+  .venv/bin/pip install -q --disable-pip-version-check --require-hashes -r "$lock"
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps -e .
   touch "$stamp"
 fi

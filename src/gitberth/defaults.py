@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+DEFAULT_HOST = "127.0.0.1"
+"""Where ``serve`` listens and the CLI's server commands connect, unless told otherwise."""
+DEFAULT_PORT = 8700
+TOKEN_ENV = "GITBERTH_TOKEN"
+"""The environment variable with an admin token for ``serve`` and the CLI's server commands."""
 DEFAULT_BRANCH = "main"
 DEFAULT_APPS_DIR = "apps"
 DEFAULT_GRACE_SECONDS = 10

@@ -160,23 +160,6 @@ class Deployer:
             author=author,
         )
 
-    def reconcile_tip(self) -> ReconcileResult:
-        """One full pass at the branch tip (after a secret changed, consumers are replaced)."""
-        with self.lock:
-            revision = self.repos.read(
-                lambda repo: read_revision(repo, branch=self.branch, apps_dir=self.apps_dir)
-            )
-            return reconcile_once(
-                revision=revision,
-                runtime=self.runtime,
-                secrets=self.secrets,
-                known_specs=self.known_specs,
-                publish=self.publish,
-                history=history_from_repo(
-                    self.repo, apps_dir=self.apps_dir, secrets=self.secrets, publish=self.publish
-                ),
-            )
-
     def check_names(self, manifest: AppManifest) -> None:
         """409 when the app's container names already belong to another app at the tip."""
         try:

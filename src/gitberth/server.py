@@ -1,7 +1,7 @@
-"""Assemble what ``gitberth serve`` runs: the API over the state dir, plus deploys to the repo.
+"""Assemble what ``gitberth serve`` runs: the API over the state dir, deploys to the repo, and
+the reconcile loop with its runtime.
 
-Kept apart from the CLI so tests and ``serve`` build the same server, and so the reconcile loop
-can be added here without touching the secrets API.
+Kept apart from the CLI so tests and ``serve`` build the same server from the same parts.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from fastapi import FastAPI
 from gitberth.api import dashboard, routes_deploy, routes_hooks, routes_status
 from gitberth.api.app import create_app
 from gitberth.api.context import ServerContext
+from gitberth.api.context import ServerSettings as ServerSettings  # for `gitberth serve`
+from gitberth.api.context import open_context as open_context  # for `gitberth serve`
 from gitberth.core.container_options import PublishPolicy
 from gitberth.core.errors import RuntimeUnavailableError
 from gitberth.defaults import (

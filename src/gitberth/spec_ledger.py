@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
 from gitberth.core.errors import StorageFullError
+from gitberth.core.models import SecretSourced, SummaryValue
 from gitberth.state import Database
 
 logger = logging.getLogger("gitberth.spec_ledger")
@@ -37,7 +39,9 @@ class SpecLedger(MutableMapping[str, Mapping[str, Any]]):
             conn.execute(_SCHEMA)
         with db.reading() as conn:
             rows = conn.execute("SELECT spec_hash, summary FROM spec_summaries").fetchall()
-        self._cache: dict[str, Mapping[str, Any]] = {str(h): json.loads(s) for h, s in rows}
+        self._cache: dict[str, Mapping[str, Any]] = {
+            str(h): _from_document(json.loads(s)) for h, s in rows
+        }
 
     def __getitem__(self, spec_hash: str) -> Mapping[str, Any]:
         return self._cache[spec_hash]
@@ -50,7 +54,7 @@ class SpecLedger(MutableMapping[str, Mapping[str, Any]]):
             with self._db.transaction() as conn:
                 conn.execute(
                     "INSERT OR REPLACE INTO spec_summaries (spec_hash, summary) VALUES (?, ?)",
-                    (spec_hash, json.dumps(summary, sort_keys=True)),
+                    (spec_hash, json.dumps(_to_document(summary), sort_keys=True)),
                 )
         except StorageFullError as exc:
             # Summaries only explain replacements: a full disk must not stop a deploy.
@@ -66,3 +70,47 @@ class SpecLedger(MutableMapping[str, Mapping[str, Any]]):
 
     def __len__(self) -> int:
         return len(self._cache)
+
+
+_SECTIONS = {"env", "files"}
+"""The parts of a summary whose values may be :class:`SecretSourced`."""
+
+_FORMAT, _TYPED = "summaryFormat", "typed-origins"
+"""Marks rows whose secret origins are objects: in them every string is inline text."""
+
+_LEGACY = re.compile(
+    r"<secret (?P<secret>\S+) \((?:shared|app (?P<scope>\S+))\) #(?P<fp>[0-9a-f]+)>"
+)
+"""How rows written before summaries were typed spelled a secret-sourced value."""
+
+
+def _to_document(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON form of a summary: a secret-sourced value is an object, an inline one a string,
+    so the two can never be mistaken for each other."""
+    document = {**summary, _FORMAT: _TYPED}
+    for section in _SECTIONS & summary.keys():
+        values: Mapping[str, SummaryValue] = summary[section]
+        document[section] = {
+            name: value.to_document() if isinstance(value, SecretSourced) else value
+            for name, value in values.items()
+        }
+    return document
+
+
+def _from_document(document: dict[str, Any]) -> dict[str, Any]:
+    summary = dict(document)
+    typed = summary.pop(_FORMAT, None) == _TYPED
+    for section in _SECTIONS & document.keys():
+        values: Mapping[str, Any] = document[section]
+        summary[section] = {name: _value(value, typed=typed) for name, value in values.items()}
+    return summary
+
+
+def _value(value: Any, *, typed: bool) -> SummaryValue:
+    if isinstance(value, dict):
+        return SecretSourced(str(value["secret"]), value.get("scope"), str(value["fingerprint"]))
+    text = str(value)
+    legacy = None if typed else _LEGACY.fullmatch(text)
+    if legacy is None:
+        return text
+    return SecretSourced(legacy["secret"], legacy["scope"], legacy["fp"])

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,11 @@ FAST = ("--grace", "1", "--rollout-timeout", "10", "--interval", "30")
 def names(client: docker.DockerClient, app: str) -> dict[str, str]:
     rows = client.api.containers(all=True, filters={"label": f"gitberth.app={app}"})
     return {row["Names"][0].lstrip("/"): row["State"] for row in rows}
+
+
+def passes_triggered_by(client: httpx.Client, auth: dict[str, str], reason: str) -> list[Any]:
+    passes = client.get("/events", params={"limit": 200}, headers=auth).json()["passes"]
+    return [p for p in passes if reason in p["trigger"]]
 
 
 def spec_hash(client: docker.DockerClient, name: str) -> str:
@@ -58,7 +62,12 @@ def test_a_signed_webhook_fetches_at_once_and_a_bad_signature_does_nothing(
         unsigned = client.post("/hooks/git", content=body)
         assert (forged.status_code, unsigned.status_code) == (401, 401)
         assert forged.json()["error"] == "unauthorized"
-        time.sleep(1.5)
+        # A secret write asks for a pass that does not fetch. Had either refused hook asked for
+        # one (a fetch), it would run before or merge into that pass: once a pass triggered by
+        # the write is recorded, the new commit must still be unseen.
+        nudge = {"name": "nudge", "data": {"K": "v"}}
+        assert client.post("/secrets", json=nudge, headers=server.auth).status_code == 201
+        wait_until(lambda: passes_triggered_by(client, server.auth, "secret changed"))
         assert names(clean_engine, "later") == {}
 
         signature = hmac.new(b"hook-secret", body, hashlib.sha256).hexdigest()

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gitberth.core.manifests import parse_manifest
-from gitberth.core.models import ContainerState, ObservedContainer, ResolvedApp
+from gitberth.core.models import ContainerState, ObservedContainer, ResolvedApp, SecretSourced
 from gitberth.core.plan import ActionKind, DesiredState, plan
 from gitberth.core.resolve import resolve_app
 from tests.unit.fakes import FakeRuntime, container
@@ -149,9 +149,18 @@ def test_applying_a_plan_then_planning_again_yields_only_keeps(
 def test_a_secret_sourced_change_names_its_secret_and_scope_never_the_value() -> None:
     from gitberth.core.plan import describe_changes
 
-    old = {"env": {"TOKEN": "<secret api-creds (shared) #aaaa>", "MODE": "x"}}
-    new = {"env": {"TOKEN": "<secret api-creds (app web) #bbbb>", "MODE": "y"}}
+    old = {"env": {"TOKEN": SecretSourced("api-creds", None, "aaaa"), "MODE": "x"}}
+    new = {"env": {"TOKEN": SecretSourced("api-creds", "web", "bbbb"), "MODE": "y"}}
     assert describe_changes(old, new) == [
         "env MODE changed",
         "env TOKEN changed (now from secret api-creds, app web)",
     ]
+
+
+def test_an_inline_value_that_looks_like_a_secret_origin_is_only_inline() -> None:
+    """Origins are typed: inline text spelled like a rendered origin names no secret."""
+    from gitberth.core.plan import describe_changes
+
+    old = {"env": {"TOKEN": "x"}}
+    new = {"env": {"TOKEN": "<secret api-creds (shared) #aaaa>"}}
+    assert describe_changes(old, new) == ["env TOKEN changed"]

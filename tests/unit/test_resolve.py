@@ -9,7 +9,7 @@ from pydantic import SecretStr
 
 from gitberth.core.errors import SealedError, UnknownSecretError
 from gitberth.core.manifests import parse_manifest
-from gitberth.core.models import AppManifest
+from gitberth.core.models import AppManifest, SecretSourced
 from gitberth.core.resolve import SecretKeyMaterial, SecretMaterial, Secrets, resolve_app
 
 
@@ -74,7 +74,10 @@ def test_the_description_names_sources_and_never_values() -> None:
     described = repr(web.describe()) + repr(web)
     for value in ("value-fa", "value-fs"):
         assert value not in described
-    assert web.describe()["env"]["KS"].startswith("<secret s (shared) #")
+    sourced = web.describe()["env"]["KS"]
+    assert isinstance(sourced, SecretSourced)
+    assert (sourced.secret, sourced.scope, len(sourced.fingerprint)) == ("s", None, 12)
+    assert str(sourced).startswith("<secret s (shared) #")
 
 
 def test_a_secret_value_change_changes_the_hash_and_nothing_else_does() -> None:

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from gitberth.core.manifests import LoadResult, load_manifests
-from gitberth.core.review import (
-    Change,
-    ContainerAction,
-    Review,
-    RunningApp,
-    RunningContainer,
-    SecretInfo,
-    Severity,
-    check_secrets,
-    compare_running,
-    review,
-)
+from gitberth.core.manifests import LoadResult, load_manifests, parse_manifest
+from gitberth.core.plan import ActionKind, DesiredState, plan
+from gitberth.core.resolve import resolve_app
+from gitberth.core.review import Change, ContainerAction, Review, review
+from gitberth.core.review_running import RunningApp, RunningContainer, compare_running
+from gitberth.core.review_secrets import ListedSecret, Severity, check_secrets
+from tests.unit.fakes import container
 
 WEB = """\
 name: web
@@ -93,11 +87,25 @@ def test_port_host_port_and_command_wording_matches_the_live_plan() -> None:
     head = WEB.replace("port: 8080", "port: 9090\nhostPort: 18080\ncommand: [serve, --fast]")
     result = review(load(web=WEB), load(web=head))
 
-    assert [f.text for f in result.apps[0].services[0].fields] == [
+    texts = [f.text for f in result.apps[0].services[0].fields]
+    assert texts == [
         "command (none) -> serve --fast",
         "port 8080 -> 9090",
         "hostPort (none) -> 18080",
     ]
+    assert sorted(live_replace_reason(WEB, head).split("; ")) == sorted(texts)
+
+
+def live_replace_reason(base: str, head: str) -> str:
+    """The reason the planner gives for replacing a container of *base* to run *head*."""
+    old = resolve_app(parse_manifest(base, file="apps/web.yaml"), secrets={})
+    new = resolve_app(parse_manifest(head, file="apps/web.yaml"), secrets={})
+    (running,) = old.services
+    observed = [container("web", "web", "web-1", spec_hash=running.spec_hash)]
+    state = DesiredState(revision="head", apps={"web": new}, held={})
+    (action,) = plan(state, observed, known_specs={running.spec_hash: running.describe()}).changes
+    assert action.kind is ActionKind.REPLACE
+    return action.reason
 
 
 def test_scaling_creates_or_removes_only_the_surplus_replicas() -> None:
@@ -231,9 +239,9 @@ def test_zero_replicas_means_no_containers_even_when_fields_change() -> None:
 def test_check_secrets_prefers_the_app_scoped_secret_and_lists_key_names() -> None:
     head = load(shop=SHOP)
     secrets = [
-        SecretInfo("shared-creds", None, ("DATABASE_URL",), "2026-01-01T00:00:00Z"),
-        SecretInfo("shared-creds", "shop", ("DATABASE_URL", "REPLICA_URL")),
-        SecretInfo("api-creds", None, ("API_KEY",)),
+        ListedSecret("shared-creds", None, ("DATABASE_URL",), "2026-01-01T00:00:00Z"),
+        ListedSecret("shared-creds", "shop", ("DATABASE_URL", "REPLICA_URL")),
+        ListedSecret("api-creds", None, ("API_KEY",)),
     ]
     check = check_secrets(head, secrets)
 
@@ -246,10 +254,10 @@ def test_check_secrets_prefers_the_app_scoped_secret_and_lists_key_names() -> No
 def test_check_secrets_reports_missing_empty_and_unusable_secrets() -> None:
     head = load(shop=SHOP, web=WEB + "envFrom: [web-creds, more]\n")
     secrets = [
-        SecretInfo("api-creds", "other-app", ("API_KEY",)),  # scoped to another app: no use
-        SecretInfo("web-creds", None, ("LOG_LEVEL", "tls.crt", "TOKEN")),
-        SecretInfo("more", None, ("TOKEN",)),
-        SecretInfo("shared-creds", None, ()),
+        ListedSecret("api-creds", "other-app", ("API_KEY",)),  # scoped to another app: no use
+        ListedSecret("web-creds", None, ("LOG_LEVEL", "tls.crt", "TOKEN")),
+        ListedSecret("more", None, ("TOKEN",)),
+        ListedSecret("shared-creds", None, ()),
     ]
     check = check_secrets(head, secrets)
 
@@ -350,11 +358,11 @@ def started(name: str, *names: str, created_at: str | None = STARTED) -> Running
     )  # fmt: skip
 
 
-def secret(name: str, *keys: str, at: str, app: str | None = None) -> SecretInfo:
-    return SecretInfo(name, app, keys, at)
+def secret(name: str, *keys: str, at: str, app: str | None = None) -> ListedSecret:
+    return ListedSecret(name, app, keys, at)
 
 
-def restarts(head: LoadResult, apps: list[RunningApp], secrets: list[SecretInfo]) -> dict:
+def restarts(head: LoadResult, apps: list[RunningApp], secrets: list[ListedSecret]) -> dict:
     return {
         c.name: c.reason
         for drift in compare_running(head, apps, secrets=secrets)
@@ -453,7 +461,7 @@ def test_no_start_time_no_known_update_or_a_blocked_app_names_no_secret() -> Non
     secrets = [secret("creds", "K", at=LATER), secret("shared-creds", "K", at=LATER)]
 
     assert restarts(head, undated, secrets) == {}
-    assert restarts(head, SHOP_APPS, [SecretInfo("shared-creds", None, ("K",))]) == {}
+    assert restarts(head, SHOP_APPS, [ListedSecret("shared-creds", None, ("K",))]) == {}
     # web references a secret that exists nowhere: the reconciler holds it, nothing restarts.
     assert restarts(head, [started("web", "web-1")], secrets) == {}
 

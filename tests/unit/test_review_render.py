@@ -12,14 +12,9 @@ import jsonschema
 from rich.console import Console
 
 from gitberth.core.manifests import load_manifests
-from gitberth.core.review import (
-    RunningApp,
-    RunningContainer,
-    SecretInfo,
-    check_secrets,
-    compare_running,
-    review,
-)
+from gitberth.core.review import review
+from gitberth.core.review_running import RunningApp, RunningContainer, compare_running
+from gitberth.core.review_secrets import ListedSecret, check_secrets
 from gitberth.render.markdown import COMMENT_BUDGET, MARKER, code, escape, render_markdown
 from gitberth.render.report import (
     PlanReport,
@@ -127,7 +122,7 @@ def test_json_exit_code_and_counts_describe_the_change() -> None:
 def test_secret_errors_from_the_server_block_the_merge() -> None:
     head = load_manifests({"apps/shop.yaml": SHOP})
     live = live_out(
-        check_secrets(head, [SecretInfo("other", None, ("K",))]),
+        check_secrets(head, [ListedSecret("other", None, ("K",))]),
         server="http://127.0.0.1:1",
         apps={"shop"},
         running=RunningOut(available=False, note="not compared"),
@@ -243,7 +238,7 @@ def test_a_huge_review_keeps_even_the_table_under_the_limit() -> None:
 
 def test_every_format_names_the_consumers_a_changed_secret_restarts() -> None:
     head = load_manifests({"apps/shop.yaml": SHOP})
-    secrets = [SecretInfo("shop-creds", "shop", ("DB_URL", "TOKEN"), "2024-05-01T12:00:01.000Z")]
+    secrets = [ListedSecret("shop-creds", "shop", ("DB_URL", "TOKEN"), "2024-05-01T12:00:01.000Z")]
     started = [
         RunningApp(
             "shop", "Synced", "Healthy", "b" * 40, None,

@@ -1,7 +1,7 @@
 """What every route and background task of the server shares, built once at start-up.
 
-The HTTP routes, and later the reconcile loop, get the store, the seal manager, tokens and the
-audit log from one :class:`ServerContext` held on ``app.state.context``. Whoever needs to react
+The HTTP routes and the reconcile loop get the store, the seal manager, tokens and the audit
+log from one :class:`ServerContext` held on ``app.state.context``. Whoever needs to react
 to secret changes (the reconciler restarts consumers) appends to
 :attr:`ServerContext.on_secrets_changed`.
 """
@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitberth.defaults import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV
 from gitberth.secrets.audit import AuditLog
 from gitberth.secrets.seal import (
     DEFAULT_MAX_ATTEMPTS,
@@ -26,10 +27,6 @@ from gitberth.secrets.tokens import TokenStore
 from gitberth.state import Database, StateDir, open_database
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8700
-TOKEN_ENV = "GITBERTH_TOKEN"
 
 SecretsChangedCallback = Callable[[str, str | None], None]
 """Called with ``(name, appId or None)`` after a secret was written or deleted.

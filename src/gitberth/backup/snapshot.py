@@ -26,6 +26,7 @@ from pathlib import Path
 from gitberth import __version__
 from gitberth.backup.archive import BackupContents, BackupSummary
 from gitberth.core.errors import BackupError
+from gitberth.core.timestamps import utc_text
 from gitberth.state import (
     DB_NAME,
     MASTER_KEY_NAME,
@@ -65,7 +66,7 @@ def take(state: StateDir, *, with_key: bool) -> BackupContents:
         except OSError as exc:
             raise BackupError(f"cannot read {state.master_key_path}: {exc.strerror}") from None
     summary = BackupSummary(
-        created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        created_at=utc_text(datetime.now(UTC)),
         gitberth_version=__version__,
         with_key=with_key,
         seal_mode=seal_mode,

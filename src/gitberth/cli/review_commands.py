@@ -27,14 +27,9 @@ from gitberth.cli._app import console, err_console
 from gitberth.core.binds import BindPolicy
 from gitberth.core.errors import AuthError, ConfigError, GitberthError, ServerUnavailableError
 from gitberth.core.manifests import LoadResult, load_manifests
-from gitberth.core.review import (
-    RunningApp,
-    RunningContainer,
-    SecretInfo,
-    check_secrets,
-    compare_running,
-    review,
-)
+from gitberth.core.review import review
+from gitberth.core.review_running import RunningApp, RunningContainer, compare_running
+from gitberth.core.review_secrets import ListedSecret, check_secrets
 from gitberth.render.markdown import render_markdown
 from gitberth.render.report import (
     LiveOut,
@@ -269,7 +264,7 @@ def check_server(head: LoadResult, *, server: str, token: str | None, changed: s
         raise ServerUnavailableError(
             f"GET {shown}/secrets did not answer with a secret list"
         ) from exc
-    infos = [SecretInfo(s.name, s.appId, tuple(s.keys), s.updatedAt) for s in secrets]
+    infos = [ListedSecret(s.name, s.appId, tuple(s.keys), s.updatedAt) for s in secrets]
     running = _running(head, apps, infos, shown=shown)
     return live_out(check_secrets(head, infos), server=shown, apps=changed, running=running)
 
@@ -294,7 +289,7 @@ def _get(client: httpx.Client, path: str, *, shown: str) -> httpx.Response:
 
 
 def _running(
-    head: LoadResult, response: httpx.Response, secrets: list[SecretInfo], *, shown: str
+    head: LoadResult, response: httpx.Response, secrets: list[ListedSecret], *, shown: str
 ) -> RunningOut:
     """Head against ``GET /apps``. The running state is extra information for a reviewer, so a
     server without it (older, API-only, or a token that may not read it) is a note, not an

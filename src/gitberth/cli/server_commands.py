@@ -19,13 +19,6 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from gitberth.api.context import (
-    DEFAULT_HOST,
-    DEFAULT_PORT,
-    TOKEN_ENV,
-    ServerSettings,
-    open_context,
-)
 from gitberth.cli import operate_options as operate
 from gitberth.cli._app import app, console, err_console
 from gitberth.cli.options import (
@@ -42,11 +35,14 @@ from gitberth.defaults import (
     DEFAULT_APPS_DIR,
     DEFAULT_BRANCH,
     DEFAULT_GRACE_SECONDS,
+    DEFAULT_HOST,
     DEFAULT_INTERVAL,
+    DEFAULT_PORT,
     DEFAULT_PUBLISH_ADDRESS,
     DEFAULT_ROLLOUT_TIMEOUT,
     DEFAULT_SECRETS_ROOT,
     DEFAULT_WORKERS,
+    TOKEN_ENV,
 )
 from gitberth.secrets.tokens import Role, TokenStore, parse_ttl
 from gitberth.state import StateDir, open_database
@@ -187,7 +183,7 @@ def serve(
     # FastAPI, uvicorn, the engine SDK and crypto load only here, so other verbs start fast.
     import uvicorn
 
-    from gitberth.server import RepoSettings, build_app
+    from gitberth.server import RepoSettings, ServerSettings, build_app, open_context
 
     host, port = parse_listen(listen)
     configure_logging(log_format)

@@ -21,7 +21,7 @@ from typing import Any
 
 from gitberth.core import container_options
 from gitberth.core.container_options import DEFAULT_PUBLISH_ADDRESS
-from gitberth.core.models import ResolvedValue, ServiceSpec, app_network_name
+from gitberth.core.models import ResolvedValue, ServiceSpec, app_network_name, spec_basics
 
 HASH_VERSION = "2"
 """2: container options, the publish address, networks and mounts entered the hash (every
@@ -42,10 +42,7 @@ def spec_hash(
     """
     document = {
         "v": HASH_VERSION,
-        "image": spec.image,
-        "command": list(spec.command) if spec.command is not None else None,
-        "port": spec.port,
-        "hostPort": spec.host_port,
+        **spec_basics(spec),
         "env": {name: _value_fingerprint(item) for name, item in sorted(env.items())},
         "files": {name: _value_fingerprint(item) for name, item in sorted(files.items())},
         "options": container_options.hash_document(spec.options),

@@ -54,6 +54,25 @@ DnsLabel = Annotated[
 SecretName = DnsLabel
 EnvName = Annotated[str, Field(pattern=ENV_NAME_PATTERN, max_length=255)]
 Port = Annotated[int, Field(ge=1, le=65535, strict=True)]
+
+
+def _check_host_port(port: int | None, host_port: int | None, replicas: int) -> None:
+    if host_port is not None and port is None:
+        raise ValueError("hostPort needs port")
+    if host_port is not None and replicas > 1:
+        raise ValueError(
+            f"a fixed hostPort cannot be shared by replicas={replicas}; "
+            "drop hostPort or use replicas: 1"
+        )
+
+
+def _host_port_rules(value: int | None, info: ValidationInfo) -> int | None:
+    """A fixed host port needs a container port and one replica (both declared before it)."""
+    _check_host_port(info.data.get("port"), value, info.data.get("replicas") or 1)
+    return value
+
+
+HostPort = Annotated[Port | None, AfterValidator(_host_port_rules)]
 MAX_REPLICAS = 100
 """Containers per service: more is almost certainly a typo, and would exhaust a single engine."""
 Replicas = Annotated[int, Field(ge=0, le=MAX_REPLICAS, strict=True)]
@@ -101,26 +120,10 @@ class _ServiceFields(_Strict):
     secretFiles: list[SecretName] = Field(
         default_factory=list, description="secrets whose every key is a file in /run/secrets"
     )
-    hostPort: Port | None = Field(
+    hostPort: HostPort = Field(
         default=None,
         description="fixed host port for `port`; default is an ephemeral port",
     )
-
-    @field_validator("hostPort")
-    @classmethod
-    def _host_port_rules(cls, value: int | None, info: ValidationInfo) -> int | None:
-        _check_host_port(info.data.get("port"), value, info.data.get("replicas") or 1)
-        return value
-
-
-def _check_host_port(port: int | None, host_port: int | None, replicas: int) -> None:
-    if host_port is not None and port is None:
-        raise ValueError("hostPort needs port")
-    if host_port is not None and replicas > 1:
-        raise ValueError(
-            f"a fixed hostPort cannot be shared by replicas={replicas}; "
-            "drop hostPort or use replicas: 1"
-        )
 
 
 # --- networks, volumes and image pulls (kept together: one concern, one block) ---------------
@@ -345,7 +348,7 @@ class _AppFields(_Strict):
     env: dict[EnvName, EnvValue] | None = None
     command: list[str] | None = None
     replicas: Replicas | None = None
-    hostPort: Port | None = None
+    hostPort: HostPort = None
     # networks, image pulls, volumes and rollout: see _WiringFields (same fields, same rules)
     networks: list[NetworkName] = Field(
         default_factory=list, description="app-level: every service joins these shared networks"
@@ -374,12 +377,6 @@ class AppManifest(OptionFields, _AppFields, _WiringRules):
         json_schema_extra={"additionalProperties": False},
     )
 
-    @field_validator("hostPort")
-    @classmethod
-    def _host_port_rules(cls, value: int | None, info: ValidationInfo) -> int | None:
-        _check_host_port(info.data.get("port"), value, info.data.get("replicas") or 1)
-        return value
-
     @model_validator(mode="after")
     def _one_form(self) -> Self:
         single = {
@@ -403,10 +400,6 @@ class AppManifest(OptionFields, _AppFields, _WiringRules):
                 raise ValueError(f"service name {service.name!r} is used twice")
             seen.add(service.name)
         return self
-
-    @property
-    def is_single_service(self) -> bool:
-        return self.services is None
 
     def service_specs(self) -> tuple[ServiceSpec, ...]:
         """Normalize both forms into one :class:`ServiceSpec` per service."""
@@ -567,6 +560,37 @@ class Origin:
 
 
 @dataclass(frozen=True)
+class SecretSourced:
+    """A secret-sourced env variable or file as a spec summary holds it: which secret, in which
+    scope, and a short fingerprint of the value, never the value.
+
+    Typed so the planner tells where a value came from by looking, not by parsing text; it is
+    rendered only at the edges: ``str()`` for people, :meth:`to_document` for the spec ledger.
+    """
+
+    secret: str
+    scope: str | None  # the appId for an app-scoped secret, None for shared
+    fingerprint: str  # the first characters of the value's HMAC: shows a change, hides the value
+
+    @property
+    def source(self) -> str:
+        """``secret db-creds, shared`` or ``secret db-creds, app web``, for a plan's reason."""
+        return f"secret {self.secret}, {f'app {self.scope}' if self.scope else 'shared'}"
+
+    def __str__(self) -> str:
+        scope = f"app {self.scope}" if self.scope else "shared"
+        return f"<secret {self.secret} ({scope}) #{self.fingerprint}>"
+
+    def to_document(self) -> dict[str, str | None]:
+        return {"secret": self.secret, "scope": self.scope, "fingerprint": self.fingerprint}
+
+
+SummaryValue = str | SecretSourced
+"""One env variable or file of a spec summary: an inline value (it is in Git already), or where a
+secret-sourced one came from."""
+
+
+@dataclass(frozen=True)
 class ResolvedValue:
     """A resolved env value or file content with its origin and a value fingerprint.
 
@@ -627,24 +651,33 @@ def spec_summary(
     """Describe a resolved service without any secret value.
 
     Inline env values are shown (they are in Git already); secret-sourced variables and files
-    show only the secret they came from and a short fingerprint, so a change is visible
-    without the value.
+    are a :class:`SecretSourced`: only the secret they came from and a short fingerprint, so a
+    change is visible without the value.
     """
 
-    def show(item: ResolvedValue) -> str:
+    def show(item: ResolvedValue) -> SummaryValue:
         if item.origin.source is EnvSource.INLINE:
             return item.value.get_secret_value()
-        return f"<{item.origin.describe()} #{item.fingerprint[:12]}>"
+        assert item.origin.secret is not None  # a secret origin always names its secret
+        return SecretSourced(item.origin.secret, item.origin.scope, item.fingerprint[:12])
 
+    return {
+        **spec_basics(spec),
+        "env": {name: show(item) for name, item in sorted(env.items())},
+        "files": {name: show(item) for name, item in sorted(files.items())},
+        **container_options.summary(spec.options),
+        **wiring_summary(spec),
+    }
+
+
+def spec_basics(spec: ServiceSpec) -> dict[str, Any]:
+    """Image, command and ports: the secret-free head that the spec hash, a plan's summary and a
+    review's comparison share, under the same keys, so all three read a change alike."""
     return {
         "image": spec.image,
         "command": list(spec.command) if spec.command is not None else None,
         "port": spec.port,
         "hostPort": spec.host_port,
-        "env": {name: show(item) for name, item in sorted(env.items())},
-        "files": {name: show(item) for name, item in sorted(files.items())},
-        **container_options.summary(spec.options),
-        **wiring_summary(spec),
     }
 
 

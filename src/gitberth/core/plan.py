@@ -22,7 +22,9 @@ from gitberth.core.models import (
     ObservedContainer,
     ResolvedApp,
     ResolvedService,
+    SecretSourced,
     ServiceSpec,
+    SummaryValue,
     app_network_name,
 )
 
@@ -233,8 +235,8 @@ def describe_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str
         changes.append(f"command {_show(old.get('command'))} -> {_show(new.get('command'))}")
     changes.extend(wiring_changes(old, new))
     for section, label in (("env", "env"), ("files", "file")):
-        before: Mapping[str, str] = old.get(section) or {}
-        after: Mapping[str, str] = new.get(section) or {}
+        before: Mapping[str, SummaryValue] = old.get(section) or {}
+        after: Mapping[str, SummaryValue] = new.get(section) or {}
         for name in sorted(set(before) | set(after)):
             if name not in before:
                 changes.append(f"{label} {name} added")
@@ -293,22 +295,13 @@ def _kept_volumes(container: ObservedContainer) -> str:
     )
 
 
-def _source_note(before: str, after: str) -> str:
-    """`` (from secret db-creds, shared)`` when the new value comes from a secret; names only.
-
-    Summaries render a secret-sourced value as ``<secret NAME (SCOPE) #fingerprint>``.
-    """
-
-    def origin(value: str) -> str | None:
-        if not value.startswith("<secret "):
-            return None
-        described = value[1:].split(" #", 1)[0]  # "secret NAME (SCOPE)"
-        return described.replace(" (", ", ").rstrip(")")
-
-    new, old = origin(after), origin(before)
-    if new is None:
+def _source_note(before: object, after: object) -> str:
+    """`` (from secret db-creds, shared)`` when the new value comes from a secret; names only."""
+    if not isinstance(after, SecretSourced):
         return ""
-    return f" (now from {new})" if old is not None and old != new else f" (from {new})"
+    if isinstance(before, SecretSourced) and before.source != after.source:
+        return f" (now from {after.source})"
+    return f" (from {after.source})"
 
 
 def _show(value: Any) -> str:

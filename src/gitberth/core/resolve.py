@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pydantic import SecretStr
 
@@ -53,6 +54,8 @@ SecretKey = tuple[str | None, str]
 
 Secrets = Mapping[SecretKey, SecretMaterial]
 
+_Found = TypeVar("_Found")
+
 
 def candidate_keys(manifest: AppManifest) -> tuple[SecretKey, ...]:
     """Every store entry that could satisfy this app's references, scoped and shared."""
@@ -61,12 +64,16 @@ def candidate_keys(manifest: AppManifest) -> tuple[SecretKey, ...]:
     )
 
 
-def pick_secret(app: str, name: str, secrets: Secrets) -> SecretMaterial | None:
-    """The app-scoped secret of that name if there is one, else the shared one."""
+def pick_secret(app: str, name: str, secrets: Mapping[SecretKey, _Found]) -> _Found | None:
+    """The app-scoped secret of that name if there is one, else the shared one.
+
+    Generic over what a secret is here: decrypted material for the reconciler, or names and
+    key names only for a review against a server's listing.
+    """
     return secrets.get((app, name)) or secrets.get((None, name))
 
 
-def missing_secrets(manifest: AppManifest, secrets: Secrets) -> tuple[str, ...]:
+def missing_secrets(manifest: AppManifest, secrets: Mapping[SecretKey, object]) -> tuple[str, ...]:
     """Names this app references that exist in neither scope."""
     return tuple(
         name

@@ -16,15 +16,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gitberth.core.errors import ManifestProblem
-from gitberth.core.review import (
-    AppReview,
-    Change,
-    ContainerAction,
-    Review,
-    RunningDrift,
-    SecretCheck,
-    ServiceReview,
-)
+from gitberth.core.review import AppReview, Change, ContainerAction, Review, ServiceReview
+from gitberth.core.review_running import RunningDrift
+from gitberth.core.review_secrets import SecretCheck
 
 SCHEMA_ID = "https://gitberth.dev/schemas/plan.schema.json"
 

@@ -202,9 +202,6 @@ class SecretFilesRoot:
             raise
         return final
 
-    def owns(self, path: str) -> bool:
-        return Path(path).parent == self.root
-
     def remove(self, path: str | Path) -> None:
         """Delete one container's directory; refuse anything outside the root or a symlink."""
         target = Path(path)

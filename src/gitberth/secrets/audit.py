@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from gitberth.core.timestamps import utc_text
 from gitberth.secrets.tokens import TokenInfo
 from gitberth.state import Database
 
@@ -197,7 +198,7 @@ def _appender(
     detail: Mapping[str, str] | None = None,
 ) -> Callable[[sqlite3.Connection], None]:
     """The insert of one entry, stamped now, for :meth:`Database.grouped`."""
-    at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    at = utc_text(datetime.now(UTC), precision="milliseconds")
     row = (
         at,
         token_id,

@@ -37,7 +37,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from gitberth.core.errors import AuthError, ConfigError, TokenNotFoundError
-from gitberth.core.models import DNS_LABEL_PATTERN
+from gitberth.core.models import is_dns_label
+from gitberth.core.timestamps import utc_text
 from gitberth.state import Database
 
 TOKEN_PREFIX = "gbt"
@@ -74,10 +75,6 @@ def parse_ttl(text: str) -> timedelta:
     if ttl > MAX_TTL:
         raise ConfigError("--ttl is at most ten years")
     return ttl
-
-
-def _timestamp(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _parse_timestamp(text: str) -> datetime:
@@ -173,10 +170,6 @@ def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
 
 
-def _is_dns_label(value: str) -> bool:
-    return len(value) <= 63 and re.fullmatch(DNS_LABEL_PATTERN, value) is not None
-
-
 class TokenStore:
     """Issues, lists and revokes tokens, and authenticates bearer tokens by their hashes."""
 
@@ -239,7 +232,7 @@ class TokenStore:
         if app is not None:
             if role is not Role.DEPLOYER:
                 raise ConfigError("only deployer tokens can be scoped to an app")
-            if not _is_dns_label(app):
+            if not is_dns_label(app):
                 raise ConfigError("the app name must be a DNS label")
         if shared_secrets and app is None:
             raise ConfigError(
@@ -247,7 +240,7 @@ class TokenStore:
                 "other tokens may use every shared secret"
             )
         for name in shared_secrets:
-            if not _is_dns_label(name):
+            if not is_dns_label(name):
                 raise ConfigError("a shared secret name must be a DNS label")
         if ttl is not None and (ttl <= timedelta(0) or ttl > MAX_TTL):
             raise ConfigError("the ttl must be positive and at most ten years")
@@ -259,8 +252,8 @@ class TokenStore:
             role=role,
             app=app,
             shared_secrets=tuple(sorted(set(shared_secrets))),
-            created_at=_timestamp(now),
-            expires_at=_timestamp(now + ttl) if ttl is not None else None,
+            created_at=utc_text(now),
+            expires_at=utc_text(now + ttl) if ttl is not None else None,
             last_used_at=None,
         )
         with self._db.transaction() as conn:
@@ -348,7 +341,7 @@ class TokenStore:
             if previous is not None and tick - previous < LAST_USED_RESOLUTION:
                 return
             self._last_use_written[token_id] = tick
-        stamp = _timestamp(at)
+        stamp = utc_text(at)
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (stamp, token_id))

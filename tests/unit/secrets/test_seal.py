@@ -68,7 +68,11 @@ def test_wrong_share_resets_progress(
     assert not manager.status().sealed
 
 
-@pytest.mark.parametrize("text", ["garbage!", "QUFBQQ==", crypto.MasterKey.generate().to_base64()])
+@pytest.mark.parametrize(
+    "text",
+    ["garbage!", "QUFBQQ==", crypto.MasterKey.generate().to_base64()],
+    ids=["not-base64", "too-short", "another-key"],  # stable ids: parallel workers agree
+)
 def test_malformed_or_wrong_key_resets_progress(
     shamir_store: tuple[SecretStore, list[shamir.Share]], clock: Clock, text: str
 ) -> None:
