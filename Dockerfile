@@ -14,12 +14,13 @@ LABEL io.gitberth.build-stage="true"
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
 # Behind a TLS-intercepting proxy, put its CA bundle in the context as build-ca.pem: pip in this
 # stage trusts it; the runtime stage never sees it.
-COPY pyproject.toml build-ca*.pem /src/
-# Dependencies first, from pyproject.toml alone, so editing the source reuses this layer.
+COPY pyproject.toml requirements/runtime-lock.txt build-ca*.pem /src/
+# Dependencies first, the locked versions with their hashes (`make lock`), so every build
+# installs the same files and editing the source reuses this layer.
 RUN if [ -f /src/build-ca.pem ]; then export PIP_CERT=/src/build-ca.pem; fi \
     && python3 -m venv /opt/gitberth \
-    && python3 -c 'import tomllib; print("\n".join(tomllib.load(open("/src/pyproject.toml", "rb"))["project"]["dependencies"]))' > /tmp/requirements.txt \
-    && /opt/gitberth/bin/pip install -q --only-binary=:all: -r /tmp/requirements.txt
+    && /opt/gitberth/bin/pip install -q --only-binary=:all: --require-hashes \
+        -r /src/runtime-lock.txt
 COPY README.md /src/
 COPY src /src/src
 RUN if [ -f /src/build-ca.pem ]; then export PIP_CERT=/src/build-ca.pem; fi \

@@ -63,11 +63,16 @@ bench: bootstrap dockerd secrets-tmpfs images
 
 # Refresh requirements/lock.txt, which make run, make test and CI install from: every dependency
 # of pyproject.toml's ranges (dev tools included) at its newest version today, pinned with the
-# hashes of its files. Run it after changing a dependency, or to take updates; commit the result.
+# hashes of its files; and requirements/runtime-lock.txt, the same pins without the dev tools,
+# which gitberth's image installs. Run it after changing a dependency, or to take updates;
+# commit the result.
+LOCK_FLAGS := --generate-hashes --universal --python-version 3.11 --quiet \
+	--custom-compile-command "make lock"
 lock: bootstrap
-	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --generate-hashes --universal \
-		--python-version 3.11 --upgrade --quiet --output-file requirements/lock.txt \
-		--custom-compile-command "make lock"
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --upgrade $(LOCK_FLAGS) \
+		--output-file requirements/lock.txt
+	$(VENV)/bin/uv pip compile pyproject.toml --constraint requirements/lock.txt $(LOCK_FLAGS) \
+		--output-file requirements/runtime-lock.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -4,7 +4,7 @@
 # PyPI from the build containers. Usage: build-gitberth-image.sh [TAG]  (default gitberth:dev)
 #
 # The tag gitberth:src-<hash of the build inputs> is kept on the engine: when it is already
-# there (same Dockerfile, pyproject.toml, README.md and src/), nothing is built at all, so
+# there (same Dockerfile, pyproject.toml, runtime lock, README.md and src/), nothing is built at all, so
 # test runs on an unchanged tree cost nothing. Prints the image name.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -13,7 +13,7 @@ base="${BASE_IMAGE:-$("$here/scripts/base-image.sh")}"
 
 inputs_hash="$(cd "$here" && {
   echo "base=$base"
-  sha256sum Dockerfile .dockerignore pyproject.toml README.md
+  sha256sum Dockerfile .dockerignore pyproject.toml requirements/runtime-lock.txt README.md
   find src -type f ! -path '*/__pycache__/*' ! -path '*.egg-info/*' -print0 | sort -z \
     | xargs -0 sha256sum
 } | sha256sum | cut -c1-16)"
@@ -22,6 +22,7 @@ if ! docker image inspect "$cached" >/dev/null 2>&1; then
   context="$(mktemp -d)"
   trap 'rm -rf "$context"' EXIT
   (cd "$here" && cp -a Dockerfile .dockerignore pyproject.toml README.md "$context/" \
+    && mkdir "$context/requirements" && cp -a requirements/runtime-lock.txt "$context/requirements/" \
     && tar -c --exclude='__pycache__' --exclude='*.egg-info' src | tar -x -C "$context")
   # The CAs this host trusts (pip's own setting first), so pip in the build stage works behind
   # a TLS-intercepting proxy too; only the build stage sees the file.

@@ -17,20 +17,22 @@ from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = ROOT / "requirements" / "lock.txt"
+RUNTIME_LOCK = ROOT / "requirements" / "runtime-lock.txt"
+"""The image's lock: the project's own dependencies, at the pins of :data:`LOCK`."""
 PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;\\]+)")
 
 
-def declared() -> list[Requirement]:
+def declared(*, dev: bool = True) -> list[Requirement]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    texts = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    texts = [*project["dependencies"], *(project["optional-dependencies"]["dev"] if dev else [])]
     return [Requirement(text) for text in texts]
 
 
-def pinned() -> dict[str, tuple[Version, int]]:
+def pinned(lock: Path = LOCK) -> dict[str, tuple[Version, int]]:
     """Name -> (version, how many hashes follow the pin)."""
     pins: dict[str, tuple[Version, int]] = {}
     current = None
-    for line in LOCK.read_text(encoding="utf-8").splitlines():
+    for line in lock.read_text(encoding="utf-8").splitlines():
         match = PIN.match(line)
         if match:
             current = canonicalize_name(match["name"])
@@ -57,3 +59,9 @@ def test_every_pin_carries_hashes() -> None:
     pins = pinned()
     assert len(pins) > 50
     assert [name for name, (_, hashes) in pins.items() if hashes == 0] == []
+
+
+def test_the_image_lock_pins_the_runtime_dependencies_as_the_dev_lock_does() -> None:
+    runtime, everything = pinned(RUNTIME_LOCK), pinned()
+    assert {canonicalize_name(r.name) for r in declared(dev=False)} <= set(runtime)
+    assert {name: pin for name, pin in runtime.items() if everything.get(name) != pin} == {}
