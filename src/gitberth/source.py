@@ -139,20 +139,12 @@ def read_revision(
             "manifests in the directory itself, or point --apps-dir at the real one"
         )
     manifests = [blob for blob in tree.blobs if blob.name.endswith((".yaml", ".yml"))]
-    sizes = _blob_sizes(repo, [blob.hexsha for blob in manifests])
-    small = []
-    for blob in manifests:
-        if sizes[blob.hexsha] > MAX_MANIFEST_BYTES:
-            too_large[str(blob.path)] = sizes[blob.hexsha]
-        else:
-            small.append(blob)
-    contents = _blob_contents(repo, [blob.hexsha for blob in small])
-    for blob in small:
+    for path, data in _read_blobs(repo, manifests, too_large=too_large):
         try:
-            files[str(blob.path)] = contents[blob.hexsha].decode("utf-8")
+            files[path] = data.decode("utf-8")
         except UnicodeDecodeError:
-            files[str(blob.path)] = ""
-            not_utf8.add(str(blob.path))
+            files[path] = ""
+            not_utf8.add(path)
     return Revision(
         sha=sha,
         files=files,
@@ -160,6 +152,32 @@ def read_revision(
         not_utf8=frozenset(not_utf8),
         too_large=too_large,
     )
+
+
+BATCH_READ_FROM = 32
+"""From this many manifests on, a revision is read by two ``git cat-file`` processes of its
+own; below it, through the Repo's persistent reader (no process start, a round trip each)."""
+
+
+def _read_blobs(
+    repo: git.Repo, blobs: list[git.Blob], *, too_large: dict[str, int]
+) -> list[tuple[str, bytes]]:
+    """``(path, bytes)`` of every blob within the size limit; the others go to *too_large*
+    with their sizes, unread."""
+    if len(blobs) < BATCH_READ_FROM:
+        sizes = {blob.hexsha: int(blob.size) for blob in blobs}
+    else:
+        sizes = _blob_sizes(repo, [blob.hexsha for blob in blobs])
+    small = []
+    for blob in blobs:
+        if sizes[blob.hexsha] > MAX_MANIFEST_BYTES:
+            too_large[str(blob.path)] = sizes[blob.hexsha]
+        else:
+            small.append(blob)
+    if len(small) < BATCH_READ_FROM:
+        return [(str(blob.path), bytes(blob.data_stream.read())) for blob in small]
+    contents = _blob_contents(repo, [blob.hexsha for blob in small])
+    return [(str(blob.path), contents[blob.hexsha]) for blob in small]
 
 
 def _cat_file(repo: git.Repo, mode: str, shas: list[str]) -> bytes:
