@@ -53,11 +53,12 @@ from bench.baseline import (  # noqa: E402
 from bench.loop_commit_latency import loop_round  # noqa: E402
 from bench.plan_review import make_repo, timed  # noqa: E402
 from bench.record import evaluate, load_average, machine_facts, validate  # noqa: E402
+from gitberth.database import open_database  # noqa: E402
 from gitberth.loop import Loop, LoopSettings  # noqa: E402
 from gitberth.runtime.base import LABEL_MANAGED, OWNERSHIP_LABELS  # noqa: E402
 from gitberth.runtime.docker import DockerRuntime  # noqa: E402
 from gitberth.source_id import source_id  # noqa: E402
-from gitberth.state import StateDir, open_database  # noqa: E402
+from gitberth.state import StateDir  # noqa: E402
 from gitberth.status import StatusStore  # noqa: E402
 
 GITBERTH = str(Path(sys.executable).with_name("gitberth"))

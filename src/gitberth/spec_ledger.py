@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
 from gitberth.core.errors import StorageFullError
-from gitberth.state import Database
+from gitberth.database import Database
 
 logger = logging.getLogger("gitberth.spec_ledger")
 

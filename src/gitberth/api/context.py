@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitberth.database import Database, open_database
 from gitberth.secrets.audit import AuditLog
 from gitberth.secrets.seal import (
     DEFAULT_MAX_ATTEMPTS,
@@ -23,7 +24,7 @@ from gitberth.secrets.seal import (
 )
 from gitberth.secrets.store import SecretStore
 from gitberth.secrets.tokens import TokenStore
-from gitberth.state import Database, StateDir, open_database
+from gitberth.state import StateDir
 
 logger = logging.getLogger(__name__)
 

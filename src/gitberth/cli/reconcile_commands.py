@@ -77,11 +77,12 @@ def open_state(state_dir: Path | None) -> tuple[SecretSource, SpecLedger | None]
     spec ledger; without a state database, a stand-in that holds secret-consuming apps."""
     # The engine, crypto and database libraries load only for commands that use them, so the
     # offline verbs (plan --base/--head, validate, schema) start fast.
+    from gitberth.database import open_database
     from gitberth.reconciler import NoSecretStore
     from gitberth.secrets.seal import open_default_setup
     from gitberth.secrets.store import SecretStore
     from gitberth.spec_ledger import SpecLedger
-    from gitberth.state import StateDir, open_database
+    from gitberth.state import StateDir
 
     state = StateDir.resolve(state_dir)
     if not state.db_path.exists():

@@ -38,7 +38,7 @@ from enum import StrEnum
 
 from gitberth.core.errors import AuthError, ConfigError, TokenNotFoundError
 from gitberth.core.models import DNS_LABEL_PATTERN
-from gitberth.state import Database
+from gitberth.database import Database
 
 TOKEN_PREFIX = "gbt"
 ENV_TOKEN_ID = "env"
