@@ -26,6 +26,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -300,10 +301,13 @@ def stack_rounds(client: docker.DockerClient, project: Path, rounds: int) -> lis
 
 
 def clean_apps(client: docker.DockerClient) -> None:
-    for row in client.api.containers(all=True, filters={"label": "gitberth.app"}):
-        client.api.remove_container(row["Id"], force=True)
-    for network in client.api.networks(filters={"label": LABEL_MANAGED}):
-        client.api.remove_network(network["Id"])
+    """Remove every gitberth container, then every gitberth network (four at a time: a
+    thousand of each take minutes one by one)."""
+    rows = client.api.containers(all=True, filters={"label": "gitberth.app"})
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda row: client.api.remove_container(row["Id"], force=True), rows))
+        networks = client.api.networks(filters={"label": LABEL_MANAGED})
+        list(pool.map(lambda network: client.api.remove_network(network["Id"]), networks))
 
 
 def free_port() -> int:
