@@ -6,7 +6,8 @@ sample is written to ``bench/results/<date>-<host>.json`` with the machine's fac
 average; ``bench/report.py`` turns that into ``docs/benchmarks.md`` and the README's figures.
 A missed target gets an extra, untimed round under py-spy whose top frames go in the report.
 
-``--quick`` (``make bench QUICK=1``) is a smoke run: fewer rounds, smaller scales.
+``--quick`` (``make bench QUICK=1``) is a smoke run: fewer rounds, smaller scales, no
+profiles.
 """
 
 from __future__ import annotations
@@ -63,6 +64,12 @@ from gitberth.state import StateDir  # noqa: E402
 from gitberth.status import StatusStore  # noqa: E402
 
 GITBERTH = str(Path(sys.executable).with_name("gitberth"))
+PROFILES = {"wanted": True}
+"""Whether a missed target gets its extra, profiled round (not in a ``--quick`` smoke run)."""
+
+
+def profile_wanted() -> bool:
+    return PROFILES["wanted"] and profiling.available()
 
 
 @dataclass
@@ -192,7 +199,7 @@ def secret_writes(quick: bool) -> Scenario:
             op="<=",
             limit=1.0,
         )
-        if scenario.missed() and profiling.available():
+        if scenario.missed() and profile_wanted():
             with profiling.sampling(pids[0]) as summary:
                 secret_bench.run_round(
                     secret_bench.Result("profile"),
@@ -208,7 +215,7 @@ def secret_writes(quick: bool) -> Scenario:
 
 
 def commit_replace(quick: bool) -> Scenario:
-    rounds, among = (3, 10) if quick else (10, 100)
+    rounds, among = (3, 5) if quick else (10, 100)
     scenario = Scenario(
         "commit-replace",
         "One-line change: commit → replaced and healthy",
@@ -266,7 +273,7 @@ def commit_replace(quick: bool) -> Scenario:
                 op="<=",
                 limit=1.3,
             )
-            if scenario.missed() and profiling.available():
+            if scenario.missed() and profile_wanted():
                 with profiling.sampling(os.getpid()) as summary:
                     for value in range(rounds, rounds + 3):
                         loop_round(repo, loop, value)
@@ -485,7 +492,7 @@ def scale(quick: bool) -> Scenario:
                     calls.extend(counted)
                     listing.extend(bare_list(client, noop_rounds))
                     slow = statistics.median(noop) > 1.3 * statistics.median(listing)
-                    if slow and profiling.available():  # profiled while the apps still run
+                    if slow and profile_wanted():  # profiled while the apps still run
                         with profiling.sampling(os.getpid()) as summary:
                             noop_passes(repo, tmp / "loop-profile", noop_rounds)
                         profiles.append("no-op passes (in-process loop):\n" + summary[0])
@@ -526,7 +533,7 @@ def scale(quick: bool) -> Scenario:
             converge_missed = any(
                 not evaluate(scenario.as_json(), target).met for target in scenario.targets[:3]
             )
-            if converge_missed and not quick and profiling.available():
+            if converge_missed and not quick and profile_wanted():
                 profiles.append(profile_converge(tmp, min(apps, PROFILED_APPS)))
             scenario.profile = "\n\n".join(profiles) or None
         finally:
@@ -599,7 +606,7 @@ def plan_review(quick: bool) -> Scenario:
         scenario.target(
             "≤ 1 s including process start", series="gitberth plan (process)", op="<=", limit=1.0
         )
-        if scenario.missed() and profiling.available():
+        if scenario.missed() and profile_wanted():
             scenario.profile = profiling.profile_command(plan_command)
     return scenario
 
@@ -623,6 +630,7 @@ def main() -> int:
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--no-report", action="store_true")
     args = parser.parse_args()
+    PROFILES["wanted"] = not args.quick
     run: dict[str, Any] = {
         "schema": 1,
         "started": now(),
