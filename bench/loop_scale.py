@@ -30,10 +30,11 @@ sys.path.insert(0, str(ROOT))
 from tests.support.engine import ensure_example_image  # noqa: E402
 from tests.support.gitrepo import GitRepo, app_yaml  # noqa: E402
 
+from gitberth.database import open_database  # noqa: E402
 from gitberth.loop import Loop, LoopSettings  # noqa: E402
 from gitberth.runtime.base import OWNERSHIP_LABELS  # noqa: E402
 from gitberth.runtime.docker import DockerRuntime  # noqa: E402
-from gitberth.state import StateDir, open_database  # noqa: E402
+from gitberth.state import StateDir  # noqa: E402
 from gitberth.status import StatusStore  # noqa: E402
 
 GITBERTH = str(Path(sys.executable).with_name("gitberth"))

@@ -61,10 +61,20 @@ def samples_table(scenario: dict[str, Any]) -> list[str]:
         "| series | role | n | min | median | max | ratio to baseline (medians) |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
+    by_name = {s["name"]: s for s in scenario["series"]}
+    # A series that a ratio target compares is shown against that target's baseline (the
+    # no-op pass against the list call, not against compose's converge time).
+    compared = {
+        target["series"]: by_name[target["baseline"]]
+        for target in scenario["targets"]
+        if target["kind"] == "ratio" and target["baseline"] in by_name
+    }
+    for target_baseline in list(compared.values()):
+        compared.setdefault(target_baseline["name"], target_baseline)
     for series in scenario["series"]:
         samples = [float(v) for v in series["samples"]]
         unit = series["unit"]
-        baseline = baselines.get(unit)
+        baseline = compared.get(series["name"], baselines.get(unit))
         ratio = "–"
         if baseline is not None and series["role"] != "observed":
             theirs = statistic([float(v) for v in baseline["samples"]], "median")

@@ -26,10 +26,10 @@ from typing import Any
 
 import git
 
+from gitberth.database import Database
 from gitberth.defaults import DEFAULT_HISTORY_MAX_AGE_DAYS, DEFAULT_HISTORY_MAX_ENTRIES
 from gitberth.observers import PassOutcome
 from gitberth.reconciler import AppReport, AppStatus
-from gitberth.state import Database
 from gitberth.status import ActionRecord, iso_second
 
 DEFAULT_MAX_ENTRIES = DEFAULT_HISTORY_MAX_ENTRIES

@@ -18,7 +18,7 @@ from typing import Any
 
 from gitberth.core.errors import StorageFullError
 from gitberth.core.models import SecretSourced, SummaryValue
-from gitberth.state import Database
+from gitberth.database import Database
 
 logger = logging.getLogger("gitberth.spec_ledger")
 

@@ -26,8 +26,8 @@ from enum import StrEnum
 from typing import Any
 
 from gitberth.core.models import ContainerState, ObservedContainer
+from gitberth.database import Database
 from gitberth.reconciler import AppReport, AppStatus
-from gitberth.state import Database
 
 MAX_EVENTS = 200
 """Passes kept in the database; older ones are dropped as new ones are written."""

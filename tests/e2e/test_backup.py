@@ -16,9 +16,10 @@ from pathlib import Path
 import httpx
 from pyrage import x25519
 
+from gitberth.database import open_database
 from gitberth.secrets import crypto
 from gitberth.secrets.store import SecretStore
-from gitberth.state import StateDir, open_database
+from gitberth.state import StateDir
 from tests.e2e.conftest import GITBERTH, Server, StartServer
 from tests.support.waiting import wait_until
 

@@ -12,9 +12,11 @@ import pytest
 
 from gitberth.api.app import create_app
 from gitberth.api.context import ServerSettings, open_context
+from gitberth.database import open_database
 from gitberth.secrets import crypto
-from gitberth.secrets.store import MAX_SECRET_BYTES, MAX_VALUE_BYTES, SecretStore
-from gitberth.state import StateDir, open_database
+from gitberth.secrets.store import SecretStore
+from gitberth.secrets.validation import MAX_SECRET_BYTES, MAX_VALUE_BYTES
+from gitberth.state import StateDir
 from tests.e2e.conftest import Server, StartServer, run_cli
 
 SENTINEL = "SENTINEL-c0ffee-9b7e41-plaintext"

@@ -16,9 +16,10 @@ import pytest
 from pyrage import x25519
 
 from gitberth.backup import archive, encryption
+from gitberth.database import open_database
 from gitberth.secrets import crypto
 from gitberth.secrets.store import SecretStore
-from gitberth.state import StateDir, open_database
+from gitberth.state import StateDir
 from tests.support.secretstore import open_store
 
 GITBERTH = str(Path(sys.executable).with_name("gitberth"))

@@ -10,7 +10,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from gitberth.state import StateDir, open_database
+from gitberth.database import open_database
+from gitberth.state import StateDir
 from gitberth.status import AppError, AppState, ErrorClass, Health, StatusStore, SyncState
 from tests.support.gitrepo import GitRepo, app_yaml
 

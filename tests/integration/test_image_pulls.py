@@ -12,13 +12,13 @@ from pathlib import Path
 import docker
 import pytest
 
+from gitberth.database import Database
 from gitberth.loop import Loop, LoopSettings
 from gitberth.reconciler import AppStatus, ReconcileResult, reconcile_once
 from gitberth.runtime.docker import DockerRuntime
 from gitberth.secrets.store import SecretStore
 from gitberth.source import open_repo, read_revision
 from gitberth.spec_ledger import SpecLedger
-from gitberth.state import Database
 from gitberth.status import ErrorClass, StatusStore, SyncState
 from tests.support.engine import EXAMPLE_IMAGE
 from tests.support.gitrepo import GitRepo, app_yaml

@@ -9,9 +9,10 @@ from typing import Any
 import docker
 import pytest
 
+from gitberth.database import Database, open_database
 from gitberth.loop import Loop, LoopSettings
 from gitberth.runtime.docker import DockerRuntime
-from gitberth.state import Database, StateDir, open_database
+from gitberth.state import StateDir
 from gitberth.status import AppState, ErrorClass, StatusStore, SyncState
 from tests.support.gitrepo import GitRepo, app_yaml
 from tests.support.waiting import wait_until

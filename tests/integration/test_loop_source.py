@@ -10,10 +10,11 @@ from typing import Any
 import docker
 import pytest
 
+from gitberth.database import open_database
 from gitberth.loop import Loop, LoopSettings
 from gitberth.runtime.docker import DockerRuntime
 from gitberth.source import Revision
-from gitberth.state import StateDir, open_database
+from gitberth.state import StateDir
 from gitberth.status import StatusStore
 from tests.support.gitrepo import GitRepo, app_yaml
 

@@ -15,10 +15,11 @@ from gitberth.commit_status import CommitStatusSettings, Forge, State, status_re
 from gitberth.container_logs import redact, secret_values, split_timestamp, tail_text
 from gitberth.core.errors import ConfigError, InvalidRequestError
 from gitberth.core.models import EnvSource, Origin, ResolvedValue
+from gitberth.database import open_database
 from gitberth.delivery import Delivery, DeliveryWorker, display_url
 from gitberth.history import HistoryEntry, HistoryStore, Retention
 from gitberth.notify import DeployNotification, Format, NotificationAction, Target, slack_body
-from gitberth.state import StateDir, open_database
+from gitberth.state import StateDir
 from tests.support.receiver import receiving
 from tests.support.waiting import wait_until
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gitberth.database import Database, open_database
 from gitberth.secrets.seal import open_default_setup
 from gitberth.secrets.store import SecretStore
-from gitberth.state import Database, StateDir, open_database
+from gitberth.state import StateDir
 
 
 def open_store(path: Path) -> tuple[SecretStore, Database]:

@@ -89,6 +89,26 @@ class TestMarkdown:
             markdown
         )
 
+    def test_a_series_is_compared_with_the_baseline_of_its_own_target(self) -> None:
+        """Two ratio targets in one unit (converge vs compose, no-op pass vs one list call):
+        each series' ratio is taken against its target's baseline, not the first one's."""
+        scenario = {
+            "series": [
+                {"name": "converge", "role": "ours", "unit": "s", "samples": [60.0]},
+                {"name": "compose", "role": "baseline", "unit": "s", "samples": [40.0]},
+                {"name": "no-op pass", "role": "ours", "unit": "s", "samples": [0.039]},
+                {"name": "list call", "role": "baseline", "unit": "s", "samples": [0.030]},
+            ],
+            "targets": [
+                {"kind": "ratio", "series": "converge", "baseline": "compose"},
+                {"kind": "ratio", "series": "no-op pass", "baseline": "list call"},
+            ],
+        }
+        rows = {line.split(" | ")[0][2:]: line for line in report.samples_table(scenario)[2:]}
+        assert rows["converge"].endswith("| 1.50× |")
+        assert rows["no-op pass"].endswith("| 1.30× |")
+        assert rows["list call"].endswith("| 1.00× |")
+
     def test_targets_say_met_or_missed(self, generated: tuple[str, Path, Path]) -> None:
         markdown, _, _ = generated
         assert "| write rate ≥ 1.2× Swarm's | 1.38× | >= 1.2× | met |" in markdown

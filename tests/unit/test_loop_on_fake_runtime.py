@@ -15,9 +15,10 @@ from typing import Any, Protocol
 
 import pytest
 
+from gitberth.database import open_database
 from gitberth.loop import Loop, LoopSettings
 from gitberth.runtime.base import RuntimeEvent
-from gitberth.state import StateDir, open_database
+from gitberth.state import StateDir
 from gitberth.status import StatusStore, SyncState
 from gitberth.triggers import PassRequest
 from tests.support.gitrepo import GitRepo, app_yaml

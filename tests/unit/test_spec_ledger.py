@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 from gitberth.core.models import SecretSourced
+from gitberth.database import open_database
 from gitberth.spec_ledger import SpecLedger
-from gitberth.state import StateDir, open_database
+from gitberth.state import StateDir
 
 SUMMARY = {
     "image": "acme/web:1.0",

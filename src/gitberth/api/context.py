@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitberth.database import Database, open_database
 from gitberth.defaults import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV
 from gitberth.secrets.audit import AuditLog
 from gitberth.secrets.seal import (
@@ -24,7 +25,7 @@ from gitberth.secrets.seal import (
 )
 from gitberth.secrets.store import SecretStore
 from gitberth.secrets.tokens import TokenStore
-from gitberth.state import Database, StateDir, open_database
+from gitberth.state import StateDir
 
 logger = logging.getLogger(__name__)
 

@@ -17,8 +17,9 @@ from gitberth.api.auth import Context, Unsealed
 from gitberth.api.json_body import openapi_body, read_json_body
 from gitberth.core.errors import AuthError, SecretNotFoundError
 from gitberth.core.models import DNS_LABEL_PATTERN, ENV_NAME_PATTERN
-from gitberth.secrets.store import MAX_VALUE_BYTES, SecretInfo, WriteResult
+from gitberth.secrets.store import SecretInfo, WriteResult
 from gitberth.secrets.tokens import Principal
+from gitberth.secrets.validation import MAX_VALUE_BYTES
 
 router = APIRouter(tags=["secrets"])
 

@@ -28,22 +28,12 @@ from gitberth.defaults import (
     DEFAULT_PUBLISH_ADDRESS,
     DEFAULT_SECRETS_ROOT,
 )
-from gitberth.git_source import read_settings
 from gitberth.host_paths import bind_policy
-from gitberth.reconciler import (
-    ActionEvent,
-    AppStatus,
-    EventKind,
-    NoSecretStore,
-    ReconcileResult,
-    SecretSource,
-    history_from_repo,
-    reconcile_once,
-)
 from gitberth.source import open_repo, read_revision
 from gitberth.source_id import source_id
 
 if TYPE_CHECKING:
+    from gitberth.reconciler import ActionEvent, ReconcileResult, SecretSource
     from gitberth.spec_ledger import SpecLedger
 
 RepoOption = Annotated[Path, typer.Option("--repo", help="path of the Git repository")]
@@ -60,6 +50,8 @@ _STYLE = {
 
 
 def _print_event(event: ActionEvent) -> None:
+    from gitberth.reconciler import EventKind
+
     action = event.action
     style = _STYLE[action.kind]
     if event.kind is EventKind.STARTED:
@@ -85,10 +77,12 @@ def open_state(state_dir: Path | None) -> tuple[SecretSource, SpecLedger | None]
     spec ledger; without a state database, a stand-in that holds secret-consuming apps."""
     # The engine, crypto and database libraries load only for commands that use them, so the
     # offline verbs (plan --base/--head, validate, schema) start fast.
+    from gitberth.database import open_database
+    from gitberth.reconciler import NoSecretStore
     from gitberth.secrets.seal import open_default_setup
     from gitberth.secrets.store import SecretStore
     from gitberth.spec_ledger import SpecLedger
-    from gitberth.state import StateDir, open_database
+    from gitberth.state import StateDir
 
     state = StateDir.resolve(state_dir)
     if not state.db_path.exists():
@@ -112,6 +106,9 @@ def _run(
     publish_address: str = DEFAULT_PUBLISH_ADDRESS,
     allow_bind_under: list[Path] | None = None,
 ) -> ReconcileResult:
+    from gitberth.git_source import read_settings
+    from gitberth.reconciler import history_from_repo, reconcile_once
+
     try:
         git_repo = open_repo(repo)
         revision = read_revision(git_repo, branch=branch, rev=rev, apps_dir=apps_dir)
@@ -159,6 +156,8 @@ def _run(
 
 
 def _print_summary(result: ReconcileResult, *, dry_run: bool) -> None:
+    from gitberth.reconciler import AppStatus
+
     if dry_run:
         for action in result.plan.actions:
             if action.changes_something and result.apps[action.app].status is AppStatus.PLANNED:

@@ -16,10 +16,9 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 import typer
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -30,7 +29,6 @@ from gitberth.core.manifests import LoadResult, load_manifests
 from gitberth.core.review import review
 from gitberth.core.review_running import RunningApp, RunningContainer, compare_running
 from gitberth.core.review_secrets import ListedSecret, check_secrets
-from gitberth.render.markdown import render_markdown
 from gitberth.render.report import (
     LiveOut,
     PlanReport,
@@ -41,8 +39,10 @@ from gitberth.render.report import (
     render_json,
     running_out,
 )
-from gitberth.render.text import render_text
 from gitberth.source import open_repo, read_revision
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class PlanFormat(StrEnum):
@@ -110,9 +110,14 @@ def run_review(
     except GitberthError as exc:
         err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
         return 1
+    # Each renderer loads only when asked for: a CI job's start-up is most of a review's time.
     if output_format is PlanFormat.TEXT:
+        from gitberth.render.text import render_text
+
         render_text(report, console=console)
     elif output_format is PlanFormat.MARKDOWN:
+        from gitberth.render.markdown import render_markdown
+
         sys.stdout.write(render_markdown(report))
     else:
         sys.stdout.write(render_json(report) + "\n")
@@ -246,6 +251,8 @@ NO_START_TIMES = (
 def check_server(head: LoadResult, *, server: str, token: str | None, changed: set[str]) -> LiveOut:
     """Check head's secret references against the server's secret list, and compare head with
     what the server says runs."""
+    import httpx  # only a review with --server talks HTTP; every other start skips its import
+
     shown = display_url(server)
     headers = {"authorization": f"Bearer {token}"} if token else {}
     try:

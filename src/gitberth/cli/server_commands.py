@@ -31,6 +31,7 @@ from gitberth.cli.options import (
     StateDirOption,
 )
 from gitberth.core.errors import GitberthError
+from gitberth.database import open_database
 from gitberth.defaults import (
     DEFAULT_APPS_DIR,
     DEFAULT_BRANCH,
@@ -45,7 +46,7 @@ from gitberth.defaults import (
     TOKEN_ENV,
 )
 from gitberth.secrets.tokens import Role, TokenStore, parse_ttl
-from gitberth.state import StateDir, open_database
+from gitberth.state import StateDir
 
 logger = logging.getLogger("gitberth.serve")
 

@@ -15,7 +15,8 @@ from rich.table import Table
 from gitberth.cli._app import app, console, err_console
 from gitberth.cli.options import StateDirOption
 from gitberth.core.errors import GitberthError
-from gitberth.state import StateDir, open_database
+from gitberth.database import open_database
+from gitberth.state import StateDir
 from gitberth.status import AppState, ErrorClass, LoopState, StatusStore, SyncState
 
 _SYNC_STYLE = {

@@ -244,9 +244,15 @@ def _node_data(node: Any) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=2048)
 def _fast_manifest(text: str) -> AppManifest | None:
     """The manifest when libyaml reads it certainly as ruamel would and it validates; else
-    None, and the precise path decides (and explains)."""
+    None, and the precise path decides (and explains).
+
+    Cached by text (the manifest is frozen, so sharing it is safe): a review reads most files
+    unchanged at both revisions, and the loop reads every unchanged file again each pass. An
+    unchanged file also yields the very same object, which the review compares by identity.
+    """
     try:
         return AppManifest.model_validate(_fast_data(text))
     except (_NotCertain, ValidationError, RecursionError):
@@ -274,6 +280,8 @@ def yaml_alias_problem(text: str, *, file: str) -> ManifestProblem | None:
     read (linear in the text), never the expanded document. Text that is not YAML at all is
     left to the loader, which explains it with its position.
     """
+    if "&" not in text and "*" not in text:
+        return None  # YAML writes every anchor with "&" and every alias with "*"
     try:
         if _FAST_LOADER is not None:
             events: Iterable[Any] = libyaml.parse(text, Loader=_FAST_LOADER)

@@ -163,6 +163,8 @@ def _review_app(name: str, *, base: LoadResult, head: LoadResult) -> AppReview |
         )
         services = tuple(_whole_service(s, change, reason=reason) for s in new.service_specs())
         return AppReview(name, change, file, services)
+    if old is new:  # the same text at both revisions parses to the same (cached) manifest
+        return None
     services = _compare_services(old, new)
     if not services:
         return None

@@ -68,6 +68,7 @@ class EngineResources:
         self._client = client
         self.source = source
         self._lock = threading.Lock()
+        self._network_locks: dict[str, threading.Lock] = {}
         self._networks: set[str] = set()
         self._volumes: set[str] = set()
 
@@ -92,10 +93,20 @@ class EngineResources:
 
     def _ensure_network(self, name: str, *, labels: dict[str, str], own: bool) -> None:
         """Create *name* unless it exists; an existing one must be gitberth's, and an app's
-        own network (*own*) must be this source's."""
+        own network (*own*) must be this source's.
+
+        Each name has its own lock: apps applied in parallel create their networks in
+        parallel (one lock for all made every new app wait for every other app's network),
+        while two containers of one app still never race to create the same network.
+        """
         with self._lock:
             if name in self._networks:
                 return
+            name_lock = self._network_locks.setdefault(name, threading.Lock())
+        with name_lock:
+            with self._lock:
+                if name in self._networks:
+                    return
             with _engine(f"preparing network {name}"):
                 existing = [n for n in self.api.networks(names=[name]) if n.get("Name") == name]
                 if existing:
@@ -113,7 +124,8 @@ class EngineResources:
                         )
                 else:
                     self.api.create_network(name, driver="bridge", labels=labels)
-            self._networks.add(name)
+            with self._lock:
+                self._networks.add(name)
 
     def release_networks(self, *, keep: Collection[str], changed: bool) -> None:
         if not changed:

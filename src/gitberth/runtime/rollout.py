@@ -53,7 +53,10 @@ from gitberth.core.resolve import redact
 from gitberth.defaults import DEFAULT_ROLLOUT_TIMEOUT
 
 STAGING_SUFFIX = "-next"
-_POLL_SECONDS = 0.05
+_POLL_SECONDS = 0.02
+"""Between two looks at a new container: each look is one inspect and at most one connect, so
+a short interval costs the engine little, and the rollout learns of health that much sooner
+(a replacement waits on this gate while the old container still serves)."""
 _SETTLE_SECONDS = 0.3
 """How long a container with no health signal at all must stay up to count as started."""
 

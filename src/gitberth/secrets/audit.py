@@ -15,10 +15,11 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NotRequired, TypedDict, Unpack
 
 from gitberth.core.timestamps import utc_text
+from gitberth.database import Database
 from gitberth.secrets.tokens import TokenInfo
-from gitberth.state import Database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_log (
@@ -66,6 +67,20 @@ class AuditEntry:
         }
 
 
+class EntryFields(TypedDict):
+    """What one entry says, as keyword arguments; only who and what are required."""
+
+    token_id: str
+    action: str
+    outcome: NotRequired[str]
+    """``ok`` unless said otherwise (``forbidden``, ``not_found``, ...)."""
+    name: NotRequired[str | None]
+    app_id: NotRequired[str | None]
+    keys: NotRequired[Sequence[str]]
+    value_hmacs: NotRequired[Mapping[str, str] | None]
+    detail: NotRequired[Mapping[str, str] | None]
+
+
 class AuditLog:
     """Appends and reads audit entries."""
 
@@ -77,61 +92,17 @@ class AuditLog:
             if "detail" not in columns:
                 conn.execute(_ADD_DETAIL)
 
-    def record(
-        self,
-        *,
-        token_id: str,
-        action: str,
-        outcome: str = "ok",
-        name: str | None = None,
-        app_id: str | None = None,
-        keys: Sequence[str] = (),
-        value_hmacs: Mapping[str, str] | None = None,
-        detail: Mapping[str, str] | None = None,
-    ) -> None:
+    def record(self, **entry: Unpack[EntryFields]) -> None:
         """Append one entry durably.
 
         Inside a transaction on this thread (a secret write) it joins that transaction; alone it
         shares a group commit with concurrent writers.
         """
-        self._db.grouped(
-            _appender(
-                token_id=token_id,
-                action=action,
-                outcome=outcome,
-                name=name,
-                app_id=app_id,
-                keys=keys,
-                value_hmacs=value_hmacs,
-                detail=detail,
-            )
-        )
+        self._db.grouped(appender(**entry))
 
-    async def record_async(
-        self,
-        *,
-        token_id: str,
-        action: str,
-        outcome: str = "ok",
-        name: str | None = None,
-        app_id: str | None = None,
-        keys: Sequence[str] = (),
-        value_hmacs: Mapping[str, str] | None = None,
-        detail: Mapping[str, str] | None = None,
-    ) -> None:
-        """:meth:`record` for the event loop (awaits the group commit instead of blocking)."""
-        await self._db.grouped_async(
-            _appender(
-                token_id=token_id,
-                action=action,
-                outcome=outcome,
-                name=name,
-                app_id=app_id,
-                keys=keys,
-                value_hmacs=value_hmacs,
-                detail=detail,
-            )
-        )
+    async def record_async(self, **entry: Unpack[EntryFields]) -> None:
+        """:meth:`record` for the event loop: the same entry, the group commit awaited."""
+        await self._db.grouped_async(appender(**entry))
 
     def entries(self, *, limit: int = 100, before: int | None = None) -> list[AuditEntry]:
         """The newest entries first, at most *limit*, optionally older than entry id *before*."""
@@ -163,52 +134,20 @@ class AuditLog:
         ]
 
 
-def appender(
-    *,
-    token_id: str,
-    action: str,
-    outcome: str = "ok",
-    name: str | None = None,
-    app_id: str | None = None,
-    keys: Sequence[str] = (),
-    detail: Mapping[str, str] | None = None,
-) -> Callable[[sqlite3.Connection], None]:
-    """The insert of one entry, to run inside another write's transaction (a token's)."""
-    return _appender(
-        token_id=token_id,
-        action=action,
-        outcome=outcome,
-        name=name,
-        app_id=app_id,
-        keys=keys,
-        value_hmacs=None,
-        detail=detail,
-    )
-
-
-def _appender(
-    *,
-    token_id: str,
-    action: str,
-    outcome: str,
-    name: str | None,
-    app_id: str | None,
-    keys: Sequence[str],
-    value_hmacs: Mapping[str, str] | None,
-    detail: Mapping[str, str] | None = None,
-) -> Callable[[sqlite3.Connection], None]:
-    """The insert of one entry, stamped now, for :meth:`Database.grouped`."""
+def appender(**entry: Unpack[EntryFields]) -> Callable[[sqlite3.Connection], None]:
+    """The insert of one entry, stamped now: for a group commit (:meth:`AuditLog.record`) or
+    to run inside another write's transaction (a token's)."""
     at = utc_text(datetime.now(UTC), precision="milliseconds")
     row = (
         at,
-        token_id,
-        action,
-        outcome,
-        name,
-        app_id,
-        json.dumps(list(keys)),
-        json.dumps(dict(value_hmacs or {}), sort_keys=True),
-        json.dumps(dict(detail or {}), sort_keys=True),
+        entry["token_id"],
+        entry["action"],
+        entry.get("outcome", "ok"),
+        entry.get("name"),
+        entry.get("app_id"),
+        json.dumps(list(entry.get("keys", ()))),
+        json.dumps(dict(entry.get("value_hmacs") or {}), sort_keys=True),
+        json.dumps(dict(entry.get("detail") or {}), sort_keys=True),
     )
 
     def append(conn: sqlite3.Connection) -> None:

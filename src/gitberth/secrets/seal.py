@@ -31,7 +31,8 @@ from pathlib import Path
 
 from gitberth.core.errors import ConfigError, RateLimitedError, SealedError, UnsealError
 from gitberth.secrets import crypto, shamir
-from gitberth.secrets.store import SEAL_MODE_AUTO, SEAL_MODE_SHAMIR, SecretStore
+from gitberth.secrets.store import SecretStore
+from gitberth.secrets.store_keys import SEAL_MODE_AUTO, SEAL_MODE_SHAMIR
 from gitberth.state import StateDir, write_private_file
 
 logger = logging.getLogger(__name__)

@@ -10,94 +10,28 @@ scope (a delete consumes one too), each record binds its version into its AAD, a
 whose version is not that counter's was put back from an older copy and is refused
 (:class:`SecretIntegrityError`), so a secret cannot be rolled back row by row.
 
-The store is *sealed* until :meth:`SecretStore.unlock` gets the master key, and can be sealed
-again at any time with :meth:`SecretStore.lock`. One lock serialises key handling and writes, so
-sealing waits for in-flight operations to finish and later ones fail cleanly with
-:class:`SealedError`.
+What a secret may hold is :mod:`gitberth.secrets.validation`; the keys, sealing and rotation
+are :mod:`gitberth.secrets.store_keys`. Writes go through the database's group commit; a
+thread and a coroutine write through the same staging (:meth:`SecretStore._stage_put`) and
+differ only in how they wait for the commit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
 import sqlite3
-import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from pydantic import SecretStr
 
-from gitberth.core.errors import (
-    ConfigError,
-    InvalidRequestError,
-    PayloadTooLargeError,
-    SealedError,
-    SecretIntegrityError,
-    SecretNotFoundError,
-)
-from gitberth.core.models import DNS_LABEL_PATTERN, ENV_NAME_PATTERN
+from gitberth.core.errors import SecretIntegrityError, SecretNotFoundError
 from gitberth.core.resolve import SecretKey, SecretKeyMaterial, SecretMaterial
+from gitberth.database import GroupedWrite
 from gitberth.secrets import crypto
-from gitberth.state import Database
-
-MAX_VALUE_BYTES = 64 * 1024
-MAX_SECRET_BYTES = 512 * 1024
-MAX_TERM_ENCRYPTIONS = 2**30
-"""Rotate before this many encryptions under one term key (NIST allows 2**32 random nonces)."""
-_REWRAP_BATCH = 200
-
-SEAL_MODE_AUTO = "auto"
-SEAL_MODE_SHAMIR = "shamir"
-
-_FINGERPRINT_IDENTITY = crypto.RecordIdentity(
-    kind="meta", scope="store", app_id="", name="fingerprint-key"
-)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS secret_meta (
-    key TEXT PRIMARY KEY,
-    value BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS key_terms (
-    term INTEGER PRIMARY KEY,
-    wrapped BLOB NOT NULL,
-    created_at TEXT NOT NULL,
-    encryptions INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS secrets (
-    app_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    keys TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    term INTEGER NOT NULL,
-    record BLOB NOT NULL,
-    updated_at TEXT NOT NULL,
-    PRIMARY KEY (app_id, name)
-);
-CREATE INDEX IF NOT EXISTS secrets_by_term ON secrets (term);
-CREATE TABLE IF NOT EXISTS secret_versions (
-    app_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    PRIMARY KEY (app_id, name)
-);
-"""
-_VERSIONS_COUNTED = "versions_counted"
-"""secret_meta flag: the counters were seeded from the rows once (a store from before them)."""
-_FORMAT_2_ONLY = "format_2_only"
-"""secret_meta flag: every record was rewritten as format 2; format 1 is refused from then on."""
-
-
-@dataclass(frozen=True)
-class SealConfig:
-    """How the store is unsealed: ``auto`` (key file) or ``shamir`` (threshold of shares)."""
-
-    mode: str
-    shares: int
-    threshold: int
+from gitberth.secrets.store_keys import StoreKeys, record_identity
+from gitberth.secrets.validation import validate_secret
 
 
 @dataclass(frozen=True)
@@ -120,282 +54,8 @@ class WriteResult:
     fingerprints: Mapping[str, str]
 
 
-@dataclass(frozen=True)
-class RotationResult:
-    term: int
-    rewrapped: int
-
-
-_DNS_LABEL = re.compile(DNS_LABEL_PATTERN)
-_ENV_NAME = re.compile(ENV_NAME_PATTERN)
-
-
-def _is_dns_label(value: object) -> bool:
-    """``core.models.is_dns_label`` with ``fullmatch``: ``$`` also matches before a newline."""
-    return isinstance(value, str) and len(value) <= 63 and _DNS_LABEL.fullmatch(value) is not None
-
-
-def _is_key_name(value: object) -> bool:
-    return isinstance(value, str) and len(value) <= 255 and _ENV_NAME.fullmatch(value) is not None
-
-
-def validate_secret(*, name: str, app_id: str | None, data: Mapping[str, object]) -> None:
-    """Refuse a secret the runtime could not use, naming the field or key, never the value.
-
-    Keys become environment variable names and file names under ``/run/secrets``, so they must
-    match ``[A-Za-z_][A-Za-z0-9_]*``: that excludes ``..``, ``/`` and anything a shell or a path
-    would read differently.
-    """
-    if not _is_dns_label(name):
-        raise InvalidRequestError(
-            "name must be a DNS label: lowercase letters, digits and '-', at most 63 characters",
-            field="name",
-        )
-    if app_id is not None and not _is_dns_label(app_id):
-        raise InvalidRequestError(
-            "appId must be an app name (a DNS label: lowercase letters, digits and '-')",
-            field="appId",
-        )
-    if not data:
-        raise InvalidRequestError("data must hold at least one key", field="data")
-    total = 0
-    for key, value in data.items():
-        if not _is_key_name(key):
-            raise InvalidRequestError(
-                f"key {_show_key(key)} is not a valid name: use letters, digits and '_', "
-                "not starting with a digit (it becomes an env var and a file name)",
-                field="data",
-            )
-        if not isinstance(value, str):
-            raise InvalidRequestError(f"the value of {key} must be a string", field=f"data.{key}")
-        if "\x00" in value:
-            raise InvalidRequestError(
-                f"the value of {key} contains a NUL character", field=f"data.{key}"
-            )
-        size = len(value.encode("utf-8"))
-        if size > MAX_VALUE_BYTES:
-            raise PayloadTooLargeError(
-                f"the value of {key} is over {MAX_VALUE_BYTES // 1024} KiB", field=f"data.{key}"
-            )
-        total += size + len(key)
-    if total > MAX_SECRET_BYTES:
-        raise PayloadTooLargeError(
-            f"the secret is over {MAX_SECRET_BYTES // 1024} KiB in total", field="data"
-        )
-
-
-def _show_key(key: object) -> str:
-    """A bad key name, quoted and cut short: key names are not secret, but may be garbage."""
-    shown = json.dumps(key if isinstance(key, str) else str(key))
-    return shown if len(shown) <= 66 else shown[:62] + '..."'
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class SecretStore:
+class SecretStore(StoreKeys):
     """Encrypted secrets by ``(appId, name)``, plus the keyring that protects them."""
-
-    def __init__(
-        self,
-        db: Database,
-        *,
-        clock: Callable[[], str] = _now,
-        max_term_encryptions: int = MAX_TERM_ENCRYPTIONS,
-    ) -> None:
-        self._db = db
-        self._clock = clock
-        self._max_term_encryptions = max_term_encryptions
-        self._lock = threading.RLock()
-        self._master: crypto.MasterKey | None = None
-        self._keyring: crypto.Keyring | None = None
-        self._fingerprint_key: bytearray | None = None
-        self._in_flight: dict[int, int] = {}
-        with db.transaction() as conn:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            if not _flag(conn, _VERSIONS_COUNTED):
-                conn.execute(
-                    "INSERT OR IGNORE INTO secret_versions (app_id, name, version) "
-                    "SELECT app_id, name, version FROM secrets"
-                )
-                _set_flag(conn, _VERSIONS_COUNTED)
-
-    # -- keys and seal -------------------------------------------------------------------------
-
-    def is_initialized(self) -> bool:
-        with self._db.reading() as conn:
-            return conn.execute("SELECT 1 FROM key_terms LIMIT 1").fetchone() is not None
-
-    @property
-    def sealed(self) -> bool:
-        return self._keyring is None
-
-    def seal_config(self) -> SealConfig | None:
-        """How this store is unsealed, or ``None`` before it is initialized."""
-        with self._db.reading() as conn:
-            rows = dict(
-                conn.execute(
-                    "SELECT key, value FROM secret_meta WHERE key IN "
-                    "('seal_mode', 'shares', 'threshold')"
-                ).fetchall()
-            )
-        if "seal_mode" not in rows:
-            return None
-        return SealConfig(
-            mode=str(rows["seal_mode"]),
-            shares=int(rows["shares"]),
-            threshold=int(rows["threshold"]),
-        )
-
-    def initialize(
-        self, master: crypto.MasterKey, *, mode: str, shares: int = 1, threshold: int = 1
-    ) -> None:
-        """Create the first term key and the fingerprint key under *master*; leaves it unsealed."""
-        with self._lock:
-            term_key = crypto.TermKey.generate(1)
-            keyring = crypto.Keyring({1: term_key})
-            fingerprint_key = crypto.random_key()
-            with self._db.transaction() as conn:
-                if conn.execute("SELECT 1 FROM key_terms LIMIT 1").fetchone() is not None:
-                    raise ConfigError("the secret store is already initialized")
-                conn.execute(
-                    "INSERT INTO key_terms (term, wrapped, created_at, encryptions) "
-                    "VALUES (1, ?, ?, 1)",
-                    (master.wrap_term_key(term_key), self._clock()),
-                )
-                blob = keyring.encrypt(
-                    identity=_FINGERPRINT_IDENTITY, plaintext=bytes(fingerprint_key)
-                )
-                _set_flag(conn, _FORMAT_2_ONLY)
-                conn.executemany(
-                    "INSERT INTO secret_meta (key, value) VALUES (?, ?)",
-                    [
-                        ("seal_mode", mode),
-                        ("shares", str(shares)),
-                        ("threshold", str(threshold)),
-                        ("fingerprint_key", blob),
-                    ],
-                )
-            self._master, self._keyring, self._fingerprint_key = master, keyring, fingerprint_key
-
-    def unlock(self, master: crypto.MasterKey) -> None:
-        """Load the keyring with *master*; :class:`UnsealError` if it is not this store's key."""
-        with self._lock:
-            if self._keyring is not None:
-                return
-            with self._db.reading() as conn:
-                rows = conn.execute("SELECT term, wrapped FROM key_terms ORDER BY term").fetchall()
-                meta = conn.execute(
-                    "SELECT value FROM secret_meta WHERE key = 'fingerprint_key'"
-                ).fetchone()
-            if not rows or meta is None:
-                raise ConfigError("the secret store is not initialized")
-            terms: dict[int, crypto.TermKey] = {}
-            try:
-                for term, wrapped in rows:
-                    terms[int(term)] = master.unwrap_term_key(term=int(term), blob=bytes(wrapped))
-                keyring = crypto.Keyring(terms)
-                fingerprint_key = bytearray(
-                    keyring.decrypt(
-                        identity=_FINGERPRINT_IDENTITY,
-                        blob=bytes(meta[0]),
-                        allow_legacy=not self._format_2_only(),
-                    )
-                )
-                self._migrate_legacy_records(keyring)
-            except BaseException:
-                for key in terms.values():
-                    key.wipe()
-                raise
-            self._master, self._keyring, self._fingerprint_key = master, keyring, fingerprint_key
-        try:
-            self._rewrap_old_terms()
-        except SealedError:
-            return  # sealed again meanwhile; the next unseal finishes the interrupted rotation
-
-    def lock(self) -> None:
-        """Seal: overwrite and drop every key held in memory (waits for in-flight operations)."""
-        with self._lock:
-            if self._keyring is not None:
-                self._keyring.wipe()
-            if self._master is not None:
-                self._master.wipe()
-            if self._fingerprint_key is not None:
-                for index in range(len(self._fingerprint_key)):
-                    self._fingerprint_key[index] = 0
-            self._master, self._keyring, self._fingerprint_key = None, None, None
-
-    def rotate(self) -> RotationResult:
-        """Start a new master key term and rewrap every data key and the fingerprint key.
-
-        The fingerprint key itself does not change, so fingerprints (and the spec hashes built
-        from them) stay stable and rotation restarts no consumer. Records are rewrapped in
-        batches; until a record is rewrapped its old term key stays loaded, so it stays readable.
-        """
-        with self._lock:
-            master, keyring = self._require_keys()
-            new_key = crypto.TermKey.generate(keyring.current_term + 1)
-            with self._db.transaction() as conn:
-                conn.execute(
-                    "INSERT INTO key_terms (term, wrapped, created_at, encryptions) "
-                    "VALUES (?, ?, ?, 0)",
-                    (new_key.term, master.wrap_term_key(new_key), self._clock()),
-                )
-            keyring.add(new_key)
-        return RotationResult(term=new_key.term, rewrapped=self._rewrap_old_terms())
-
-    def rekey(
-        self, new_master: crypto.MasterKey, *, mode: str, shares: int = 1, threshold: int = 1
-    ) -> RotationResult:
-        """Replace the master key: every term key is rewrapped under *new_master* and a new term
-        starts under it, to which every data key is then rewrapped and after which the older
-        term keys are deleted. The old master key (or its shares) unwraps nothing afterwards,
-        and even an old copy of the database with the old key yields no key that wraps a
-        record written from then on.
-        """
-        with self._lock:
-            old_master, keyring = self._require_keys()
-            new_key = crypto.TermKey.generate(keyring.current_term + 1)
-            with self._db.transaction() as conn:
-                terms = [int(row[0]) for row in conn.execute("SELECT term FROM key_terms")]
-                for term in terms:
-                    conn.execute(
-                        "UPDATE key_terms SET wrapped = ? WHERE term = ?",
-                        (new_master.wrap_term_key(keyring.key(term)), term),
-                    )
-                conn.execute(
-                    "INSERT INTO key_terms (term, wrapped, created_at, encryptions) "
-                    "VALUES (?, ?, ?, 0)",
-                    (new_key.term, new_master.wrap_term_key(new_key), self._clock()),
-                )
-                conn.executemany(
-                    "UPDATE secret_meta SET value = ? WHERE key = ?",
-                    [(mode, "seal_mode"), (str(shares), "shares"), (str(threshold), "threshold")],
-                )
-            keyring.add(new_key)
-            self._master = new_master
-            old_master.wipe()
-        return RotationResult(term=new_key.term, rewrapped=self._rewrap_old_terms())
-
-    def encryption_counts(self) -> dict[int, int]:
-        """Encryptions performed under each live term key."""
-        with self._db.reading() as conn:
-            return {
-                int(term): int(count)
-                for term, count in conn.execute("SELECT term, encryptions FROM key_terms")
-            }
-
-    def fingerprint(self, value: str) -> str:
-        """Hex HMAC-SHA256 of *value* under the store's fingerprint key (stable across rotation)."""
-        with self._lock:
-            if self._fingerprint_key is None:
-                raise SealedError()
-            return crypto.hmac_hex(self._fingerprint_key, value)
-
-    # -- secrets -------------------------------------------------------------------------------
 
     def put(
         self,
@@ -408,17 +68,13 @@ class SecretStore:
         """Create or replace the secret *name* in scope *app_id* with a fresh data key.
 
         Encryption happens in the caller's thread; the row is then written by a group commit
-        (:meth:`Database.grouped`), so concurrent writes share one fsync. *then* runs inside
-        the same transaction: an audit record commits with the write or not at all.
+        (:meth:`Database.submit`), so concurrent writes share one fsync. *then* runs inside
+        the same transaction (on the committer thread): an audit record commits with the
+        write or not at all.
         """
-        validate_secret(name=name, app_id=app_id, data=data)
-        if self._term_exhausted():
+        if self._rotation_due(name=name, app_id=app_id, data=data):
             self.rotate()
-        write, term = self._prepare_put(name=name, app_id=app_id, data=data, then=then)
-        try:
-            return self._db.grouped(write)
-        finally:
-            self._write_done(term)
+        return self._submit_put(name=name, app_id=app_id, data=data, then=then).wait()
 
     async def put_async(
         self,
@@ -428,19 +84,40 @@ class SecretStore:
         data: Mapping[str, str],
         then: Callable[[WriteResult], None] | None = None,
     ) -> WriteResult:
-        """:meth:`put` for the event loop: encrypts inline, awaits the group commit.
+        """:meth:`put` for the event loop: the same write, awaited instead of blocked on.
 
-        Saves the HTTP route a thread hop per request; *then* runs on the committer thread.
+        Saves the HTTP route a thread hop per request; only a due rotation (once per
+        ``MAX_TERM_ENCRYPTIONS`` writes) runs on a thread, as it rewraps every record.
         """
-        validate_secret(name=name, app_id=app_id, data=data)
-        if self._term_exhausted():
+        if self._rotation_due(name=name, app_id=app_id, data=data):
             await asyncio.to_thread(self.rotate)
+        write = self._submit_put(name=name, app_id=app_id, data=data, then=then)
+        return await write.wait_async()
+
+    def _rotation_due(self, *, name: str, app_id: str | None, data: Mapping[str, str]) -> bool:
+        """Refuse an invalid secret, then say whether the term key must rotate first."""
+        validate_secret(name=name, app_id=app_id, data=data)
+        return self._term_exhausted()
+
+    def _submit_put(
+        self,
+        *,
+        name: str,
+        app_id: str | None,
+        data: Mapping[str, str],
+        then: Callable[[WriteResult], None] | None,
+    ) -> GroupedWrite[WriteResult]:
+        """Encrypt and queue the write for the next group commit, counted in flight until that
+        commit ends, even if its caller stops waiting: rotation must not drop the term it was
+        encrypted under while it is queued."""
         write, term = self._prepare_put(name=name, app_id=app_id, data=data, then=then)
-        commit = asyncio.ensure_future(self._db.grouped_async(write))
-        # Counted in flight until the commit ends, even if this caller is cancelled first:
-        # rotation must not drop the term this write was encrypted under while it is queued.
-        commit.add_done_callback(lambda _: self._write_done(term))
-        return await asyncio.shield(commit)
+        try:
+            pending = self._db.submit(write)
+        except BaseException:
+            self._write_done(term)
+            raise
+        pending.on_done(lambda: self._write_done(term))
+        return pending
 
     def _prepare_put(
         self,
@@ -466,7 +143,7 @@ class SecretStore:
             fingerprints = {
                 key: crypto.hmac_hex(self._fingerprint_key, value) for key, value in data.items()
             }
-            identity = _identity(name=name, app_id=app_id, keys=keys, version=version)
+            identity = record_identity(name=name, app_id=app_id, keys=keys, version=version)
             record = keyring.encrypt(identity=identity, plaintext=plaintext)
             term = keyring.current_term
             self._in_flight[term] = self._in_flight.get(term, 0) + 1
@@ -478,7 +155,7 @@ class SecretStore:
             written_term = term
             if latest + 1 != version:
                 version = latest + 1
-                identity = _identity(name=name, app_id=app_id, keys=keys, version=version)
+                identity = record_identity(name=name, app_id=app_id, keys=keys, version=version)
                 record = keyring.encrypt(identity=identity, plaintext=plaintext)
                 written_term = crypto.record_term(record, identity=identity)
             existed = (
@@ -511,10 +188,6 @@ class SecretStore:
             return result
 
         return write, term
-
-    def _write_done(self, term: int) -> None:
-        with self._lock:
-            self._in_flight[term] -= 1
 
     def delete(
         self,
@@ -599,7 +272,9 @@ class SecretStore:
                 if row is None:
                     continue
                 key_names = tuple(json.loads(row[0]))
-                identity = _identity(name=name, app_id=app_id, keys=key_names, version=int(row[2]))
+                identity = record_identity(
+                    name=name, app_id=app_id, keys=key_names, version=int(row[2])
+                )
                 if row[3] is None or int(row[2]) != int(row[3]):
                     raise SecretIntegrityError(
                         f"secret {name} ({_scope_text(app_id)}) is version {row[2]}, but version "
@@ -624,160 +299,6 @@ class SecretStore:
                 )
         return found
 
-    # -- internals -----------------------------------------------------------------------------
-
-    def _format_2_only(self) -> bool:
-        with self._db.reading() as conn:
-            return _flag(conn, _FORMAT_2_ONLY)
-
-    def _migrate_legacy_records(self, keyring: crypto.Keyring) -> None:
-        """Rewrite every format 1 record (version not bound) as format 2, once, then refuse
-        format 1 for good: a format 1 record seen later was put back from an older copy."""
-        with self._db.transaction() as conn:
-            if _flag(conn, _FORMAT_2_ONLY):
-                return
-            rows = conn.execute(
-                "SELECT s.app_id, s.name, s.keys, s.record, s.version, v.version FROM secrets s "
-                "LEFT JOIN secret_versions v ON v.app_id = s.app_id AND v.name = s.name"
-            ).fetchall()
-            rewritten = 0
-            for app_id, name, keys, record, version, latest in rows:
-                identity = _identity(
-                    name=str(name),
-                    app_id=str(app_id) or None,
-                    keys=tuple(json.loads(keys)),
-                    version=int(version),
-                )
-                blob = bytes(record)
-                if crypto.record_format_of(blob, identity=identity) != 1:
-                    continue
-                if latest is not None and int(latest) != int(version):
-                    continue  # an older record put back: left to fail when it is read
-                try:
-                    plaintext = keyring.decrypt(identity=identity, blob=blob)
-                except SecretIntegrityError:
-                    continue  # tampered already: it fails when read, and holds only its apps
-                conn.execute(
-                    "UPDATE secrets SET record = ?, term = ? WHERE app_id = ? AND name = ?",
-                    (
-                        keyring.encrypt(identity=identity, plaintext=plaintext),
-                        keyring.current_term,
-                        app_id,
-                        name,
-                    ),
-                )
-                rewritten += 1
-            meta = conn.execute(
-                "SELECT value FROM secret_meta WHERE key = 'fingerprint_key'"
-            ).fetchone()
-            meta_blob = bytes(meta[0])
-            if crypto.record_format_of(meta_blob, identity=_FINGERPRINT_IDENTITY) == 1:
-                key = keyring.decrypt(identity=_FINGERPRINT_IDENTITY, blob=meta_blob)
-                conn.execute(
-                    "UPDATE secret_meta SET value = ? WHERE key = 'fingerprint_key'",
-                    (keyring.encrypt(identity=_FINGERPRINT_IDENTITY, plaintext=key),),
-                )
-                rewritten += 1
-            conn.execute(
-                "UPDATE key_terms SET encryptions = encryptions + ? WHERE term = ?",
-                (rewritten, keyring.current_term),
-            )
-            _set_flag(conn, _FORMAT_2_ONLY)
-
-    def _require_keys(self) -> tuple[crypto.MasterKey, crypto.Keyring]:
-        if self._master is None or self._keyring is None:
-            raise SealedError()
-        return self._master, self._keyring
-
-    def _term_exhausted(self) -> bool:
-        """Whether the current term key has done its share of encryptions (rotate first)."""
-        with self._lock:
-            _, keyring = self._require_keys()
-            term = keyring.current_term
-        return self._term_encryptions(term) >= self._max_term_encryptions
-
-    def _term_encryptions(self, term: int) -> int:
-        with self._db.reading() as conn:
-            row = conn.execute(
-                "SELECT encryptions FROM key_terms WHERE term = ?", (term,)
-            ).fetchone()
-        return 0 if row is None else int(row[0])
-
-    def _rewrap_old_terms(self) -> int:
-        """Move every record off older terms in batches, then forget the older term keys."""
-        rewrapped = 0
-        while True:
-            with self._lock:
-                _, keyring = self._require_keys()
-                current = keyring.current_term
-                with self._db.transaction() as conn:
-                    if rewrapped == 0:
-                        self._rewrap_fingerprint_key(conn=conn, keyring=keyring)
-                    rows = conn.execute(
-                        "SELECT app_id, name, keys, record, version FROM secrets "
-                        "WHERE term < ? LIMIT ?",
-                        (current, _REWRAP_BATCH),
-                    ).fetchall()
-                    for app_id, name, keys, record, version in rows:
-                        identity = _identity(
-                            name=str(name),
-                            app_id=str(app_id) or None,
-                            keys=tuple(json.loads(keys)),
-                            version=int(version),
-                        )
-                        conn.execute(
-                            "UPDATE secrets SET record = ?, term = ? WHERE app_id = ? AND name = ?",
-                            (
-                                keyring.rewrap(identity=identity, blob=bytes(record)),
-                                current,
-                                app_id,
-                                name,
-                            ),
-                        )
-                    conn.execute(
-                        "UPDATE key_terms SET encryptions = encryptions + ? WHERE term = ?",
-                        (len(rows), current),
-                    )
-                    writing_old_terms = any(
-                        count for term, count in self._in_flight.items() if term < current
-                    )
-                    if not rows and not writing_old_terms:
-                        old_terms = [term for term in keyring.terms if term < current]
-                        conn.execute("DELETE FROM key_terms WHERE term < ?", (current,))
-                        for term in old_terms:
-                            keyring.drop(term)
-                        return rewrapped
-                rewrapped += len(rows)
-            if not rows:
-                time.sleep(0.001)
-
-    def _rewrap_fingerprint_key(self, *, conn: sqlite3.Connection, keyring: crypto.Keyring) -> None:
-        row = conn.execute("SELECT value FROM secret_meta WHERE key = 'fingerprint_key'").fetchone()
-        blob = bytes(row[0])
-        if crypto.record_term(blob, identity=_FINGERPRINT_IDENTITY) == keyring.current_term:
-            return
-        conn.execute(
-            "UPDATE secret_meta SET value = ? WHERE key = 'fingerprint_key'",
-            (keyring.rewrap(identity=_FINGERPRINT_IDENTITY, blob=blob),),
-        )
-        conn.execute(
-            "UPDATE key_terms SET encryptions = encryptions + 1 WHERE term = ?",
-            (keyring.current_term,),
-        )
-
-
-def _identity(
-    *, name: str, app_id: str | None, keys: tuple[str, ...], version: int
-) -> crypto.RecordIdentity:
-    return crypto.RecordIdentity(
-        kind="secret",
-        scope="app" if app_id else "shared",
-        app_id=app_id or "",
-        name=name,
-        keys=keys,
-        version=version,
-    )
-
 
 def _latest_version(conn: sqlite3.Connection, *, name: str, app_id: str | None) -> int:
     row = conn.execute(
@@ -794,14 +315,6 @@ def _set_latest_version(
         "ON CONFLICT (app_id, name) DO UPDATE SET version = max(version, excluded.version)",
         (app_id or "", name, version),
     )
-
-
-def _flag(conn: sqlite3.Connection, key: str) -> bool:
-    return conn.execute("SELECT 1 FROM secret_meta WHERE key = ?", (key,)).fetchone() is not None
-
-
-def _set_flag(conn: sqlite3.Connection, key: str) -> None:
-    conn.execute("INSERT OR IGNORE INTO secret_meta (key, value) VALUES (?, '1')", (key,))
 
 
 def _scope_text(app_id: str | None) -> str:

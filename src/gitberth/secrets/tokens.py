@@ -39,7 +39,7 @@ from enum import StrEnum
 from gitberth.core.errors import AuthError, ConfigError, TokenNotFoundError
 from gitberth.core.models import is_dns_label
 from gitberth.core.timestamps import utc_text
-from gitberth.state import Database
+from gitberth.database import Database
 
 TOKEN_PREFIX = "gbt"
 ENV_TOKEN_ID = "env"

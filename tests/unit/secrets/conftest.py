@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from gitberth.database import Database, open_database
 from gitberth.secrets import crypto
-from gitberth.secrets.store import SEAL_MODE_AUTO, SecretStore
-from gitberth.state import Database, StateDir, open_database
+from gitberth.secrets.store import SecretStore
+from gitberth.secrets.store_keys import SEAL_MODE_AUTO
+from gitberth.state import StateDir
 
 
 @pytest.fixture

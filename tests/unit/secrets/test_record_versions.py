@@ -17,9 +17,10 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from gitberth.core.errors import SecretIntegrityError
+from gitberth.database import Database
 from gitberth.secrets import crypto
-from gitberth.secrets.store import SEAL_MODE_AUTO, SecretStore
-from gitberth.state import Database
+from gitberth.secrets.store import SecretStore
+from gitberth.secrets.store_keys import SEAL_MODE_AUTO
 from tests.unit.secrets.test_crypto import KNOWN_RECORD, KNOWN_WRAPPED_TERM_KEY
 
 SENTINEL_OLD = "sentinel-old-value-3c1d"

@@ -7,10 +7,11 @@ from __future__ import annotations
 import pytest
 
 from gitberth.core.errors import ConfigError, UnsealError
+from gitberth.database import Database
 from gitberth.secrets import crypto, shamir
 from gitberth.secrets.seal import initialize_shamir, open_default_setup, rekey
 from gitberth.secrets.store import SecretStore
-from gitberth.state import Database, StateDir
+from gitberth.state import StateDir
 
 SENTINEL = "sentinel-rekey-61fa-never-on-disk"
 

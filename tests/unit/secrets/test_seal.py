@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from gitberth.core.errors import ConfigError, RateLimitedError, UnsealError
+from gitberth.database import Database, open_database
 from gitberth.secrets import crypto, shamir
 from gitberth.secrets.seal import SealManager, initialize_shamir, open_default_setup
 from gitberth.secrets.store import SecretStore
-from gitberth.state import Database, StateDir, open_database
+from gitberth.state import StateDir
 
 
 class Clock:

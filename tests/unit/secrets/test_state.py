@@ -10,7 +10,8 @@ import pytest
 
 from gitberth import state as state_module
 from gitberth.core.errors import ConfigError
-from gitberth.state import StateDir, default_state_dir, open_database, write_private_file
+from gitberth.database import open_database
+from gitberth.state import StateDir, default_state_dir, write_private_file
 
 
 def test_database_is_wal_synchronous_full_and_private(tmp_path: Path) -> None:

@@ -15,9 +15,11 @@ from gitberth.core.errors import (
     UnsealError,
 )
 from gitberth.core.resolve import SecretMaterial
+from gitberth.database import Database, open_database
 from gitberth.secrets import crypto
-from gitberth.secrets.store import SEAL_MODE_AUTO, SecretStore
-from gitberth.state import Database, StateDir, open_database
+from gitberth.secrets.store import SecretStore
+from gitberth.secrets.store_keys import SEAL_MODE_AUTO
+from gitberth.state import StateDir
 
 SENTINEL = "sentinel-4f1c9a-never-on-disk"
 

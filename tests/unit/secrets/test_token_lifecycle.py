@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gitberth.core.errors import AuthError, ConfigError, TokenNotFoundError
+from gitberth.database import Database
 from gitberth.secrets.audit import AuditLog, token_entry
 from gitberth.secrets.tokens import Role, TokenStore, parse_ttl
-from gitberth.state import Database
 from tests.support.waiting import wait_until
 
 

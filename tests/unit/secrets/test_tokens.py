@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from gitberth.core.errors import AuthError, ConfigError
+from gitberth.database import Database
 from gitberth.secrets.tokens import ENV_TOKEN_ID, Principal, Role, TokenStore
-from gitberth.state import Database, StateDir
+from gitberth.state import StateDir
 
 
 def test_created_token_authenticates_and_is_stored_hashed(db: Database, state: StateDir) -> None:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from gitberth.api.json_body import parse_json_object
 from gitberth.core.errors import InvalidRequestError, PayloadTooLargeError
 from gitberth.core.models import DNS_LABEL_PATTERN, ENV_NAME_PATTERN
-from gitberth.secrets.store import MAX_SECRET_BYTES, MAX_VALUE_BYTES, validate_secret
+from gitberth.secrets.validation import MAX_SECRET_BYTES, MAX_VALUE_BYTES, validate_secret
 
 SENTINEL = "sentinel-value-7d2e"
 KEY_RE = re.compile(ENV_NAME_PATTERN)
