@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -68,10 +68,11 @@ class _Target:
 class ContainerLogs:
     """Reads the logs of an app's containers from one engine."""
 
-    def __init__(self, *, source: str | None = None) -> None:
-        """*source* (the ``gitberth.source`` label of this server's containers) keeps another
-        gitberth's app of the same name on the same engine out of these logs."""
-        self.source = source
+    def __init__(self, *, source: str | None = None, sources: Collection[str] = ()) -> None:
+        """*source* (the ``gitberth.source`` label of this server's containers), or the
+        *sources* of a server that follows several, keeps another gitberth's app of the same
+        name on the same engine out of these logs."""
+        self.sources = frozenset(sources) | ({source} if source else frozenset())
         self._client: docker.DockerClient | None = None
         self._lock = threading.Lock()
 
@@ -84,12 +85,14 @@ class ContainerLogs:
 
     def targets(self, app: str, *, service: str | None = None) -> list[_Target]:
         labels = [f"{LABEL_APP}={app}"] + ([f"{LABEL_SERVICE}={service}"] if service else [])
-        if self.source:
-            labels.append(f"{LABEL_SOURCE}={self.source}")
+        if len(self.sources) == 1:
+            labels.append(f"{LABEL_SOURCE}={next(iter(self.sources))}")
         try:
             rows = self.client.api.containers(all=True, filters={"label": labels})
         except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
             raise RuntimeUnavailableError(f"Docker engine unreachable: {exc}") from exc
+        if len(self.sources) > 1:  # a label filter matches one value only: keep ours here
+            rows = [r for r in rows if (r.get("Labels") or {}).get(LABEL_SOURCE) in self.sources]
         found = [
             _Target(
                 id=str(row["Id"]),

@@ -248,10 +248,13 @@ class Loop:
         events_client: Callable[[], docker.DockerClient] = docker.from_env,
         lock: threading.Lock | None = None,
         known_specs: MutableMapping[str, Mapping[str, Any]] | None = None,
+        hold_clashes: Callable[[Desired], Desired] | None = None,
     ) -> None:
         """*lock* is held while a pass changes the engine; share it with anything else that
         applies (``POST /deploy``) so two reconcilers never race for one container name.
-        *known_specs* (e.g. a persistent ledger) explains replacements after a restart."""
+        *known_specs* (e.g. a persistent ledger) explains replacements after a restart.
+        *hold_clashes* (one of several sources of a serve) holds the apps another source also
+        declares (:meth:`gitberth.app_claims.AppClaims.holder`)."""
         self.settings = settings
         self.runtime = runtime
         self.status = status
@@ -279,6 +282,7 @@ class Loop:
             known_specs if known_specs is not None else {}
         )
         self.lock = lock or threading.Lock()
+        self._hold_clashes = hold_clashes
         self._app_backoff: dict[str, _AppBackoff] = {}
         self._failures = 0
         self._retry_at: float | None = None
@@ -504,6 +508,8 @@ class Loop:
                 binds=self.runtime.bind_policy,
             )
         desired = self._desired
+        if self._hold_clashes is not None:
+            desired = self._hold_clashes(desired)
         skipped = self._apps_in_backoff(desired)
         if skipped:
             held = {**desired.state.held, **{app: "backing off" for app in skipped}}

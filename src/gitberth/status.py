@@ -7,23 +7,24 @@ all because something must be fixed (Error)? And is the last error one that need
 (Stalled) or one the loop will retry by itself (Waiting), as Flux and controller-runtime class
 them. :func:`app_state` is that translation, kept pure so it is tested without an engine.
 
-:class:`StatusStore` keeps the latest state of every app, the loop's own health and the recent
-passes in the state database (tables ``app_status``, ``loop_state`` and ``pass_events``), so
-``gitberth status`` and ``GET /apps`` answer the same after a restart. Messages stored here are
-the reconciler's, which never hold secret values.
+:class:`StatusStore` keeps, per source, the latest state of every app, the loop's own health and
+the recent passes in the state database (tables ``app_states``, ``source_states`` and
+``pass_events``), so ``gitberth status`` and ``GET /apps`` answer the same after a restart.
+Messages stored here are the reconciler's, which never hold secret values.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from gitberth.core.models import ContainerState, ObservedContainer
 from gitberth.reconciler import AppReport, AppStatus
@@ -143,6 +144,8 @@ class AppState:
     containers: tuple[ContainerInfo, ...] = ()
     error: AppError | None = None
     updated_at: float = 0.0
+    source: str = ""
+    """The name of the source (``serve --source NAME=...``) whose Git declares this app."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -168,6 +171,7 @@ class AppState:
                 at=float(error["at"]),
             ),
             updated_at=float(data.get("updated_at") or 0.0),
+            source=str(data.get("source") or ""),
         )
 
 
@@ -274,6 +278,8 @@ class PassRecord:
     actions: tuple[ActionRecord, ...] = ()
     errors: tuple[str, ...] = ()
     id: int | None = None
+    source: str = ""
+    """The name of the source whose loop ran this pass."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -292,6 +298,7 @@ class PassRecord:
             actions=tuple(ActionRecord(**a) for a in data.get("actions") or ()),
             errors=tuple(data.get("errors") or ()),
             id=id,
+            source=str(data.get("source") or ""),
         )
 
 
@@ -311,40 +318,118 @@ class LoopState:
     next_retry_in: float | None = None
     source_id: str = ""
     """This source's ``gitberth.source`` label value."""
+    name: str = ""
+    """The source's name (``serve --source NAME=...``; ``default`` for ``--repo``)."""
     left_alone: list[str] = field(default_factory=list)
     """Containers of other sources (or of none) the last pass saw and left alone, in words."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 _SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS app_status (name TEXT PRIMARY KEY, document TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS loop_state (id INTEGER PRIMARY KEY CHECK (id = 1), "
-    "document TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS app_states (source TEXT NOT NULL, name TEXT NOT NULL, "
+    "document TEXT NOT NULL, PRIMARY KEY (source, name))",
+    "CREATE TABLE IF NOT EXISTS source_states (source TEXT PRIMARY KEY, document TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS pass_events (id INTEGER PRIMARY KEY AUTOINCREMENT, "
     "document TEXT NOT NULL)",
 )
 
 
-class StatusStore:
-    """App states, loop state and pass history: in memory for the API, in SQLite for restarts.
+def _create_tables(connection: sqlite3.Connection) -> None:
+    """Create the tables, and move the rows of a single-source state dir (tables
+    ``app_status`` and ``loop_state``, before several sources) to the source they name."""
+    for statement in _SCHEMA:
+        connection.execute(statement)
+    legacy = {
+        row[0]
+        for row in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND name IN ('app_status', 'loop_state')"
+        )
+    }
+    if legacy != {"app_status", "loop_state"}:
+        return
+    loop_row = connection.execute("SELECT document FROM loop_state").fetchone()
+    source = str(json.loads(loop_row[0]).get("source_id") or "") if loop_row else ""
+    if loop_row is not None:
+        connection.execute(
+            "INSERT OR IGNORE INTO source_states (source, document) VALUES (?, ?)",
+            (source, loop_row[0]),
+        )
+    connection.execute(
+        "INSERT OR IGNORE INTO app_states (source, name, document) "
+        "SELECT ?, name, document FROM app_status",
+        (source,),
+    )
+    connection.execute("DROP TABLE app_status")
+    connection.execute("DROP TABLE loop_state")
 
+
+def _loop_state(document: str) -> LoopState:
+    known = {f.name for f in dataclasses.fields(LoopState)}
+    return LoopState(**{k: v for k, v in json.loads(document).items() if k in known})
+
+
+class AppLookup(Protocol):
+    """Anything that tells whether an app is known: one source's store, or every source's."""
+
+    def app(self, name: str) -> AppState | None: ...
+
+
+class StatusStore:
+    """One source's app states, loop state and passes: in memory for the API, in SQLite for
+    restarts.
+
+    Each source's loop has its own store, scoped by the source id: it reads, writes and forgets
+    only its own source's rows, so a loop never deletes the status of an app another source
+    declares (two sources may even both declare one name: that clash is shown on both rows).
     Reads are served from memory (loaded once at open), so ``GET /apps`` never waits for the
     database while a pass writes.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, source_id: str = "", source_name: str = "") -> None:
         self._db = db
         self._lock = threading.Lock()
+        self.source_id = source_id
+        self.source_name = source_name
         with db.transaction() as connection:
-            for statement in _SCHEMA:
-                connection.execute(statement)
+            _create_tables(connection)
         with db.reading() as connection:
-            rows = connection.execute("SELECT document FROM app_status").fetchall()
-            loop_row = connection.execute("SELECT document FROM loop_state").fetchone()
+            rows = connection.execute(
+                "SELECT document FROM app_states WHERE source = ?", (source_id,)
+            ).fetchall()
+            loop_row = connection.execute(
+                "SELECT document FROM source_states WHERE source = ?", (source_id,)
+            ).fetchone()
         self._apps = {
-            state.name: state for state in (AppState.from_json(json.loads(r[0])) for r in rows)
+            state.name: self._stamped(state)
+            for state in (AppState.from_json(json.loads(r[0])) for r in rows)
         }
-        self._loop = LoopState(**json.loads(loop_row[0])) if loop_row else LoopState()
+        self._loop = _loop_state(loop_row[0]) if loop_row else LoopState()
+        self._loop.name = source_name or self._loop.name
+
+    def _stamped(self, state: AppState) -> AppState:
+        if not self.source_name or state.source == self.source_name:
+            return state
+        return dataclasses.replace(state, source=self.source_name)
+
+    @staticmethod
+    def every_source(db: Database) -> list[tuple[LoopState, list[AppState]]]:
+        """What every source's loop last recorded, sources and apps by name (for ``gitberth
+        status``, which reads a state dir without knowing its sources)."""
+        with db.transaction() as connection:
+            _create_tables(connection)
+        with db.reading() as connection:
+            loops = connection.execute("SELECT source, document FROM source_states").fetchall()
+            rows = connection.execute("SELECT source, document FROM app_states").fetchall()
+        apps: dict[str, list[AppState]] = {}
+        for source, document in rows:
+            apps.setdefault(source, []).append(AppState.from_json(json.loads(document)))
+        known = {source for source, _ in loops}
+        listed = [(_loop_state(document), apps.get(source, [])) for source, document in loops]
+        listed += [(LoopState(source_id=s), a) for s, a in apps.items() if s not in known]
+        for _, states in listed:
+            states.sort(key=lambda a: a.name)
+        return sorted(listed, key=lambda item: (item[0].name, item[0].source_id))
 
     def apps(self) -> list[AppState]:
         with self._lock:
@@ -367,7 +452,7 @@ class StatusStore:
 
     def put_apps(self, states: Iterable[AppState], *, removed: Iterable[str] = ()) -> None:
         """Record new states and forget removed apps, in one transaction."""
-        new = list(states)
+        new = [self._stamped(state) for state in states]
         gone = list(removed)
         with self._lock:
             for state in new:
@@ -376,17 +461,23 @@ class StatusStore:
                 self._apps.pop(name, None)
         with self._db.transaction() as connection:
             connection.executemany(
-                "INSERT OR REPLACE INTO app_status (name, document) VALUES (?, ?)",
-                [(s.name, json.dumps(s.to_json())) for s in new],
+                "INSERT OR REPLACE INTO app_states (source, name, document) VALUES (?, ?, ?)",
+                [(self.source_id, s.name, json.dumps(s.to_json())) for s in new],
             )
-            connection.executemany("DELETE FROM app_status WHERE name = ?", [(n,) for n in gone])
+            connection.executemany(
+                "DELETE FROM app_states WHERE source = ? AND name = ?",
+                [(self.source_id, n) for n in gone],
+            )
 
     def mark_progressing(self, app: str, *, revision: str) -> None:
         """Show an app as Progressing while its actions run (memory only: it lasts seconds)."""
         with self._lock:
             current = self._apps.get(app)
             if current is None:
-                current = AppState(app, SyncState.PROGRESSING, Health.UNKNOWN, revision, None)
+                current = AppState(
+                    app, SyncState.PROGRESSING, Health.UNKNOWN, revision, None,
+                    source=self.source_name,
+                )  # fmt: skip
             self._apps[app] = AppState(
                 name=app,
                 sync=SyncState.PROGRESSING,
@@ -396,6 +487,7 @@ class StatusStore:
                 containers=current.containers,
                 error=current.error,
                 updated_at=time.time(),
+                source=current.source,
             )
 
     def mark_container(self, app: str, container: str, *, state: str | None) -> None:
@@ -445,12 +537,14 @@ class StatusStore:
             )
 
     def put_loop(self, state: LoopState) -> None:
+        if self.source_name:
+            state.name = self.source_name
         with self._lock:
             self._loop = LoopState(**asdict(state))
         with self._db.transaction() as connection:
             connection.execute(
-                "INSERT OR REPLACE INTO loop_state (id, document) VALUES (1, ?)",
-                (json.dumps(asdict(state)),),
+                "INSERT OR REPLACE INTO source_states (source, document) VALUES (?, ?)",
+                (self.source_id, json.dumps(asdict(state))),
             )
 
     def record_pass(self, state: LoopState, record: PassRecord) -> None:
@@ -460,6 +554,8 @@ class StatusStore:
             self.add_pass(record)
 
     def add_pass(self, record: PassRecord) -> None:
+        if self.source_name and not record.source:
+            record = dataclasses.replace(record, source=self.source_name)
         with self._db.transaction() as connection:
             connection.execute(
                 "INSERT INTO pass_events (document) VALUES (?)", (json.dumps(record.to_json()),)
@@ -470,7 +566,7 @@ class StatusStore:
             )
 
     def passes(self, *, limit: int = 50) -> list[PassRecord]:
-        """The most recent passes, newest first."""
+        """The most recent passes of every source (the table is shared), newest first."""
         with self._db.reading() as connection:
             rows = connection.execute(
                 "SELECT id, document FROM pass_events ORDER BY id DESC LIMIT ?", (limit,)

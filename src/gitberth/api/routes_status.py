@@ -1,8 +1,8 @@
 """``GET /apps``, ``GET /apps/{name}``, ``GET /events`` and ``GET /metrics``: what the loop knows.
 
-Everything here is read from the loop's :class:`~gitberth.status.StatusStore` (memory, backed
-by SQLite) and its metrics registry, so these routes never touch Git or Docker and stay fast
-while a pass runs. Every route needs a bearer token, as every route but health does.
+Everything here is read from each source loop's :class:`~gitberth.status.StatusStore` (memory,
+backed by SQLite) and the server's metrics registry, so these routes never touch Git or Docker
+and stay fast while a pass runs. Every route needs a bearer token, as every route but health does.
 
 An app-scoped token sees its own app only: ``/apps`` lists just that app, another app is 404
 (as if it did not exist), ``/events`` keeps only the passes that acted on or failed for it
@@ -17,56 +17,70 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from gitberth.api.auth import Authenticated
-from gitberth.core.errors import AuthError
-from gitberth.loop import Loop
+from gitberth.core.errors import AppNameClashError, AuthError
 from gitberth.metrics import CONTENT_TYPE
+from gitberth.source_set import SourceSet
 from gitberth.status import MAX_EVENTS, PassRecord
 
 
-def router(loop: Loop) -> APIRouter:
-    """The status routes over *loop* (built per loop, so tests can run several)."""
+def router(sources: SourceSet) -> APIRouter:
+    """The status routes over every source of a serve (built per server, so tests can run
+    several)."""
     routes = APIRouter(tags=["status"])
 
     @routes.get("/apps")
     def list_apps(principal: Authenticated) -> dict[str, Any]:
-        """Every app with its sync state, health, containers (each with its ``createdAt``) and
-        last error, plus the loop's own state (source revision, Docker reachability, next
-        retry)."""
+        """Every app of every source with its source, sync state, health, containers (each
+        with its ``createdAt``) and last error, plus each source's loop state (revision, source
+        error, Docker reachability, next retry)."""
         return {
-            "loop": loop.status.loop().__dict__,
+            "sources": [state.__dict__ for state in sources.loops()],
             "apps": [
-                state.to_json() for state in loop.status.apps() if principal.may_see_app(state.name)
+                state.to_json() for state in sources.apps() if principal.may_see_app(state.name)
             ],
         }
 
     @routes.get("/apps/{name}")
-    def get_app(name: str, principal: Authenticated) -> dict[str, Any]:
-        """One app; 404 when the loop does not know it."""
-        state = loop.status.app(name)
-        if state is None or not principal.may_see_app(name):
+    def get_app(
+        name: str,
+        principal: Authenticated,
+        source: Annotated[str | None, Query(description="the source, when two declare it")] = None,
+    ) -> dict[str, Any]:
+        """One app; 404 when no source knows it, 409 ``app_name_clash`` when two sources
+        declare it and ``source`` does not say which."""
+        states = sources.states_of(name) if principal.may_see_app(name) else []
+        if source is not None:
+            states = [s for s in states if s.source == source]
+        if not states:
             raise HTTPException(status_code=404)
-        return state.to_json()
+        if len(states) > 1:
+            names = ", ".join(s.source for s in states)
+            raise AppNameClashError(
+                f"app {name} is declared by sources {names}; ask with ?source=NAME"
+            )
+        return states[0].to_json()
 
     @routes.get("/events")
     def list_events(
         principal: Authenticated,
         limit: Annotated[int, Query(ge=1, le=MAX_EVENTS)] = 50,
     ) -> dict[str, Any]:
-        """The most recent passes, newest first: trigger, revision, actions, duration, errors."""
-        records = loop.status.passes(limit=limit)
+        """The most recent passes of every source, newest first: source, trigger, revision,
+        actions, duration, errors."""
+        records = sources.passes(limit=limit)
         if principal.app is not None:
             records = [r for r in (_only_app(r, principal.app) for r in records) if r is not None]
         return {"passes": [record.to_json() for record in records]}
 
     @routes.get("/metrics", response_class=Response)
     def metrics(principal: Authenticated) -> Response:
-        """Prometheus text exposition of the ``gitberth_`` metrics (not for app-scoped tokens:
-        the series cover every app)."""
+        """Prometheus text exposition of the ``gitberth_`` metrics, every loop series labelled
+        with its ``source`` (not for app-scoped tokens: the series cover every app)."""
         if principal.is_confined:
             raise AuthError(
                 "metrics cover every app; an app-scoped token may not read them", forbidden=True
             )
-        return Response(content=loop.metrics.render(), media_type=CONTENT_TYPE)
+        return Response(content=sources.metrics.render(), media_type=CONTENT_TYPE)
 
     return routes
 

@@ -34,8 +34,9 @@ def _when(timestamp: float | None) -> str:
 
 
 def _loop_lines(state: LoopState) -> list[str]:
+    named = f"{escape(state.name)}: " if state.name else ""
     lines = [
-        f"source {escape(state.source or '?')} ({escape(state.branch or '?')}) at "
+        f"source {named}{escape(state.source or '?')} ({escape(state.branch or '?')}) at "
         f"{escape((state.revision or 'no revision yet')[:12])}; last pass "
         f"{_when(state.last_pass_at)}"
     ]
@@ -68,6 +69,7 @@ def _row(state: AppState) -> tuple[str, ...]:
         error = f"[{colour}]{state.error.kind.value}[/] {escape(state.error.message)}"
     return (
         escape(state.name),
+        escape(state.source or "-"),
         f"[{style}]{state.sync.value}[/]",
         state.health.value,
         escape((state.desired_revision or "-")[:12]),
@@ -81,23 +83,27 @@ def _row(state: AppState) -> tuple[str, ...]:
 def status(
     state_dir: StateDirOption = None,
 ) -> None:
-    """Show every app's sync state, health, containers and last error, as the loop saw them.
+    """Show every app's source, sync state, health, containers and last error, as the loops of
+    every source saw them.
 
     Exit 0 when every app is Synced, 1 otherwise.
     """
     try:
         db = open_database(StateDir.resolve(state_dir))
         try:
-            store = StatusStore(db)
-            apps, loop_state = store.apps(), store.loop()
+            sources = StatusStore.every_source(db)
         finally:
             db.close()
     except GitberthError as exc:
         err_console.print(f"gitberth status: {exc}", markup=False)
         raise typer.Exit(2) from exc
-    for line in _loop_lines(loop_state):
-        console.print(line)
-    table = Table("app", "sync", "health", "desired", "applied", "containers", "last error")
+    for loop_state, _ in sources:
+        for line in _loop_lines(loop_state):
+            console.print(line)
+    apps = sorted((a for _, listed in sources for a in listed), key=lambda a: (a.name, a.source))
+    table = Table(
+        "app", "source", "sync", "health", "desired", "applied", "containers", "last error"
+    )
     for state in apps:
         table.add_row(*_row(state))
     console.print(table if apps else "no apps")
