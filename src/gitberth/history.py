@@ -26,11 +26,11 @@ from typing import Any
 
 import git
 
+from gitberth.core.sync_status import ActionRecord, iso_second
 from gitberth.defaults import DEFAULT_HISTORY_MAX_AGE_DAYS, DEFAULT_HISTORY_MAX_ENTRIES
 from gitberth.observers import PassOutcome
 from gitberth.reconciler import AppReport, AppStatus
 from gitberth.state import Database
-from gitberth.status import ActionRecord, iso_second
 
 DEFAULT_MAX_ENTRIES = DEFAULT_HISTORY_MAX_ENTRIES
 DEFAULT_MAX_AGE_DAYS = DEFAULT_HISTORY_MAX_AGE_DAYS
@@ -147,18 +147,19 @@ class HistoryEntry:
             "error": None
             if self.error_code is None
             else {"code": self.error_code, "message": self.error},
-            "actions": [asdict(a) for a in self.actions],
+            "actions": [a.to_json() for a in self.actions],
         }
 
     def document(self) -> str:
         data = asdict(self)
         data.pop("id")
+        data["actions"] = [a.to_json() for a in self.actions]
         return json.dumps(data)
 
     @classmethod
     def from_document(cls, text: str, *, id: int) -> HistoryEntry:
         data = json.loads(text)
-        actions = tuple(ActionRecord(**a) for a in data.pop("actions", ()) or ())
+        actions = tuple(ActionRecord.model_validate(a) for a in data.pop("actions", ()) or ())
         return cls(**data, actions=actions, id=id)
 
     def same_news(self, other: HistoryEntry) -> bool:

@@ -44,6 +44,14 @@ from gitberth.core.errors import (
     StorageFullError,
 )
 from gitberth.core.plan import DesiredState
+from gitberth.core.sync_status import (
+    ActionRecord,
+    AppStanding,
+    PassRecord,
+    SourceStanding,
+    SyncState,
+    app_standing,
+)
 from gitberth.defaults import (
     DEFAULT_APPS_DIR,
     DEFAULT_BRANCH,
@@ -78,15 +86,7 @@ from gitberth.source import (
     read_revision,
     resolve_commit,
 )
-from gitberth.status import (
-    ActionRecord,
-    AppState,
-    LoopState,
-    PassRecord,
-    StatusStore,
-    SyncState,
-    app_state,
-)
+from gitberth.status import StatusStore
 
 logger = logging.getLogger("gitberth.loop")
 
@@ -611,14 +611,14 @@ class Loop:
         """Update app states, app backoffs and metrics from *result*; return the outcome."""
         assert self._desired is not None
         now = time.time()
-        states: list[AppState] = []
+        states: list[AppStanding] = []
         removed: list[str] = []
         for name, report in result.apps.items():
             if report.status is AppStatus.REMOVED:
                 removed.append(name)
                 continue
             previous = self.status.app(name)
-            state = app_state(report, revision=result.revision, previous=previous, now=now)
+            state = app_standing(report, revision=result.revision, previous=previous, now=now)
             if previous is None or _differs(previous, state):
                 states.append(state)
             self._note_backoff(name, report.status, report.code)
@@ -784,7 +784,7 @@ class Loop:
             died=container_id if action == "die" and not ours and container_id else None,
         )
 
-    def loop_state(self) -> LoopState:
+    def loop_state(self) -> SourceStanding:
         return self.status.loop()
 
 
@@ -808,7 +808,7 @@ def _spec_key(desired: Desired, app: str) -> tuple[str, ...]:
     )
 
 
-def _differs(old: AppState, new: AppState) -> bool:
+def _differs(old: AppStanding, new: AppStanding) -> bool:
     """True when anything but the timestamps changed (saves writing no-op passes)."""
     if (old.error is None) != (new.error is None):
         return True
@@ -828,5 +828,5 @@ def _differs(old: AppState, new: AppState) -> bool:
     ) != (new.sync, new.health, new.desired_revision, new.applied_revision, new.containers)
 
 
-def synced(states: Iterable[AppState]) -> bool:
+def synced(states: Iterable[AppStanding]) -> bool:
     return all(s.sync is SyncState.SYNCED for s in states)

@@ -26,7 +26,6 @@ from gitberth.core.container_options import PublishPolicy
 from gitberth.core.errors import (
     ActionFailedError,
     ImagePullFailedError,
-    ManifestProblem,
     ResolveError,
     SealedError,
     SecretIntegrityError,
@@ -37,6 +36,8 @@ from gitberth.core.manifests import LoadResult, load_manifests, yaml_alias_probl
 from gitberth.core.models import ObservedContainer, ResolvedApp, app_network_name
 from gitberth.core.ownership import partition
 from gitberth.core.plan import Action, ActionKind, DesiredState, Plan, plan
+from gitberth.core.reports import AppReport as AppReport  # re-exported: the pass API
+from gitberth.core.reports import AppStatus as AppStatus
 from gitberth.core.resolve import SecretKey, Secrets, candidate_keys, redact, resolve_app
 from gitberth.runtime.base import HostResources, PullRequest, Runtime
 from gitberth.source import Revision, read_file_at, read_revision
@@ -63,33 +64,6 @@ class NoSecretStore:
             "no secret store is configured (run `gitberth serve --state-dir DIR` or pass "
             "--state-dir), so apps that reference secrets cannot be resolved"
         )
-
-
-class AppStatus(StrEnum):
-    UNCHANGED = "unchanged"
-    APPLIED = "applied"
-    REMOVED = "removed"
-    PLANNED = "planned"
-    INVALID = "invalid"
-    BLOCKED = "blocked"
-    FAILED = "failed"
-
-    @property
-    def is_error(self) -> bool:
-        return self in {AppStatus.INVALID, AppStatus.BLOCKED, AppStatus.FAILED}
-
-
-@dataclass
-class AppReport:
-    """How one app fared in a pass, with the error code and names a person needs to act."""
-
-    app: str
-    status: AppStatus
-    message: str = ""
-    code: str | None = None
-    missing: tuple[str, ...] = ()
-    problems: tuple[ManifestProblem, ...] = ()
-    containers: list[ObservedContainer] = field(default_factory=list)
 
 
 @dataclass

@@ -17,13 +17,13 @@ from typing import Any
 from gitberth.app_claims import AppClaims
 from gitberth.core.errors import AppNameClashError, DeployError, InvalidRequestError
 from gitberth.core.models import AppManifest
+from gitberth.core.sync_status import AppStanding, PassRecord, SourceStanding
 from gitberth.deploy import Deployer, DeployOutcome
 from gitberth.gitwrite import Author
 from gitberth.loop import Loop
 from gitberth.metrics import ServerMetrics
 from gitberth.rollback import Rollbacker, RollbackOutcome, RollbackTarget
 from gitberth.serve_config import SourceConfig
-from gitberth.status import AppState, LoopState, PassRecord
 
 
 @dataclass
@@ -73,22 +73,22 @@ class SourceSet:
 
     # -- status -----------------------------------------------------------------------------
 
-    def apps(self) -> list[AppState]:
+    def apps(self) -> list[AppStanding]:
         """Every source's apps, by name then source (a clashing name is listed once per
         source that declares it)."""
         states = [state for source in self for state in source.loop.status.apps()]
         return sorted(states, key=lambda s: (s.name, s.source))
 
-    def states_of(self, app: str) -> list[AppState]:
+    def states_of(self, app: str) -> list[AppStanding]:
         found = (source.loop.status.app(app) for source in self)
         return [state for state in found if state is not None]
 
-    def app(self, name: str) -> AppState | None:
+    def app(self, name: str) -> AppStanding | None:
         """The app's state in the first source that knows it (enough to tell an app exists)."""
         states = self.states_of(name)
         return states[0] if states else None
 
-    def loops(self) -> list[LoopState]:
+    def loops(self) -> list[SourceStanding]:
         return [source.loop.status.loop() for source in self]
 
     def passes(self, *, limit: int) -> list[PassRecord]:

@@ -16,6 +16,7 @@ from gitberth.core.manifests import parse_manifest
 from gitberth.core.models import ContainerState, ObservedContainer, ResolvedService
 from gitberth.core.plan import Action, ActionKind, DesiredState, Plan
 from gitberth.core.resolve import SecretKeyMaterial, SecretMaterial, resolve_app
+from gitberth.core.sync_status import AppHealth, ErrorClass, SyncState, app_standing
 from gitberth.reconciler import (
     AppReport,
     AppStatus,
@@ -26,7 +27,6 @@ from gitberth.reconciler import (
 from gitberth.remote import is_remote, sanitize
 from gitberth.rollout import Condition, create, replace, rollout_timeout, staging_name
 from gitberth.source import Revision
-from gitberth.status import ErrorClass, Health, SyncState, app_state
 from tests.support.gitrepo import app_yaml
 
 
@@ -132,7 +132,7 @@ def test_a_staging_name_is_never_a_replica_name() -> None:
 def test_reports_map_to_sync_states_and_error_classes(
     report: AppReport, sync: SyncState, kind: str | None
 ) -> None:
-    state = app_state(report, revision="abc", previous=None, now=1.0)
+    state = app_standing(report, revision="abc", previous=None, now=1.0)
     assert state.sync is sync
     assert (state.error.kind.value if state.error else None) == kind
 
@@ -143,8 +143,8 @@ def test_a_stopped_container_makes_the_app_degraded_and_unhealthy() -> None:
         AppStatus.UNCHANGED,
         containers=[container("web-1", id="a", state=ContainerState.EXITED)],
     )
-    state = app_state(report, revision="abc", previous=None, now=1.0)
-    assert (state.sync, state.health) == (SyncState.DEGRADED, Health.UNHEALTHY)
+    state = app_standing(report, revision="abc", previous=None, now=1.0)
+    assert (state.sync, state.health) == (SyncState.DEGRADED, AppHealth.UNHEALTHY)
     assert state.error is not None and state.error.kind is ErrorClass.WAITING
 
 
@@ -248,22 +248,22 @@ def test_the_rollout_waits_as_long_as_the_manifest_check_needs() -> None:
 @pytest.mark.parametrize(
     ("healths", "health", "sync"),
     [
-        (["healthy", None], Health.HEALTHY, SyncState.SYNCED),
-        (["starting", "healthy"], Health.PROGRESSING, SyncState.SYNCED),
-        (["unhealthy", "healthy"], Health.UNHEALTHY, SyncState.DEGRADED),
+        (["healthy", None], AppHealth.HEALTHY, SyncState.SYNCED),
+        (["starting", "healthy"], AppHealth.PROGRESSING, SyncState.SYNCED),
+        (["unhealthy", "healthy"], AppHealth.UNHEALTHY, SyncState.DEGRADED),
     ],
 )
 def test_health_comes_from_the_engine_health_state(
-    healths: list[str | None], health: Health, sync: SyncState
+    healths: list[str | None], health: AppHealth, sync: SyncState
 ) -> None:
     containers = [
         dataclasses.replace(container(f"web-{n}", id=str(n)), health=h)
         for n, h in enumerate(healths, start=1)
     ]
     report = AppReport("web", AppStatus.UNCHANGED, containers=containers)
-    state = app_state(report, revision="abc", previous=None, now=1.0)
+    state = app_standing(report, revision="abc", previous=None, now=1.0)
     assert (state.health, state.sync) == (health, sync)
-    if health is Health.UNHEALTHY:
+    if health is AppHealth.UNHEALTHY:
         assert state.error is not None and state.error.message == "web-1 is unhealthy"
     assert [c.health for c in state.containers] == healths
 

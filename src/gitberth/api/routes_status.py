@@ -11,16 +11,16 @@ An app-scoped token sees its own app only: ``/apps`` lists just that app, anothe
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from gitberth.api.auth import Authenticated
 from gitberth.core.errors import AppNameClashError, AuthError
+from gitberth.core.sync_status import AppList, AppStanding, PassList, PassRecord
 from gitberth.metrics import CONTENT_TYPE
 from gitberth.source_set import SourceSet
-from gitberth.status import MAX_EVENTS, PassRecord
+from gitberth.status import MAX_EVENTS
 
 
 def router(sources: SourceSet) -> APIRouter:
@@ -28,24 +28,29 @@ def router(sources: SourceSet) -> APIRouter:
     several)."""
     routes = APIRouter(tags=["status"])
 
-    @routes.get("/apps")
-    def list_apps(principal: Authenticated) -> dict[str, Any]:
+    @routes.get("/apps", response_model=AppList)
+    def list_apps(principal: Authenticated) -> AppList:
         """Every app of every source with its source, sync state, health, containers (each
         with its ``createdAt``) and last error, plus each source's loop state (revision, source
         error, Docker reachability, next retry)."""
-        return {
-            "sources": [state.__dict__ for state in sources.loops()],
-            "apps": [
-                state.to_json() for state in sources.apps() if principal.may_see_app(state.name)
-            ],
-        }
+        return AppList(
+            sources=sources.loops(),
+            apps=[state for state in sources.apps() if principal.may_see_app(state.name)],
+        )
 
-    @routes.get("/apps/{name}")
+    @routes.get(
+        "/apps/{name}",
+        response_model=AppStanding,
+        responses={
+            404: {"description": "no source knows the app"},
+            409: {"description": "`app_name_clash`: two sources declare it; pass ?source="},
+        },
+    )
     def get_app(
         name: str,
         principal: Authenticated,
         source: Annotated[str | None, Query(description="the source, when two declare it")] = None,
-    ) -> dict[str, Any]:
+    ) -> AppStanding:
         """One app; 404 when no source knows it, 409 ``app_name_clash`` when two sources
         declare it and ``source`` does not say which."""
         states = sources.states_of(name) if principal.may_see_app(name) else []
@@ -58,19 +63,19 @@ def router(sources: SourceSet) -> APIRouter:
             raise AppNameClashError(
                 f"app {name} is declared by sources {names}; ask with ?source=NAME"
             )
-        return states[0].to_json()
+        return states[0]
 
-    @routes.get("/events")
+    @routes.get("/events", response_model=PassList)
     def list_events(
         principal: Authenticated,
         limit: Annotated[int, Query(ge=1, le=MAX_EVENTS)] = 50,
-    ) -> dict[str, Any]:
+    ) -> PassList:
         """The most recent passes of every source, newest first: source, trigger, revision,
         actions, duration, errors."""
         records = sources.passes(limit=limit)
         if principal.app is not None:
             records = [r for r in (_only_app(r, principal.app) for r in records) if r is not None]
-        return {"passes": [record.to_json() for record in records]}
+        return PassList(passes=records)
 
     @routes.get("/metrics", response_class=Response)
     def metrics(principal: Authenticated) -> Response:
@@ -91,4 +96,4 @@ def _only_app(record: PassRecord, app: str) -> PassRecord | None:
     errors = tuple(error for error in record.errors if error.startswith(f"{app}: "))
     if not actions and not errors:
         return None
-    return dataclasses.replace(record, actions=actions, errors=errors)
+    return record.model_copy(update={"actions": actions, "errors": errors})

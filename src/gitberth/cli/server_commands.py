@@ -199,7 +199,9 @@ def serve(
         list[str] | None,
         typer.Option(
             "--source",
-            help="a Git source NAME=URL[#BRANCH][:DIR], repeatable; not with --repo or --config",
+            envvar="GITBERTH_SOURCE",
+            help="a Git source NAME=URL[#BRANCH][:DIR], repeatable (the variable: separated by "
+            "spaces); not with --repo or --config",
             show_default=False,
         ),
     ] = None,

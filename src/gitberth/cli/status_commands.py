@@ -15,8 +15,9 @@ from rich.table import Table
 from gitberth.cli._app import app, console, err_console
 from gitberth.cli.options import StateDirOption
 from gitberth.core.errors import GitberthError
+from gitberth.core.sync_status import AppStanding, ErrorClass, SourceStanding, SyncState
 from gitberth.state import StateDir, open_database
-from gitberth.status import AppState, ErrorClass, LoopState, StatusStore, SyncState
+from gitberth.status import StatusStore
 
 _SYNC_STYLE = {
     SyncState.SYNCED: "green",
@@ -33,7 +34,7 @@ def _when(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _loop_lines(state: LoopState) -> list[str]:
+def _loop_lines(state: SourceStanding) -> list[str]:
     named = f"{escape(state.name)}: " if state.name else ""
     lines = [
         f"source {named}{escape(state.source or '?')} ({escape(state.branch or '?')}) at "
@@ -52,7 +53,7 @@ def _loop_lines(state: LoopState) -> list[str]:
     return lines
 
 
-def _row(state: AppState) -> tuple[str, ...]:
+def _row(state: AppStanding) -> tuple[str, ...]:
     style = _SYNC_STYLE[state.sync]
     containers = "\n".join(
         escape(
