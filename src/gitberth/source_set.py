@@ -147,6 +147,8 @@ class DeployRouter:
     def deploy(self, manifest: AppManifest, *, author: Author) -> DeployOutcome:
         source = self.sources.writer_for(manifest.name)
         outcome = source.deployer.deploy(manifest, author=author)
+        # The loop adopted the commit; a pass (no Git work) records the deploy in status.
+        source.loop.trigger(f"deploy of {manifest.name}")
         return dataclasses.replace(outcome, source=source.name)
 
 
