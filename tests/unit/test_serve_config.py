@@ -72,7 +72,8 @@ def test_the_webhook_secret_comes_from_the_named_variable_never_the_file(tmp_pat
             "sources a and b follow the same repository",
         ),
         (
-            "sources:\n  - {name: a, url: /r, default: true}\n  - {name: b, url: /s, default: true}\n",
+            "sources:\n  - {name: a, url: /r, default: true}\n"
+            "  - {name: b, url: /s, default: true}\n",
             "only one source may be the default",
         ),
         ("sources: []\n", "sources: List should have at least 1 item"),
