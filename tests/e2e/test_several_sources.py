@@ -125,10 +125,15 @@ def test_two_sources_feed_one_serve_and_every_view_names_the_source(
         passes = api.get("/events").json()["passes"]
         metrics = api.get("/metrics").text
         history = api.get("/apps/beta/history").json()["entries"]
+        schemas = api.get("/openapi.json").json()["components"]["schemas"]
     assert {p["source"] for p in passes} == {"team-a", "team-b"}
     assert 'gitberth_apps{source="team-a",sync_state="Synced"} 1.0' in metrics
     assert 'gitberth_source_up{source="team-b"} 1.0' in metrics
     assert history and history[0]["source"] == "team-b"
+    standing = schemas["AppStanding"]["properties"]
+    assert {"source", "desiredRevision", "appliedRevision", "updatedAt"} <= set(standing)
+    assert {"sources", "apps"} <= set(schemas["AppList"]["properties"])
+    assert {"source", "startedAt", "durationSeconds"} <= set(schemas["PassRecord"]["properties"])
 
     status = subprocess.run(
         [GITBERTH, "status", "--state-dir", str(server.state_dir)],
