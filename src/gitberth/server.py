@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from gitberth.api import dashboard, routes_deploy, routes_hooks, routes_status
 from gitberth.api.app import create_app
 from gitberth.api.context import ServerContext
 from gitberth.app_claims import AppClaims
 from gitberth.core.container_options import PublishPolicy
-from gitberth.core.errors import RuntimeUnavailableError
+from gitberth.core.errors import ConfigError, RuntimeUnavailableError
 from gitberth.defaults import (
     DEFAULT_APPS_DIR,
     DEFAULT_BRANCH,
@@ -90,15 +91,19 @@ class ServeSettings:
             return self.sources
         if self.repo is None:
             return ()
-        return (
-            SourceConfig(
-                name=DEFAULT_SOURCE_NAME,
-                url=self.repo,
-                branch=self.branch,
-                apps_dir=self.apps_dir,
-                credentials=self.repo_credentials,
-            ),
-        )
+        try:
+            return (
+                SourceConfig(
+                    name=DEFAULT_SOURCE_NAME,
+                    url=self.repo,
+                    branch=self.branch,
+                    apps_dir=self.apps_dir,
+                    credentials=self.repo_credentials,
+                ),
+            )
+        except ValidationError as exc:
+            fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
+            raise ConfigError(f"--repo, --branch or --apps-dir is empty ({fields})") from exc
 
 
 def build_app(context: ServerContext, settings: ServeSettings) -> FastAPI:
