@@ -142,7 +142,7 @@ def test_serve_refuses_a_bad_config_before_starting(tmp_path: Path) -> None:
         (["--source", "a=/r", "--source", "a=/s"], "two sources are named a"),
         (["--source", "a=/r", "--default-source", "b"], "no --source has that name"),
         (["--default-source", "b"], "--default-source needs --source"),
-        (["--repo", "/r", "--apps-dir", ""], "--repo, --branch or --apps-dir is empty (appsDir)"),
+        (["--repo", "/r", "--apps-dir", ""], "--repo, --branch or --apps-dir is empty (apps_dir)"),
     ],
 )
 def test_serve_refuses_sources_given_twice_or_unclear(
