@@ -84,7 +84,7 @@ def test_every_option_reaches_the_container(
     bindings = host["PortBindings"]
     assert bindings["8080/tcp"] == [{"HostIp": "127.0.0.2", "HostPort": "18941"}]
     assert bindings["8081/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": ""}]
-    assert attrs["State"]["AppHealth"]["Status"] == "healthy"  # a new container is waited for
+    assert attrs["State"]["Health"]["Status"] == "healthy"  # a new container is waited for
     assert urllib.request.urlopen("http://127.0.0.2:18941/", timeout=5).status == 200
     [container] = result.apps["web"].containers
     assert container.health == "healthy"
@@ -134,7 +134,7 @@ def test_a_passing_http_check_gates_a_replacement_in(
     assert result.apps["web"].status is AppStatus.APPLIED, result.apps["web"].message
     now = names(clean_engine, "web")
     assert list(now) == ["web-1"] and now["web-1"] != old
-    assert inspect(clean_engine, "web-1")["State"]["AppHealth"]["Status"] == "healthy"
+    assert inspect(clean_engine, "web-1")["State"]["Health"]["Status"] == "healthy"
 
 
 def test_a_failing_http_check_rolls_back_and_keeps_the_old_container_running(
@@ -190,7 +190,7 @@ def test_a_container_that_turns_unhealthy_later_shows_in_status(
     command = "command: [sh, -c, 'touch /ok; trap \"exit 0\" TERM; sleep 100000 & wait']\n"
     git_repo.commit({"apps/job.yaml": app_yaml("job", port=None, extra=check + command)})
     apply(git_repo)
-    assert inspect(clean_engine, "job-1")["State"]["AppHealth"]["Status"] == "healthy"
+    assert inspect(clean_engine, "job-1")["State"]["Health"]["Status"] == "healthy"
 
     clean_engine.api.exec_start(clean_engine.api.exec_create("job-1", ["rm", "/ok"]))
 
