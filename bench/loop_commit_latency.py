@@ -28,11 +28,12 @@ from tests.support.engine import ensure_example_image  # noqa: E402
 from tests.support.gitrepo import GitRepo, app_yaml  # noqa: E402
 
 from bench.baseline import BENCH_LABEL, remove_labelled, sdk_replace_round, start_baseline  # noqa: E402
+from gitberth.core.sync_status import SyncState  # noqa: E402
 from gitberth.database import open_database  # noqa: E402
 from gitberth.loop import Loop, LoopSettings  # noqa: E402
 from gitberth.runtime.docker import DockerRuntime  # noqa: E402
 from gitberth.state import StateDir  # noqa: E402
-from gitberth.status import StatusStore, SyncState  # noqa: E402
+from gitberth.status import StatusStore  # noqa: E402
 
 
 def loop_round(repo: GitRepo, loop: Loop, value: int) -> float:

@@ -51,6 +51,8 @@ class DeployOutcome:
     result: ReconcileResult
     sources: dict[str, dict[str, dict[str, str]]]
     """service -> {"env": {NAME: origin}, "files": {KEY: origin}}; names only, never values."""
+    source: str = ""
+    """The name of the source the deploy committed to (several sources: the app's owner)."""
 
 
 def value_sources(app: ResolvedApp) -> dict[str, dict[str, dict[str, str]]]:

@@ -26,11 +26,11 @@ from typing import Any
 
 import git
 
+from gitberth.core.sync_status import ActionRecord, iso_second
 from gitberth.database import Database
 from gitberth.defaults import DEFAULT_HISTORY_MAX_AGE_DAYS, DEFAULT_HISTORY_MAX_ENTRIES
 from gitberth.observers import PassOutcome
 from gitberth.reconciler import AppReport, AppStatus
-from gitberth.status import ActionRecord, iso_second
 
 DEFAULT_MAX_ENTRIES = DEFAULT_HISTORY_MAX_ENTRIES
 DEFAULT_MAX_AGE_DAYS = DEFAULT_HISTORY_MAX_AGE_DAYS
@@ -125,11 +125,14 @@ class HistoryEntry:
     error: str | None = None
     actions: tuple[ActionRecord, ...] = ()
     id: int | None = None
+    source: str = ""
+    """The name of the source whose loop (or deploy) applied it."""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "app": self.app,
+            "source": self.source,
             "revision": self.revision,
             "outcome": self.outcome,
             "at": self.at,
@@ -144,18 +147,19 @@ class HistoryEntry:
             "error": None
             if self.error_code is None
             else {"code": self.error_code, "message": self.error},
-            "actions": [asdict(a) for a in self.actions],
+            "actions": [a.to_json() for a in self.actions],
         }
 
     def document(self) -> str:
         data = asdict(self)
         data.pop("id")
+        data["actions"] = [a.to_json() for a in self.actions]
         return json.dumps(data)
 
     @classmethod
     def from_document(cls, text: str, *, id: int) -> HistoryEntry:
         data = json.loads(text)
-        actions = tuple(ActionRecord(**a) for a in data.pop("actions", ()) or ())
+        actions = tuple(ActionRecord.model_validate(a) for a in data.pop("actions", ()) or ())
         return cls(**data, actions=actions, id=id)
 
     def same_news(self, other: HistoryEntry) -> bool:
@@ -222,6 +226,8 @@ class HistoryRecorder:
 
     store: HistoryStore
     read_commit: Callable[[str], CommitInfo]
+    source: str = ""
+    """The name of the source whose passes and deploys this recorder hears."""
     _commits: dict[str, CommitInfo] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     """Passes (loop) and deploys (API threads) finish on different threads."""
@@ -233,7 +239,7 @@ class HistoryRecorder:
         info = self._commit(outcome.revision)
         entries: list[HistoryEntry] = []
         for report in outcome.reports_worth_telling():
-            entry = _entry(report, outcome=outcome, info=info)
+            entry = _entry(report, outcome=outcome, info=info, source=self.source)
             previous = self.store.last(report.app)
             if previous is not None and previous.same_news(entry):
                 continue
@@ -256,7 +262,9 @@ class HistoryRecorder:
         return info
 
 
-def _entry(report: AppReport, *, outcome: PassOutcome, info: CommitInfo) -> HistoryEntry:
+def _entry(
+    report: AppReport, *, outcome: PassOutcome, info: CommitInfo, source: str
+) -> HistoryEntry:
     actions = outcome.actions_of(report.app)
     took = sum(a.seconds or 0.0 for a in actions) if actions else outcome.duration_seconds
     status = AppStatus.APPLIED if report.status is AppStatus.UNCHANGED else report.status
@@ -275,4 +283,5 @@ def _entry(report: AppReport, *, outcome: PassOutcome, info: CommitInfo) -> Hist
         error_code=(report.code or report.status.value) if report.status.is_error else None,
         error=report.message if report.status.is_error else None,
         actions=actions,
+        source=source,
     )

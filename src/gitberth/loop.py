@@ -20,15 +20,16 @@ import threading
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
+from gitberth.core.sync_status import PassRecord
 from gitberth.git_source import GitSource, credentials_loader
 from gitberth.loop_settings import LoopSettings
 from gitberth.metrics import LoopMetrics
 from gitberth.observers import PassObservers
 from gitberth.pass_recorder import PassRecorder
 from gitberth.pass_runner import PassRunner
-from gitberth.reconciler import NoSecretStore, SecretSource
+from gitberth.reconciler import Desired, NoSecretStore, SecretSource
 from gitberth.runtime.base import Runtime
-from gitberth.status import PassRecord, StatusStore
+from gitberth.status import StatusStore
 from gitberth.triggers import PassRequest, TriggerQueue, full_pass
 from gitberth.watchers import watch_git, watch_runtime
 
@@ -55,11 +56,12 @@ class Loop:
         secrets: SecretSource | None = None,
         lock: threading.Lock | None = None,
         known_specs: MutableMapping[str, Mapping[str, Any]] | None = None,
+        hold_clashes: Callable[[Desired], Desired] | None = None,
     ) -> None:
         """*lock* is held while a pass reads the branch and changes the engine; share it with
         anything else that applies (``POST /deploy``) so two reconcilers never race for one
         container name. *known_specs* (e.g. a persistent ledger) explains replacements after a
-        restart."""
+        restart. *hold_clashes* holds the apps another source of the serve also declares."""
         self.settings = settings
         self.runtime = runtime
         self.status = status
@@ -98,6 +100,7 @@ class Loop:
             lock=self.lock,
             known_specs=self.known_specs,
             stop=self._stopping,
+            hold_clashes=hold_clashes,
         )
 
     # -- triggers ---------------------------------------------------------------------------

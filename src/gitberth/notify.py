@@ -30,12 +30,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gitberth.core.errors import ConfigError
+from gitberth.core.sync_status import iso_second
 from gitberth.delivery import Delivery, DeliveryWorker, display_url
 from gitberth.history import UNKNOWN_COMMIT, CommitInfo
 from gitberth.metrics import OperationsMetrics
 from gitberth.observers import PassOutcome
 from gitberth.reconciler import AppReport, AppStatus
-from gitberth.status import iso_second
 
 logger = logging.getLogger("gitberth.notify")
 

@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from gitberth.core.sync_status import ActionRecord
 from gitberth.reconciler import ActionEvent, AppReport, EventKind, ReconcileResult
-from gitberth.status import ActionRecord
 
 logger = logging.getLogger("gitberth.observers")
 

@@ -2,8 +2,9 @@
 
 The pass runner decides; this module only writes down. :class:`ActionRecorder` listens to the
 actions of one pass (status shows an app Progressing while its action runs; each finished
-action becomes an :class:`~gitberth.status.ActionRecord`, a metric and, when it failed, a log
-line); :class:`PassRecorder` stores the app states a result implies, then the pass record.
+action becomes an :class:`~gitberth.core.sync_status.ActionRecord`, a metric and, when it
+failed, a log line); :class:`PassRecorder` stores the app states a result implies, then the
+pass record.
 """
 
 from __future__ import annotations
@@ -12,9 +13,16 @@ import logging
 import threading
 import time
 
+from gitberth.core.sync_status import (
+    ActionRecord,
+    AppStanding,
+    PassRecord,
+    SourceStanding,
+    app_standing,
+)
 from gitberth.metrics import LoopMetrics
 from gitberth.reconciler import ActionEvent, AppStatus, EventKind, ReconcileResult
-from gitberth.status import ActionRecord, AppState, LoopState, PassRecord, StatusStore, app_state
+from gitberth.status import StatusStore
 
 logger = logging.getLogger("gitberth.loop")
 
@@ -83,7 +91,7 @@ class ActionRecorder:
 class PassRecorder:
     """Keeps the loop's state and writes each pass's outcome to status, metrics and the log."""
 
-    def __init__(self, *, status: StatusStore, metrics: LoopMetrics, state: LoopState) -> None:
+    def __init__(self, *, status: StatusStore, metrics: LoopMetrics, state: SourceStanding) -> None:
         self.status = status
         self.metrics = metrics
         self.state = state
@@ -96,14 +104,14 @@ class PassRecorder:
         """Store the app states *result* implies (apps neither in it nor in *keep* are gone);
         add each app's error to *errors*; return the pass's outcome."""
         now = time.time()
-        states: list[AppState] = []
+        states: list[AppStanding] = []
         removed: list[str] = []
         for name, report in result.apps.items():
             if report.status is AppStatus.REMOVED:
                 removed.append(name)
                 continue
             previous = self.status.app(name)
-            state = app_state(report, revision=result.revision, previous=previous, now=now)
+            state = app_standing(report, revision=result.revision, previous=previous, now=now)
             if previous is None or _differs(previous, state):
                 states.append(state)
             if report.status.is_error:
@@ -163,7 +171,7 @@ class PassRecorder:
                 logger.warning("  %s", error)
 
 
-def _differs(old: AppState, new: AppState) -> bool:
+def _differs(old: AppStanding, new: AppStanding) -> bool:
     """True when anything but the timestamps changed (saves writing no-op passes)."""
     if (old.error is None) != (new.error is None):
         return True

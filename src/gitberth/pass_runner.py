@@ -20,13 +20,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 import git
 
 from gitberth.core.errors import GitberthError, RuntimeUnavailableError, StorageFullError
 from gitberth.core.plan import DesiredState
+from gitberth.core.sync_status import PassRecord
 from gitberth.git_source import GitSource, RepoSettings
 from gitberth.loop_settings import LoopSettings
 from gitberth.observers import PassObservers, PassOutcome
@@ -44,7 +45,6 @@ from gitberth.remote import sanitize
 from gitberth.retries import AppBackoffs, PassRetry
 from gitberth.runtime.base import Runtime, bind_policy_of
 from gitberth.source import Revision
-from gitberth.status import PassRecord
 from gitberth.triggers import PassRequest
 
 logger = logging.getLogger("gitberth.loop")
@@ -72,8 +72,12 @@ class PassRunner:
         lock: threading.Lock,
         known_specs: MutableMapping[str, Mapping[str, Any]],
         stop: threading.Event,
+        hold_clashes: Callable[[Desired], Desired] | None = None,
     ) -> None:
+        """*hold_clashes* (one of several sources of a serve) holds the apps another source
+        also declares (:meth:`gitberth.app_claims.AppClaims.holder`)."""
         self.settings = settings
+        self._hold_clashes = hold_clashes
         self.source = source
         self.runtime = runtime
         self.secrets = secrets
@@ -184,6 +188,8 @@ class PassRunner:
     ) -> ReconcileResult:
         """Make the engine match *revision*, except for apps waiting out a backoff."""
         desired = self._desired_state(revision, rebuild=rebuild)
+        if self._hold_clashes is not None:
+            desired = self._hold_clashes(desired)
         waiting = self._backoffs.waiting(desired.state)
         if waiting:
             held = {**desired.state.held, **{app: "backing off" for app in waiting}}

@@ -24,7 +24,6 @@ from gitberth.core.container_options import PublishPolicy
 from gitberth.core.errors import (
     ActionFailedError,
     ImagePullFailedError,
-    ManifestProblem,
     ResolveError,
     SealedError,
     SecretIntegrityError,
@@ -35,6 +34,8 @@ from gitberth.core.models import ObservedContainer, ResolvedApp
 from gitberth.core.ownership import partition
 from gitberth.core.plan import Action, ActionKind, DesiredState, Plan, plan
 from gitberth.core.prune import guard_prune
+from gitberth.core.reports import AppReport as AppReport  # re-exported: the pass API
+from gitberth.core.reports import AppStatus as AppStatus
 from gitberth.core.resolve import SecretKey, Secrets, candidate_keys, redact, resolve_app
 from gitberth.pass_resources import networks_in_use, pull_for_plan
 from gitberth.runtime.base import Engine, HostResources
@@ -59,33 +60,6 @@ class NoSecretStore:
             "no secret store is configured (run `gitberth serve --state-dir DIR` or pass "
             "--state-dir), so apps that reference secrets cannot be resolved"
         )
-
-
-class AppStatus(StrEnum):
-    UNCHANGED = "unchanged"
-    APPLIED = "applied"
-    REMOVED = "removed"
-    PLANNED = "planned"
-    INVALID = "invalid"
-    BLOCKED = "blocked"
-    FAILED = "failed"
-
-    @property
-    def is_error(self) -> bool:
-        return self in {AppStatus.INVALID, AppStatus.BLOCKED, AppStatus.FAILED}
-
-
-@dataclass
-class AppReport:
-    """How one app fared in a pass, with the error code and names a person needs to act."""
-
-    app: str
-    status: AppStatus
-    message: str = ""
-    code: str | None = None
-    missing: tuple[str, ...] = ()
-    problems: tuple[ManifestProblem, ...] = ()
-    containers: list[ObservedContainer] = field(default_factory=list)
 
 
 @dataclass

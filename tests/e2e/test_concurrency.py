@@ -128,8 +128,8 @@ def test_hundreds_of_racing_deploys_secret_writes_and_pushes_never_confuse_git_r
     with server.client() as client:
 
         def caught_up() -> bool:
-            loop = client.get("/apps").json()["loop"]
-            return bool(loop["revision"] == final and loop["source_error"] is None)
+            loop = client.get("/apps").json()["sources"][0]
+            return bool(loop["revision"] == final and loop["sourceError"] is None)
 
         wait_until(caught_up, timeout=30)
         passes = client.get("/events", params={"limit": 200}).json()["passes"]

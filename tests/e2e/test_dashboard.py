@@ -402,3 +402,30 @@ def test_the_apps_panel_names_the_volumes_that_hold_an_apps_data(
     apps = server.client().get("/apps").json()["apps"]
     (state,) = [a for a in apps if a["name"] == "keeper"]
     assert state["containers"][0]["volumes"] == ["keeper_data"]
+
+
+@pytest.mark.docker
+def test_the_apps_panel_names_the_source_of_each_app_when_a_server_follows_several(
+    start_server: StartServer, tmp_path: Path, clean_engine: docker.DockerClient, tab: Tab
+) -> None:
+    team_a, team_b = GitRepo(tmp_path / "team-a"), GitRepo(tmp_path / "team-b")
+    team_a.commit({"apps/alpha.yaml": app_yaml("alpha")})
+    team_b.commit({"apps/beta.yaml": app_yaml("beta")})
+    server = start_server(
+        extra_args=(
+            "--grace", "2",
+            "--source", f"team-a={team_a.path}", "--source", f"team-b={team_b.path}",
+        )
+    )  # fmt: skip
+    page = tab.page
+    sign_in(tab, server)
+
+    beta = page.locator('#apps-body tr[data-app="beta"]')
+    expect(beta).to_contain_text("Synced", timeout=DEPLOY_TIMEOUT_MS)
+    expect(beta.locator("td.source")).to_have_text("team-b")
+    expect(page.locator('#apps-body tr[data-app="alpha"] td.source')).to_have_text("team-a")
+    expect(page.locator("#apps-source-heading")).to_be_visible()
+    summary = page.locator('#loop-summary [data-source="team-b"]')
+    expect(summary).to_contain_text(f"team-b: {team_b.path.resolve()} (main)")
+    expect(summary).to_contain_text("Docker reachable")
+    tab.screenshot("several-sources")

@@ -37,11 +37,11 @@ def test_history_rows_offer_a_rollback_and_logs_follow_live(
     first = repo.commit({"apps/web.yaml": chatty("one")}, message="web: level one")
     server = start_server(repo=repo.path, extra_args=("--grace", "1"))
     with server.client() as api:
-        wait_until(lambda: api.get("/apps/web").json().get("applied_revision") == first)
+        wait_until(lambda: api.get("/apps/web").json().get("appliedRevision") == first)
         second = repo.commit(
             {"apps/web.yaml": chatty("two")}, message='level two <img src=x id="injected">'
         )
-        wait_until(lambda: api.get("/apps/web").json().get("applied_revision") == second)
+        wait_until(lambda: api.get("/apps/web").json().get("appliedRevision") == second)
         wait_until(lambda: len(api.get("/apps/web/history").json()["entries"]) == 2)
 
     page = tab.page

@@ -217,14 +217,14 @@ def test_a_corrupt_git_object_keeps_the_last_good_revision_until_a_commit_repair
 
     with server.client() as api:
         loop = wait_until(
-            lambda: (body := api.get("/apps").json()["loop"])["source_error"] and body
+            lambda: (body := api.get("/apps").json()["sources"][0])["sourceError"] and body
         )
         assert loop["revision"] == good
         assert clean_engine.containers.get("web-1").id == before
 
         git_repo.commit({"apps/web.yaml": app_yaml("web", env={"V": "3"})})
         wait_until(lambda: converged_to(clean_engine, "3"), timeout=RETRY_BOUND)
-        wait_until(lambda: api.get("/apps").json()["loop"]["source_error"] is None)
+        wait_until(lambda: api.get("/apps").json()["sources"][0]["sourceError"] is None)
 
 
 def rss_kib(pid: int) -> int:
@@ -243,7 +243,7 @@ def test_a_webhook_storm_is_coalesced_into_few_passes_in_bounded_memory(
     )
     assert server.process is not None
     with server.client() as api:
-        wait_until(lambda: api.get("/apps").json()["loop"]["revision"])
+        wait_until(lambda: api.get("/apps").json()["sources"][0]["revision"])
         passes_before = len(api.get("/events", params={"limit": 200}).json()["passes"])
     memory_before = rss_kib(server.process.pid)
     body = json.dumps({"ref": "refs/heads/main"}).encode()
@@ -267,7 +267,7 @@ def test_a_webhook_storm_is_coalesced_into_few_passes_in_bounded_memory(
     took = time.monotonic() - started
 
     with server.client() as api:
-        wait_until(lambda: api.get("/apps").json()["loop"]["revision"] == final)
+        wait_until(lambda: api.get("/apps").json()["sources"][0]["revision"] == final)
         passes = api.get("/events", params={"limit": 200}).json()["passes"]
     storm_passes = len(passes) - passes_before
     assert storm_passes < 100, f"{storm_passes} passes for 1,000 webhooks in {took:.1f}s"

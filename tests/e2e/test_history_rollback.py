@@ -29,7 +29,7 @@ def sleeper(name: str, level: str) -> str:
 
 def synced_at(api: httpx.Client, app: str, sha: str) -> bool:
     state = api.get(f"/apps/{app}").json()
-    return state.get("sync") == "Synced" and state.get("applied_revision") == sha
+    return state.get("sync") == "Synced" and state.get("appliedRevision") == sha
 
 
 def env_of(client: docker.DockerClient, name: str) -> list[str]:

@@ -109,7 +109,10 @@ def test_following_streams_events_and_a_client_that_leaves_closes_the_stream(
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         event = ""
-        for raw in response.iter_lines():
+        # Keep the line iterator referenced: a dropped one is closed, which closes the stream
+        # before the count below is read.
+        lines = response.iter_lines()
+        for raw in lines:
             if raw.startswith("event: "):
                 event = raw.removeprefix("event: ")
             elif raw.startswith("data: ") and event == "line":

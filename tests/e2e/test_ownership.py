@@ -57,8 +57,12 @@ def test_apply_of_another_repo_never_removes_the_apps_a_serve_started(
     }
     served.commit({"README.md": "a pass\n"})  # any pass of the server looks at the engine again
     with server.client() as api:
-        loop = wait_until(lambda: (body := api.get("/apps").json())["loop"]["left_alone"] and body)
-    assert loop["loop"]["left_alone"] == ["1 container of other sources is left alone (app blog)"]
+        loop = wait_until(
+            lambda: (body := api.get("/apps").json())["sources"][0]["leftAlone"] and body
+        )
+    assert loop["sources"][0]["leftAlone"] == [
+        "1 container of other sources is left alone (app blog)"
+    ]
     assert [a["name"] for a in loop["apps"]] == ["shop"]
 
     # Removing every app of the other repo removes only its own containers.

@@ -111,11 +111,11 @@ def running(engine: docker.DockerClient, name: str) -> bool:
 
 def loop_state(server: Server) -> dict[str, Any]:
     with server.client() as api:
-        return dict(api.get("/apps").json()["loop"])
+        return dict(api.get("/apps").json()["sources"][0])
 
 
 def source_error(server: Server) -> str:
-    return str(loop_state(server).get("source_error") or "")
+    return str(loop_state(server).get("sourceError") or "")
 
 
 def start(

@@ -109,7 +109,7 @@ def test_kill_9_during_a_rollout_then_a_restart_converges_without_duplicates(
     wait_until(converged, timeout=30)
     with server.client() as client:
         state = wait_until(lambda: (s := client.get("/apps/web").json())["sync"] == "Synced" and s)
-    assert state["applied_revision"] == git_repo.repo.head.commit.hexsha
+    assert state["appliedRevision"] == git_repo.repo.head.commit.hexsha
     assert state["containers"][0]["url"].startswith("http://127.0.0.1:")
 
     server.process.send_signal(signal.SIGTERM)
@@ -130,9 +130,11 @@ def test_the_loop_recovers_by_itself_when_dockerd_restarts(
 
     wait_until(lambda: names(clean_engine, "survivor") == {"survivor-1": "running"}, timeout=60)
     with server.client() as client:
-        loop = wait_until(lambda: (body := client.get("/apps").json())["loop"] and body)["loop"]
+        loop = wait_until(lambda: (body := client.get("/apps").json())["sources"] and body)[
+            "sources"
+        ][0]
         events = client.get("/events", params={"limit": 200}).json()["passes"]
-    assert loop["docker_reachable"] is True
+    assert loop["dockerReachable"] is True
     assert any("unreachable" in " ".join(p["errors"]) for p in events)
 
 
@@ -164,7 +166,7 @@ def test_status_shows_what_the_api_shows(
         assert httpx.get(f"{server.url}/apps").status_code == 401
     assert apps["fine"]["sync"] == "Synced"
     assert apps["broken"]["sync"] == "Error" and apps["broken"]["error"]["kind"] == "Stalled"
-    assert 'gitberth_apps{sync_state="Synced"} 1.0' in metrics
+    assert 'gitberth_apps{source="default",sync_state="Synced"} 1.0' in metrics
     assert "gitberth_pass_duration_seconds_count" in metrics
 
     result = subprocess.run(

@@ -10,9 +10,10 @@ from pathlib import Path
 import docker
 import pytest
 
+from gitberth.core.sync_status import AppError, AppHealth, AppStanding, ErrorClass, SyncState
 from gitberth.database import open_database
 from gitberth.state import StateDir
-from gitberth.status import AppError, AppState, ErrorClass, Health, StatusStore, SyncState
+from gitberth.status import StatusStore
 from tests.support.gitrepo import GitRepo, app_yaml
 
 pytestmark = pytest.mark.docker
@@ -64,13 +65,18 @@ def test_status_prints_names_and_errors_holding_markup_as_text(tmp_path: Path) -
     db = open_database(StateDir(tmp_path / "state"))
     StatusStore(db).put_apps(
         [
-            AppState(
+            AppStanding(
                 name="odd",
                 sync=SyncState.ERROR,
-                health=Health.MISSING,
+                health=AppHealth.MISSING,
                 desired_revision=None,
                 applied_revision=None,
-                error=AppError(ErrorClass.STALLED, "action_failed", f"image {MARKUP} missing", 0),
+                error=AppError(
+                    kind=ErrorClass.STALLED,
+                    code="action_failed",
+                    message=f"image {MARKUP} missing",
+                    at=0,
+                ),
             )
         ]
     )

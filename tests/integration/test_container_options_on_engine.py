@@ -12,10 +12,10 @@ import docker
 import pytest
 
 from gitberth.core.container_options import PublishPolicy
+from gitberth.core.sync_status import AppHealth, SyncState, app_standing
 from gitberth.reconciler import AppStatus, ReconcileResult, reconcile_once
 from gitberth.runtime.docker import DockerRuntime
 from gitberth.source import open_repo, read_revision
-from gitberth.status import Health, SyncState, app_state
 from tests.support.gitrepo import GitRepo, app_yaml
 from tests.support.waiting import wait_until
 
@@ -153,7 +153,7 @@ def test_a_failing_http_check_rolls_back_and_keeps_the_old_container_running(
     assert "404 Not Found" in report.message  # the check's own last output
     assert names(clean_engine, "web") == before
     assert inspect(clean_engine, "web-1")["State"]["Running"] is True
-    state = app_state(report, revision=result.revision, previous=None, now=0.0)
+    state = app_standing(report, revision=result.revision, previous=None, now=0.0)
     assert state.sync is SyncState.DEGRADED
     assert state.error is not None and "404 Not Found" in state.error.message
 
@@ -169,14 +169,14 @@ def test_a_new_app_whose_check_fails_is_reported_not_synced(
     assert (report.status, report.code) == (AppStatus.FAILED, "unhealthy")
     assert "404 Not Found" in report.message
     assert [(c.name, c.health) for c in report.containers] == [("web-1", "unhealthy")]
-    state = app_state(report, revision=result.revision, previous=None, now=0.0)
-    assert (state.sync, state.health) == (SyncState.DEGRADED, Health.UNHEALTHY)
+    state = app_standing(report, revision=result.revision, previous=None, now=0.0)
+    assert (state.sync, state.health) == (SyncState.DEGRADED, AppHealth.UNHEALTHY)
 
     # The next pass changes nothing, and status still comes from the engine's health state.
     again = apply(git_repo)
     assert again.apps["web"].status is AppStatus.UNCHANGED
-    later = app_state(again.apps["web"], revision=again.revision, previous=state, now=1.0)
-    assert (later.sync, later.health) == (SyncState.DEGRADED, Health.UNHEALTHY)
+    later = app_standing(again.apps["web"], revision=again.revision, previous=state, now=1.0)
+    assert (later.sync, later.health) == (SyncState.DEGRADED, AppHealth.UNHEALTHY)
     assert [c.health for c in later.containers] == ["unhealthy"]
 
 
@@ -202,8 +202,8 @@ def test_a_container_that_turns_unhealthy_later_shows_in_status(
     result = apply(git_repo)
     report = result.apps["job"]
     assert report.status is AppStatus.UNCHANGED
-    state = app_state(report, revision=result.revision, previous=None, now=0.0)
-    assert (state.sync, state.health) == (SyncState.DEGRADED, Health.UNHEALTHY)
+    state = app_standing(report, revision=result.revision, previous=None, now=0.0)
+    assert (state.sync, state.health) == (SyncState.DEGRADED, AppHealth.UNHEALTHY)
     assert state.error is not None
     assert state.error.message == "job-1 is unhealthy (last output: no /ok here)"
 

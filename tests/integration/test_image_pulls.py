@@ -12,6 +12,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from gitberth.core.sync_status import ErrorClass, SyncState
 from gitberth.database import Database
 from gitberth.loop import Loop, LoopSettings
 from gitberth.reconciler import AppStatus, ReconcileResult, reconcile_once
@@ -19,7 +20,7 @@ from gitberth.runtime.docker import DockerRuntime
 from gitberth.secrets.store import SecretStore
 from gitberth.source import open_repo, read_revision
 from gitberth.spec_ledger import SpecLedger
-from gitberth.status import ErrorClass, StatusStore, SyncState
+from gitberth.status import StatusStore
 from tests.support.engine import EXAMPLE_IMAGE
 from tests.support.gitrepo import GitRepo, app_yaml
 from tests.support.registry import Registry, running_registry

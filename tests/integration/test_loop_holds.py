@@ -11,9 +11,10 @@ from pathlib import Path
 import docker
 import pytest
 
+from gitberth.core.sync_status import SyncState
 from gitberth.loop import Loop, LoopSettings
 from gitberth.runtime.docker import DockerRuntime
-from gitberth.status import StatusStore, SyncState
+from gitberth.status import StatusStore
 from tests.support.gitrepo import GitRepo, app_yaml
 from tests.support.secretstore import open_store
 

@@ -9,11 +9,12 @@ from typing import Any
 import docker
 import pytest
 
+from gitberth.core.sync_status import AppStanding, ErrorClass, SyncState
 from gitberth.database import Database, open_database
 from gitberth.loop import Loop, LoopSettings
 from gitberth.runtime.docker import DockerRuntime
 from gitberth.state import StateDir
-from gitberth.status import AppState, ErrorClass, StatusStore, SyncState
+from gitberth.status import StatusStore
 from tests.support.gitrepo import GitRepo, app_yaml
 from tests.support.waiting import wait_until
 
@@ -27,7 +28,7 @@ def running(client: docker.DockerClient, app: str) -> dict[str, str]:
     return {row["Names"][0].lstrip("/"): row["Id"] for row in rows}
 
 
-def synced(state: AppState | None) -> AppState | None:
+def synced(state: AppStanding | None) -> AppStanding | None:
     return state if state is not None and state.sync is SyncState.SYNCED else None
 
 

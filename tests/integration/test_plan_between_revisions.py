@@ -28,9 +28,17 @@ from typer.testing import CliRunner
 
 from gitberth.cli import app
 from gitberth.cli.review_commands import display_url
+from gitberth.core.sync_status import (
+    AppError,
+    AppHealth,
+    AppList,
+    AppStanding,
+    ContainerInfo,
+    ErrorClass,
+    SyncState,
+)
 from gitberth.render.markdown import escape
 from gitberth.render.report import plan_schema
-from gitberth.status import AppError, AppState, ContainerInfo, ErrorClass, Health, SyncState
 from tests.support.gitrepo import GitRepo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -408,39 +416,46 @@ def test_odd_server_replies_are_one_line_errors(
 def test_head_is_compared_with_what_the_server_says_runs(
     pull_request: GitRepo, odd_server: tuple[str, dict[str, tuple[int, bytes]]]
 ) -> None:
-    """GET /apps in the loop's own shape (gitberth.status.AppState.to_json)."""
+    """GET /apps in the server's own response model (gitberth.core.sync_status.AppList)."""
     url, replies = odd_server
     sha = pull_request.repo.commit("main").hexsha
     secrets = [{"name": n, "appId": None, "keys": ["K"]} for n in ("shop-creds", "tls-bundle")]
     replies["/secrets"] = (200, json.dumps({"secrets": secrets}).encode())
 
     def container(name: str, image: str, state: str = "running") -> ContainerInfo:
-        return ContainerInfo(name, name.rsplit("-", 1)[0], state, image, sha, None)
+        return ContainerInfo(
+            name=name, service=name.rsplit("-", 1)[0], state=state, image=image, revision=sha
+        )
 
     apps = [
-        AppState(
-            "web",
-            SyncState.SYNCED,
-            Health.HEALTHY,
-            sha,
-            sha,
-            (container("web-1", "gitberth/example-web:1.0"),),
+        AppStanding(
+            name="web",
+            sync=SyncState.SYNCED,
+            health=AppHealth.HEALTHY,
+            desired_revision=sha,
+            applied_revision=sha,
+            containers=(container("web-1", "gitberth/example-web:1.0"),),
         ),
-        AppState(
-            "shop",
-            SyncState.DEGRADED,
-            Health.UNHEALTHY,
-            sha,
-            sha,
-            (
+        AppStanding(
+            name="shop",
+            sync=SyncState.DEGRADED,
+            health=AppHealth.UNHEALTHY,
+            desired_revision=sha,
+            applied_revision=sha,
+            containers=(
                 container("shop-api-1", "gitberth/example-web:0.9"),
                 container("shop-api-2", "gitberth/example-web:1.0"),
                 container("shop-worker-1", "gitberth/example-web:1.0", "exited"),
             ),
-            AppError(ErrorClass.WAITING, "not_running", "shop-worker-1 is exited", 0.0),
+            error=AppError(
+                kind=ErrorClass.WAITING,
+                code="not_running",
+                message="shop-worker-1 is exited",
+                at=0.0,
+            ),
         ),
     ]
-    body = {"loop": {}, "apps": [app.to_json() for app in apps]}
+    body = AppList(sources=[], apps=apps).to_json()
     replies["/apps"] = (200, json.dumps(body).encode())
     args = ("--base", "main", "--head", "feature", "--server", url, "--token", TOKEN)
 

@@ -12,8 +12,8 @@ from gitberth.core.manifests import parse_manifest
 from gitberth.core.models import ContainerState, ObservedContainer
 from gitberth.core.plan import DesiredState
 from gitberth.core.resolve import SecretKeyMaterial, SecretMaterial, resolve_app
+from gitberth.core.sync_status import AppHealth, ErrorClass, SyncState, app_standing
 from gitberth.reconciler import AppReport, AppStatus, redact_health_output
-from gitberth.status import ErrorClass, Health, SyncState, app_state
 
 
 def container(
@@ -37,7 +37,7 @@ def container(
 def test_reports_map_to_sync_states_and_error_classes(
     report: AppReport, sync: SyncState, kind: str | None
 ) -> None:
-    state = app_state(report, revision="abc", previous=None, now=1.0)
+    state = app_standing(report, revision="abc", previous=None, now=1.0)
     assert state.sync is sync
     assert (state.error.kind.value if state.error else None) == kind
 
@@ -48,30 +48,30 @@ def test_a_stopped_container_makes_the_app_degraded_and_unhealthy() -> None:
         AppStatus.UNCHANGED,
         containers=[container("web-1", id="a", state=ContainerState.EXITED)],
     )
-    state = app_state(report, revision="abc", previous=None, now=1.0)
-    assert (state.sync, state.health) == (SyncState.DEGRADED, Health.UNHEALTHY)
+    state = app_standing(report, revision="abc", previous=None, now=1.0)
+    assert (state.sync, state.health) == (SyncState.DEGRADED, AppHealth.UNHEALTHY)
     assert state.error is not None and state.error.kind is ErrorClass.WAITING
 
 
 @pytest.mark.parametrize(
     ("healths", "health", "sync"),
     [
-        (["healthy", None], Health.HEALTHY, SyncState.SYNCED),
-        (["starting", "healthy"], Health.PROGRESSING, SyncState.SYNCED),
-        (["unhealthy", "healthy"], Health.UNHEALTHY, SyncState.DEGRADED),
+        (["healthy", None], AppHealth.HEALTHY, SyncState.SYNCED),
+        (["starting", "healthy"], AppHealth.PROGRESSING, SyncState.SYNCED),
+        (["unhealthy", "healthy"], AppHealth.UNHEALTHY, SyncState.DEGRADED),
     ],
 )
 def test_health_comes_from_the_engine_health_state(
-    healths: list[str | None], health: Health, sync: SyncState
+    healths: list[str | None], health: AppHealth, sync: SyncState
 ) -> None:
     containers = [
         dataclasses.replace(container(f"web-{n}", id=str(n)), health=h)
         for n, h in enumerate(healths, start=1)
     ]
     report = AppReport("web", AppStatus.UNCHANGED, containers=containers)
-    state = app_state(report, revision="abc", previous=None, now=1.0)
+    state = app_standing(report, revision="abc", previous=None, now=1.0)
     assert (state.health, state.sync) == (health, sync)
-    if health is Health.UNHEALTHY:
+    if health is AppHealth.UNHEALTHY:
         assert state.error is not None and state.error.message == "web-1 is unhealthy"
     assert [c.health for c in state.containers] == healths
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 from gitberth.core.models import ContainerState, ObservedContainer
+from gitberth.core.sync_status import AppHealth, AppStanding, ContainerInfo, SyncState
 from gitberth.runtime.docker_observed import created_epoch, observed_from_attrs, observed_from_row
-from gitberth.status import AppState, ContainerInfo, Health, SyncState
 
 LABELS = {
     "gitberth.app": "web",
@@ -48,14 +48,21 @@ def test_get_apps_shows_created_at_in_utc_to_the_second_and_reads_old_documents(
         state=ContainerState.RUNNING, created_at=EPOCH + 0.9,
     )  # fmt: skip
     info = ContainerInfo.of(container)
-    state = AppState("web", SyncState.SYNCED, Health.HEALTHY, "c", "c", (info,))
+    state = AppStanding(
+        name="web",
+        sync=SyncState.SYNCED,
+        health=AppHealth.HEALTHY,
+        desired_revision="c",
+        applied_revision="c",
+        containers=(info,),
+    )
 
     document = json.loads(json.dumps(state.to_json()))
 
     assert document["containers"][0]["createdAt"] == "2024-05-01T12:00:00Z"
     assert "created_at" not in document["containers"][0]
-    assert AppState.from_json(document) == state
+    assert AppStanding.model_validate(document) == state
     del document["containers"][0]["createdAt"]  # stored by a release without it
-    assert AppState.from_json(document).containers[0].created_at is None
+    assert AppStanding.model_validate(document).containers[0].created_at is None
     unknown = ObservedContainer("a", "w", "w", "w", "h", "c", ContainerState.RUNNING)
     assert ContainerInfo.of(unknown).created_at is None

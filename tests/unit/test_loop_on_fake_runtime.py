@@ -15,11 +15,12 @@ from typing import Any, Protocol
 
 import pytest
 
+from gitberth.core.sync_status import SyncState
 from gitberth.database import open_database
 from gitberth.loop import Loop, LoopSettings
 from gitberth.runtime.base import RuntimeEvent
 from gitberth.state import StateDir
-from gitberth.status import StatusStore, SyncState
+from gitberth.status import StatusStore
 from gitberth.triggers import PassRequest
 from tests.support.gitrepo import GitRepo, app_yaml
 from tests.support.waiting import wait_until
@@ -167,7 +168,8 @@ def test_the_engine_coming_back_wakes_a_pass_that_reads_git_again(
     assert runtime.running("api") == []  # an interruption alone does not read Git
 
     runtime.emit(RuntimeEvent(reason="docker is back", reconnected=True))
-    wait_until(lambda: runtime.running("api") == ["api-1"])
+    assert loop.wait_for_passes(3, timeout=10)
+    assert runtime.running("api") == ["api-1"]
     assert loop.status.passes()[0].trigger == "docker is back"
 
 

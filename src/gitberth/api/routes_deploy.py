@@ -23,18 +23,20 @@ from gitberth.core.models import AppManifest
 from gitberth.deploy import Deployer
 from gitberth.gitwrite import Author
 from gitberth.reconciler import AppStatus
+from gitberth.source_set import DeployRouter
 
 router = APIRouter(tags=["deploy"])
 
 
-def _deployer(request: Request) -> Deployer:
-    """The server's deployer; a server on a remote repo holds the error to answer instead."""
+def _deployer(request: Request) -> Deployer | DeployRouter:
+    """The server's deployer (across its sources: the one of the source that declares the
+    app, see :class:`~gitberth.source_set.DeployRouter`)."""
     deployer = getattr(request.app.state, "deployer", None)
     if isinstance(deployer, DeployError):
         raise deployer
     if deployer is None:
         raise DeployError("this server follows no Git repository (start it with --repo)")
-    assert isinstance(deployer, Deployer)
+    assert isinstance(deployer, Deployer | DeployRouter)
     return deployer
 
 
@@ -43,19 +45,24 @@ def _deployer(request: Request) -> Deployer:
     status_code=202,
     responses={
         202: {"description": "committed to Git and applied: {app, revision, plan}"},
-        400: {"description": "invalid manifest (`problems`) or `unknown_secret` (`missing`)"},
+        400: {
+            "description": "invalid manifest (`problems`), `unknown_secret` (`missing`), or "
+            "`invalid_request`: a new app and several sources of which none is the default"
+        },
         401: {"description": "missing or unknown bearer token"},
         403: {"description": "an app-scoped token deploying another app or ungranted secrets"},
         409: {
             "description": "`read_only_repo` (open a pull request instead), or "
-            "`container_name_conflict` (another app owns those container names)"
+            "`container_name_conflict` (another app owns those container names), or "
+            "`app_name_clash` (two sources declare the app)"
         },
         503: {"description": 'the store is sealed: `{"error": "sealed"}`'},
     },
     openapi_extra=openapi_body(AppManifest),
 )
 async def deploy(request: Request, principal: Unsealed, context: Context) -> JSONResponse:
-    """Validate, check secrets, commit ``apps/<name>.yaml`` on the tracked branch, apply it."""
+    """Validate, check secrets, commit ``apps/<name>.yaml`` on the tracked branch of the source
+    that declares the app (or the default source, for a new app), and apply it."""
     deployer = _deployer(request)
     document = await read_json_document(request)
     manifest = deployer.validate(document)
@@ -81,6 +88,7 @@ async def deploy(request: Request, principal: Unsealed, context: Context) -> JSO
     report = outcome.result.apps.get(manifest.name)
     body: dict[str, Any] = {
         "app": outcome.app,
+        "source": outcome.source,
         "revision": outcome.revision,
         "plan": [
             {"action": a.kind.value, "container": a.container_name, "reason": a.reason}
@@ -96,7 +104,9 @@ async def deploy(request: Request, principal: Unsealed, context: Context) -> JSO
     return JSONResponse(body, status_code=202)
 
 
-async def _run_in_thread(deployer: Deployer, manifest: AppManifest, token_id: str) -> Any:
+async def _run_in_thread(
+    deployer: Deployer | DeployRouter, manifest: AppManifest, token_id: str
+) -> Any:
     """Git and Docker calls block: run the deploy off the event loop."""
     author = Author(name=f"gitberth token {token_id}", email=f"{token_id}@gitberth.invalid")
     return await anyio.to_thread.run_sync(lambda: deployer.deploy(manifest, author=author))

@@ -28,7 +28,8 @@ from gitberth.history import HistoryStore
 from gitberth.metrics import OperationsMetrics
 from gitberth.rollback import Rollbacker
 from gitberth.secrets.tokens import Principal
-from gitberth.status import StatusStore
+from gitberth.source_set import RollbackRouter
+from gitberth.status import AppLookup
 
 MAX_HISTORY = 500
 
@@ -50,8 +51,8 @@ def require_visible(principal: Principal, app: str) -> None:
 def router(
     *,
     history: HistoryStore,
-    status: StatusStore,
-    rollbacker: Rollbacker | DeployError,
+    status: AppLookup,
+    rollbacker: Rollbacker | RollbackRouter | DeployError,
     metrics: OperationsMetrics,
 ) -> APIRouter:
     """The routes over one server's history and rollbacker (or the reason it has none)."""

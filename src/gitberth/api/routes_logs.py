@@ -32,7 +32,7 @@ from gitberth.api.routes_history import require_visible
 from gitberth.container_logs import MAX_TAIL, LogFollower, LogReader
 from gitberth.core.errors import InvalidRequestError
 from gitberth.metrics import OperationsMetrics
-from gitberth.status import StatusStore
+from gitberth.status import AppLookup
 
 MAX_FOLLOW_SECONDS = 3600.0
 KEEPALIVE_SECONDS = 15.0
@@ -70,7 +70,7 @@ def _event(kind: str, data: dict[str, Any]) -> bytes:
 def router(
     *,
     logs: LogReader,
-    status: StatusStore,
+    status: AppLookup,
     metrics: OperationsMetrics,
     max_follow_seconds: float = MAX_FOLLOW_SECONDS,
 ) -> APIRouter:

@@ -1,8 +1,8 @@
 """``GET /apps``, ``GET /apps/{name}``, ``GET /events`` and ``GET /metrics``: what the loop knows.
 
-Everything here is read from the loop's :class:`~gitberth.status.StatusStore` (memory, backed
-by SQLite) and its metrics registry, so these routes never touch Git or Docker and stay fast
-while a pass runs. Every route needs a bearer token, as every route but health does.
+Everything here is read from each source loop's :class:`~gitberth.status.StatusStore` (memory,
+backed by SQLite) and the server's metrics registry, so these routes never touch Git or Docker
+and stay fast while a pass runs. Every route needs a bearer token, as every route but health does.
 
 An app-scoped token sees its own app only: ``/apps`` lists just that app, another app is 404
 (as if it did not exist), ``/events`` keeps only the passes that acted on or failed for it
@@ -11,62 +11,81 @@ An app-scoped token sees its own app only: ``/apps`` lists just that app, anothe
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from gitberth.api.auth import Authenticated
-from gitberth.core.errors import AuthError
-from gitberth.loop import Loop
+from gitberth.core.errors import AppNameClashError, AuthError
+from gitberth.core.sync_status import AppList, AppStanding, PassList, PassRecord
 from gitberth.metrics import CONTENT_TYPE
-from gitberth.status import MAX_EVENTS, PassRecord
+from gitberth.source_set import SourceSet
+from gitberth.status import MAX_EVENTS
 
 
-def router(loop: Loop) -> APIRouter:
-    """The status routes over *loop* (built per loop, so tests can run several)."""
+def router(sources: SourceSet) -> APIRouter:
+    """The status routes over every source of a serve (built per server, so tests can run
+    several)."""
     routes = APIRouter(tags=["status"])
 
-    @routes.get("/apps")
-    def list_apps(principal: Authenticated) -> dict[str, Any]:
-        """Every app with its sync state, health, containers (each with its ``createdAt``) and
-        last error, plus the loop's own state (source revision, Docker reachability, next
-        retry)."""
-        return {
-            "loop": loop.status.loop().__dict__,
-            "apps": [
-                state.to_json() for state in loop.status.apps() if principal.may_see_app(state.name)
-            ],
-        }
+    @routes.get("/apps", response_model=AppList)
+    def list_apps(principal: Authenticated) -> AppList:
+        """Every app of every source with its source, sync state, health, containers (each
+        with its ``createdAt``) and last error, plus each source's loop state (revision, source
+        error, Docker reachability, next retry)."""
+        return AppList(
+            sources=sources.loops(),
+            apps=[state for state in sources.apps() if principal.may_see_app(state.name)],
+        )
 
-    @routes.get("/apps/{name}")
-    def get_app(name: str, principal: Authenticated) -> dict[str, Any]:
-        """One app; 404 when the loop does not know it."""
-        state = loop.status.app(name)
-        if state is None or not principal.may_see_app(name):
+    @routes.get(
+        "/apps/{name}",
+        response_model=AppStanding,
+        responses={
+            404: {"description": "no source knows the app"},
+            409: {"description": "`app_name_clash`: two sources declare it; pass ?source="},
+        },
+    )
+    def get_app(
+        name: str,
+        principal: Authenticated,
+        source: Annotated[str | None, Query(description="the source, when two declare it")] = None,
+    ) -> AppStanding:
+        """One app; 404 when no source knows it, 409 ``app_name_clash`` when two sources
+        declare it and ``source`` does not say which."""
+        states = sources.states_of(name) if principal.may_see_app(name) else []
+        if source is not None:
+            states = [s for s in states if s.source == source]
+        if not states:
             raise HTTPException(status_code=404)
-        return state.to_json()
+        if len(states) > 1:
+            names = ", ".join(s.source for s in states)
+            raise AppNameClashError(
+                f"app {name} is declared by sources {names}; ask with ?source=NAME"
+            )
+        return states[0]
 
-    @routes.get("/events")
+    @routes.get("/events", response_model=PassList)
     def list_events(
         principal: Authenticated,
         limit: Annotated[int, Query(ge=1, le=MAX_EVENTS)] = 50,
-    ) -> dict[str, Any]:
-        """The most recent passes, newest first: trigger, revision, actions, duration, errors."""
-        records = loop.status.passes(limit=limit)
+    ) -> PassList:
+        """The most recent passes of every source, newest first: source, trigger, revision,
+        actions, duration, errors."""
+        records = sources.passes(limit=limit)
         if principal.app is not None:
             records = [r for r in (_only_app(r, principal.app) for r in records) if r is not None]
-        return {"passes": [record.to_json() for record in records]}
+        return PassList(passes=records)
 
     @routes.get("/metrics", response_class=Response)
     def metrics(principal: Authenticated) -> Response:
-        """Prometheus text exposition of the ``gitberth_`` metrics (not for app-scoped tokens:
-        the series cover every app)."""
+        """Prometheus text exposition of the ``gitberth_`` metrics, every loop series labelled
+        with its ``source`` (not for app-scoped tokens: the series cover every app)."""
         if principal.is_confined:
             raise AuthError(
                 "metrics cover every app; an app-scoped token may not read them", forbidden=True
             )
-        return Response(content=loop.metrics.render(), media_type=CONTENT_TYPE)
+        return Response(content=sources.metrics.render(), media_type=CONTENT_TYPE)
 
     return routes
 
@@ -77,4 +96,4 @@ def _only_app(record: PassRecord, app: str) -> PassRecord | None:
     errors = tuple(error for error in record.errors if error.startswith(f"{app}: "))
     if not actions and not errors:
         return None
-    return dataclasses.replace(record, actions=actions, errors=errors)
+    return record.model_copy(update={"actions": actions, "errors": errors})

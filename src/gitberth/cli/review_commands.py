@@ -29,6 +29,7 @@ from gitberth.core.manifests import LoadResult, load_manifests
 from gitberth.core.review import review
 from gitberth.core.review_running import RunningApp, RunningContainer, compare_running
 from gitberth.core.review_secrets import ListedSecret, check_secrets
+from gitberth.core.sync_status import AppList
 from gitberth.render.report import (
     LiveOut,
     PlanReport,
@@ -192,50 +193,6 @@ class _SecretListing(BaseModel):
     secrets: list[_ListedSecret]
 
 
-class _RunningContainer(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    name: str
-    service: str
-    state: str
-    image: str = ""
-    revision: str = ""
-    createdAt: str | None = None
-
-
-class _AppError(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    code: str
-    message: str
-
-
-class _RunningApp(BaseModel):
-    """One entry of ``GET /apps`` (:meth:`gitberth.status.AppState.to_json`)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    name: str
-    sync: str
-    health: str
-    applied_revision: str | None = None
-    error: _AppError | None = None
-    containers: list[_RunningContainer] = []
-
-
-class _LoopListing(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    left_alone: list[str] = []
-
-
-class _AppListing(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    apps: list[_RunningApp]
-    loop: _LoopListing = _LoopListing()
-
-
 RUNNING_NOTE = (
     "compared with GET /apps: container names, images, states and start times; env and command "
     "changes are in the Git review. A secret is named when it was written at least a second "
@@ -313,7 +270,7 @@ def _running(
             note=f"not compared: GET /apps answered {response.status_code}",
         )
     try:
-        listing = _AppListing.model_validate_json(response.content)
+        listing = AppList.model_validate_json(response.content)
     except ValidationError:
         return RunningOut(available=False, note="not compared: GET /apps sent no app list")
     running = [
@@ -324,7 +281,7 @@ def _running(
             applied_revision=app.applied_revision,
             error=f"{app.error.code}: {app.error.message}" if app.error else None,
             containers=tuple(
-                RunningContainer(c.name, c.service, c.state, c.image, c.revision, c.createdAt)
+                RunningContainer(c.name, c.service, c.state, c.image, c.revision, c.created_at)
                 for c in app.containers
             ),
         )
@@ -335,7 +292,11 @@ def _running(
         compare_running(head, running, secrets=secrets),
         note=RUNNING_NOTE
         + (NO_START_TIMES if undated else "")
-        + "".join(f". The server's engine: {note}" for note in listing.loop.left_alone),
+        + "".join(
+            f". The server's engine: {note}"
+            for source in listing.sources
+            for note in source.left_alone
+        ),
     )
 
 

@@ -14,7 +14,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import typer
@@ -30,7 +31,7 @@ from gitberth.cli.options import (
     SecretsDirOption,
     StateDirOption,
 )
-from gitberth.core.errors import GitberthError
+from gitberth.core.errors import ConfigError, GitberthError
 from gitberth.database import open_database
 from gitberth.defaults import (
     DEFAULT_APPS_DIR,
@@ -47,6 +48,9 @@ from gitberth.defaults import (
 )
 from gitberth.secrets.tokens import Role, TokenStore, parse_ttl
 from gitberth.state import StateDir
+
+if TYPE_CHECKING:
+    from gitberth.serve_config import ServeConfig
 
 logger = logging.getLogger("gitberth.serve")
 
@@ -179,17 +183,47 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            envvar="GITBERTH_CONFIG",
+            help="gitberth.yaml listing several Git sources (see the README); not with --repo",
+            show_default=False,
+        ),
+    ] = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--source",
+            envvar="GITBERTH_SOURCE",
+            help="a Git source NAME=URL[#BRANCH][:DIR], repeatable (the variable: separated by "
+            "spaces); not with --repo or --config",
+            show_default=False,
+        ),
+    ] = None,
+    default_source: Annotated[
+        str | None,
+        typer.Option(
+            envvar="GITBERTH_DEFAULT_SOURCE",
+            help="with --source: the source POST /deploy commits a new app to",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API and run the reconcile loop on --repo (watch, fetch, self-heal)."""
     # FastAPI, uvicorn, the engine SDK and crypto load only here, so other verbs start fast.
     import uvicorn
 
-    from gitberth.server import RepoSettings, ServerSettings, build_app, open_context
+    from gitberth.server import ServerSettings, ServeSettings, build_app, open_context
 
     host, port = parse_listen(listen)
     configure_logging(log_format)
     state = StateDir.resolve(state_dir)
     try:
+        sources = serve_sources(
+            repo=repo, config=config, source=source or [], default_source=default_source
+        )
         operations = operate.operations_settings(
             notify=notify,
             commit_status=commit_status,
@@ -209,7 +243,7 @@ def serve(
     except GitberthError as exc:
         err_console.print(f"gitberth serve: {exc}", markup=False)
         raise typer.Exit(2) from exc
-    if repo is None:
+    if repo is None and sources is None:
         logger.info("no --repo: only the secrets API is served, nothing is reconciled")
     logger.info("state dir %s; %s", state.path, context.startup_message)
     logger.info("API on http://%s:%d (OpenAPI at /openapi.json)", host, port)
@@ -219,10 +253,12 @@ def serve(
     try:
         api = build_app(
             context,
-            RepoSettings(
+            ServeSettings(
                 repo=repo,
                 branch=branch,
                 apps_dir=apps_dir,
+                sources=tuple(sources.sources) if sources else (),
+                default_source=_default_name(sources),
                 secrets_dir=secrets_dir,
                 grace_seconds=grace,
                 interval=interval,
@@ -240,8 +276,49 @@ def serve(
         err_console.print(f"gitberth serve: {exc}", markup=False)
         context.close()
         raise typer.Exit(2) from exc
-    config = uvicorn.Config(api, host=host, port=port, log_config=None, access_log=True)
-    uvicorn.Server(config).run()
+    server_config = uvicorn.Config(api, host=host, port=port, log_config=None, access_log=True)
+    uvicorn.Server(server_config).run()
+
+
+def serve_sources(
+    *, repo: str | None, config: Path | None, source: list[str], default_source: str | None
+) -> ServeConfig | None:
+    """The sources of ``--config`` or ``--source`` (None: ``--repo`` or nothing)."""
+    from pydantic import ValidationError
+
+    from gitberth.serve_config import ServeConfig, load_config, parse_source_option
+
+    given = [name for name, value in (("--repo", repo), ("--config", config)) if value]
+    if source:
+        given.append("--source")
+    if len(given) > 1:
+        raise ConfigError(f"{' and '.join(given)} cannot be combined: name the sources once")
+    if config is not None:
+        loaded = load_config(config)
+        if default_source is not None:
+            raise ConfigError("--default-source is for --source; in the config say 'default: true'")
+        return loaded
+    if not source:
+        if default_source is not None:
+            raise ConfigError("--default-source needs --source")
+        return None
+    configs = [parse_source_option(text) for text in source]
+    if default_source is not None:
+        if default_source not in {c.name for c in configs}:
+            raise ConfigError(f"--default-source {default_source}: no --source has that name")
+        configs = [c.model_copy(update={"default": c.name == default_source}) for c in configs]
+    try:
+        return ServeConfig(sources=configs)
+    except ValidationError as exc:
+        raise ConfigError(
+            "--source: "
+            + "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        ) from exc
+
+
+def _default_name(sources: ServeConfig | None) -> str | None:
+    default = sources.default_source() if sources is not None else None
+    return default.name if default is not None else None
 
 
 @app.command()

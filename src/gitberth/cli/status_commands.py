@@ -15,9 +15,10 @@ from rich.table import Table
 from gitberth.cli._app import app, console, err_console
 from gitberth.cli.options import StateDirOption
 from gitberth.core.errors import GitberthError
+from gitberth.core.sync_status import AppStanding, ErrorClass, SourceStanding, SyncState
 from gitberth.database import open_database
 from gitberth.state import StateDir
-from gitberth.status import AppState, ErrorClass, LoopState, StatusStore, SyncState
+from gitberth.status import StatusStore
 
 _SYNC_STYLE = {
     SyncState.SYNCED: "green",
@@ -34,9 +35,10 @@ def _when(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _loop_lines(state: LoopState) -> list[str]:
+def _loop_lines(state: SourceStanding) -> list[str]:
+    named = f"{escape(state.name)}: " if state.name else ""
     lines = [
-        f"source {escape(state.source or '?')} ({escape(state.branch or '?')}) at "
+        f"source {named}{escape(state.source or '?')} ({escape(state.branch or '?')}) at "
         f"{escape((state.revision or 'no revision yet')[:12])}; last pass "
         f"{_when(state.last_pass_at)}"
     ]
@@ -52,7 +54,7 @@ def _loop_lines(state: LoopState) -> list[str]:
     return lines
 
 
-def _row(state: AppState) -> tuple[str, ...]:
+def _row(state: AppStanding) -> tuple[str, ...]:
     style = _SYNC_STYLE[state.sync]
     containers = "\n".join(
         escape(
@@ -69,6 +71,7 @@ def _row(state: AppState) -> tuple[str, ...]:
         error = f"[{colour}]{state.error.kind.value}[/] {escape(state.error.message)}"
     return (
         escape(state.name),
+        escape(state.source or "-"),
         f"[{style}]{state.sync.value}[/]",
         state.health.value,
         escape((state.desired_revision or "-")[:12]),
@@ -82,23 +85,27 @@ def _row(state: AppState) -> tuple[str, ...]:
 def status(
     state_dir: StateDirOption = None,
 ) -> None:
-    """Show every app's sync state, health, containers and last error, as the loop saw them.
+    """Show every app's source, sync state, health, containers and last error, as the loops of
+    every source saw them.
 
     Exit 0 when every app is Synced, 1 otherwise.
     """
     try:
         db = open_database(StateDir.resolve(state_dir))
         try:
-            store = StatusStore(db)
-            apps, loop_state = store.apps(), store.loop()
+            sources = StatusStore.every_source(db)
         finally:
             db.close()
     except GitberthError as exc:
         err_console.print(f"gitberth status: {exc}", markup=False)
         raise typer.Exit(2) from exc
-    for line in _loop_lines(loop_state):
-        console.print(line)
-    table = Table("app", "sync", "health", "desired", "applied", "containers", "last error")
+    for loop_state, _ in sources:
+        for line in _loop_lines(loop_state):
+            console.print(line)
+    apps = sorted((a for _, listed in sources for a in listed), key=lambda a: (a.name, a.source))
+    table = Table(
+        "app", "source", "sync", "health", "desired", "applied", "containers", "last error"
+    )
     for state in apps:
         table.add_row(*_row(state))
     console.print(table if apps else "no apps")

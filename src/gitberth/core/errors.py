@@ -12,6 +12,7 @@ these with ``raise ... from exc`` so callers never need to know which library fa
     │   └── SealedError          the secret store is sealed
     ├── SourceError              the Git source cannot be read (bad repo, branch, revision)
     │   ├── FetchError           a remote repository cannot be cloned or fetched (URL sanitised)
+    │   ├── SourceNotFoundError  a request names a source this server does not follow
     │   └── UnknownRevisionError a rollback names a revision not in the branch's history
     ├── RuntimeUnavailableError  the container engine does not answer
     ├── ServerUnavailableError   a gitberth server does not answer a client (plan --server)
@@ -31,6 +32,8 @@ these with ``raise ... from exc`` so callers never need to know which library fa
     ├── AuthError                a token is missing, unknown, expired or lacks the role
     ├── TokenNotFoundError       no API token has that id
     ├── ConflictError            a deploy's container names are another app's
+    │   └── AppNameClashError    two sources declare one app name (both are held)
+    ├── PruneRefusedError        removing every app at once was refused (empty revision)
     ├── ConfigError              a setting is unusable (bad state dir, secrets dir not in RAM)
     ├── ComposeError             a docker compose file cannot be read for `gitberth convert`
     ├── BackupError              a backup cannot be made, read or restored (wrong passphrase,
@@ -49,9 +52,15 @@ from dataclasses import dataclass
 
 
 class GitberthError(Exception):
-    """Base of every error gitberth raises on purpose."""
+    """Base of every error gitberth raises on purpose.
+
+    *stalls* says how status classes an app held by this error: True is *Stalled* (a person
+    must change a manifest, a secret or an image; retrying will not help), False is *Waiting*
+    (transient; the loop retries with backoff), as Flux and controller-runtime class them.
+    """
 
     code = "error"
+    stalls = False
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,7 @@ class ManifestError(GitberthError):
     """One manifest problem; carries a :class:`ManifestProblem`."""
 
     code = "invalid_manifest"
+    stalls = True
 
     def __init__(self, problem: ManifestProblem) -> None:
         super().__init__(str(problem))
@@ -97,6 +107,7 @@ class ResolveError(GitberthError):
     """An app's secret references cannot be turned into values."""
 
     code = "unresolvable"
+    stalls = True
 
 
 class UnknownSecretError(ResolveError):
@@ -141,6 +152,12 @@ class FetchError(SourceError):
     code = "fetch_failed"
 
 
+class SourceNotFoundError(SourceError):
+    """A request names a source this server does not follow."""
+
+    code = "not_found"
+
+
 class UnknownRevisionError(SourceError):
     """A rollback names a revision that is not a commit in the tracked branch's history."""
 
@@ -169,6 +186,7 @@ class RolloutFailedError(ActionFailedError):
     """A replacement container did not become healthy in time; it was removed, the old kept."""
 
     code = "rollout_failed"
+    stalls = True
 
 
 class UnhealthyError(ActionFailedError):
@@ -177,6 +195,7 @@ class UnhealthyError(ActionFailedError):
     ``container`` is that container (an ObservedContainer), so status can list it."""
 
     code = "unhealthy"
+    stalls = True
 
     def __init__(self, message: str, *, container: object = None) -> None:
         super().__init__(message)
@@ -204,6 +223,7 @@ class SecretIntegrityError(SecretStoreError):
     """A stored record failed authenticated decryption: tampered, moved, or wrong key."""
 
     code = "integrity_error"
+    stalls = True
 
 
 class UnsealError(SecretStoreError):
@@ -276,6 +296,20 @@ class ConflictError(GitberthError):
     code = "container_name_conflict"
 
 
+class AppNameClashError(ConflictError):
+    """Two sources of one serve declare the same app name: both are held until one drops it."""
+
+    code = "app_name_clash"
+    stalls = True
+
+
+class PruneRefusedError(GitberthError):
+    """Removing every app at once was refused (an empty revision without ``allowEmpty``)."""
+
+    code = "prune_refused"
+    stalls = True
+
+
 class ConfigError(GitberthError):
     """A setting is unusable: the process should refuse to start and say why."""
 
@@ -314,3 +348,15 @@ class ReadOnlyRepoError(DeployError):
     """The tracked repository is a remote gitberth cannot push to: open a pull request."""
 
     code = "read_only_repo"
+
+
+def stalling_codes() -> frozenset[str]:
+    """The codes of every error class that stalls (see :class:`GitberthError`)."""
+    found: set[str] = set()
+    pending: list[type[GitberthError]] = [GitberthError]
+    while pending:
+        cls = pending.pop()
+        if cls.stalls:
+            found.add(cls.code)
+        pending.extend(cls.__subclasses__())
+    return frozenset(found)

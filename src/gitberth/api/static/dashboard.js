@@ -228,26 +228,31 @@
       return;
     }
     setMessage(message, "");
-    const loop = result.data.loop || {};
-    const parts = [];
-    if (loop.source) parts.push("Source " + loop.source + (loop.branch ? " (" + loop.branch + ")" : ""));
-    if (loop.revision) parts.push("revision " + shortSha(loop.revision));
-    parts.push(loop.docker_reachable === false ? "Docker unreachable" + (loop.docker_error ? ": " + loop.docker_error : "") : "Docker reachable");
-    if (loop.source_error) parts.push("source error: " + loop.source_error);
-    byId("loop-summary").textContent = parts.join(" · ");
-    state.apps = (result.data.apps || []).slice().sort((a, b) => a.name.localeCompare(b.name));
+    const sources = result.data.sources || [];
+    byId("loop-summary").replaceChildren(...sources.map((loop) => {
+      const parts = [];
+      if (loop.source) parts.push((loop.name ? loop.name + ": " : "Source ") + loop.source + (loop.branch ? " (" + loop.branch + ")" : ""));
+      if (loop.revision) parts.push("revision " + shortSha(loop.revision));
+      parts.push(loop.dockerReachable === false ? "Docker unreachable" + (loop.dockerError ? ": " + loop.dockerError : "") : "Docker reachable");
+      if (loop.sourceError) parts.push("source error: " + loop.sourceError);
+      return el("div", { className: "source-summary", "data-source": loop.name || "", text: parts.join(" · ") });
+    }));
+    const several = sources.length > 1;
+    byId("apps-source-heading").hidden = !several;
+    state.apps = (result.data.apps || []).slice().sort((a, b) => a.name.localeCompare(b.name) || (a.source || "").localeCompare(b.source || ""));
     const rows = state.apps.map((app) =>
-      el("tr", { "data-app": app.name },
+      el("tr", { "data-app": app.name, "data-source": app.source || "" },
         el("td", {}, el("strong", { text: app.name })),
+        several ? el("td", { className: "source" }, el("code", { text: app.source || "" })) : null,
         el("td", {}, badge(app.sync, "sync")),
         el("td", {}, badge(app.health, "health")),
         el("td", {}, containerCell(app.containers)),
-        el("td", {}, el("code", { text: shortSha(app.applied_revision) })),
+        el("td", {}, el("code", { text: shortSha(app.appliedRevision) })),
         el("td", {}, errorCell(app.error)),
       ),
     );
     if (rows.length === 0) {
-      rows.push(el("tr", {}, el("td", { colspan: "6", className: "muted", text: "No apps yet: deploy one below or commit apps/<name>.yaml." })));
+      rows.push(el("tr", {}, el("td", { colspan: several ? "7" : "6", className: "muted", text: "No apps yet: deploy one below or commit apps/<name>.yaml." })));
     }
     byId("apps-body").replaceChildren(...rows);
     byId("apps-updated").textContent = "updated " + new Date().toLocaleTimeString();
