@@ -67,6 +67,7 @@ def test_a_review_against_a_server_says_what_the_servers_engine_leaves_alone() -
     from gitberth.core.manifests import load_manifests
 
     note = "1 container of other sources is left alone (app blog)"
-    response = httpx.Response(200, json={"apps": [], "loop": {"left_alone": [note]}})
+    listing = {"apps": [], "sources": [{"name": "default", "leftAlone": [note]}]}
+    response = httpx.Response(200, json=listing)
     running = _running(load_manifests({}), response, [], shown="http://127.0.0.1:1")
     assert running.note.endswith(f". The server's engine: {note}")
