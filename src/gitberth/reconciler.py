@@ -305,7 +305,13 @@ def reconcile_once(
     known.update(spec_summaries(desired.state))
     _learn_history(observed, known=known, history=history, current=revision.sha)
     the_plan, refused = guard_prune(
-        plan(desired.state, observed, known_specs=known),
+        plan(
+            desired.state,
+            observed,
+            known_specs=known,
+            # A runtime whose unit is a service with replicas (Swarm) says so.
+            per_service=bool(getattr(runtime, "plans_per_service", False)),
+        ),
         desired=desired,
         prune=prune,
         allow_empty=allow_empty,
