@@ -16,6 +16,7 @@ from gitberth.cli.options import (
     BranchOption,
     GraceOption,
     PublishAddressOption,
+    RuntimeOption,
     SecretsDirOption,
     StateDirOption,
 )
@@ -40,6 +41,7 @@ from gitberth.reconciler import (
     read_settings,
     reconcile_once,
 )
+from gitberth.runtime.choice import RuntimeKind, resolve_kind
 from gitberth.source import open_repo, read_revision
 from gitberth.source_id import source_id
 
@@ -111,6 +113,7 @@ def _run(
     secrets_dir: Path = DEFAULT_SECRETS_ROOT,
     publish_address: str = DEFAULT_PUBLISH_ADDRESS,
     allow_bind_under: list[Path] | None = None,
+    runtime_kind: RuntimeKind = RuntimeKind.AUTO,
 ) -> ReconcileResult:
     try:
         git_repo = open_repo(repo)
@@ -123,14 +126,22 @@ def _run(
         from gitberth.core.container_options import PublishPolicy
         from gitberth.runtime.docker import DockerRuntime
         from gitberth.runtime.secret_files import SecretFilesRoot
+        from gitberth.runtime.swarm import SwarmRuntime
 
-        runtime = DockerRuntime(
-            source=source_id(str(repo), branch=branch, apps_dir=apps_dir),
-            grace_seconds=grace,
-            secret_files=SecretFilesRoot(secrets_dir),
-            publish_address=publish_address,
-            bind_policy=bind_policy(allow_bind_under),
-        )
+        runtime: DockerRuntime | SwarmRuntime
+        source = source_id(str(repo), branch=branch, apps_dir=apps_dir)
+        if resolve_kind(runtime_kind) is RuntimeKind.SWARM:
+            runtime = SwarmRuntime(
+                source=source, grace_seconds=grace, bind_policy=bind_policy(allow_bind_under)
+            )
+        else:
+            runtime = DockerRuntime(
+                source=source,
+                grace_seconds=grace,
+                secret_files=SecretFilesRoot(secrets_dir),
+                publish_address=publish_address,
+                bind_policy=bind_policy(allow_bind_under),
+            )
         publish = PublishPolicy(default_address=publish_address)
         return reconcile_once(
             publish=publish,
@@ -195,6 +206,7 @@ def apply(
     secrets_dir: SecretsDirOption = DEFAULT_SECRETS_ROOT,
     publish_address: PublishAddressOption = DEFAULT_PUBLISH_ADDRESS,
     allow_bind_under: AllowBindOption = None,
+    runtime: RuntimeOption = RuntimeKind.AUTO,
 ) -> None:
     """Reconcile once: make the engine run what the branch (or --rev) says.
 
@@ -212,6 +224,7 @@ def apply(
         secrets_dir=secrets_dir,
         publish_address=publish_address,
         allow_bind_under=allow_bind_under,
+        runtime_kind=runtime,
     )
     _print_summary(result, dry_run=False)
     if not result.ok:
@@ -232,6 +245,7 @@ def plan(
     state_dir: StateDirOption = None,
     publish_address: PublishAddressOption = DEFAULT_PUBLISH_ADDRESS,
     allow_bind_under: AllowBindOption = None,
+    runtime: RuntimeOption = RuntimeKind.AUTO,
 ) -> None:
     """Dry run against the live containers: what `apply` would do, changing nothing.
 
@@ -269,6 +283,7 @@ def plan(
         state_dir=state_dir,
         publish_address=publish_address,
         allow_bind_under=allow_bind_under,
+        runtime_kind=runtime,
     )
     _print_summary(result, dry_run=True)
     if not result.ok:

@@ -23,8 +23,9 @@ from gitberth.runtime.engine_resources import volume_labels
 LABEL_TASK_OF = "gitberth.swarm-service"
 """On a task's container: the Swarm service it belongs to. Task containers never carry the
 ownership labels, so a Docker runtime on the same engine never takes them for its own."""
-DEFAULT_MONITOR_NS = 5_000_000_000
+DEFAULT_MONITOR_NS = 3_000_000_000
 """How long Swarm watches a new task without a health check before it counts as updated."""
+MIN_MONITOR_NS = 1_000_000_000
 PUBLISH_MODE = "host"
 """Ports are published on the node running the task (as on one engine); Swarm's ingress
 routing mesh is not reachable on 127.0.0.1 on every kernel."""
@@ -122,12 +123,14 @@ def restart_policy(options: ContainerOptions) -> dict[str, Any]:
 
 
 def monitor_ns(options: ContainerOptions) -> int:
-    """How long Swarm watches each updated task before it moves on: as long as the health
-    check may take to call it unhealthy, so a task that fails its check rolls the update back."""
+    """How long Swarm watches each updated task once it runs before it moves on. Swarm starts a
+    task with a health check only once the check passed, so a task that never gets healthy
+    fails the update anyway; the window catches one that turns unhealthy right after (two
+    check intervals)."""
     check = options.healthcheck
     if check is None:
         return DEFAULT_MONITOR_NS
-    return max(DEFAULT_MONITOR_NS, math.ceil(check.worst_case_seconds * 1e9))
+    return max(MIN_MONITOR_NS, 2 * check.interval_ns)
 
 
 def update_config(service: ResolvedService) -> dict[str, Any]:
