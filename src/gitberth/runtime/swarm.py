@@ -94,6 +94,7 @@ class SwarmRuntime:
         bind_policy: BindPolicy | None = None,
     ) -> None:
         self._client = client
+        self._counting = False
         self.source = source
         self.grace_seconds = grace_seconds
         self.rollout_timeout = rollout_timeout
@@ -111,7 +112,9 @@ class SwarmRuntime:
         if self._client is None:
             with _engine_errors("connecting to the Swarm manager"):
                 self._client = docker.from_env()
+        if not self._counting:
             self._client.api.hooks["response"].append(self._count)
+            self._counting = True
         return self._client
 
     @property
@@ -171,6 +174,7 @@ class SwarmRuntime:
                     self.api.remove_service(action.container_id)
                 except docker.errors.NotFound:
                     pass  # already gone: the desired outcome
+            self._wait_tasks_gone(action.container_id, name=action.container_name)
             return None
         assert action.target is not None
         document = self._document(action.target, revision=revision)
@@ -286,6 +290,18 @@ class SwarmRuntime:
                     f"{state or 'none'}, {_running(tasks)}/{target.spec.replicas} tasks "
                     f"running){_task_errors(tasks)}"
                 )
+            time.sleep(_POLL_SECONDS)
+
+    def _wait_tasks_gone(self, service_id: str, *, name: str) -> None:
+        """Wait (at most the grace period and a little) for a removed service's task
+        containers on this node to go, so the same pass can release its network (on other
+        nodes they go on their own; a network still in use is released by a later pass)."""
+        deadline = time.monotonic() + self.grace_seconds + 10
+        label = f"com.docker.swarm.service.id={service_id}"
+        while time.monotonic() < deadline:
+            with _engine_errors(f"waiting for the tasks of {name} to stop"):
+                if not self.api.containers(all=True, filters={"label": label}):
+                    return
             time.sleep(_POLL_SECONDS)
 
     def _wait_rolled_back(self, service_id: str, *, name: str, deadline: float) -> None:

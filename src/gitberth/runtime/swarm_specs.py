@@ -11,7 +11,6 @@ manifest, and ``UpdateConfig`` makes Swarm itself gate an update on the health c
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
