@@ -1,14 +1,15 @@
-"""What an app's containers printed, read through the engine's logs API (``docker logs``).
+"""What an app's containers printed, in engine-neutral terms: lines, followers, redaction.
 
 ``GET /apps/{name}/logs`` and ``gitberth logs`` read the output of every container labelled
-with the app (optionally one service), each line tagged with its container and the engine's
+with the app (optionally one service) through the runtime's :class:`LogReader` (the Docker one
+is :mod:`gitberth.runtime.docker_logs`), each line tagged with its container and the engine's
 timestamp, merged in time order. Following keeps one engine log stream per container open on a
 thread of its own and hands complete lines to the caller; :meth:`LogFollower.close` closes the
 engine streams, which ends those threads, so a client that goes away frees everything at once.
 
 The lines are the containers' own output, shown to callers allowed to see that app. gitberth
 writes none of them into its own logs or status, except the short tail of a failed rollout,
-which :func:`redact` cleans first (see :mod:`gitberth.rollout`).
+which :func:`redact` cleans first (see :mod:`gitberth.runtime.rollout`).
 """
 
 from __future__ import annotations
@@ -18,15 +19,9 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
-import docker
-import docker.errors
-import requests
-
-from gitberth.core.errors import RuntimeUnavailableError
 from gitberth.core.models import ResolvedValue
-from gitberth.runtime.base import LABEL_APP, LABEL_SERVICE, LABEL_SOURCE
 
 MAX_TAIL = 10_000
 
@@ -54,110 +49,38 @@ def split_timestamp(raw: str) -> tuple[str, str]:
     return stamp, text
 
 
-def _decode(chunk: bytes) -> str:
+def decode(chunk: bytes) -> str:
     return chunk.decode("utf-8", errors="replace")
 
 
 @dataclass(frozen=True)
-class _Target:
+class LogTarget:
+    """One container (or task) whose output is read: its id, name and service."""
+
     id: str
     name: str
     service: str
 
 
-class ContainerLogs:
-    """Reads the logs of an app's containers from one engine."""
+class LogReader(Protocol):
+    """Reads an app's output from an engine; each runtime has one (``Runtime.logs``)."""
 
-    def __init__(self, *, source: str | None = None) -> None:
-        """*source* (the ``gitberth.source`` label of this server's containers) keeps another
-        gitberth's app of the same name on the same engine out of these logs."""
-        self.source = source
-        self._client: docker.DockerClient | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def client(self) -> docker.DockerClient:
-        with self._lock:
-            if self._client is None:
-                self._client = _connect()
-            return self._client
-
-    def targets(self, app: str, *, service: str | None = None) -> list[_Target]:
-        labels = [f"{LABEL_APP}={app}"] + ([f"{LABEL_SERVICE}={service}"] if service else [])
-        if self.source:
-            labels.append(f"{LABEL_SOURCE}={self.source}")
-        try:
-            rows = self.client.api.containers(all=True, filters={"label": labels})
-        except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
-            raise RuntimeUnavailableError(f"Docker engine unreachable: {exc}") from exc
-        found = [
-            _Target(
-                id=str(row["Id"]),
-                name=(row.get("Names") or ["/" + str(row["Id"])[:12]])[0].lstrip("/"),
-                service=str((row.get("Labels") or {}).get(LABEL_SERVICE, "")),
-            )
-            for row in rows
-        ]
-        return sorted(found, key=lambda t: t.name)
+    def targets(self, app: str, *, service: str | None = None) -> list[LogTarget]:
+        """The app's containers (of *service* only, when given), sorted by name."""
+        ...
 
     def read(
         self, app: str, *, service: str | None = None, tail: int = 100, since: float | None = None
     ) -> list[LogLine]:
         """The last *tail* lines of each container (since *since*, POSIX seconds), merged in
         time order."""
-        lines: list[LogLine] = []
-        for target in self.targets(app, service=service):
-            try:
-                raw = self.client.api.logs(
-                    target.id,
-                    stdout=True,
-                    stderr=True,
-                    timestamps=True,
-                    tail=tail,
-                    since=int(since) if since else None,
-                )
-            except docker.errors.NotFound:
-                continue  # removed between the list and this call
-            except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
-                raise RuntimeUnavailableError(f"Docker engine unreachable: {exc}") from exc
-            for text in _decode(raw).splitlines():
-                stamp, line = split_timestamp(text)
-                lines.append(LogLine(target.name, target.service, stamp, line[:MAX_LINE_CHARS]))
-        return sorted(lines, key=lambda entry: entry.time)
+        ...
 
     def follow(
         self, app: str, *, service: str | None = None, tail: int = 10, since: float | None = None
     ) -> LogFollower:
         """Start following every container of the app; read lines from the returned follower."""
-        follower = LogFollower()
-        client = _connect()  # a connection per follow, closed with it
-        follower.on_close(client.close)
-        for target in self.targets(app, service=service):
-            try:
-                stream = client.api.logs(
-                    target.id,
-                    stdout=True,
-                    stderr=True,
-                    timestamps=True,
-                    tail=tail,
-                    since=int(since) if since else None,
-                    stream=True,
-                    follow=True,
-                )
-            except docker.errors.NotFound:
-                continue
-            except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
-                follower.close()
-                raise RuntimeUnavailableError(f"Docker engine unreachable: {exc}") from exc
-            follower.add(target, stream)
-        return follower
-
-
-def _connect() -> docker.DockerClient:
-    try:
-        return docker.from_env()
-    except docker.errors.DockerException as exc:
-        raise RuntimeUnavailableError(f"Docker engine unreachable: {exc}") from exc
+        ...
 
 
 class LogFollower:
@@ -174,7 +97,7 @@ class LogFollower:
     def containers(self) -> int:
         return len(self._streams)
 
-    def add(self, target: _Target, stream: Any) -> None:
+    def add(self, target: LogTarget, stream: Any) -> None:
         self._streams.append(stream)
         thread = threading.Thread(
             target=self._pump, args=(target, stream), name="gitberth-logs", daemon=True
@@ -182,13 +105,13 @@ class LogFollower:
         self._threads.append(thread)
         thread.start()
 
-    def _pump(self, target: _Target, stream: Iterable[bytes]) -> None:
+    def _pump(self, target: LogTarget, stream: Iterable[bytes]) -> None:
         pending = ""
         try:
             for chunk in stream:
                 if self._closed.is_set():
                     break
-                pending += _decode(chunk)
+                pending += decode(chunk)
                 *complete, pending = pending.split("\n")
                 for text in complete:
                     self._put(target, text)
@@ -199,7 +122,7 @@ class LogFollower:
         with contextlib.suppress(queue.Full):
             self.lines.put_nowait(None)  # this stream ended
 
-    def _put(self, target: _Target, text: str) -> None:
+    def _put(self, target: LogTarget, text: str) -> None:
         stamp, line = split_timestamp(text.rstrip("\r"))
         with contextlib.suppress(queue.Full):  # a reader far behind loses lines, not memory
             self.lines.put(

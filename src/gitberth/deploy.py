@@ -40,7 +40,7 @@ from gitberth.gitwrite import Author, commit_and_push
 from gitberth.observers import ActionCollector, PassObservers, PassOutcome
 from gitberth.reconciler import ReconcileResult, SecretSource, history_from_repo, reconcile_once
 from gitberth.remote import RemoteRepo
-from gitberth.runtime.base import HostResources, Runtime
+from gitberth.runtime.base import Runtime, bind_policy_of
 from gitberth.source import RepoPerThread, read_revision
 
 
@@ -131,7 +131,7 @@ class Deployer:
         refused = reserved_port_problems(
             manifest, file=file, reserved=self.publish.reserved_host_ports
         )
-        policy = self.runtime.bind_policy if isinstance(self.runtime, HostResources) else None
+        policy = bind_policy_of(self.runtime)
         refused += check_binds(manifest, text=None, file=file, policy=policy or BindPolicy())
         if refused:
             raise ManifestErrors(refused)

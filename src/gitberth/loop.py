@@ -2,14 +2,14 @@
 
 Anything that may mean "the world differs from Git" is a *trigger*: a new commit on a watched
 local branch (watchfiles on the ref and ``packed-refs``), a periodic fetch of a remote, a
-webhook, a managed container dying or vanishing (Docker events), a secret change, a retry.
+webhook, a managed container dying or vanishing (the runtime's events), a secret change, a retry.
 Triggers only wake the loop; they carry no instructions, because every pass is level-based: it
 compares the whole desired state with the whole observed state (``reconcile_once``), so a
 crash anywhere is repaired by the next pass and it does not matter which trigger woke it.
 Triggers that arrive while a pass runs coalesce into one follow-up pass.
 
 What a pass costs is kept proportional to what changed. The revision read from Git and the
-desired state built from it are cached by commit sha, so a pass woken by Docker does no Git
+desired state built from it are cached by commit sha, so a pass woken by the engine does no Git
 work and makes exactly one engine list call when nothing has to change.
 
 Failures are isolated and retried: a bad manifest or secret holds only its app; a rollout that
@@ -20,7 +20,6 @@ good revision and pruning nothing until the source is read completely again.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import threading
@@ -30,12 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import docker
-import docker.errors
 import git
-import requests
 import watchfiles
 
+from gitberth.core.backoff import Backoff
 from gitberth.core.container_options import PublishPolicy
 from gitberth.core.errors import (
     ConfigError,
@@ -69,8 +66,7 @@ from gitberth.reconciler import (
     reconcile_once,
 )
 from gitberth.remote import RemoteRepo, is_remote, sanitize
-from gitberth.runtime.base import LABEL_APP, LABEL_SOURCE
-from gitberth.runtime.docker import DockerRuntime
+from gitberth.runtime.base import Runtime, RuntimeEvent, bind_policy_of
 from gitberth.source import (
     RepoPerThread,
     Revision,
@@ -91,9 +87,6 @@ from gitberth.status import (
 logger = logging.getLogger("gitberth.loop")
 
 WATCH_DEBOUNCE_MS = 30
-DOCKER_EVENTS = ("die", "destroy", "oom", "pause", "rename", "health_status")
-"""Container events that may leave a managed slot empty or not running, or change its health
-(status shows the engine's health state, so it is refreshed when that changes)."""
 DIE_SETTLE_SECONDS = 2.0
 """How long a pass woken by ``die`` waits for the engine to list that container as stopped."""
 
@@ -241,11 +234,10 @@ class Loop:
         self,
         *,
         settings: LoopSettings,
-        runtime: DockerRuntime,
+        runtime: Runtime,
         status: StatusStore,
         metrics: LoopMetrics | None = None,
         secrets: SecretSource | None = None,
-        events_client: Callable[[], docker.DockerClient] = docker.from_env,
         lock: threading.Lock | None = None,
         known_specs: MutableMapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
@@ -265,12 +257,10 @@ class Loop:
             credentials=_credentials_loader(settings, self.secrets),
             secrets_dir=settings.secrets_dir,
         )
-        self._events_client = events_client
         self._condition = threading.Condition()
         self._pending: _Pending | None = _Pending(["start"], fetch=True, read=True)
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._events_stream: Any = None
         self._revision: Revision | None = None
         self._repo_settings = RepoSettings()
         self._desired: Desired | None = None
@@ -281,6 +271,7 @@ class Loop:
         self.lock = lock or threading.Lock()
         self._app_backoff: dict[str, _AppBackoff] = {}
         self._failures = 0
+        self._pass_backoff = Backoff(settings.retry_base, settings.retry_max)
         self._retry_at: float | None = None
         self._next_resync = time.monotonic() + settings.interval
         self._passes = 0
@@ -340,12 +331,12 @@ class Loop:
     # -- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the pass worker, the Git watcher (local repo) and the Docker events listener."""
+        """Start the pass worker, the Git watcher (local repo) and the runtime's event stream."""
         self._spawn("gitberth-loop", self._work)
         if self.settings.watch and self.source.remote is None:
             self._spawn("gitberth-git-watch", self._watch_git)
         if self.settings.docker_events:
-            self._spawn("gitberth-docker-events", self._watch_docker)
+            self._spawn("gitberth-runtime-events", self._watch_runtime)
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -357,10 +348,6 @@ class Loop:
         self._stopping.set()
         with self._condition:
             self._condition.notify_all()
-        stream = self._events_stream
-        if stream is not None:
-            with contextlib.suppress(Exception):
-                stream.close()
         for thread in self._threads:
             thread.join(timeout)
         if self._threads:
@@ -406,7 +393,7 @@ class Loop:
             if work.died:
                 # Docker sends ``die`` a moment before its container list says "exited"; wait
                 # for the engine to agree, so this pass sees the container it must restart.
-                self.runtime.wait_until_stopped(work.died, timeout=DIE_SETTLE_SECONDS)
+                self.runtime.settle(work.died, timeout=DIE_SETTLE_SECONDS)
             self._refresh_source(work, errors)
             if self._revision is None:
                 raise _PassAborted("no revision could be read yet")
@@ -501,7 +488,7 @@ class Loop:
                 self._revision,
                 secrets=self.secrets,
                 publish=self.settings.publish,
-                binds=self.runtime.bind_policy,
+                binds=bind_policy_of(self.runtime),
             )
         desired = self._desired
         skipped = self._apps_in_backoff(desired)
@@ -582,7 +569,7 @@ class Loop:
                 apps_dir=self.settings.apps_dir,
                 secrets=self.secrets,
                 publish=self.settings.publish,
-                binds=self.runtime.bind_policy,
+                binds=bind_policy_of(self.runtime),
             ),
             workers=self.settings.workers,
             desired=desired,
@@ -640,8 +627,8 @@ class Loop:
         assert self._desired is not None
         previous = self._app_backoff.get(app)
         attempts = previous.attempts + 1 if previous else 1
-        delay = min(
-            self.settings.app_backoff_max, self.settings.app_backoff_base * 2 ** (attempts - 1)
+        delay = Backoff(self.settings.app_backoff_base, self.settings.app_backoff_max).delay(
+            attempts
         )
         self._app_backoff[app] = _AppBackoff(
             _spec_key(self._desired, app), attempts, time.monotonic() + delay
@@ -651,9 +638,7 @@ class Loop:
         retry = outcome == "failed" or not self._source_ok
         if retry:
             self._failures += 1
-            delay = min(
-                self.settings.retry_max, self.settings.retry_base * 2 ** (self._failures - 1)
-            )
+            delay = self._pass_backoff.delay(self._failures)
             self._retry_at = time.monotonic() + delay
             self._state.next_retry_in = round(delay, 3)
         else:
@@ -723,59 +708,19 @@ class Loop:
                 logger.warning("git watcher failed (%s); retrying", type(exc).__name__)
                 self._stopping.wait(1.0)
 
-    def _watch_docker(self) -> None:
-        """Trigger a pass when a managed container dies or goes, and when Docker comes back."""
-        delay = self.settings.retry_base
-        connected_before = True
-        while not self._stopping.is_set():
-            try:
-                client = self._events_client()
-                stream = client.events(
-                    decode=True,
-                    filters={"type": "container", "label": LABEL_APP, "event": list(DOCKER_EVENTS)},
-                )
-                self._events_stream = stream
-                if not connected_before:
-                    self.trigger("docker is back", read=True)
-                connected_before, delay = True, self.settings.retry_base
-                for event in stream:
-                    if self._stopping.is_set():
-                        break
-                    self._on_docker_event(event)
-                self._events_stream = None
-                with contextlib.suppress(Exception):
-                    client.close()
-            except (docker.errors.DockerException, requests.RequestException, OSError):
-                self._events_stream = None
-            if self._stopping.is_set():
-                return
-            connected_before = False
-            self.trigger("docker events interrupted")
-            self._stopping.wait(delay)
-            delay = min(self.settings.retry_max, delay * 2)
+    def _watch_runtime(self) -> None:
+        """Trigger a pass on the engine's events, and when the engine comes back."""
+        self.runtime.watch(self._on_runtime_event, stop=self._stopping, backoff=self._pass_backoff)
 
-    def _on_docker_event(self, event: Mapping[str, Any]) -> None:
-        """Wake a pass; meanwhile make status say what the engine says, and drop the secret
-        files of a container removed by hand at once (they are in RAM, but need not stay)."""
-        actor = event.get("Actor") or {}
-        attributes = actor.get("Attributes") or {}
-        container_id = str(actor.get("ID") or event.get("id") or "")
-        action = str(event.get("Action") or "")
-        name = str(attributes.get("name", "?"))
-        ours = bool(container_id) and self.runtime.is_own_stop(container_id)
-        if attributes.get(LABEL_SOURCE) not in (None, "", self.runtime.source):
-            return  # another gitberth's container: its events are not this loop's business
-        if action == "destroy" and container_id:
-            self.runtime.forget_container(container_id)
-        if not ours and action in ("die", "destroy", "oom", "pause"):
-            gone = action == "destroy"
-            state = None if gone else ("paused" if action == "pause" else "exited")
-            app = attributes.get(LABEL_APP)
-            if isinstance(app, str):
-                self.status.mark_container(app, name, state=state)
+    def _on_runtime_event(self, event: RuntimeEvent) -> None:
+        """Wake a pass; meanwhile make status say what the engine says."""
+        if event.marks_status:
+            assert event.app is not None and event.container is not None
+            self.status.mark_container(event.app, event.container, state=event.state)
         self.trigger(
-            f"docker: {name} {action}",
-            died=container_id if action == "die" and not ours and container_id else None,
+            event.reason,
+            read=event.reconnected,
+            died=event.container_id if event.crashed else None,
         )
 
     def loop_state(self) -> LoopState:

@@ -16,13 +16,13 @@ from fastapi import APIRouter
 from gitberth.api import routes_history, routes_logs
 from gitberth.api.context import ServerContext
 from gitberth.commit_status import CommitStatusReporter, CommitStatusSettings
-from gitberth.container_logs import ContainerLogs
+from gitberth.container_logs import LogReader
 from gitberth.core.errors import DeployError
 from gitberth.history import HistoryRecorder, HistoryStore, Retention, commit_reader
 from gitberth.loop import Loop
 from gitberth.notify import Notifier, Target
 from gitberth.rollback import Rollbacker
-from gitberth.runtime.docker import DockerRuntime
+from gitberth.runtime.base import Runtime
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class OperationsSettings:
 class Operations:
     history: HistoryStore
     rollbacker: Rollbacker | DeployError
-    logs: ContainerLogs
+    logs: LogReader
     notifier: Notifier | None = None
     commit_status: CommitStatusReporter | None = None
 
@@ -56,7 +56,7 @@ def install(
     settings: OperationsSettings,
     *,
     loop: Loop,
-    runtime: DockerRuntime,
+    runtime: Runtime,
 ) -> tuple[Operations, list[APIRouter]]:
     """Build the features over *loop*; return them and their routers."""
     git_dir = _git_dir(loop)
@@ -99,7 +99,7 @@ def install(
     operations = Operations(
         history=history,
         rollbacker=rollbacker,
-        logs=ContainerLogs(source=runtime.source),
+        logs=runtime.logs,
         notifier=notifier,
         commit_status=reporter,
     )

@@ -38,7 +38,7 @@ from gitberth.core.models import ObservedContainer, ResolvedApp, app_network_nam
 from gitberth.core.ownership import partition
 from gitberth.core.plan import Action, ActionKind, DesiredState, Plan, plan
 from gitberth.core.resolve import SecretKey, Secrets, candidate_keys, redact, resolve_app
-from gitberth.runtime.base import HostResources, PullRequest, Runtime
+from gitberth.runtime.base import Engine, HostResources, PullRequest
 from gitberth.source import Revision, read_file_at, read_revision
 
 SETTINGS_FILE = "gitberth.yaml"
@@ -260,7 +260,7 @@ def history_from_repo(
 def reconcile_once(
     *,
     revision: Revision,
-    runtime: Runtime,
+    runtime: Engine,
     secrets: SecretSource | None = None,
     dry_run: bool = False,
     listener: Listener | None = None,
@@ -551,7 +551,7 @@ def _apply_app(
     app: str,
     actions: list[Action],
     *,
-    runtime: Runtime,
+    runtime: Engine,
     revision: str,
     listener: Listener | None,
     observed: list[ObservedContainer],

@@ -34,8 +34,9 @@ from gitberth.host_paths import bind_policy
 from gitberth.loop import Loop, LoopSettings
 from gitberth.operations import Operations, OperationsSettings
 from gitberth.operations import install as install_operations
-from gitberth.runtime.docker import DockerRuntime
+from gitberth.runtime.base import Runtime
 from gitberth.runtime.secret_files import SecretFilesRoot
+from gitberth.runtime.select import build_runtime
 from gitberth.source_id import source_id
 from gitberth.spec_ledger import SpecLedger
 from gitberth.status import StatusStore
@@ -81,7 +82,7 @@ def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
         return app
     secret_files = SecretFilesRoot(settings.secrets_dir)
     secret_files.check()
-    runtime = DockerRuntime(
+    runtime = build_runtime(
         source=source_id(settings.repo, branch=settings.branch, apps_dir=settings.apps_dir),
         grace_seconds=settings.grace_seconds,
         secret_files=secret_files,
@@ -90,9 +91,9 @@ def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
         bind_policy=bind_policy(settings.allow_bind_under),
     )
     try:
-        runtime.sweep_secret_files()  # directories left by a crash, mounted by no container
+        runtime.sweep()  # what a crash left behind, e.g. secret files mounted by no container
     except RuntimeUnavailableError as exc:
-        logger.warning("could not sweep orphan secret files yet: %s", exc)
+        logger.warning("could not sweep what a crash left behind yet: %s", exc)
     loop = build_loop(context, settings, runtime=runtime)
     operations, operation_routers = install_operations(
         context,
@@ -133,7 +134,7 @@ def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
     return app
 
 
-def build_loop(context: ServerContext, settings: RepoSettings, *, runtime: DockerRuntime) -> Loop:
+def build_loop(context: ServerContext, settings: RepoSettings, *, runtime: Runtime) -> Loop:
     """The reconcile loop over the repo, sharing the store, ledger and engine with deploys."""
     assert settings.repo is not None
     loop = Loop(

@@ -1,4 +1,4 @@
-"""ContainerLogs against the real engine: a followed container that stays silent still delivers
+"""DockerLogs against the real engine: a followed container that stays silent still delivers
 the line it prints later, and closing the follower ends its reader threads."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import time
 import docker
 import pytest
 
-from gitberth.container_logs import ContainerLogs
+from gitberth.runtime.docker_logs import DockerLogs
 from tests.support.engine import EXAMPLE_IMAGE
 
 pytestmark = pytest.mark.docker
@@ -22,7 +22,7 @@ def test_a_silent_container_keeps_its_followed_stream(clean_engine: docker.Docke
         labels={"gitberth.app": "quiet", "gitberth.service": "quiet"},
         detach=True,
     )
-    logs = ContainerLogs()
+    logs = DockerLogs()
     follower = logs.follow("quiet", tail=0)
     try:
         started = time.monotonic()

@@ -24,7 +24,7 @@ from gitberth.reconciler import (
     redact_health_output,
 )
 from gitberth.remote import is_remote, sanitize
-from gitberth.rollout import Condition, create, replace, rollout_timeout, staging_name
+from gitberth.runtime.rollout import Condition, create, replace, rollout_timeout, staging_name
 from gitberth.source import Revision
 from gitberth.status import ErrorClass, Health, SyncState, app_state
 from tests.support.gitrepo import app_yaml

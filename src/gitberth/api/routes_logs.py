@@ -29,7 +29,7 @@ from fastapi.responses import StreamingResponse
 
 from gitberth.api.auth import Authenticated
 from gitberth.api.routes_history import require_visible
-from gitberth.container_logs import MAX_TAIL, ContainerLogs, LogFollower
+from gitberth.container_logs import MAX_TAIL, LogFollower, LogReader
 from gitberth.core.errors import InvalidRequestError
 from gitberth.metrics import OperationsMetrics
 from gitberth.status import StatusStore
@@ -69,7 +69,7 @@ def _event(kind: str, data: dict[str, Any]) -> bytes:
 
 def router(
     *,
-    logs: ContainerLogs,
+    logs: LogReader,
     status: StatusStore,
     metrics: OperationsMetrics,
     max_follow_seconds: float = MAX_FOLLOW_SECONDS,

@@ -41,7 +41,7 @@ from gitberth.reconciler import (
     read_settings,
     reconcile_once,
 )
-from gitberth.runtime.choice import RuntimeKind, resolve_kind
+from gitberth.runtime.choice import RuntimeKind
 from gitberth.source import open_repo, read_revision
 from gitberth.source_id import source_id
 
@@ -124,24 +124,18 @@ def _run(
         )
         secrets, ledger = open_state(state_dir)
         from gitberth.core.container_options import PublishPolicy
-        from gitberth.runtime.docker import DockerRuntime
+        from gitberth.runtime.base import bind_policy_of
         from gitberth.runtime.secret_files import SecretFilesRoot
-        from gitberth.runtime.swarm import SwarmRuntime
+        from gitberth.runtime.select import build_runtime
 
-        runtime: DockerRuntime | SwarmRuntime
-        source = source_id(str(repo), branch=branch, apps_dir=apps_dir)
-        if resolve_kind(runtime_kind) is RuntimeKind.SWARM:
-            runtime = SwarmRuntime(
-                source=source, grace_seconds=grace, bind_policy=bind_policy(allow_bind_under)
-            )
-        else:
-            runtime = DockerRuntime(
-                source=source,
-                grace_seconds=grace,
-                secret_files=SecretFilesRoot(secrets_dir),
-                publish_address=publish_address,
-                bind_policy=bind_policy(allow_bind_under),
-            )
+        runtime = build_runtime(
+            source=source_id(str(repo), branch=branch, apps_dir=apps_dir),
+            grace_seconds=grace,
+            secret_files=SecretFilesRoot(secrets_dir),
+            publish_address=publish_address,
+            bind_policy=bind_policy(allow_bind_under),
+            kind=runtime_kind,
+        )
         publish = PublishPolicy(default_address=publish_address)
         return reconcile_once(
             publish=publish,
@@ -155,7 +149,7 @@ def _run(
                 apps_dir=apps_dir,
                 secrets=secrets,
                 publish=publish,
-                binds=runtime.bind_policy,
+                binds=bind_policy_of(runtime),
             ),
             known_specs=ledger,
             allow_empty=read_settings(git_repo, sha=revision.sha).allow_empty,

@@ -13,7 +13,7 @@ import dataclasses
 import re
 import threading
 import time
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ import docker.models.containers
 import requests
 
 from gitberth import faults
+from gitberth.core.backoff import Backoff
 from gitberth.core.binds import BindPolicy
 from gitberth.core.errors import ActionFailedError, RuntimeUnavailableError
 from gitberth.core.models import (
@@ -34,9 +35,6 @@ from gitberth.core.models import (
 )
 from gitberth.core.plan import Action, ActionKind
 from gitberth.defaults import DEFAULT_GRACE_SECONDS, DEFAULT_ROLLOUT_TIMEOUT
-from gitberth.rollout import STAGING_SUFFIX, Condition
-from gitberth.rollout import create as rollout_create
-from gitberth.rollout import replace as rollout_replace
 from gitberth.runtime.base import (
     LABEL_APP,
     LABEL_REVISION,
@@ -44,6 +42,7 @@ from gitberth.runtime.base import (
     LABEL_SPEC_HASH,
     OWNERSHIP_LABELS,
     PullRequest,
+    RuntimeEvent,
 )
 from gitberth.runtime.docker_args import (
     PUBLISH_ADDRESS,
@@ -51,11 +50,13 @@ from gitberth.runtime.docker_args import (
     shared_network_aliases,
     to_create_kwargs,
 )
+from gitberth.runtime.docker_events import EventWatcher, OwnStops
+from gitberth.runtime.docker_logs import DockerLogs
 from gitberth.runtime.engine_resources import EngineResources
+from gitberth.runtime.rollout import STAGING_SUFFIX, Condition
+from gitberth.runtime.rollout import create as rollout_create
+from gitberth.runtime.rollout import replace as rollout_replace
 from gitberth.runtime.secret_files import SecretFilesRoot
-
-_OWN_STOPS_KEPT = 1024
-"""Ids of containers gitberth stopped itself, remembered to tell its own events apart."""
 
 
 class DockerRuntime:
@@ -71,10 +72,12 @@ class DockerRuntime:
         rollout_timeout: float = DEFAULT_ROLLOUT_TIMEOUT,
         publish_address: str = PUBLISH_ADDRESS,
         bind_policy: BindPolicy | None = None,
+        events_client: Callable[[], docker.DockerClient] = docker.from_env,
     ) -> None:
         """*publish_address* is where ports that name no address are published; give the
         reconciler the same one (it enters the spec hash). *bind_policy* says which host paths
-        manifests may bind-mount (default: none)."""
+        manifests may bind-mount (default: none). *events_client* opens the connection the
+        event stream is read on (its own, so the stream never holds up an action's calls)."""
         self._client = client
         self.source = source
         self.bind_policy = bind_policy or BindPolicy()
@@ -84,8 +87,14 @@ class DockerRuntime:
         self.rollout_timeout = rollout_timeout
         self.secret_files = secret_files
         self._secret_dirs: dict[str, str] = {}  # container id -> its secrets directory
-        self._own_stops: collections.OrderedDict[str, None] = collections.OrderedDict()
-        self._own_stops_lock = threading.Lock()
+        self._own_stops = OwnStops()
+        self.logs = DockerLogs(source=source)
+        self._events = EventWatcher(
+            connect=events_client,
+            source=source,
+            own_stops=self._own_stops,
+            on_gone=self._forget_container,
+        )
         self.calls: collections.Counter[str] = collections.Counter()
 
     @property
@@ -108,9 +117,6 @@ class DockerRuntime:
         if len(segments) >= 3 and segments[0] == "containers":
             segments[1] = "{id}"
         self.calls[f"{request.method} /{'/'.join(segments)}"] += 1
-
-    def list_calls(self) -> int:
-        return self.calls["GET /containers/json"]
 
     def observe(self) -> list[ObservedContainer]:
         with _engine_errors("listing containers"):
@@ -143,32 +149,26 @@ class DockerRuntime:
     def release_networks(self, *, keep: Collection[str], changed: bool) -> None:
         self.resources.release_networks(keep=keep, changed=changed)
 
-    def sweep_secret_files(self) -> None:
+    def sweep(self) -> None:
         """Remove secrets directories that no managed container mounts (left by a crash)."""
         if self.secret_files is None:
             return
         self.observe()
         self.secret_files.sweep(in_use=self._secret_dirs.values(), source=self.source)
 
-    def is_own_stop(self, container_id: str) -> bool:
-        """True when gitberth itself stopped or removed this container (a replace, a prune):
-        its ``die`` and ``destroy`` events are not news."""
-        with self._own_stops_lock:
-            return container_id in self._own_stops
+    def watch(
+        self, on_event: Callable[[RuntimeEvent], None], *, stop: threading.Event, backoff: Backoff
+    ) -> None:
+        """Follow the engine's events (see :mod:`gitberth.runtime.docker_events`)."""
+        self._events.watch(on_event, stop=stop, backoff=backoff)
 
-    def _note_own_stop(self, container_id: str) -> None:
-        with self._own_stops_lock:
-            self._own_stops[container_id] = None
-            while len(self._own_stops) > _OWN_STOPS_KEPT:
-                self._own_stops.popitem(last=False)
-
-    def forget_container(self, container_id: str) -> None:
+    def _forget_container(self, container_id: str) -> None:
         """A container is gone (removed by hand, say): delete its secret files now."""
         secrets_dir = self._secret_dirs.pop(container_id, None)
         if secrets_dir is not None and self.secret_files is not None:
             self.secret_files.remove(secrets_dir)
 
-    def wait_until_stopped(self, container_ids: Iterable[str], *, timeout: float) -> None:
+    def settle(self, container_ids: Iterable[str], *, timeout: float) -> None:
         """Wait (at most *timeout* seconds) until the engine no longer reports these containers
         as running; Docker emits ``die`` just before it records the exit."""
         deadline = time.monotonic() + timeout
@@ -195,7 +195,7 @@ class DockerRuntime:
             return rollout_replace(self, action, revision=revision, timeout=self.rollout_timeout)
         return rollout_create(self, action, revision=revision, timeout=self.rollout_timeout)
 
-    # The RolloutEngine operations (see gitberth.rollout), one engine call sequence each.
+    # The RolloutEngine operations (see gitberth.runtime.rollout), one engine call sequence each.
 
     def start_container(
         self, service: ResolvedService, *, name: str, revision: str
@@ -225,7 +225,7 @@ class DockerRuntime:
         )
 
     def stop_container(self, container_id: str) -> None:
-        self._note_own_stop(container_id)
+        self._own_stops.note(container_id)
         with _engine_errors("stopping the old container"):
             self._stop(container_id)
         faults.reached("old-stopped")
@@ -239,8 +239,7 @@ class DockerRuntime:
         self.client.api.stop(container_id, timeout=timeout)
 
     def restart_container(self, container_id: str) -> None:
-        with self._own_stops_lock:  # running again: its next death is news
-            self._own_stops.pop(container_id, None)
+        self._own_stops.running_again(container_id)
         with _engine_errors("starting the old container again"):
             self.client.api.start(container_id)
 
@@ -378,16 +377,14 @@ class DockerRuntime:
         raise AssertionError("unreachable")
 
     def _stop_and_remove(self, container_id: str, *, name: str) -> None:
-        self._note_own_stop(container_id)
+        self._own_stops.note(container_id)
         with _engine_errors(f"removing {name}"):
             try:
                 self._stop(container_id)
                 self.client.api.remove_container(container_id, force=True)
             except docker.errors.NotFound:
                 pass  # already gone: the desired outcome
-        secrets_dir = self._secret_dirs.pop(container_id, None)
-        if secrets_dir is not None and self.secret_files is not None:
-            self.secret_files.remove(secrets_dir)
+        self._forget_container(container_id)
 
 
 @contextlib.contextmanager

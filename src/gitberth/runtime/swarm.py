@@ -18,13 +18,15 @@ import collections
 import contextlib
 import threading
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 import docker
 import docker.errors
 import requests
 
+from gitberth.container_logs import LogReader
+from gitberth.core.backoff import Backoff
 from gitberth.core.binds import BindPolicy
 from gitberth.core.errors import (
     ActionFailedError,
@@ -49,9 +51,12 @@ from gitberth.runtime.base import (
     LABEL_SPEC_HASH,
     OWNERSHIP_LABELS,
     PullRequest,
+    RuntimeEvent,
 )
 from gitberth.runtime.docker import created_epoch
 from gitberth.runtime.engine_resources import EngineResources
+from gitberth.runtime.swarm_events import ServiceEventWatcher
+from gitberth.runtime.swarm_logs import SwarmLogs
 from gitberth.runtime.swarm_secrets import (
     LABEL_SECRET,
     numeric_owner,
@@ -105,6 +110,8 @@ class SwarmRuntime:
         self._lock = threading.Lock()
         self._secret_ids: dict[str, str] = {}  # version name -> Swarm secret id
         self._node_names: dict[str, str] = {}
+        self._events = ServiceEventWatcher(connect=_connect)
+        self._logs = SwarmLogs(connect=_connect, source=source)
         self.calls: collections.Counter[str] = collections.Counter()
 
     @property
@@ -132,6 +139,27 @@ class SwarmRuntime:
         if len(segments) >= 2 and segments[0] in ("services", "secrets", "networks"):
             segments[1] = "{id}" if segments[1] not in ("create",) else segments[1]
         self.calls[f"{request.method} /{'/'.join(segments)}"] += 1
+
+    # -- events, logs, settling and sweeping (the rest of the Runtime seam) -----------------
+
+    @property
+    def logs(self) -> LogReader:
+        """``docker service logs`` of the app's services (every task, every node)."""
+        return self._logs
+
+    def watch(
+        self, on_event: Callable[[RuntimeEvent], None], *, stop: threading.Event, backoff: Backoff
+    ) -> None:
+        """Follow the manager's service events (see :mod:`gitberth.runtime.swarm_events`)."""
+        self._events.watch(on_event, stop=stop, backoff=backoff)
+
+    def settle(self, container_ids: Iterable[str], *, timeout: float) -> None:
+        """Nothing to wait for: Swarm reschedules a task that died by itself, and reports no
+        container deaths to gitberth (see :mod:`gitberth.runtime.swarm_events`)."""
+
+    def sweep(self) -> None:
+        """At startup: remove the secret versions a crash left behind (no service mounts)."""
+        self.release_secrets()
 
     # -- observe ----------------------------------------------------------------------------
 
@@ -390,6 +418,13 @@ class SwarmRuntime:
                 raise RuntimeUnavailableError(f"Swarm manager unreachable: {exc}") from exc
             with self._lock:
                 self._secret_ids.pop(str((secret.get("Spec") or {}).get("Name")), None)
+
+
+def _connect() -> docker.DockerClient:
+    try:
+        return docker.from_env()
+    except docker.errors.DockerException as exc:
+        raise RuntimeUnavailableError(f"Swarm manager unreachable: {exc}") from exc
 
 
 def _create_arguments(document: dict[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,8 @@ and an old container that was stopped is replaced because it is not running.
 
 This module only orchestrates; the engine calls are behind :class:`RolloutEngine`, which
 :class:`gitberth.runtime.docker.DockerRuntime` implements, so the sequence is testable alone.
+It is the Docker adapter's way to apply a replace; another runtime may leave it to its engine
+(Swarm's own start-first update).
 """
 
 from __future__ import annotations
