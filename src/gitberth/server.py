@@ -35,6 +35,7 @@ from gitberth.loop import Loop, LoopSettings
 from gitberth.operations import Operations, OperationsSettings
 from gitberth.operations import install as install_operations
 from gitberth.runtime.base import Runtime
+from gitberth.runtime.choice import RuntimeKind
 from gitberth.runtime.secret_files import SecretFilesRoot
 from gitberth.runtime.select import build_runtime
 from gitberth.source_id import source_id
@@ -71,6 +72,8 @@ class RepoSettings:
 
     allow_bind_under: tuple[Path, ...] = ()
     """Host directories manifests may bind-mount from (``--allow-bind-under``)."""
+    runtime: RuntimeKind = RuntimeKind.AUTO
+    """``--runtime``: docker, swarm, or auto (swarm when the engine is a swarm manager)."""
 
 
 def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
@@ -89,6 +92,7 @@ def build_app(context: ServerContext, settings: RepoSettings) -> FastAPI:
         rollout_timeout=settings.rollout_timeout,
         publish_address=settings.publish_address,
         bind_policy=bind_policy(settings.allow_bind_under),
+        kind=settings.runtime,
     )
     try:
         runtime.sweep()  # what a crash left behind, e.g. secret files mounted by no container

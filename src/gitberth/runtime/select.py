@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import logging
+
 from gitberth.core.binds import BindPolicy
+from gitberth.core.errors import RuntimeUnavailableError
 from gitberth.defaults import (
     DEFAULT_GRACE_SECONDS,
     DEFAULT_PUBLISH_ADDRESS,
@@ -12,6 +15,8 @@ from gitberth.defaults import (
 from gitberth.runtime.base import Runtime
 from gitberth.runtime.choice import RuntimeKind, resolve_kind
 from gitberth.runtime.secret_files import SecretFilesRoot
+
+logger = logging.getLogger("gitberth.runtime")
 
 
 def build_runtime(
@@ -28,7 +33,14 @@ def build_runtime(
     (``--runtime``), where ``auto`` asks the engine whether it is a swarm manager. The Swarm
     runtime needs no secret files root (Swarm mounts its own secrets) and publishes in host
     mode on every address of the node (Swarm has no per-address binding)."""
-    if resolve_kind(kind) is RuntimeKind.SWARM:
+    try:
+        chosen = resolve_kind(kind)
+    except RuntimeUnavailableError as exc:
+        # serve starts while the engine is down (its loop retries); apply and plan find the
+        # engine unreachable on their first call anyway
+        logger.warning("%s; using the docker runtime (say --runtime swarm to be sure)", exc)
+        chosen = RuntimeKind.DOCKER
+    if chosen is RuntimeKind.SWARM:
         from gitberth.runtime.swarm import SwarmRuntime
 
         return SwarmRuntime(
