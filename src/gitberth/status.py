@@ -88,6 +88,9 @@ class ContainerInfo:
     volumes: list[str] = field(default_factory=list)
     """Engine names of the app volumes it mounts (``<app>_<name>``), so status shows where an
     app's data lives."""
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    """Swarm only: the service's current task per slot (``slot``, ``node``, ``state``,
+    ``desiredState``, ``error``); empty on one engine."""
 
     @classmethod
     def of(cls, container: ObservedContainer) -> ContainerInfo:
@@ -101,6 +104,17 @@ class ContainerInfo:
             created_at=iso_second(container.created_at),
             health=container.health,
             volumes=list(container.volumes),
+            tasks=[
+                {
+                    "id": task.id,
+                    "slot": task.slot,
+                    "node": task.node,
+                    "state": task.state,
+                    "desiredState": task.desired_state,
+                    "error": task.error,
+                }
+                for task in container.tasks
+            ],
         )
 
     def to_json(self) -> dict[str, Any]:
