@@ -148,3 +148,10 @@ def test_secret_files_belong_to_a_numeric_user_else_root() -> None:
     assert numeric_owner("1000:1000") == "1000"
     assert numeric_owner("www-data") == "0"
     assert numeric_owner(None) == "0"
+
+
+def test_a_port_with_mode_ingress_uses_swarms_routing_mesh() -> None:
+    [port] = spec_of("name: web\nimage: x\nports:\n  - {container: 80, mode: ingress}\n")[
+        "EndpointSpec"
+    ]["Ports"]
+    assert port == {"Protocol": "tcp", "TargetPort": 80, "PublishMode": "ingress"}

@@ -189,14 +189,15 @@ def mounts(
 
 
 def endpoint(service: ResolvedService) -> dict[str, Any]:
-    """Published ports, in host mode: the fixed host port when set, else one the node picks.
-    Swarm publishes on every address of the node (it has no per-address binding)."""
+    """Published ports, in host mode unless a port says ``mode: ingress``: the fixed host port
+    when set, else one the node (or, for ingress, Swarm) picks. Swarm publishes on every address
+    (it has no per-address binding)."""
     ports = []
     for binding in service.spec.published_ports:
         port: dict[str, Any] = {
             "Protocol": "tcp",
             "TargetPort": binding.container,
-            "PublishMode": PUBLISH_MODE,
+            "PublishMode": binding.mode or PUBLISH_MODE,
         }
         if binding.host is not None:
             port["PublishedPort"] = binding.host
