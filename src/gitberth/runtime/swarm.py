@@ -307,6 +307,9 @@ class SwarmRuntime:
             settled = (
                 not rolls
                 or (started != before and state == "completed")
+                # every replica runs a task of the new spec: what is left is Swarm's monitor
+                # window, which it watches itself (a rollback then wakes the loop by its event)
+                or (started != before and _fresh(tasks, since=service) >= target.spec.replicas)
                 # a new hash with the same task spec (a label of gitberth's only): no rollout
                 or (started == before and time.monotonic() - updated_at > _NO_ROLLOUT_SECONDS)
             )
@@ -447,6 +450,21 @@ def _task_state(task: dict[str, Any]) -> str:
 def _running(tasks: list[dict[str, Any]]) -> int:
     return sum(
         1 for t in tasks if _task_state(t) == "running" and t.get("DesiredState") == "running"
+    )
+
+
+def _fresh(tasks: list[dict[str, Any]], *, since: dict[str, Any]) -> int:
+    """Running tasks created at or after the service's last spec change (the manager stamps
+    both, so one clock compares them)."""
+    changed = created_epoch(since.get("UpdatedAt"))
+    if changed is None:
+        return 0
+    return sum(
+        1
+        for t in tasks
+        if _task_state(t) == "running"
+        and t.get("DesiredState") == "running"
+        and (created_epoch(t.get("CreatedAt")) or 0.0) >= changed
     )
 
 
