@@ -287,6 +287,8 @@ def reconcile_once(
     when the desired state is built here.
     """
     started = time.monotonic()
+    # A runtime whose applies mostly wait for an orchestrator (Swarm) runs more apps at once.
+    workers = max(workers, int(getattr(runtime, "apply_workers", 1)))
     resources = runtime if isinstance(runtime, HostResources) else None
     if desired is None:
         desired = build_desired(

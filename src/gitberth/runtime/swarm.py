@@ -64,6 +64,7 @@ from gitberth.runtime.swarm_secrets import (
     versions_for,
 )
 from gitberth.runtime.swarm_specs import monitor_ns, service_spec
+from gitberth.runtime.swarm_tasks import TaskBoard
 
 _POLL_SECONDS = 0.25
 _ROLLED_BACK = frozenset({"rollback_started", "rollback_paused", "rollback_completed", "paused"})
@@ -88,6 +89,9 @@ class SwarmRuntime:
     plans_per_service = True
     """The reconciler plans one slot per service, replicas included (see
     :func:`gitberth.core.plan.plan_services`)."""
+    apply_workers = 32
+    """Apps applied at once: an apply mostly waits for Swarm (on one shared task poller,
+    :mod:`gitberth.runtime.swarm_tasks`), so many can wait together without load."""
 
     def __init__(
         self,
@@ -111,6 +115,7 @@ class SwarmRuntime:
         self._secret_ids: dict[str, str] = {}  # version name -> Swarm secret id
         self._node_names: dict[str, str] = {}
         self._events = ServiceEventWatcher(connect=_connect)
+        self._tasks = TaskBoard(self._list_tasks)
         self._logs = SwarmLogs(connect=_connect, source=source)
         self.calls: collections.Counter[str] = collections.Counter()
 
@@ -139,6 +144,10 @@ class SwarmRuntime:
         if len(segments) >= 2 and segments[0] in ("services", "secrets", "networks"):
             segments[1] = "{id}" if segments[1] not in ("create",) else segments[1]
         self.calls[f"{request.method} /{'/'.join(segments)}"] += 1
+
+    def _list_tasks(self) -> list[dict[str, Any]]:
+        with _engine_errors("listing tasks"):
+            return list(self.api.tasks())
 
     # -- events, logs, settling and sweeping (the rest of the Runtime seam) -----------------
 
@@ -345,20 +354,23 @@ class SwarmRuntime:
 
     def _wait_created(self, service_id: str, target: ResolvedService) -> ObservedContainer:
         """Wait for every task of a new service to run (healthy, when it has a check: Swarm
-        starts a task only once its check passes)."""
+        starts a task only once its check passes); many creates wait on one task poller."""
         name = target.spec.container_base
-        deadline = time.monotonic() + self._timeout(target)
-        while True:
-            service, tasks = self._inspect(service_id, name=name)
-            if _running(tasks) >= target.spec.replicas:
-                return observed_from_service(service, tasks, nodes=self._node_names)
-            failed = [t for t in tasks if _task_state(t) in _FAILED_TASK_STATES]
-            if len(failed) >= _FAILURES_BEFORE_GIVING_UP or time.monotonic() > deadline:
-                raise RolloutFailedError(
-                    f"{name}: {_running(tasks)}/{target.spec.replicas} tasks running"
-                    f"{_task_errors(tasks)}"
-                )
-            time.sleep(_POLL_SECONDS)
+        replicas = target.spec.replicas
+
+        def decided(tasks: list[dict[str, Any]]) -> bool:
+            failed = sum(1 for t in tasks if _task_state(t) in _FAILED_TASK_STATES)
+            return _running(tasks) >= replicas or failed >= _FAILURES_BEFORE_GIVING_UP
+
+        tasks = self._tasks.wait(service_id, until=decided, timeout=self._timeout(target))
+        self._learn_nodes(tasks)
+        if _running(tasks) < replicas:
+            raise RolloutFailedError(
+                f"{name}: {_running(tasks)}/{replicas} tasks running{_task_errors(tasks)}"
+            )
+        with _engine_errors(f"watching service {name}"):
+            service = self.api.inspect_service(service_id)
+        return observed_from_service(service, tasks, nodes=self._node_names)
 
     def _inspect(self, service_id: str, *, name: str) -> tuple[dict[str, Any], list[Any]]:
         with _engine_errors(f"watching service {name}"):
