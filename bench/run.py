@@ -41,9 +41,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from tests.support.engine import ensure_example_image  # noqa: E402
 from tests.support.gitrepo import GitRepo, app_yaml  # noqa: E402
 
-from bench import compose_baseline, profiling, report  # noqa: E402
+from bench import compose_baseline, profiling, report, swarm_scenarios  # noqa: E402
 from bench import secrets_write as secret_bench  # noqa: E402
-from bench import swarm_scenarios  # noqa: E402
 from bench.baseline import BENCH_LABEL, remove_labelled, sdk_replace_round, start_baseline  # noqa: E402
 from bench.loop_commit_latency import loop_round  # noqa: E402
 from bench.plan_review import make_repo, timed  # noqa: E402
