@@ -34,7 +34,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
 from tests.support.gitrepo import GitRepo  # noqa: E402
-from tests.support.swarm import remove_gitberth_services, swarm_engine, swarm_host  # noqa: E402
+from tests.support.swarm import (  # noqa: E402
+    connect,
+    remove_gitberth_services,
+    swarm_engine,
+    swarm_host,
+)
 
 from gitberth.loop import Loop, LoopSettings  # noqa: E402
 from gitberth.runtime.swarm import SwarmRuntime  # noqa: E402
@@ -111,7 +116,7 @@ def running_loop(client: docker.DockerClient, repo: GitRepo, state: Path) -> Ite
     db = open_database(StateDir(state))
     loop = Loop(
         settings=LoopSettings(repo=str(repo.path), state_dir=state),
-        runtime=SwarmRuntime(client, source="bench-swarm", grace_seconds=2),
+        runtime=SwarmRuntime(client, source="bench-swarm", grace_seconds=2, connect=connect),
         status=StatusStore(db),
     )
     loop.start()

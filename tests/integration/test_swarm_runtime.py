@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import docker.errors
 import pytest
 
 from gitberth.reconciler import AppStatus, ReconcileResult, reconcile_once
@@ -21,6 +22,7 @@ from gitberth.spec_ledger import SpecLedger
 from gitberth.status import SyncState, app_state
 from tests.support.gitrepo import GitRepo, app_yaml
 from tests.support.secretstore import open_store
+from tests.support.swarm import connect
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.docker
@@ -60,7 +62,10 @@ def service(client: docker.DockerClient, name: str) -> dict[str, Any]:
 
 def running_tasks(client: docker.DockerClient, name: str) -> dict[int, str]:
     """Slot -> task id of the tasks that run now."""
-    tasks = client.api.tasks(filters={"service": name, "desired-state": "running"})
+    try:
+        tasks = client.api.tasks(filters={"service": name, "desired-state": "running"})
+    except docker.errors.NotFound:
+        return {}  # not created yet
     return {
         int(t["Slot"]): str(t["ID"])
         for t in tasks
@@ -305,3 +310,58 @@ class TestPruneAndIsolation:
 
         assert result.plan.is_noop
         assert sum(runtime.calls.values()) <= 2, runtime.calls
+
+
+class TestSelfHeal:
+    def test_a_service_removed_or_scaled_by_hand_is_restored_by_the_event_it_causes(
+        self, git_repo: GitRepo, tmp_path: Path, clean_swarm: docker.DockerClient
+    ) -> None:
+        from gitberth.loop import Loop, LoopSettings
+        from gitberth.state import StateDir, open_database
+        from gitberth.status import StatusStore
+
+        git_repo.commit({"apps/app.yaml": app_yaml("app", port=None, replicas=2, extra=QUIET)})
+        db = open_database(StateDir(tmp_path / "state"))
+        runtime = SwarmRuntime(clean_swarm, source="tests", grace_seconds=2, connect=connect)
+        settings = LoopSettings(repo=str(git_repo.path), state_dir=tmp_path / "state", interval=600)
+        loop = Loop(
+            settings=settings,
+            runtime=runtime,
+            status=StatusStore(db),
+        )
+        loop.start()
+        try:
+
+            def synced_with_two(after: float) -> bool:
+                state = loop.status.app("app")
+                return (
+                    state is not None
+                    and state.sync is SyncState.SYNCED
+                    and state.updated_at > after
+                    and len(running_tasks(clean_swarm, "app")) == 2
+                )
+
+            wait_until(lambda: synced_with_two(0.0), timeout=60)
+            first_id = service(clean_swarm, "app")["ID"]
+
+            removed_at = time.time()
+            clean_swarm.api.remove_service("app")
+
+            wait_until(lambda: synced_with_two(removed_at), timeout=60)
+            assert service(clean_swarm, "app")["ID"] != first_id, "created again"
+            current = service(clean_swarm, "app")
+            clean_swarm.api.update_service(
+                current["ID"],
+                version=current["Version"]["Index"],
+                task_template=current["Spec"]["TaskTemplate"],
+                name="app",
+                labels=current["Spec"]["Labels"],
+                mode={"Replicated": {"Replicas": 1}},
+            )
+            wait_until(
+                lambda: service(clean_swarm, "app")["Spec"]["Mode"]["Replicated"]["Replicas"] == 2,
+                timeout=60,
+            )
+        finally:
+            loop.stop()
+            db.close()

@@ -9,6 +9,7 @@ its own data directory, bridge, Raft port, data-path port and address pool (all 
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import time
@@ -21,6 +22,7 @@ from tests.support.engine import EXAMPLE_IMAGE, ROOT, STORE_IMAGE
 MANAGED = "gitberth.managed=true"
 
 
+@functools.cache
 def swarm_host() -> str:
     """The swarm manager's DOCKER_HOST, starting the tests' own when none is given."""
     given = os.environ.get("GITBERTH_SWARM_DOCKER_HOST")
@@ -48,6 +50,11 @@ def swarm_engine() -> docker.DockerClient:
             env={**os.environ, "DOCKER_HOST": host},
         )
     return client
+
+
+def connect() -> docker.DockerClient:
+    """A new client of the tests' swarm manager (for event streams and log followers)."""
+    return docker.DockerClient(base_url=swarm_host())
 
 
 def remove_gitberth_services(client: docker.DockerClient) -> None:

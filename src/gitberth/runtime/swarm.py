@@ -101,7 +101,10 @@ class SwarmRuntime:
         grace_seconds: int = DEFAULT_GRACE_SECONDS,
         rollout_timeout: float = DEFAULT_ROLLOUT_TIMEOUT,
         bind_policy: BindPolicy | None = None,
+        connect: Callable[[], docker.DockerClient] | None = None,
     ) -> None:
+        """*connect* opens a new client of the same manager, for the event stream and log
+        followers that hold a connection of their own (default: ``DOCKER_HOST``)."""
         self._client = client
         self._counting = False
         self.source = source
@@ -114,9 +117,9 @@ class SwarmRuntime:
         self._lock = threading.Lock()
         self._secret_ids: dict[str, str] = {}  # version name -> Swarm secret id
         self._node_names: dict[str, str] = {}
-        self._events = ServiceEventWatcher(connect=_connect)
+        self._events = ServiceEventWatcher(connect=connect or _connect)
         self._tasks = TaskBoard(self._list_tasks)
-        self._logs = SwarmLogs(connect=_connect, source=source)
+        self._logs = SwarmLogs(connect=connect or _connect, source=source)
         self.calls: collections.Counter[str] = collections.Counter()
 
     @property
