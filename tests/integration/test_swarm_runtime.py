@@ -5,6 +5,7 @@ prune that touches only this source's services, secrets and networks, and a chea
 from __future__ import annotations
 
 import logging
+import socket
 import time
 import urllib.request
 from pathlib import Path
@@ -56,6 +57,12 @@ def apply(
     return result, runtime
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def service(client: docker.DockerClient, name: str) -> dict[str, Any]:
     return dict(client.api.inspect_service(name))
 
@@ -90,8 +97,13 @@ class TestServicesFromManifests:
     def test_a_manifest_service_becomes_one_labelled_service_reachable_on_its_port(
         self, git_repo: GitRepo, clean_swarm: docker.DockerClient
     ) -> None:
+        port = free_port()  # fixed: engines side by side share the ephemeral port range
         git_repo.commit(
-            {"apps/hello.yaml": app_yaml("hello", env={"GREETING": "hi"}, extra="replicas: 2\n")}
+            {
+                "apps/hello.yaml": app_yaml(
+                    "hello", env={"GREETING": "hi"}, extra=f"hostPort: {port}\n"
+                )
+            }
         )
 
         result, _ = apply(git_repo, clean_swarm)
@@ -103,8 +115,8 @@ class TestServicesFromManifests:
         labels = spec["Labels"]
         assert labels["gitberth.app"] == "hello" and labels["gitberth.source"] == "tests"
         assert labels["gitberth.revision"] == result.revision
-        assert spec["Mode"]["Replicated"]["Replicas"] == 2
-        assert spec["UpdateConfig"]["Order"] == "start-first"
+        assert spec["Mode"]["Replicated"]["Replicas"] == 1
+        assert spec["UpdateConfig"]["Order"] == "stop-first", "a fixed host port"
         assert spec["UpdateConfig"]["FailureAction"] == "rollback"
         assert env_of(clean_swarm, "hello")["GREETING"] == "hi"
         [network] = spec["TaskTemplate"]["Networks"]
@@ -112,10 +124,10 @@ class TestServicesFromManifests:
         overlay = clean_swarm.api.inspect_network("gitberth-hello")
         assert overlay["Driver"] == "overlay" and overlay["Attachable"] is True
         assert overlay["Labels"]["gitberth.source"] == "tests"
-        assert len(running_tasks(clean_swarm, "hello")) == 2
+        assert len(running_tasks(clean_swarm, "hello")) == 1
         [observed] = result.apps["hello"].containers
         assert {t.state for t in observed.tasks} == {"running"}
-        assert observed.url is not None
+        assert observed.url == f"http://127.0.0.1:{port}"
         with urllib.request.urlopen(observed.url, timeout=5) as response:
             assert response.status == 200
 
@@ -185,12 +197,16 @@ class TestSecretsAsSwarmSecrets:
         result, _ = apply(git_repo, clean_swarm, state)
 
         assert result.ok, result.apps["user"].message
-        assert [(a.container_name, a.reason) for a in result.plan.changes] == [
-            ("user", "file CERT changed (from secret files, shared)")
-        ]
-        assert service(clean_swarm, "bystander")["Version"]["Index"] == bystander_version
         [second] = clean_swarm.api.secrets(filters={"label": "gitberth.secret=files"})
         assert second["ID"] != first["ID"], "the unused version is removed"
+        assert [(a.container_name, a.reason) for a in result.plan.changes] == [
+            (
+                "user",
+                "file CERT changed (from secret files, shared); "
+                f"secret version {second['Spec']['Name']}",
+            )
+        ], "the plan names the version it creates"
+        assert service(clean_swarm, "bystander")["Version"]["Index"] == bystander_version
 
         def new_file() -> bool:
             container = task_container(clean_swarm, "user")

@@ -93,3 +93,40 @@ def test_held_apps_are_kept_as_they_are() -> None:
     observed = service("web", "web", spec_hash="old", replicas=5)
     result = plan(desired(held={"web": "sealed"}), [observed], per_service=True)
     assert kinds(result.actions) == [("keep", "web", "held: sealed")]
+
+
+def test_a_service_with_secret_files_names_the_secret_versions_it_creates() -> None:
+    from pydantic import SecretStr
+
+    from gitberth.core.models import EnvSource, Origin, ResolvedApp, ResolvedService, ResolvedValue
+    from gitberth.core.plan import DesiredState
+    from gitberth.core.secret_versions import file_version
+
+    base = desired("name: api\nimage: x\n").apps["api"].services[0]
+
+    def with_value(fingerprint: str) -> DesiredState:
+        value = ResolvedValue(
+            SecretStr("never shown"), Origin(EnvSource.SECRET, "tls", None), fingerprint
+        )
+        service = ResolvedService(
+            spec=base.spec, env={}, files={"KEY": value}, spec_hash=f"hash-{fingerprint}"
+        )
+        return DesiredState(revision="r", apps={"api": ResolvedApp("api", (service,))})
+
+    one, two = with_value("fp-one"), with_value("fp-two")
+    [created] = plan(one, [], per_service=True).actions
+    first = file_version("api", "KEY", one.apps["api"].services[0].files["KEY"])
+    assert created.reason == f"new app; secret version {first}"
+    previous = one.apps["api"].services[0]
+    [updated] = plan(
+        two,
+        [service("api", "api", spec_hash=previous.spec_hash)],
+        known_specs={previous.spec_hash: previous.describe()},
+        per_service=True,
+    ).actions
+    second = file_version("api", "KEY", two.apps["api"].services[0].files["KEY"])
+    assert second != first and first.startswith("api-tls-")
+    assert updated.reason == (
+        f"file KEY changed (from secret tls, shared); secret version {second}"
+    )
+    assert "never shown" not in created.reason + updated.reason

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from gitberth.core import container_options
+from gitberth.core import container_options, secret_versions
 from gitberth.core.container_options import RestartPolicy
 from gitberth.core.models import (
     ContainerState,
@@ -384,6 +384,7 @@ def plan_services(
             reason = ("new app" if not services else "new service") + mount_notes(service.spec)
             if service.spec.replicas != 1:
                 reason += f"; {service.spec.replicas} replicas"
+            reason += "".join(f"; {note}" for note in _new_versions(service, None))
             actions.append(
                 Action(
                     ActionKind.CREATE, app.name, service.service, None, name, reason, target=service
@@ -393,6 +394,7 @@ def plan_services(
         reasons = []
         if observed.spec_hash != service.spec_hash:
             reasons.append(_replace_reason(observed, service, known) or "spec changed")
+            reasons.extend(_new_versions(service, known.get(observed.spec_hash)))
         if observed.replicas != service.spec.replicas:
             reasons.append(f"replicas {_show(observed.replicas)} -> {service.spec.replicas}")
         if not reasons:
@@ -411,3 +413,15 @@ def plan_services(
             )
         )
     return actions
+
+
+def _new_versions(service: ResolvedService, previous: Mapping[str, Any] | None) -> list[str]:
+    """``secret version shop-tls-1a2b3c4d`` for each file whose value is new to the service
+    (every file when the previous spec is unknown): the immutable version a change creates."""
+    before: Mapping[str, str] = (previous or {}).get("files") or {}
+    after = service.describe()["files"]
+    return [
+        f"secret version {secret_versions.file_version(service.app, key, value)}"
+        for key, value in sorted(service.files.items())
+        if previous is None or before.get(key) != after.get(key)
+    ]

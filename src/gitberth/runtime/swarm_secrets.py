@@ -15,18 +15,16 @@ engine's own secret create call.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gitberth.core.models import ResolvedService, ResolvedValue
+from gitberth.core.secret_versions import fingerprint8, version_name
 from gitberth.runtime.base import LABEL_MANAGED, resource_labels
 
 LABEL_SECRET = "gitberth.secret"
 LABEL_SECRET_KEY = "gitberth.secret-key"
 LABEL_FINGERPRINT = "gitberth.fingerprint"
-MAX_NAME = 64
-"""Swarm's limit on a secret's name."""
 FILE_MODE = 0o400
 
 
@@ -43,23 +41,6 @@ class SecretVersion:
     def target(self) -> str:
         """The file name under ``/run/secrets``."""
         return self.key
-
-
-def fingerprint8(key: str, value: ResolvedValue) -> str:
-    """Eight hex digits that change exactly when the file's key or value changes; computed
-    from the store's HMAC fingerprint, so nothing about the value can be read from it."""
-    return hashlib.sha256(f"{key}\0{value.fingerprint}".encode()).hexdigest()[:8]
-
-
-def version_name(*, app: str, secret: str, fingerprint: str) -> str:
-    """``<app>-<secret>-<fingerprint8>``, shortened (keeping the fingerprint) when longer than
-    Swarm allows."""
-    name = f"{app}-{secret}-{fingerprint}"
-    if len(name) <= MAX_NAME:
-        return name
-    prefix = f"{app}-{secret}"
-    digest = hashlib.sha256(prefix.encode()).hexdigest()[:6]
-    return f"{prefix[: MAX_NAME - len(fingerprint) - 8]}-{digest}-{fingerprint}"
 
 
 def versions_for(service: ResolvedService, *, source: str) -> tuple[SecretVersion, ...]:
