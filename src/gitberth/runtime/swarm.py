@@ -59,6 +59,7 @@ from gitberth.runtime.swarm_events import ServiceEventWatcher
 from gitberth.runtime.swarm_logs import SwarmLogs
 from gitberth.runtime.swarm_secrets import (
     LABEL_SECRET,
+    SecretVersion,
     numeric_owner,
     secret_reference,
     versions_for,
@@ -114,8 +115,6 @@ class SwarmRuntime:
         self.resources = EngineResources(
             lambda: self.client, source=source, network_driver="overlay"
         )
-        self._lock = threading.Lock()
-        self._secret_ids: dict[str, str] = {}  # version name -> Swarm secret id
         self._node_names: dict[str, str] = {}
         self._events = ServiceEventWatcher(connect=connect or _connect)
         self._tasks = TaskBoard(self._list_tasks)
@@ -247,13 +246,10 @@ class SwarmRuntime:
             bind_sources=self._bind_sources(service),
         )
 
-    def _ensure_secret(self, version: Any) -> str:
-        """The id of a secret version, created from the store's value when missing; the value
-        goes nowhere but into this one engine call."""
-        with self._lock:
-            known = self._secret_ids.get(version.name)
-        if known is not None:
-            return known
+    def _ensure_secret(self, version: SecretVersion) -> str:
+        """The id of a secret version, created from the store's value when missing (looked up
+        each time: an apply is rare, and a version removed by hand is then simply made again);
+        the value goes nowhere but into the engine's secret create call."""
         with _engine_errors(f"creating Swarm secret {version.name}"):
             found = self.api.secrets(filters={"name": version.name})
             match = [s for s in found if (s.get("Spec") or {}).get("Name") == version.name]
@@ -264,17 +260,13 @@ class SwarmRuntime:
                         f"Swarm secret {version.name} exists and is not this gitberth "
                         "source's; gitberth never mounts a secret it did not create"
                     )
-                secret_id = str(match[0]["ID"])
-            else:
-                created = self.api.create_secret(
-                    version.name,
-                    version.value.value.get_secret_value().encode(),
-                    labels=dict(version.labels),
-                )
-                secret_id = str(created["ID"])
-        with self._lock:
-            self._secret_ids[version.name] = secret_id
-        return secret_id
+                return str(match[0]["ID"])
+            created = self.api.create_secret(
+                version.name,
+                version.value.value.get_secret_value().encode(),
+                labels=dict(version.labels),
+            )
+            return str(created["ID"])
 
     def _bind_sources(self, service: ResolvedService) -> dict[str, str]:
         sources: dict[str, str] = {}
@@ -434,8 +426,6 @@ class SwarmRuntime:
                 continue  # referenced meanwhile (a pass of another thread): kept
             except (requests.ConnectionError, OSError) as exc:
                 raise RuntimeUnavailableError(f"Swarm manager unreachable: {exc}") from exc
-            with self._lock:
-                self._secret_ids.pop(str((secret.get("Spec") or {}).get("Name")), None)
 
 
 def _connect() -> docker.DockerClient:
