@@ -211,7 +211,7 @@
       const where = "task " + (t.slot === null || t.slot === undefined ? t.id.slice(0, 12) : t.slot) + " on " + t.node;
       list.append(el("li", { className: "task" }, el("span", { text: where + ": " }),
         el("span", { className: "muted", text: t.state + (t.desiredState !== "running" ? " (desired " + t.desiredState + ")" : "") }),
-        t.error ? el("span", { className: "error", text: " " + t.error }) : null));
+        t.error ? el("span", { className: "error-text", text: " " + t.error }) : null));
     }
     return list;
   }
