@@ -73,6 +73,8 @@ _FAILED_TASK_STATES = frozenset({"failed", "rejected"})
 _NO_ROLLOUT_SECONDS = 3.0
 """An update whose spec Swarm found equal to the running one starts no rollout; after this long
 without one, the running tasks are what was asked for."""
+_CREATE_PATIENCE = 10
+"""A new service waits this many rollout timeouts for its tasks, unless they fail."""
 _FAILURES_BEFORE_GIVING_UP = 3
 """A new service whose tasks failed this often has nothing to roll back to: report it."""
 
@@ -357,7 +359,10 @@ class SwarmRuntime:
             failed = sum(1 for t in tasks if _task_state(t) in _FAILED_TASK_STATES)
             return _running(tasks) >= replicas or failed >= _FAILURES_BEFORE_GIVING_UP
 
-        tasks = self._tasks.wait(service_id, until=decided, timeout=self._timeout(target))
+        # Swarm keeps starting a new service's tasks however long the node takes (many new
+        # services and networks at once take a while); failed tasks end the wait early.
+        timeout = self._timeout(target) * _CREATE_PATIENCE
+        tasks = self._tasks.wait(service_id, until=decided, timeout=timeout)
         self._learn_nodes(tasks)
         if _running(tasks) < replicas:
             raise RolloutFailedError(
