@@ -18,8 +18,6 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 import git
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
 from gitberth.core.binds import BindPolicy
 from gitberth.core.container_options import PublishPolicy
@@ -30,19 +28,17 @@ from gitberth.core.errors import (
     ResolveError,
     SealedError,
     SecretIntegrityError,
-    SourceError,
     UnknownSecretError,
 )
-from gitberth.core.manifests import LoadResult, load_manifests, yaml_alias_problem
-from gitberth.core.models import ObservedContainer, ResolvedApp, app_network_name
+from gitberth.core.manifests import LoadResult, load_manifests
+from gitberth.core.models import ObservedContainer, ResolvedApp
 from gitberth.core.ownership import partition
 from gitberth.core.plan import Action, ActionKind, DesiredState, Plan, plan
+from gitberth.core.prune import guard_prune
 from gitberth.core.resolve import SecretKey, Secrets, candidate_keys, redact, resolve_app
-from gitberth.runtime.base import Engine, HostResources, PullRequest
-from gitberth.source import Revision, read_file_at, read_revision
-
-SETTINGS_FILE = "gitberth.yaml"
-MAX_SETTINGS_BYTES = 64 * 1024
+from gitberth.pass_resources import networks_in_use, pull_for_plan
+from gitberth.runtime.base import Engine, HostResources
+from gitberth.source import Revision, read_revision
 
 
 class SecretSource(Protocol):
@@ -281,7 +277,8 @@ def reconcile_once(
     *desired*, when the caller already built it for this revision, saves reading and resolving
     the manifests again (the loop's no-op pass does no Git work).
     Whole apps are removed only when *prune* is set (the revision was read completely) and,
-    when the revision has no app at all, only with *allow_empty* (see :func:`guard_prune`).
+    when the revision has no app at all, only with *allow_empty* (see
+    :func:`gitberth.core.prune.guard_prune`).
     *stop* is checked before each action, so a shutdown finishes the action in flight only.
     *publish* is the server's publishing policy (default address, reserved host ports), used
     when the desired state is built here.
@@ -314,7 +311,7 @@ def reconcile_once(
             # A runtime whose unit is a service with replicas (Swarm) says so.
             per_service=bool(getattr(runtime, "plans_per_service", False)),
         ),
-        desired=desired,
+        desired=desired.state,
         prune=prune,
         allow_empty=allow_empty,
     )
@@ -420,114 +417,6 @@ def redact_health_output(
             container = dataclasses.replace(container, health_output=output)
         cleaned.append(container)
     return cleaned
-
-
-def pull_for_plan(
-    resources: HostResources, actions: Iterable[Action], *, workers: int
-) -> dict[str, str]:
-    """Pull what the creates and replaces of *actions* will run, each image once and apps in
-    parallel; return ``{app: reason}`` for the apps whose pull failed (they are not applied)."""
-    wanted: dict[str, list[PullRequest]] = {}
-    for action in actions:
-        if action.kind in (ActionKind.CREATE, ActionKind.REPLACE) and action.target is not None:
-            spec = action.target.spec
-            request = PullRequest(spec.image, spec.pull, action.target.pull_credentials)
-            wanted.setdefault(action.app, []).append(request)
-    if not wanted:
-        return {}
-    unique = {r.key: r for requests in wanted.values() for r in requests}  # once per pass
-    outcome = resources.pull_images(list(unique.values()), workers=max(workers, 4))
-    failures: dict[str, str] = {}
-    for app, requests in wanted.items():
-        reasons = [outcome[r.key] for r in requests if outcome.get(r.key)]
-        if reasons:
-            failures[app] = "; ".join(dict.fromkeys(str(r) for r in reasons))
-    return failures
-
-
-def networks_in_use(desired: DesiredState) -> set[str]:
-    """Networks a pass must not remove: every desired or held app's own network and the
-    shared networks desired apps name (a held app's shared networks are kept by the engine,
-    which refuses to remove a network its containers still use)."""
-    names = {app_network_name(app) for app in (*desired.apps, *desired.held)}
-    for app in desired.apps.values():
-        for service in app.services:
-            names.update(service.spec.networks)
-    return names
-
-
-def guard_prune(
-    the_plan: Plan, *, desired: Desired, prune: bool, allow_empty: bool
-) -> tuple[Plan, str | None]:
-    """Turn the removals of whole apps into keeps when pruning is not safe; say why.
-
-    A revision with no app at all is far more often a mistake (a moved directory, a bad merge)
-    than a wish to stop everything, so it removes nothing unless the repo opts in with
-    ``allowEmpty: true`` in ``gitberth.yaml``. Removals inside an app that stays (fewer
-    replicas, a dropped service, a left-over staging container) are never held back.
-    """
-    gone = [
-        a
-        for a in the_plan.actions
-        if a.kind is ActionKind.REMOVE
-        and a.app not in desired.state.apps
-        and a.app not in desired.state.held
-    ]
-    if not gone:
-        return the_plan, None
-    if not prune:
-        reason = "the source could not be read completely this time, so no app is removed"
-    elif not desired.state.apps and not desired.state.held and not allow_empty:
-        reason = (
-            "this revision has no app at all, so removing every app was refused; restore the "
-            f"manifests, or set `allowEmpty: true` in {SETTINGS_FILE} to really remove them all"
-        )
-    else:
-        return the_plan, None
-    held = {id(a) for a in gone}
-    actions = tuple(
-        Action(
-            ActionKind.KEEP,
-            a.app,
-            a.service,
-            a.replica,
-            a.container_name,
-            f"held: {reason}",
-            container_id=a.container_id,
-        )
-        if id(a) in held
-        else a
-        for a in the_plan.actions
-    )
-    return Plan(revision=the_plan.revision, actions=actions), reason
-
-
-@dataclass(frozen=True)
-class RepoSettings:
-    """Repository-wide switches read from ``gitberth.yaml`` at the root of the revision."""
-
-    allow_empty: bool = False
-
-
-def read_settings(repo: git.Repo, *, sha: str) -> RepoSettings:
-    """The settings at *sha*; a missing file means the safe defaults.
-
-    Only ``allowEmpty: true`` (a real YAML boolean) turns the guard off; a missing,
-    unparsable or misspelt file keeps it on, because failing safe here costs only a refusal.
-    So does a file over :data:`MAX_SETTINGS_BYTES` or with YAML anchors or aliases (which
-    could expand without limit), read by no parser at all.
-    """
-    try:
-        text = read_file_at(repo, sha=sha, path=SETTINGS_FILE, max_bytes=MAX_SETTINGS_BYTES)
-    except SourceError:
-        return RepoSettings()  # oversized: never parsed
-    if text is None or yaml_alias_problem(text, file=SETTINGS_FILE) is not None:
-        return RepoSettings()
-    try:
-        data = YAML(typ="safe").load(text)
-    except YAMLError:
-        return RepoSettings()
-    return RepoSettings(allow_empty=isinstance(data, dict) and data.get("allowEmpty") is True)
 
 
 def _learn_history(

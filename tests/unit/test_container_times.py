@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from gitberth.core.models import ContainerState, ObservedContainer
-from gitberth.runtime.docker import created_epoch, observed_from_attrs, observed_from_row
+from gitberth.runtime.docker_observed import created_epoch, observed_from_attrs, observed_from_row
 from gitberth.status import AppState, ContainerInfo, Health, SyncState
 
 LABELS = {

@@ -8,6 +8,7 @@ an app held by a missing secret holds only itself.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,6 +19,7 @@ from gitberth.loop import Loop, LoopSettings
 from gitberth.runtime.base import RuntimeEvent
 from gitberth.state import StateDir, open_database
 from gitberth.status import StatusStore, SyncState
+from gitberth.triggers import PassRequest
 from tests.support.gitrepo import GitRepo, app_yaml
 from tests.support.waiting import wait_until
 from tests.unit.fakes import FakeRuntime
@@ -69,7 +71,7 @@ def test_triggers_during_a_pass_coalesce_into_one_follow_up_pass(
 
     with loop.lock:  # the next pass blocks reading the tip, which it does under the lock
         loop.trigger("first", read=True)
-        wait_until(lambda: loop._pending is None)  # the worker took it and waits for the lock
+        wait_until(lambda: loop.pending is None)  # the worker took it and waits for the lock
         for reason in ("second", "third", "second"):
             loop.trigger(reason)
     assert loop.wait_for_passes(3, timeout=10)
@@ -207,3 +209,37 @@ def _container_state(loop: Loop, app: str, name: str) -> str | None:
     if state is None:
         return None
     return next((c.state for c in state.containers if c.name == name), None)
+
+
+def test_a_deploy_committed_while_a_pass_reads_the_tip_waits_and_is_applied_next(
+    git_repo: GitRepo, make_loop: LoopFactory, runtime: FakeRuntime
+) -> None:
+    older = git_repo.commit({"apps/old.yaml": app_yaml("old")})
+    loop = make_loop()
+    read = loop.source.read
+    deployed: list[str] = []
+
+    def deploy() -> None:
+        """What POST /deploy does: commit and adopt the commit, under the loop's lock."""
+        with loop.lock:
+            sha = git_repo.commit({"apps/new.yaml": app_yaml("new")})
+            loop.adopt_revision(sha)
+            deployed.append(sha)
+
+    deployer = threading.Thread(target=deploy)
+
+    def read_then_let_a_deploy_in(sha: str) -> Any:
+        if not deployer.is_alive() and not deployed:
+            deployer.start()
+            deployer.join(timeout=0.5)  # held off by the lock this pass holds
+        return read(sha)
+
+    loop.source.read = read_then_let_a_deploy_in  # type: ignore[method-assign]
+    first = loop.run_pass()
+    deployer.join()
+    assert first.revision == older
+    assert [c.revision for c in runtime.containers.values()] == [older]
+
+    second = loop.run_pass(PassRequest(["docker: something died"]))  # reads no Git
+    assert second.revision == deployed[0]
+    assert runtime.running("new") == ["new-1"]

@@ -22,7 +22,7 @@ from gitberth.core.plan import DesiredState, describe_changes, plan
 from gitberth.core.resolve import SecretKeyMaterial, SecretMaterial, Secrets, resolve_app
 from gitberth.core.review import review
 from gitberth.host_paths import bind_policy
-from gitberth.reconciler import pull_for_plan
+from gitberth.pass_resources import pull_for_plan
 from gitberth.render.markdown import escape, render_markdown
 from gitberth.render.report import RevisionOut, build_report, plan_schema, render_json
 from gitberth.runtime.docker_args import shared_network_aliases, to_create_kwargs

@@ -29,6 +29,7 @@ from gitberth.defaults import (
     DEFAULT_PUBLISH_ADDRESS,
     DEFAULT_SECRETS_ROOT,
 )
+from gitberth.git_source import read_settings
 from gitberth.host_paths import bind_policy
 from gitberth.reconciler import (
     ActionEvent,
@@ -38,7 +39,6 @@ from gitberth.reconciler import (
     ReconcileResult,
     SecretSource,
     history_from_repo,
-    read_settings,
     reconcile_once,
 )
 from gitberth.runtime.choice import RuntimeKind

@@ -53,7 +53,7 @@ from gitberth.runtime.base import (
     PullRequest,
     RuntimeEvent,
 )
-from gitberth.runtime.docker import created_epoch
+from gitberth.runtime.docker_observed import created_epoch
 from gitberth.runtime.engine_resources import EngineResources
 from gitberth.runtime.swarm_events import ServiceEventWatcher
 from gitberth.runtime.swarm_logs import SwarmLogs

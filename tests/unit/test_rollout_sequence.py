@@ -1,32 +1,19 @@
-"""The loop's decisions without an engine: rollout order and rollback, sync states, webhook
-signatures, URL sanitising, the prune guard."""
+"""The rollout sequence without an engine: start-first and stop-first order, rollback on a
+failed or crashing new container, how long a rollout waits, and no secret value in its errors."""
 
 from __future__ import annotations
-
-import dataclasses
-import hashlib
-import hmac
 
 import pytest
 from pydantic import SecretStr
 
-from gitberth.api.routes_hooks import signature_ok
 from gitberth.core.errors import RolloutFailedError, UnhealthyError
 from gitberth.core.manifests import parse_manifest
 from gitberth.core.models import ContainerState, ObservedContainer, ResolvedService
-from gitberth.core.plan import Action, ActionKind, DesiredState, Plan
+from gitberth.core.plan import Action, ActionKind
 from gitberth.core.resolve import SecretKeyMaterial, SecretMaterial, resolve_app
-from gitberth.reconciler import (
-    AppReport,
-    AppStatus,
-    build_desired,
-    guard_prune,
-    redact_health_output,
-)
-from gitberth.remote import is_remote, sanitize
+from gitberth.reconciler import build_desired
 from gitberth.runtime.rollout import Condition, create, replace, rollout_timeout, staging_name
 from gitberth.source import Revision
-from gitberth.status import ErrorClass, Health, SyncState, app_state
 from tests.support.gitrepo import app_yaml
 
 
@@ -117,68 +104,6 @@ def test_a_staging_name_is_never_a_replica_name() -> None:
     assert leftover.replica is None
 
 
-@pytest.mark.parametrize(
-    ("report", "sync", "kind"),
-    [
-        (AppReport("web", AppStatus.UNCHANGED), SyncState.SYNCED, None),
-        (AppReport("web", AppStatus.INVALID, code="invalid_manifest"), SyncState.ERROR, "Stalled"),
-        (AppReport("web", AppStatus.BLOCKED, code="unknown_secret"), SyncState.ERROR, "Stalled"),
-        (AppReport("web", AppStatus.FAILED, code="rollout_failed"), SyncState.DEGRADED, "Stalled"),
-        (AppReport("web", AppStatus.FAILED, code="unhealthy"), SyncState.DEGRADED, "Stalled"),
-        (AppReport("web", AppStatus.FAILED, code="action_failed"), SyncState.ERROR, "Waiting"),
-        (AppReport("web", AppStatus.FAILED, code="interrupted"), SyncState.OUT_OF_SYNC, "Waiting"),
-    ],
-)
-def test_reports_map_to_sync_states_and_error_classes(
-    report: AppReport, sync: SyncState, kind: str | None
-) -> None:
-    state = app_state(report, revision="abc", previous=None, now=1.0)
-    assert state.sync is sync
-    assert (state.error.kind.value if state.error else None) == kind
-
-
-def test_a_stopped_container_makes_the_app_degraded_and_unhealthy() -> None:
-    report = AppReport(
-        "web",
-        AppStatus.UNCHANGED,
-        containers=[container("web-1", id="a", state=ContainerState.EXITED)],
-    )
-    state = app_state(report, revision="abc", previous=None, now=1.0)
-    assert (state.sync, state.health) == (SyncState.DEGRADED, Health.UNHEALTHY)
-    assert state.error is not None and state.error.kind is ErrorClass.WAITING
-
-
-def test_webhook_signatures_of_the_three_forges() -> None:
-    body = b'{"ref": "refs/heads/main"}'
-    digest = hmac.new(b"s3", body, hashlib.sha256).hexdigest()
-    assert signature_ok(secret="s3", body=body, headers={"x-hub-signature-256": f"sha256={digest}"})
-    assert signature_ok(secret="s3", body=body, headers={"x-gitea-signature": digest})
-    assert signature_ok(secret="s3", body=body, headers={"x-gitlab-token": "s3"})
-    assert not signature_ok(secret="s3", body=body + b" ", headers={"x-gitea-signature": digest})
-    assert not signature_ok(secret="s3", body=body, headers={"x-gitlab-token": "s4"})
-    assert not signature_ok(secret="s3", body=body, headers={})
-
-
-def test_credentials_never_survive_in_a_message() -> None:
-    text = "fatal: could not read https://bob:hunter2@git.example/x.git and ssh://tok@h/y"
-    assert sanitize(text) == "fatal: could not read https://git.example/x.git and ssh://h/y"
-    assert is_remote("file:///srv/repo") and is_remote("git@host:org/repo.git")
-    assert not is_remote("/srv/repo")
-
-
-def test_the_prune_guard_refuses_an_empty_revision_unless_opted_in() -> None:
-    empty = build_desired(Revision("e" * 40, {}), secrets=_NoSecrets())
-    remove = Action(ActionKind.REMOVE, "web", "web", 1, "web-1", "app removed", container_id="a")
-    the_plan = Plan("e" * 40, (remove,))
-    guarded, reason = guard_prune(the_plan, desired=empty, prune=True, allow_empty=False)
-    assert reason is not None and "allowEmpty: true" in reason
-    assert [a.kind for a in guarded.actions] == [ActionKind.KEEP]
-    allowed, none = guard_prune(the_plan, desired=empty, prune=True, allow_empty=True)
-    assert none is None and allowed.actions == (remove,)
-    partial, why = guard_prune(the_plan, desired=empty, prune=False, allow_empty=True)
-    assert why is not None and [a.kind for a in partial.actions] == [ActionKind.KEEP]
-
-
 def test_a_fixed_host_port_in_the_ports_list_also_goes_stop_first() -> None:
     engine = FakeEngine(healthy=True)
     text = "name: web\nimage: x\nports: [{container: 8080}, {container: 9090, host: 19090}]\n"
@@ -243,49 +168,3 @@ def test_the_rollout_waits_as_long_as_the_manifest_check_needs() -> None:
     )
     assert rollout_timeout(slow, timeout=30) == 20 + 3 * (10 + 5) + 5
     assert rollout_timeout(service(), timeout=30) == 30
-
-
-@pytest.mark.parametrize(
-    ("healths", "health", "sync"),
-    [
-        (["healthy", None], Health.HEALTHY, SyncState.SYNCED),
-        (["starting", "healthy"], Health.PROGRESSING, SyncState.SYNCED),
-        (["unhealthy", "healthy"], Health.UNHEALTHY, SyncState.DEGRADED),
-    ],
-)
-def test_health_comes_from_the_engine_health_state(
-    healths: list[str | None], health: Health, sync: SyncState
-) -> None:
-    containers = [
-        dataclasses.replace(container(f"web-{n}", id=str(n)), health=h)
-        for n, h in enumerate(healths, start=1)
-    ]
-    report = AppReport("web", AppStatus.UNCHANGED, containers=containers)
-    state = app_state(report, revision="abc", previous=None, now=1.0)
-    assert (state.health, state.sync) == (health, sync)
-    if health is Health.UNHEALTHY:
-        assert state.error is not None and state.error.message == "web-1 is unhealthy"
-    assert [c.health for c in state.containers] == healths
-
-
-def test_health_output_is_kept_only_for_the_desired_spec_and_redacted() -> None:
-    manifest = parse_manifest("name: web\nimage: x\nenvFrom: [db]\n", file="apps/web.yaml")
-    material = SecretMaterial(
-        "db", None, {"PASSWORD": SecretKeyMaterial(SecretStr("sentinel-hunter3"), "fp")}
-    )
-    app = resolve_app(manifest, secrets={(None, "db"): material})
-    state = DesiredState("r", {"web": app})
-    said = "login failed for sentinel-hunter3"
-    current = dataclasses.replace(
-        container("web-1", id="a"), spec_hash=app.services[0].spec_hash, health_output=said
-    )
-    older = dataclasses.replace(container("web-2", id="b"), health_output=said)
-    other = dataclasses.replace(container("x-1", id="c"), app="x", health_output=said)
-
-    cleaned = redact_health_output([current, older, other], desired=state)
-
-    assert [c.health_output for c in cleaned] == [
-        "login failed for <secret db (shared)>",
-        "",  # an older spec may have held a value rotated since: dropped
-        "",  # an app not desired (held or gone): dropped
-    ]
