@@ -58,8 +58,9 @@ def connect() -> docker.DockerClient:
 
 
 def remove_gitberth_services(client: docker.DockerClient) -> None:
-    """Remove every gitberth service, then (once their tasks are gone) the secret versions and
-    overlay networks gitberth created."""
+    """Remove every gitberth service, then (once their tasks are gone) the secret versions,
+    overlay networks and volumes gitberth created (a test's source id differs from the next
+    one's, so a volume left behind would be refused as another source's)."""
     for service in client.api.services(filters={"label": "gitberth.app"}):
         try:
             client.api.remove_service(service["ID"])
@@ -86,5 +87,10 @@ def remove_gitberth_services(client: docker.DockerClient) -> None:
     for network in client.api.networks(filters={"label": MANAGED}):
         try:
             client.api.remove_network(network["Id"])
+        except docker.errors.APIError:
+            pass
+    for volume in client.api.volumes(filters={"label": MANAGED}).get("Volumes") or []:
+        try:
+            client.api.remove_volume(volume["Name"], force=True)
         except docker.errors.APIError:
             pass
