@@ -8,18 +8,23 @@ EXAMPLE_IMAGE := gitberth/example-web:1.0
 EXAMPLE_REPO ?= /tmp/gitberth-example-repo
 GITBERTH_IMAGE ?= gitberth:dev
 
-.PHONY: run test unit bootstrap dockerd secrets-tmpfs images image example-repo lint typecheck pytest bench clean lock
+.PHONY: run test unit bootstrap dockerd swarm-engine secrets-tmpfs images image example-repo lint typecheck pytest bench clean lock
 
 run: bootstrap dockerd secrets-tmpfs images example-repo
 	@scripts/run.sh $(EXAMPLE_REPO)
 
-test: bootstrap dockerd secrets-tmpfs images image lint typecheck pytest
+test: bootstrap dockerd swarm-engine secrets-tmpfs images image lint typecheck pytest
 
 bootstrap:
 	@scripts/bootstrap.sh
 
 dockerd: bootstrap
 	@scripts/dockerd.sh
+
+# A second engine, a single-node swarm, for the Swarm runtime's tests (beside the main engine,
+# which runs the Docker runtime's); GITBERTH_SWARM_* variables move it (see the script).
+swarm-engine: bootstrap
+	@scripts/swarm-engine.sh >/dev/null
 
 secrets-tmpfs:
 	@scripts/secrets-tmpfs.sh

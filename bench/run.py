@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from tests.support.engine import ensure_example_image  # noqa: E402
 from tests.support.gitrepo import GitRepo, app_yaml  # noqa: E402
 
-from bench import compose_baseline, profiling, report  # noqa: E402
+from bench import compose_baseline, profiling, report, swarm_scenarios  # noqa: E402
 from bench import secrets_write as secret_bench  # noqa: E402
 from bench.baseline import (  # noqa: E402
     BENCH_LABEL,
@@ -611,11 +611,50 @@ def plan_review(quick: bool) -> Scenario:
     return scenario
 
 
+# --- Swarm runtime vs docker stack deploy (see bench/swarm_scenarios.py) ---------------------
+
+
+def swarm(quick: bool) -> Scenario:
+    rounds, services, converge_rounds = (3, 20, 1) if quick else (10, 100, 3)
+    scenario = Scenario(
+        "swarm",
+        "Swarm runtime: commit → all tasks running, vs docker stack deploy",
+        {"rounds": rounds, "new_services": services, "converge_rounds": converge_rounds},
+        note=swarm_scenarios.__doc__ or "",
+    )
+    one_ours, one_stack = swarm_scenarios.one_change(rounds)
+    scenario.add("gitberth swarm: one-service change", role="ours", unit="s").extend(one_ours)
+    scenario.add("stack deploy: one-service change", role="baseline", unit="s").extend(one_stack)
+    many_ours, many_stack = swarm_scenarios.converge(services, converge_rounds)
+    scenario.add(f"gitberth swarm: {services} new services", role="ours", unit="s").extend(
+        many_ours
+    )
+    scenario.add(f"stack deploy: {services} new services", role="baseline", unit="s").extend(
+        many_stack
+    )
+    scenario.target(
+        "one-service change ≤ 1.0× stack deploy",
+        series="gitberth swarm: one-service change",
+        baseline="stack deploy: one-service change",
+        op="<=",
+        limit=1.0,
+    )
+    scenario.target(
+        f"{services} new services ≤ 0.8× stack deploy",
+        series=f"gitberth swarm: {services} new services",
+        baseline=f"stack deploy: {services} new services",
+        op="<=",
+        limit=0.8,
+    )
+    return scenario
+
+
 SCENARIOS: dict[str, Callable[[bool], Scenario]] = {
     "secret-writes": secret_writes,
     "commit-replace": commit_replace,
     "scale": scale,
     "plan-review": plan_review,
+    "swarm": swarm,
 }
 
 

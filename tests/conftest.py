@@ -37,3 +37,21 @@ def clean_engine(docker_client: docker.DockerClient) -> Iterator[docker.DockerCl
     remove_managed_and_test_containers(docker_client)
     yield docker_client
     remove_managed_and_test_containers(docker_client)
+
+
+@pytest.fixture(scope="session")
+def swarm_client() -> docker.DockerClient:
+    """The tests' own single-node swarm (see tests/support/swarm.py), not DOCKER_HOST."""
+    from tests.support.swarm import swarm_engine
+
+    return swarm_engine()
+
+
+@pytest.fixture
+def clean_swarm(swarm_client: docker.DockerClient) -> Iterator[docker.DockerClient]:
+    """A swarm with no gitberth services, secrets or networks before the test and after it."""
+    from tests.support.swarm import remove_gitberth_services
+
+    remove_gitberth_services(swarm_client)
+    yield swarm_client
+    remove_gitberth_services(swarm_client)

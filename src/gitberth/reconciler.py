@@ -258,6 +258,8 @@ def reconcile_once(
     when the desired state is built here.
     """
     started = time.monotonic()
+    # A runtime whose applies mostly wait for an orchestrator (Swarm) runs more apps at once.
+    workers = max(workers, int(getattr(runtime, "apply_workers", 1)))
     resources = runtime if isinstance(runtime, HostResources) else None
     if desired is None:
         desired = build_desired(
@@ -276,7 +278,13 @@ def reconcile_once(
     known.update(spec_summaries(desired.state))
     _learn_history(observed, known=known, history=history, current=revision.sha)
     the_plan, refused = guard_prune(
-        plan(desired.state, observed, known_specs=known),
+        plan(
+            desired.state,
+            observed,
+            known_specs=known,
+            # A runtime whose unit is a service with replicas (Swarm) says so.
+            per_service=bool(getattr(runtime, "plans_per_service", False)),
+        ),
         desired=desired.state,
         prune=prune,
         allow_empty=allow_empty,

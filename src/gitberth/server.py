@@ -42,6 +42,7 @@ from gitberth.metrics import LoopMetrics, ServerMetrics
 from gitberth.operations import Operations, OperationsSettings
 from gitberth.operations import install as install_operations
 from gitberth.runtime.base import Runtime
+from gitberth.runtime.choice import RuntimeKind
 from gitberth.runtime.secret_files import SecretFilesRoot
 from gitberth.runtime.select import build_runtime
 from gitberth.serve_config import DEFAULT_SOURCE_NAME, SourceConfig, webhook_secret
@@ -88,6 +89,8 @@ class ServeSettings:
 
     allow_bind_under: tuple[Path, ...] = ()
     """Host directories manifests may bind-mount from (``--allow-bind-under``)."""
+    runtime: RuntimeKind = RuntimeKind.AUTO
+    """``--runtime``: docker, swarm, or auto (swarm when the engine is a swarm manager)."""
 
     def source_configs(self) -> tuple[SourceConfig, ...]:
         """The sources to follow; ``--repo`` alone is one source named ``default``."""
@@ -178,6 +181,7 @@ def _build_source(
         rollout_timeout=settings.rollout_timeout,
         publish_address=settings.publish_address,
         bind_policy=bind_policy(settings.allow_bind_under),
+        kind=settings.runtime,
     )
     try:
         runtime.sweep()  # what a crash left behind, e.g. secret files mounted by no container

@@ -400,3 +400,22 @@ def test_a_restarting_container_is_left_to_its_restart_policy() -> None:
 
 def test_the_cli_default_publish_address_is_the_core_one() -> None:
     assert container_options.DEFAULT_PUBLISH_ADDRESS == DEFAULT_PUBLISH_ADDRESS == "127.0.0.1"
+
+
+def test_a_port_may_say_its_swarm_publish_mode_which_enters_the_hash_only_when_written() -> None:
+    ports = "name: web\nimage: x\nports:\n  - {container: 80, host: 8080%s}\n"
+    [binding] = spec(ports % ", mode: ingress").options.ports
+    assert binding.mode == "ingress"
+    assert hash_of(ports % "") != hash_of(ports % ", mode: host")
+    assert container_options.hash_document(spec(ports % "").options)["ports"] == [
+        [80, 8080, None]
+    ], "a port without mode hashes as before the field existed"
+
+
+def test_an_ingress_port_cannot_name_an_address_and_a_mode_must_be_known() -> None:
+    [problem] = problems(
+        "name: web\nimage: x\nports:\n  - {container: 80, address: 127.0.0.1, mode: ingress}\n"
+    )
+    assert problem.startswith("apps/web.yaml:4:") and "drop address" in problem
+    [problem] = problems("name: web\nimage: x\nports:\n  - {container: 80, mode: mesh}\n")
+    assert "mode" in problem and "apps/web.yaml:4:" in problem

@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from gitberth.runtime.choice import RuntimeKind
+
 StateDirOption = Annotated[
     Path | None,
     typer.Option(
@@ -75,5 +77,17 @@ AllowBindOption = Annotated[
         help="allow manifests to bind-mount host paths under this directory (repeatable); "
         "without it every bind mount is refused, and the engine socket always is",
         show_default=False,
+    ),
+]
+
+
+RuntimeOption = Annotated[
+    RuntimeKind,
+    typer.Option(
+        "--runtime",
+        envvar="GITBERTH_RUNTIME",
+        case_sensitive=False,
+        help="docker (containers on one engine) or swarm (services on a swarm manager); "
+        "auto picks swarm when the engine is an active swarm manager",
     ),
 ]

@@ -16,6 +16,7 @@ from gitberth.cli.options import (
     BranchOption,
     GraceOption,
     PublishAddressOption,
+    RuntimeOption,
     SecretsDirOption,
     StateDirOption,
 )
@@ -29,6 +30,7 @@ from gitberth.defaults import (
     DEFAULT_SECRETS_ROOT,
 )
 from gitberth.host_paths import bind_policy
+from gitberth.runtime.choice import RuntimeKind
 from gitberth.source import open_repo, read_revision
 from gitberth.source_id import source_id
 
@@ -105,6 +107,7 @@ def _run(
     secrets_dir: Path = DEFAULT_SECRETS_ROOT,
     publish_address: str = DEFAULT_PUBLISH_ADDRESS,
     allow_bind_under: list[Path] | None = None,
+    runtime_kind: RuntimeKind = RuntimeKind.AUTO,
 ) -> ReconcileResult:
     from gitberth.git_source import read_settings
     from gitberth.reconciler import history_from_repo, reconcile_once
@@ -128,6 +131,7 @@ def _run(
             secret_files=SecretFilesRoot(secrets_dir),
             publish_address=publish_address,
             bind_policy=bind_policy(allow_bind_under),
+            kind=runtime_kind,
         )
         publish = PublishPolicy(default_address=publish_address)
         return reconcile_once(
@@ -195,6 +199,7 @@ def apply(
     secrets_dir: SecretsDirOption = DEFAULT_SECRETS_ROOT,
     publish_address: PublishAddressOption = DEFAULT_PUBLISH_ADDRESS,
     allow_bind_under: AllowBindOption = None,
+    runtime: RuntimeOption = RuntimeKind.AUTO,
 ) -> None:
     """Reconcile once: make the engine run what the branch (or --rev) says.
 
@@ -212,6 +217,7 @@ def apply(
         secrets_dir=secrets_dir,
         publish_address=publish_address,
         allow_bind_under=allow_bind_under,
+        runtime_kind=runtime,
     )
     _print_summary(result, dry_run=False)
     if not result.ok:
@@ -232,6 +238,7 @@ def plan(
     state_dir: StateDirOption = None,
     publish_address: PublishAddressOption = DEFAULT_PUBLISH_ADDRESS,
     allow_bind_under: AllowBindOption = None,
+    runtime: RuntimeOption = RuntimeKind.AUTO,
 ) -> None:
     """Dry run against the live containers: what `apply` would do, changing nothing.
 
@@ -269,6 +276,7 @@ def plan(
         state_dir=state_dir,
         publish_address=publish_address,
         allow_bind_under=allow_bind_under,
+        runtime_kind=runtime,
     )
     _print_summary(result, dry_run=True)
     if not result.ok:

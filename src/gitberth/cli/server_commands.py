@@ -28,6 +28,7 @@ from gitberth.cli.options import (
     BranchOption,
     GraceOption,
     PublishAddressOption,
+    RuntimeOption,
     SecretsDirOption,
     StateDirOption,
 )
@@ -46,6 +47,7 @@ from gitberth.defaults import (
     DEFAULT_WORKERS,
     TOKEN_ENV,
 )
+from gitberth.runtime.choice import RuntimeKind
 from gitberth.secrets.tokens import Role, TokenStore, parse_ttl
 from gitberth.state import StateDir
 
@@ -159,6 +161,7 @@ def serve(
     ] = DEFAULT_WORKERS,
     publish_address: PublishAddressOption = DEFAULT_PUBLISH_ADDRESS,
     allow_bind_under: AllowBindOption = None,
+    runtime: RuntimeOption = RuntimeKind.AUTO,
     webhook_secret: Annotated[
         str | None,
         typer.Option(
@@ -270,6 +273,7 @@ def serve(
                 publish_address=publish_address,
                 reserved_host_ports=frozenset({port}),
                 allow_bind_under=tuple(allow_bind_under or ()),
+                runtime=runtime,
             ),
         )
     except GitberthError as exc:

@@ -268,6 +268,11 @@ class PortFields(_Strict):
         default=None,
         description="host address to publish on (default 127.0.0.1, or serve --publish-address)",
     )
+    mode: Literal["host", "ingress"] | None = Field(
+        default=None,
+        description="Swarm only: host (default; on the node running the task) or ingress "
+        "(Swarm's routing mesh, on every node); one engine always publishes on the host",
+    )
 
     @field_validator("address")
     @classmethod
@@ -278,6 +283,15 @@ class PortFields(_Strict):
             return str(ipaddress.ip_address(value))
         except ValueError:
             raise ValueError("must be an IP address such as 127.0.0.1 or 0.0.0.0") from None
+
+    @model_validator(mode="after")
+    def _ingress_has_no_address(self) -> Self:
+        if self.mode == "ingress" and self.address is not None:
+            raise ValueError(
+                "an ingress port is published on every address of every node; drop address "
+                "or use mode: host"
+            )
+        return self
 
 
 LabelKey = Annotated[str, Field(min_length=1, max_length=255)]
@@ -470,11 +484,14 @@ class PortBinding:
     container: int
     host: int | None = None
     address: str | None = None
+    mode: str | None = None
+    """Swarm's publish mode (host or ingress); None: host. One engine ignores it."""
 
     def describe(self, default_address: str | None = None) -> str:
         address = self.address or default_address or "default"
         host = self.host if self.host is not None else "auto"
-        return f"{address}:{host}->{self.container}"
+        mode = f" ({self.mode})" if self.mode else ""
+        return f"{address}:{host}->{self.container}{mode}"
 
 
 @dataclass(frozen=True)
@@ -499,7 +516,7 @@ class ContainerOptions:
 def options_from(fields: OptionFields, *, port: int | None) -> ContainerOptions:
     """Normalize the option fields of one service; *port* is its short-form port, if any."""
     ports = tuple(
-        PortBinding(container=p.container, host=p.host, address=p.address)
+        PortBinding(container=p.container, host=p.host, address=p.address, mode=p.mode)
         for p in fields.ports or ()
     )
     main_port = port if port is not None else (ports[0].container if ports else None)
@@ -577,7 +594,10 @@ def hash_document(options: ContainerOptions) -> dict[str, Any]:
         "entrypoint": list(options.entrypoint) if options.entrypoint is not None else None,
         "stopSignal": options.stop_signal,
         "stopGracePeriod": options.stop_grace_ns,
-        "ports": [[p.container, p.host, p.address] for p in options.ports],
+        # the mode enters only when written, so the hash of every existing spec stays
+        "ports": [
+            [p.container, p.host, p.address, *([p.mode] if p.mode else [])] for p in options.ports
+        ],
     }
 
 

@@ -713,8 +713,27 @@ class ContainerState(StrEnum):
 
 
 @dataclass(frozen=True)
+class ObservedTask:
+    """One task of a Swarm service (a replica's current container): where it runs and how it
+    stands, as ``GET /tasks`` reports it. ``error`` is the engine's reason for a failed or
+    rejected task (engine text about the container, never a secret value)."""
+
+    id: str
+    slot: int | None
+    node: str
+    state: str
+    desired_state: str
+    error: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class ObservedContainer:
-    """A container carrying gitberth labels, as one engine list call reports it."""
+    """A container carrying gitberth labels, as one engine list call reports it.
+
+    Under the Swarm runtime it is one Swarm *service* (named like a container prefix, without
+    a replica number): ``replicas`` is the count its spec asks for and ``tasks`` its current
+    tasks; on one engine both stay unset."""
 
     id: str
     name: str
@@ -738,6 +757,10 @@ class ObservedContainer:
     the reconciler redacts it (or drops it) before anything else sees it."""
     volumes: tuple[str, ...] = ()
     """Engine names of the gitberth volumes it mounts (``<app>_<name>``), from the list call."""
+    replicas: int | None = None
+    """Swarm: the replica count of the service's spec (None on one engine)."""
+    tasks: tuple[ObservedTask, ...] = ()
+    """Swarm: the service's current task per slot, with node, state and error."""
 
     @property
     def replica(self) -> int | None:

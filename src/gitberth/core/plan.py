@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from gitberth.core import container_options
+from gitberth.core import container_options, secret_versions
 from gitberth.core.container_options import RestartPolicy
 from gitberth.core.models import (
     ContainerState,
@@ -102,8 +102,15 @@ def plan(
     observed: Iterable[ObservedContainer],
     *,
     known_specs: KnownSpecs | None = None,
+    per_service: bool = False,
 ) -> Plan:
-    """Compute the actions that turn *observed* into *desired*, in a deterministic order."""
+    """Compute the actions that turn *observed* into *desired*, in a deterministic order.
+
+    *per_service* plans one slot per service instead of one per replica, for a runtime whose
+    unit is a service with a replica count (Swarm): there the observed entries are services,
+    and a changed replica count is part of what is compared (a scale is an update of the
+    service, never a new one).
+    """
     known = known_specs or {}
     by_app: dict[str, list[ObservedContainer]] = {}
     for container in observed:
@@ -118,6 +125,8 @@ def plan(
             actions.extend(
                 _remove(c, "app removed from Git" + _kept_volumes(c)) for c in containers
             )
+        elif per_service:
+            actions.extend(plan_services(desired.apps[app], containers, known))
         else:
             actions.extend(_plan_app(desired.apps[app], containers, known))
     actions.sort(key=_order)
@@ -334,3 +343,78 @@ def _remove(container: ObservedContainer, reason: str) -> Action:
         reason,
         container_id=container.id,
     )
+
+
+def plan_services(
+    app: ResolvedApp, services: list[ObservedContainer], known: KnownSpecs
+) -> list[Action]:
+    """One action per service of *app* when the runtime runs services, not containers: a
+    missing service is created, one whose spec or replica count differs is updated in place
+    (the runtime rolls its tasks, or only scales them), anything else is kept. Tasks that
+    stopped are not a reason: the orchestrator reschedules them itself."""
+    actions: list[Action] = []
+    wanted = {s.service: s for s in app.services}
+    current: dict[str, ObservedContainer] = {}
+    for seen in services:
+        target = wanted.get(seen.service)
+        if target is None:
+            actions.append(
+                _remove(
+                    seen,
+                    f"service {seen.service} removed from app" + _kept_volumes(seen),
+                )
+            )
+        elif seen.name != target.spec.container_base:
+            actions.append(_remove(seen, f"{seen.name} is not a name gitberth uses"))
+        elif seen.service in current:
+            actions.append(_remove(seen, f"duplicate of service {seen.service}"))
+        else:
+            current[seen.service] = seen
+    for service in app.services:
+        name = service.spec.container_base
+        observed = current.get(service.service)
+        if observed is None:
+            reason = ("new app" if not services else "new service") + mount_notes(service.spec)
+            if service.spec.replicas != 1:
+                reason += f"; {service.spec.replicas} replicas"
+            reason += "".join(f"; {note}" for note in _new_versions(service, None))
+            actions.append(
+                Action(
+                    ActionKind.CREATE, app.name, service.service, None, name, reason, target=service
+                )
+            )
+            continue
+        reasons = []
+        if observed.spec_hash != service.spec_hash:
+            reasons.append(_replace_reason(observed, service, known) or "spec changed")
+            reasons.extend(_new_versions(service, known.get(observed.spec_hash)))
+        if observed.replicas != service.spec.replicas:
+            reasons.append(f"replicas {_show(observed.replicas)} -> {service.spec.replicas}")
+        if not reasons:
+            actions.append(_keep(observed, "up to date"))
+            continue
+        actions.append(
+            Action(
+                ActionKind.REPLACE,
+                app.name,
+                service.service,
+                None,
+                name,
+                "; ".join(reasons),
+                container_id=observed.id,
+                target=service,
+            )
+        )
+    return actions
+
+
+def _new_versions(service: ResolvedService, previous: Mapping[str, Any] | None) -> list[str]:
+    """``secret version shop-tls-1a2b3c4d`` for each file whose value is new to the service
+    (every file when the previous spec is unknown): the immutable version a change creates."""
+    before: Mapping[str, str] = (previous or {}).get("files") or {}
+    after = service.describe()["files"]
+    return [
+        f"secret version {secret_versions.file_version(service.app, key, value)}"
+        for key, value in sorted(service.files.items())
+        if previous is None or before.get(key) != after.get(key)
+    ]

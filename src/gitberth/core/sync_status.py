@@ -66,8 +66,19 @@ class ApiModel(BaseModel):
         return self.model_dump(mode="json", by_alias=True)
 
 
+class TaskInfo(ApiModel):
+    """Swarm only: a service's current task in one slot, where it runs and how it stands."""
+
+    id: str
+    slot: int | None = None
+    node: str = ""
+    state: str = ""
+    desired_state: str = ""
+    error: str = Field("", description="the engine's reason for a failed or rejected task")
+
+
 class ContainerInfo(ApiModel):
-    """One container of an app, as the engine listed it."""
+    """One container of an app, as the engine listed it (under Swarm: one service)."""
 
     name: str
     service: str
@@ -87,6 +98,10 @@ class ContainerInfo(ApiModel):
         default_factory=list,
         description="engine names of the app volumes it mounts (<app>_<name>)",
     )
+    tasks: list[TaskInfo] = Field(
+        default_factory=list,
+        description="Swarm only: the service's current task per slot; empty on one engine",
+    )
 
     @classmethod
     def of(cls, container: ObservedContainer) -> ContainerInfo:
@@ -100,6 +115,17 @@ class ContainerInfo(ApiModel):
             created_at=iso_second(container.created_at),
             health=container.health,
             volumes=list(container.volumes),
+            tasks=[
+                TaskInfo(
+                    id=task.id,
+                    slot=task.slot,
+                    node=task.node,
+                    state=task.state,
+                    desired_state=task.desired_state,
+                    error=task.error,
+                )
+                for task in container.tasks
+            ],
         )
 
 

@@ -64,9 +64,18 @@ def foreign_source(labels: dict[str, str], *, source: str) -> str | None:
 class EngineResources:
     """Creates and removes gitberth's networks and volumes, and pulls images, on one engine."""
 
-    def __init__(self, client: Callable[[], docker.DockerClient], *, source: str) -> None:
+    def __init__(
+        self,
+        client: Callable[[], docker.DockerClient],
+        *,
+        source: str,
+        network_driver: str = "bridge",
+    ) -> None:
+        """*network_driver* is ``bridge`` on one engine and ``overlay`` on a Swarm manager
+        (attachable, so a task and a plain container can both join)."""
         self._client = client
         self.source = source
+        self.network_driver = network_driver
         self._lock = threading.Lock()
         self._network_locks: dict[str, threading.Lock] = {}
         self._networks: set[str] = set()
@@ -123,7 +132,10 @@ class EngineResources:
                             "two sources cannot deploy an app of the same name on one engine"
                         )
                 else:
-                    self.api.create_network(name, driver="bridge", labels=labels)
+                    extra = {"attachable": True} if self.network_driver == "overlay" else {}
+                    self.api.create_network(
+                        name, driver=self.network_driver, labels=labels, **extra
+                    )
             with self._lock:
                 self._networks.add(name)
 

@@ -197,8 +197,21 @@
       list.append(
         el("li", {}, el("span", { text: c.name }), " ", el("span", { className: "muted", text: "(" + c.state + (c.health ? ", " + c.health : "") + ")" }),
           c.url ? " " : null, c.url ? link(c.url) : null,
-          c.volumes && c.volumes.length ? el("span", { className: "muted", text: " volumes: " + c.volumes.join(", ") }) : null),
+          c.volumes && c.volumes.length ? el("span", { className: "muted", text: " volumes: " + c.volumes.join(", ") }) : null,
+          c.tasks && c.tasks.length ? taskList(c.tasks) : null),
       );
+    }
+    return list;
+  }
+
+  // Swarm: one line per task of the service (slot, node, state, the engine's error).
+  function taskList(tasks) {
+    const list = el("ul", { className: "plain tasks" });
+    for (const t of tasks) {
+      const where = "task " + (t.slot === null || t.slot === undefined ? t.id.slice(0, 12) : t.slot) + " on " + t.node;
+      list.append(el("li", { className: "task" }, el("span", { text: where + ": " }),
+        el("span", { className: "muted", text: t.state + (t.desiredState !== "running" ? " (desired " + t.desiredState + ")" : "") }),
+        t.error ? el("span", { className: "error-text", text: " " + t.error }) : null));
     }
     return list;
   }

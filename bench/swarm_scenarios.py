@@ -1,0 +1,250 @@
+"""gitberth's Swarm runtime beside ``docker stack deploy`` of the equivalent compose file.
+
+Both sides run on the same single-node swarm (the tests' own, started by
+``scripts/swarm-engine.sh``; ``GITBERTH_SWARM_*`` variables move it), the same image and the
+same change, and both clocks stop on the same engine condition: every task of the changed (or
+new) services runs the new spec. gitberth's clock starts when the commit exists (a running loop
+notices it, plans per service and calls Swarm); the stack's when ``docker stack deploy`` starts.
+
+- one-service change: one env line of one service changes (start-first update on both sides);
+- converge: N new services appear at once (one app each on gitberth's side, one stack file of N
+  services on the other).
+
+Run alone: ``.venv/bin/python bench/swarm_scenarios.py [--quick]``; ``bench/run.py`` runs it as
+the ``swarm`` scenario.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import docker
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "src"))
+
+from tests.support.gitrepo import GitRepo  # noqa: E402
+from tests.support.swarm import (  # noqa: E402
+    connect,
+    remove_gitberth_services,
+    swarm_engine,
+    swarm_host,
+)
+
+from gitberth.database import open_database  # noqa: E402
+from gitberth.loop import Loop, LoopSettings  # noqa: E402
+from gitberth.runtime.swarm import SwarmRuntime  # noqa: E402
+from gitberth.state import StateDir  # noqa: E402
+from gitberth.status import StatusStore  # noqa: E402
+
+IMAGE = "gitberth/example-web:1.0"
+TIMEOUT = 300.0
+
+
+def manifest(name: str, *, value: str) -> str:
+    return (
+        f"name: {name}\nimage: {IMAGE}\nenv: {{ROUND: '{value}'}}\n"
+        f"command: [sh, -c, 'trap \"exit 0\" TERM; sleep 100000 & wait']\n"
+    )
+
+
+def stack_file(names: list[str], *, values: dict[str, str]) -> str:
+    """The compose file ``docker stack deploy`` gets: the same services, start-first."""
+    lines = ["version: '3.8'", "services:"]
+    for name in names:
+        lines += [
+            f"  {name}:",
+            f"    image: {IMAGE}",
+            "    command: [sh, -c, 'trap \"exit 0\" TERM; sleep 100000 & wait']",
+            f"    environment: {{ROUND: '{values[name]}'}}",
+            "    deploy:",
+            "      update_config: {order: start-first, failure_action: rollback}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def running_with(client: docker.DockerClient, *, label: str, env: dict[str, str]) -> int:
+    """How many services (selected by *label*) have a running task with their wanted env."""
+    services = {s["ID"]: s["Spec"]["Name"] for s in client.api.services(filters={"label": label})}
+    done = set()
+    for task in client.api.tasks(filters={"desired-state": "running"}):
+        name = services.get(task.get("ServiceID"))
+        if name is None or task["Status"]["State"] != "running":
+            continue
+        wanted = env.get(name)
+        if wanted is not None and wanted in (task["Spec"]["ContainerSpec"].get("Env") or []):
+            done.add(name)
+    return len(done)
+
+
+def wait_running(client: docker.DockerClient, *, label: str, env: dict[str, str]) -> None:
+    started = time.perf_counter()
+    while running_with(client, label=label, env=env) < len(env):
+        if time.perf_counter() - started > TIMEOUT:
+            raise RuntimeError(f"{len(env)} services did not run the new spec in {TIMEOUT} s")
+        time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def on_swarm() -> Iterator[docker.DockerClient]:
+    """DOCKER_HOST points at the swarm for the loop's event stream and the docker CLI."""
+    previous = os.environ.get("DOCKER_HOST")
+    os.environ["DOCKER_HOST"] = swarm_host()
+    client = swarm_engine()
+    remove_gitberth_services(client)
+    try:
+        yield client
+    finally:
+        remove_gitberth_services(client)
+        if previous is None:
+            os.environ.pop("DOCKER_HOST", None)
+        else:
+            os.environ["DOCKER_HOST"] = previous
+
+
+@contextlib.contextmanager
+def running_loop(client: docker.DockerClient, repo: GitRepo, state: Path) -> Iterator[Loop]:
+    db = open_database(StateDir(state))
+    loop = Loop(
+        settings=LoopSettings(repo=str(repo.path), state_dir=state),
+        runtime=SwarmRuntime(client, source="bench-swarm", grace_seconds=2, connect=connect),
+        status=StatusStore(db),
+    )
+    loop.start()
+    try:
+        yield loop
+    finally:
+        loop.stop()
+        db.close()
+
+
+def stack(project: Path, text: str) -> None:
+    project.mkdir(parents=True, exist_ok=True)
+    (project / "stack.yml").write_text(text)
+    done = subprocess.run(
+        ["docker", "stack", "deploy", "-c", "stack.yml", project.name],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"docker stack deploy: {done.stderr[-800:]}")
+
+
+def stack_remove(client: docker.DockerClient, project: Path) -> None:
+    subprocess.run(["docker", "stack", "rm", project.name], capture_output=True, check=False)
+    deadline = time.monotonic() + 60
+    label = f"com.docker.stack.namespace={project.name}"
+    while time.monotonic() < deadline and (
+        client.api.services(filters={"label": label})
+        or client.api.networks(filters={"label": label})
+        or client.api.containers(all=True, filters={"label": label})
+    ):
+        time.sleep(0.2)
+
+
+def one_change(rounds: int) -> tuple[list[float], list[float]]:
+    """Seconds from commit (gitberth) / ``stack deploy`` (baseline) to the changed task running."""
+    ours: list[float] = []
+    theirs: list[float] = []
+    with on_swarm() as client, tempfile.TemporaryDirectory(prefix="gb-swarm-") as tmp_name:
+        tmp = Path(tmp_name)
+        repo = GitRepo(tmp / "repo")
+        repo.commit({"apps/one.yaml": manifest("one", value="start")})
+        project = tmp / "gbswone"
+        stack(project, stack_file(["web"], values={"web": "start"}))
+        label = f"com.docker.stack.namespace={project.name}"
+        wait_running(client, label=label, env={f"{project.name}_web": "ROUND=start"})
+        try:
+            with running_loop(client, repo, tmp / "state") as loop:
+                loop.wait_for_passes(1, timeout=120)
+                wait_running(client, label="gitberth.app=one", env={"one": "ROUND=start"})
+                for value in range(rounds):
+                    sides: list[Callable[[], float]] = [
+                        lambda v=value: commit_round(client, repo, v),
+                        lambda v=value: stack_round(client, project, v),
+                    ]
+                    for index, side in enumerate(sides if value % 2 == 0 else sides[::-1]):
+                        measured = side()
+                        is_ours = (index == 0) == (value % 2 == 0)
+                        (ours if is_ours else theirs).append(measured)
+        finally:
+            stack_remove(client, project)
+    return ours, theirs
+
+
+def commit_round(client: docker.DockerClient, repo: GitRepo, value: int) -> float:
+    repo.commit({"apps/one.yaml": manifest("one", value=str(value))})
+    started = time.perf_counter()
+    wait_running(client, label="gitberth.app=one", env={"one": f"ROUND={value}"})
+    return time.perf_counter() - started
+
+
+def stack_round(client: docker.DockerClient, project: Path, value: int) -> float:
+    started = time.perf_counter()
+    stack(project, stack_file(["web"], values={"web": str(value)}))
+    label = f"com.docker.stack.namespace={project.name}"
+    wait_running(client, label=label, env={f"{project.name}_web": f"ROUND={value}"})
+    return time.perf_counter() - started
+
+
+def converge(services: int, rounds: int) -> tuple[list[float], list[float]]:
+    """Seconds until *services* new services all run, from commit / ``stack deploy``."""
+    ours: list[float] = []
+    theirs: list[float] = []
+    names = [f"s{i:03d}" for i in range(services)]
+    for round_index in range(rounds):
+        with on_swarm() as client, tempfile.TemporaryDirectory(prefix="gb-swarm-") as tmp_name:
+            tmp = Path(tmp_name)
+            repo = GitRepo(tmp / "repo")
+            project = tmp / "gbswmany"
+            label = f"com.docker.stack.namespace={project.name}"
+            try:
+                started = time.perf_counter()
+                stack(project, stack_file(names, values=dict.fromkeys(names, "v")))
+                wait_running(
+                    client, label=label, env={f"{project.name}_{n}": "ROUND=v" for n in names}
+                )
+                theirs.append(time.perf_counter() - started)
+            finally:
+                stack_remove(client, project)
+            repo.commit({"README": f"round {round_index}\n"})
+            with running_loop(client, repo, tmp / "state") as loop:
+                loop.wait_for_passes(1, timeout=60)
+                repo.commit({f"apps/{n}.yaml": manifest(n, value="v") for n in names})
+                started = time.perf_counter()
+                wait_running(client, label="gitberth.app", env={n: "ROUND=v" for n in names})
+                ours.append(time.perf_counter() - started)
+    return ours, theirs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    rounds, services = (3, 20) if args.quick else (10, 100)
+    ours, theirs = one_change(rounds)
+    print(
+        f"one change: gitberth {statistics.median(ours):.2f}s, "
+        f"stack {statistics.median(theirs):.2f}s"
+    )
+    ours, theirs = converge(services, 1 if args.quick else 3)
+    print(
+        f"{services} new: gitberth {statistics.median(ours):.2f}s, "
+        f"stack {statistics.median(theirs):.2f}s"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Swarm's service events, translated into engine-neutral :class:`RuntimeEvent` triggers.
+
+Swarm restarts and reschedules tasks itself, so a task that dies is not news for gitberth (no
+self-heal of its own: the orchestrator already does it). What is news is a change to a service
+behind gitberth's back: one removed or updated by hand, or rolled back by Swarm. A manager
+reports those as ``service`` events carrying the service's name; each only wakes the loop,
+whose level-based pass then compares every service with Git.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import docker
+import docker.errors
+import requests
+
+from gitberth.core.backoff import Backoff
+from gitberth.runtime.base import RuntimeEvent
+
+WATCHED_ACTIONS = ("create", "update", "remove")
+
+
+def translate(raw: Mapping[str, Any]) -> RuntimeEvent | None:
+    """One ``service`` event as a trigger; None for other kinds."""
+    if raw.get("Type") != "service":
+        return None
+    action = str(raw.get("Action") or "")
+    if action not in WATCHED_ACTIONS:
+        return None
+    attributes = (raw.get("Actor") or {}).get("Attributes") or {}
+    name = str(attributes.get("name") or (raw.get("Actor") or {}).get("ID") or "?")
+    detail = attributes.get("updatestate.new")
+    suffix = f" ({detail})" if detail else ""
+    return RuntimeEvent(reason=f"swarm: service {name} {action}{suffix}")
+
+
+class ServiceEventWatcher:
+    """Follows one manager's service events until stopped, reconnecting with backoff."""
+
+    def __init__(self, *, connect: Callable[[], docker.DockerClient]) -> None:
+        self._connect = connect
+
+    def watch(
+        self, on_event: Callable[[RuntimeEvent], None], *, stop: threading.Event, backoff: Backoff
+    ) -> None:
+        streams: list[Any] = []
+        lock = threading.Lock()
+
+        def close_on_stop() -> None:
+            stop.wait()  # a blocked read of the stream wakes only when the stream is closed
+            with lock:
+                for stream in streams:
+                    with contextlib.suppress(Exception):
+                        stream.close()
+
+        threading.Thread(target=close_on_stop, name="gitberth-swarm-close", daemon=True).start()
+        failures = 0
+        while not stop.is_set():
+            try:
+                client = self._connect()
+                stream = client.events(decode=True, filters={"type": "service"})
+                with lock:
+                    streams[:] = [stream]
+                if stop.is_set():
+                    stream.close()
+                    break
+                if failures:
+                    on_event(RuntimeEvent(reason="swarm manager is back", reconnected=True))
+                failures = 0
+                for raw in stream:
+                    if stop.is_set():
+                        break
+                    event = translate(raw)
+                    if event is not None:
+                        on_event(event)
+                with contextlib.suppress(Exception):
+                    client.close()
+            except (docker.errors.DockerException, requests.RequestException, OSError):
+                pass
+            with lock:
+                streams.clear()
+            if stop.is_set():
+                break
+            failures += 1
+            on_event(RuntimeEvent(reason="swarm events interrupted", interrupted=True))
+            stop.wait(backoff.delay(failures))
