@@ -216,6 +216,9 @@ def readme_block(run: dict[str, Any]) -> str:
         "|---|---|---:|---|",
     ]
     for scenario in run["scenarios"]:
+        if scenario.get("error"):  # its targets have no samples: say so, not nothing
+            lines.append(f"| {scenario['id']} | – | failed: `{scenario['error']}` | FAILED |")
+            continue
         for verdict, target in zip(verdicts(scenario), scenario["targets"], strict=True):
             if verdict.kind == "ratio":
                 theirs = statistic(

@@ -337,6 +337,8 @@ class ConvergeRun:
     api_latencies: list[float]
 
 
+CONVERGE_LIMIT = 1800.0
+"""Seconds a converge may take before the scenario fails (saying how far it got)."""
 POLL_SECONDS = 0.1
 """How often the converge poller asks ``GET /apps``: ten times a second is a busy dashboard's
 worth. Asked back to back, the poller and the server's answers to it (1,000 apps each) would
@@ -374,6 +376,7 @@ def serve_converge(
         on_start(process.pid)
     started = time.perf_counter()
     run = ConvergeRun(seconds=0.0, rss=[], api_latencies=[])
+    synced = 0
     try:
         with httpx.Client(
             base_url=f"http://127.0.0.1:{port}",
@@ -390,11 +393,16 @@ def serve_converge(
                 if apps is not None:
                     run.api_latencies.append(time.perf_counter() - asked)
                     run.rss.append(rss_mib(process.pid))
-                    if sum(app["sync"] == "Synced" for app in apps) == count:
+                    synced = sum(app["sync"] == "Synced" for app in apps)
+                    if synced == count:
                         break
                 time.sleep(max(0.0, asked + POLL_SECONDS - time.perf_counter()))
-                if process.poll() is not None or time.perf_counter() - started > 1800:
-                    raise RuntimeError("gitberth serve did not converge")
+                if process.poll() is not None or time.perf_counter() - started > CONVERGE_LIMIT:
+                    raise RuntimeError(
+                        f"gitberth serve did not converge: {synced} of {count} apps Synced after "
+                        f"{time.perf_counter() - started:.0f} s (limit {CONVERGE_LIMIT:.0f} s); "
+                        f"max RSS {max(run.rss, default=0):.0f} MiB"
+                    )
             run.seconds = time.perf_counter() - started
             return run
     finally:

@@ -148,6 +148,14 @@ class TestReadme:
         assert "| p99 latency ≤ Swarm's | 3.00× (90 ms vs 30 ms) | MISSED |" in text
         assert "[docs/benchmarks.md](docs/benchmarks.md)" in text
 
+    def test_a_failed_scenario_is_named_in_the_readme_block(self) -> None:
+        run = sample()
+        run["scenarios"].append(
+            {**copy.deepcopy(run["scenarios"][1]), "id": "scale", "error": "RuntimeError: slow"}
+        )
+        block = report.readme_block(run)
+        assert "| scale | – | failed: `RuntimeError: slow` | FAILED |" in block
+
     def test_a_readme_without_the_block_is_an_error_not_a_silent_skip(self, tmp_path: Path) -> None:
         readme = tmp_path / "README.md"
         readme.write_text("# no block here\n")
