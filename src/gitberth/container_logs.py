@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from gitberth.core.models import ResolvedValue
+from gitberth.core.resolved import ResolvedValue
 
 MAX_TAIL = 10_000
 

@@ -34,8 +34,9 @@ from gitberth.core.manifests import (
     too_large_problem,
     validate_manifest,
 )
-from gitberth.core.models import AppManifest, ResolvedApp
+from gitberth.core.models import AppManifest
 from gitberth.core.resolve import candidate_keys, missing_secrets, resolve_app
+from gitberth.core.resolved import ResolvedApp
 from gitberth.gitwrite import Author, commit_and_push
 from gitberth.observers import ActionCollector, PassObservers, PassOutcome
 from gitberth.reconciler import ReconcileResult, SecretSource, history_from_repo, reconcile_once

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from gitberth.core.models import app_network_name
 from gitberth.core.plan import Action, ActionKind, DesiredState
+from gitberth.core.wiring import app_network_name
 from gitberth.runtime.base import HostResources, PullRequest
 
 

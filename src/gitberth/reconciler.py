@@ -30,13 +30,14 @@ from gitberth.core.errors import (
     UnknownSecretError,
 )
 from gitberth.core.manifests import LoadResult, load_manifests
-from gitberth.core.models import ObservedContainer, ResolvedApp
+from gitberth.core.observed import ObservedContainer
 from gitberth.core.ownership import partition
 from gitberth.core.plan import Action, ActionKind, DesiredState, Plan, plan
 from gitberth.core.prune import guard_prune
 from gitberth.core.reports import AppReport as AppReport  # re-exported: the pass API
 from gitberth.core.reports import AppStatus as AppStatus
 from gitberth.core.resolve import SecretKey, Secrets, candidate_keys, redact, resolve_app
+from gitberth.core.resolved import ResolvedApp
 from gitberth.pass_resources import networks_in_use, pull_for_plan
 from gitberth.runtime.base import Engine, HostResources
 from gitberth.source import Revision, read_revision

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
 from gitberth.core.errors import StorageFullError
-from gitberth.core.models import SecretSourced, SummaryValue
+from gitberth.core.resolved import SecretSourced, SummaryValue
 from gitberth.database import Database
 
 logger = logging.getLogger("gitberth.spec_ledger")

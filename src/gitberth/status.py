@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable
 from typing import Protocol
 
-from gitberth.core.models import ObservedContainer
+from gitberth.core.observed import ObservedContainer
 from gitberth.core.sync_status import (
     AppHealth,
     AppStanding,

@@ -14,7 +14,7 @@ from gitberth.api.routes_logs import parse_since
 from gitberth.commit_status import CommitStatusSettings, Forge, State, status_request
 from gitberth.container_logs import redact, secret_values, split_timestamp, tail_text
 from gitberth.core.errors import ConfigError, InvalidRequestError
-from gitberth.core.models import EnvSource, Origin, ResolvedValue
+from gitberth.core.resolved import EnvSource, Origin, ResolvedValue
 from gitberth.database import open_database
 from gitberth.delivery import Delivery, DeliveryWorker, display_url
 from gitberth.history import HistoryEntry, HistoryStore, Retention

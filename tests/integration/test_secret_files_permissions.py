@@ -19,7 +19,7 @@ import pytest
 from pydantic import SecretStr
 
 from gitberth.core.errors import ConfigError
-from gitberth.core.models import EnvSource, Origin, ResolvedValue
+from gitberth.core.resolved import EnvSource, Origin, ResolvedValue
 from gitberth.reconciler import reconcile_once
 from gitberth.runtime.docker import DockerRuntime
 from gitberth.runtime.secret_files import SecretFilesRoot, numeric_owner

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from gitberth.container_logs import LogFollower, LogLine, LogTarget
 from gitberth.core.backoff import Backoff
 from gitberth.core.errors import ActionFailedError, RuntimeUnavailableError
-from gitberth.core.models import ContainerState, ObservedContainer
+from gitberth.core.observed import ContainerState, ObservedContainer
 from gitberth.core.plan import Action, ActionKind
 from gitberth.runtime.base import RuntimeEvent
 

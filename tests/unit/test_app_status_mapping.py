@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from gitberth.core.manifests import parse_manifest
-from gitberth.core.models import ContainerState, ObservedContainer
+from gitberth.core.observed import ContainerState, ObservedContainer
 from gitberth.core.plan import DesiredState
 from gitberth.core.resolve import SecretKeyMaterial, SecretMaterial, resolve_app
 from gitberth.core.sync_status import AppHealth, ErrorClass, SyncState, app_standing

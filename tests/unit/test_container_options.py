@@ -12,7 +12,8 @@ from gitberth.core import container_options
 from gitberth.core.container_options import DEFAULT_PIDS_LIMIT, RestartPolicy
 from gitberth.core.errors import ManifestErrors
 from gitberth.core.manifests import _fast_manifest, load_manifests, parse_manifest
-from gitberth.core.models import AppManifest, ContainerState, ServiceSpec
+from gitberth.core.models import AppManifest, ServiceSpec
+from gitberth.core.observed import ContainerState
 from gitberth.core.plan import DesiredState, describe_changes, plan
 from gitberth.core.quantities import format_bytes, format_duration, parse_bytes, parse_duration
 from gitberth.core.resolve import resolve_app

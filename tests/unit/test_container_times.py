@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from gitberth.core.models import ContainerState, ObservedContainer
+from gitberth.core.observed import ContainerState, ObservedContainer
 from gitberth.core.sync_status import AppHealth, AppStanding, ContainerInfo, SyncState
 from gitberth.runtime.docker_observed import created_epoch, observed_from_attrs, observed_from_row
 

@@ -133,7 +133,7 @@ def test_container_name_clashes_between_apps_are_reported() -> None:
 
 @pytest.mark.parametrize("value", ["db\n", "db\r\n", "KEY\n", " db", "db "])
 def test_name_and_key_checks_refuse_trailing_or_leading_whitespace(value: str) -> None:
-    from gitberth.core.models import is_dns_label, is_env_name
+    from gitberth.core.field_types import is_dns_label, is_env_name
 
     assert not is_dns_label(value)
     assert not is_env_name(value)

@@ -17,9 +17,10 @@ from gitberth.cli import app as cli
 from gitberth.core.binds import BindPolicy
 from gitberth.core.errors import ManifestErrors, MissingSecretKeyError
 from gitberth.core.manifests import load_manifests, parse_manifest
-from gitberth.core.models import AppManifest, ResolvedApp
+from gitberth.core.models import AppManifest
 from gitberth.core.plan import DesiredState, describe_changes, plan
 from gitberth.core.resolve import SecretKeyMaterial, SecretMaterial, Secrets, resolve_app
+from gitberth.core.resolved import ResolvedApp
 from gitberth.core.review import review
 from gitberth.host_paths import bind_policy
 from gitberth.pass_resources import pull_for_plan

@@ -6,9 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gitberth.core.manifests import parse_manifest
-from gitberth.core.models import ContainerState, ObservedContainer, ResolvedApp, SecretSourced
+from gitberth.core.observed import ContainerState, ObservedContainer
 from gitberth.core.plan import ActionKind, DesiredState, plan
 from gitberth.core.resolve import resolve_app
+from gitberth.core.resolved import ResolvedApp, SecretSourced
 from tests.unit.fakes import FakeRuntime, container
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from gitberth.core.models import ContainerState, ObservedContainer
+from gitberth.core.observed import ContainerState, ObservedContainer
 from gitberth.core.plan import plan
 from tests.unit.fakes import container
 from tests.unit.test_plan import desired, kinds
@@ -98,8 +98,14 @@ def test_held_apps_are_kept_as_they_are() -> None:
 def test_a_service_with_secret_files_names_the_secret_versions_it_creates() -> None:
     from pydantic import SecretStr
 
-    from gitberth.core.models import EnvSource, Origin, ResolvedApp, ResolvedService, ResolvedValue
     from gitberth.core.plan import DesiredState
+    from gitberth.core.resolved import (
+        EnvSource,
+        Origin,
+        ResolvedApp,
+        ResolvedService,
+        ResolvedValue,
+    )
     from gitberth.core.secret_versions import file_version
 
     base = desired("name: api\nimage: x\n").apps["api"].services[0]

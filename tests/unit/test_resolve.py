@@ -9,8 +9,9 @@ from pydantic import SecretStr
 
 from gitberth.core.errors import SealedError, UnknownSecretError
 from gitberth.core.manifests import parse_manifest
-from gitberth.core.models import AppManifest, SecretSourced
+from gitberth.core.models import AppManifest
 from gitberth.core.resolve import SecretKeyMaterial, SecretMaterial, Secrets, resolve_app
+from gitberth.core.resolved import SecretSourced
 
 
 def secret(name: str, app_id: str | None = None, **keys: str) -> Secrets:

@@ -8,9 +8,10 @@ from pydantic import SecretStr
 
 from gitberth.core.errors import RolloutFailedError, UnhealthyError
 from gitberth.core.manifests import parse_manifest
-from gitberth.core.models import ContainerState, ObservedContainer, ResolvedService
+from gitberth.core.observed import ContainerState, ObservedContainer
 from gitberth.core.plan import Action, ActionKind
 from gitberth.core.resolve import SecretKeyMaterial, SecretMaterial, resolve_app
+from gitberth.core.resolved import ResolvedService
 from gitberth.reconciler import build_desired
 from gitberth.runtime.rollout import Condition, create, replace, rollout_timeout, staging_name
 from gitberth.source import Revision

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitberth.core.models import ContainerState, ObservedContainer
+from gitberth.core.observed import ContainerState, ObservedContainer
 from gitberth.core.ownership import LABEL_SOURCE, partition
 from gitberth.source_id import canonical_repository, source_id
 

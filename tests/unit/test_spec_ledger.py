@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gitberth.core.models import SecretSourced
+from gitberth.core.resolved import SecretSourced
 from gitberth.database import open_database
 from gitberth.spec_ledger import SpecLedger
 from gitberth.state import StateDir

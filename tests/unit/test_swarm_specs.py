@@ -6,8 +6,8 @@ from __future__ import annotations
 from pydantic import SecretStr
 
 from gitberth.core.manifests import parse_manifest
-from gitberth.core.models import EnvSource, Origin, ResolvedService, ResolvedValue
 from gitberth.core.resolve import resolve_app
+from gitberth.core.resolved import EnvSource, Origin, ResolvedService, ResolvedValue
 from gitberth.core.secret_versions import MAX_NAME, version_name
 from gitberth.runtime.swarm_secrets import numeric_owner, secret_reference, versions_for
 from gitberth.runtime.swarm_specs import service_spec

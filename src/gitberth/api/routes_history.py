@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gitberth.api.auth import Authenticated, Context
 from gitberth.api.json_body import openapi_body, read_json_body
 from gitberth.core.errors import DeployError, GitberthError
-from gitberth.core.models import is_dns_label
+from gitberth.core.field_types import is_dns_label
 from gitberth.gitwrite import Author
 from gitberth.history import HistoryStore
 from gitberth.metrics import OperationsMetrics

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gitberth.api.auth import Context, Unsealed
 from gitberth.api.json_body import openapi_body, read_json_body
 from gitberth.core.errors import AuthError, SecretNotFoundError
-from gitberth.core.models import DNS_LABEL_PATTERN, ENV_NAME_PATTERN
+from gitberth.core.field_types import DNS_LABEL_PATTERN, ENV_NAME_PATTERN
 from gitberth.secrets.store import SecretInfo, WriteResult
 from gitberth.secrets.tokens import Principal
 from gitberth.secrets.validation import MAX_VALUE_BYTES

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gitberth.api.auth import Admin, Context
 from gitberth.api.json_body import openapi_body, read_json_body
 from gitberth.core.errors import ConfigError, InvalidRequestError
-from gitberth.core.models import DNS_LABEL_PATTERN
+from gitberth.core.field_types import DNS_LABEL_PATTERN
 from gitberth.secrets.audit import token_entry
 from gitberth.secrets.tokens import Role, parse_ttl
 

@@ -17,7 +17,7 @@ import typer
 
 from gitberth.cli._app import app, err_console
 from gitberth.core.errors import ComposeError, ManifestErrors, ManifestProblem
-from gitberth.core.models import is_dns_label
+from gitberth.core.field_types import is_dns_label
 
 DEFAULT_SCHEMA = "../schemas/app.schema.json"
 

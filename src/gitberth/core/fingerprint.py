@@ -21,7 +21,9 @@ from typing import Any
 
 from gitberth.core import container_options
 from gitberth.core.container_options import DEFAULT_PUBLISH_ADDRESS
-from gitberth.core.models import ResolvedValue, ServiceSpec, app_network_name, spec_basics
+from gitberth.core.models import ServiceSpec
+from gitberth.core.resolved import ResolvedValue, spec_basics
+from gitberth.core.wiring import app_network_name
 
 HASH_VERSION = "2"
 """2: container options, the publish address, networks and mounts entered the hash (every

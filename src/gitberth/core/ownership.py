@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
-from gitberth.core.models import ObservedContainer
+from gitberth.core.observed import ObservedContainer
 
 LABEL_SOURCE = "gitberth.source"
 

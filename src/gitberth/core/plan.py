@@ -17,16 +17,10 @@ from typing import Any
 
 from gitberth.core import container_options, secret_versions
 from gitberth.core.container_options import RestartPolicy
-from gitberth.core.models import (
-    ContainerState,
-    ObservedContainer,
-    ResolvedApp,
-    ResolvedService,
-    SecretSourced,
-    ServiceSpec,
-    SummaryValue,
-    app_network_name,
-)
+from gitberth.core.models import ServiceSpec
+from gitberth.core.observed import ContainerState, ObservedContainer
+from gitberth.core.resolved import ResolvedApp, ResolvedService, SecretSourced, SummaryValue
+from gitberth.core.wiring import app_network_name
 
 
 class ActionKind(StrEnum):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from gitberth.core.errors import ManifestProblem
-from gitberth.core.models import ObservedContainer
+from gitberth.core.observed import ObservedContainer
 
 
 class AppStatus(StrEnum):

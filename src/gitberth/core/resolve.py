@@ -20,15 +20,14 @@ from pydantic import SecretStr
 from gitberth.core.container_options import DEFAULT_PUBLISH_ADDRESS
 from gitberth.core.errors import MissingSecretKeyError, SealedError, UnknownSecretError
 from gitberth.core.fingerprint import spec_hash
-from gitberth.core.models import (
-    AppManifest,
+from gitberth.core.models import AppManifest, ServiceSpec
+from gitberth.core.resolved import (
     EnvSource,
     Origin,
     PullCredentials,
     ResolvedApp,
     ResolvedService,
     ResolvedValue,
-    ServiceSpec,
 )
 
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitberth.core import container_options
-from gitberth.core.models import ServiceSpec, spec_basics
+from gitberth.core.models import ServiceSpec
 from gitberth.core.plan import describe_changes, wiring_changes
+from gitberth.core.resolved import spec_basics
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from gitberth.core.field_types import is_env_name
 from gitberth.core.manifests import LoadResult
-from gitberth.core.models import ServiceSpec, is_env_name
+from gitberth.core.models import ServiceSpec
 from gitberth.core.resolve import missing_secrets, pick_secret
 from gitberth.core.review_fields import unique_names
 

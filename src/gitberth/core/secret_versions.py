@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 
-from gitberth.core.models import ResolvedValue
+from gitberth.core.resolved import ResolvedValue
 
 MAX_NAME = 64
 """Swarm's limit on a secret's name."""

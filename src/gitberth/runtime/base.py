@@ -20,9 +20,10 @@ from typing import Protocol, runtime_checkable
 from gitberth.container_logs import LogReader
 from gitberth.core.backoff import Backoff
 from gitberth.core.binds import BindPolicy
-from gitberth.core.models import ObservedContainer, PullCredentials
+from gitberth.core.observed import ObservedContainer
 from gitberth.core.ownership import LABEL_SOURCE
 from gitberth.core.plan import Action
+from gitberth.core.resolved import PullCredentials
 
 LABEL_APP = "gitberth.app"
 LABEL_SERVICE = "gitberth.service"

@@ -24,13 +24,10 @@ from gitberth import faults
 from gitberth.core.backoff import Backoff
 from gitberth.core.binds import BindPolicy
 from gitberth.core.errors import ActionFailedError, RuntimeUnavailableError
-from gitberth.core.models import (
-    ObservedContainer,
-    ResolvedService,
-    app_network_name,
-    volume_engine_name,
-)
+from gitberth.core.observed import ObservedContainer
 from gitberth.core.plan import Action, ActionKind
+from gitberth.core.resolved import ResolvedService
+from gitberth.core.wiring import app_network_name, volume_engine_name
 from gitberth.defaults import DEFAULT_GRACE_SECONDS, DEFAULT_ROLLOUT_TIMEOUT
 from gitberth.runtime.base import (
     OWNERSHIP_LABELS,

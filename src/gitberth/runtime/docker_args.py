@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from gitberth.core.container_options import DEFAULT_PUBLISH_ADDRESS, ContainerOptions, PortBinding
-from gitberth.core.models import ResolvedService, app_network_name, volume_engine_name
+from gitberth.core.resolved import ResolvedService
+from gitberth.core.wiring import app_network_name, volume_engine_name
 from gitberth.runtime.base import LABEL_REVISION, LABEL_SERVICE, LABEL_SPEC_HASH, resource_labels
 
 SECRETS_MOUNT_POINT = "/run/secrets"

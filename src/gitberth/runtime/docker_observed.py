@@ -10,7 +10,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from gitberth.core.models import ContainerState, ObservedContainer
+from gitberth.core.observed import ContainerState, ObservedContainer
 from gitberth.runtime.base import LABEL_APP, LABEL_REVISION, LABEL_SERVICE, LABEL_SPEC_HASH
 from gitberth.runtime.docker_args import SECRETS_MOUNT_POINT
 

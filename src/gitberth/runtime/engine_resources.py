@@ -26,7 +26,8 @@ import docker.errors
 import requests
 
 from gitberth.core.errors import ActionFailedError, ImagePullFailedError, RuntimeUnavailableError
-from gitberth.core.models import PullCredentials, app_network_name
+from gitberth.core.resolved import PullCredentials
+from gitberth.core.wiring import app_network_name
 from gitberth.runtime.base import (
     LABEL_APP,
     LABEL_MANAGED,

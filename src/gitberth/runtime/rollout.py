@@ -47,9 +47,10 @@ from gitberth.core.errors import (
     RolloutFailedError,
     UnhealthyError,
 )
-from gitberth.core.models import ObservedContainer, ResolvedService
+from gitberth.core.observed import ObservedContainer
 from gitberth.core.plan import Action
 from gitberth.core.resolve import redact
+from gitberth.core.resolved import ResolvedService
 from gitberth.defaults import DEFAULT_ROLLOUT_TIMEOUT
 
 STAGING_SUFFIX = "-next"

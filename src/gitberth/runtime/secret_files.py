@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitberth.core.errors import ConfigError
-from gitberth.core.models import ResolvedValue, is_env_name
+from gitberth.core.field_types import is_env_name
+from gitberth.core.resolved import ResolvedValue
 from gitberth.defaults import DEFAULT_SECRETS_ROOT
 from gitberth.git_credentials import CREDENTIALS_PREFIX
 

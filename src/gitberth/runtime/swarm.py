@@ -33,14 +33,10 @@ from gitberth.core.errors import (
     RolloutFailedError,
     RuntimeUnavailableError,
 )
-from gitberth.core.models import (
-    ContainerState,
-    ObservedContainer,
-    ObservedTask,
-    ResolvedService,
-    volume_engine_name,
-)
+from gitberth.core.observed import ContainerState, ObservedContainer, ObservedTask
 from gitberth.core.plan import Action, ActionKind
+from gitberth.core.resolved import ResolvedService
+from gitberth.core.wiring import volume_engine_name
 from gitberth.defaults import DEFAULT_GRACE_SECONDS, DEFAULT_ROLLOUT_TIMEOUT
 from gitberth.runtime.base import (
     LABEL_APP,

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gitberth.core.models import ResolvedService, ResolvedValue
+from gitberth.core.resolved import ResolvedService, ResolvedValue
 from gitberth.core.secret_versions import fingerprint8, version_name
 from gitberth.runtime.base import LABEL_MANAGED, resource_labels
 

@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gitberth.core.container_options import ContainerOptions, RestartPolicy
-from gitberth.core.models import ResolvedService, app_network_name, volume_engine_name
+from gitberth.core.resolved import ResolvedService
+from gitberth.core.wiring import app_network_name, volume_engine_name
 from gitberth.runtime.docker_args import labels_for, shared_network_aliases
 from gitberth.runtime.engine_resources import volume_labels
 

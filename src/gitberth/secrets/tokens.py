@@ -37,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from gitberth.core.errors import AuthError, ConfigError, TokenNotFoundError
-from gitberth.core.models import is_dns_label
+from gitberth.core.field_types import is_dns_label
 from gitberth.core.timestamps import utc_text
 from gitberth.database import Database
 

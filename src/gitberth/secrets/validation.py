@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 
 from gitberth.core.errors import InvalidRequestError, PayloadTooLargeError
-from gitberth.core.models import DNS_LABEL_PATTERN, ENV_NAME_PATTERN
+from gitberth.core.field_types import DNS_LABEL_PATTERN, ENV_NAME_PATTERN
 
 MAX_VALUE_BYTES = 64 * 1024
 MAX_SECRET_BYTES = 512 * 1024

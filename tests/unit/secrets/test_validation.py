@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from gitberth.api.json_body import parse_json_object
 from gitberth.core.errors import InvalidRequestError, PayloadTooLargeError
-from gitberth.core.models import DNS_LABEL_PATTERN, ENV_NAME_PATTERN
+from gitberth.core.field_types import DNS_LABEL_PATTERN, ENV_NAME_PATTERN
 from gitberth.secrets.validation import MAX_SECRET_BYTES, MAX_VALUE_BYTES, validate_secret
 
 SENTINEL = "sentinel-value-7d2e"
