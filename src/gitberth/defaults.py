@@ -27,4 +27,4 @@ DEFAULT_HISTORY_MAX_AGE_DAYS = 90.0
 """Days deploy history is kept (``serve --history-days``)."""
 DEFAULT_PUBLISH_ADDRESS = "127.0.0.1"
 """Where ports without an address are published (the same as
-:data:`gitberth.core.container_options.DEFAULT_PUBLISH_ADDRESS`)."""
+:data:`gitberth.core.option_fields.DEFAULT_PUBLISH_ADDRESS`)."""

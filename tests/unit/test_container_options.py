@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from gitberth.core import container_options
-from gitberth.core.container_options import DEFAULT_PIDS_LIMIT, RestartPolicy
+from gitberth.core import option_changes, option_fields
 from gitberth.core.errors import ManifestErrors
 from gitberth.core.manifests import _fast_manifest, load_manifests, parse_manifest
 from gitberth.core.models import AppManifest, ServiceSpec
 from gitberth.core.observed import ContainerState
+from gitberth.core.option_fields import DEFAULT_PIDS_LIMIT, RestartPolicy
 from gitberth.core.plan import DesiredState, describe_changes, plan
 from gitberth.core.quantities import format_bytes, format_duration, parse_bytes, parse_duration
 from gitberth.core.resolve import resolve_app
@@ -400,7 +400,7 @@ def test_a_restarting_container_is_left_to_its_restart_policy() -> None:
 
 
 def test_the_cli_default_publish_address_is_the_core_one() -> None:
-    assert container_options.DEFAULT_PUBLISH_ADDRESS == DEFAULT_PUBLISH_ADDRESS == "127.0.0.1"
+    assert option_fields.DEFAULT_PUBLISH_ADDRESS == DEFAULT_PUBLISH_ADDRESS == "127.0.0.1"
 
 
 def test_a_port_may_say_its_swarm_publish_mode_which_enters_the_hash_only_when_written() -> None:
@@ -408,9 +408,9 @@ def test_a_port_may_say_its_swarm_publish_mode_which_enters_the_hash_only_when_w
     [binding] = spec(ports % ", mode: ingress").options.ports
     assert binding.mode == "ingress"
     assert hash_of(ports % "") != hash_of(ports % ", mode: host")
-    assert container_options.hash_document(spec(ports % "").options)["ports"] == [
-        [80, 8080, None]
-    ], "a port without mode hashes as before the field existed"
+    assert option_changes.hash_document(spec(ports % "").options)["ports"] == [[80, 8080, None]], (
+        "a port without mode hashes as before the field existed"
+    )
 
 
 def test_an_ingress_port_cannot_name_an_address_and_a_mode_must_be_known() -> None:

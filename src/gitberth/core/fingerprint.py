@@ -2,7 +2,7 @@
 
 It covers the image, command, port, host port, every env variable, every secret file, the
 container options (health check, restart policy, limits, labels, process, ports; see
-:func:`gitberth.core.container_options.hash_document`) with the address ports are published on,
+:func:`gitberth.core.option_changes.hash_document`) with the address ports are published on,
 and the networks and mounts. Version 2 added the options, the publish address, the networks and
 the mounts: every container of an older gitberth is replaced once, start-first, and joins its
 app's own network. The pull policy, the pull secret and the rollout strategy do not enter: they
@@ -19,9 +19,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from gitberth.core import container_options
-from gitberth.core.container_options import DEFAULT_PUBLISH_ADDRESS
+from gitberth.core import option_changes
 from gitberth.core.models import ServiceSpec
+from gitberth.core.option_fields import DEFAULT_PUBLISH_ADDRESS
 from gitberth.core.resolved import ResolvedValue, spec_basics
 from gitberth.core.wiring import app_network_name
 
@@ -47,7 +47,7 @@ def spec_hash(
         **spec_basics(spec),
         "env": {name: _value_fingerprint(item) for name, item in sorted(env.items())},
         "files": {name: _value_fingerprint(item) for name, item in sorted(files.items())},
-        "options": container_options.hash_document(spec.options),
+        "options": option_changes.hash_document(spec.options),
         "publishAddress": publish_address
         if any(p.address is None for p in spec.published_ports)
         else None,

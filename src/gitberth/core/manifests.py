@@ -34,9 +34,9 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from gitberth.core.binds import BindPolicy, bind_problems
-from gitberth.core.container_options import REFUSED_FIELDS
 from gitberth.core.errors import ManifestErrors, ManifestProblem
 from gitberth.core.models import AppManifest, container_base
+from gitberth.core.option_fields import REFUSED_FIELDS
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 MAX_MANIFEST_BYTES = 256 * 1024

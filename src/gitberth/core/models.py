@@ -5,7 +5,7 @@ camelCase field names and unknown fields rejected; ``schemas/app.schema.json`` i
 :class:`AppManifest`. Everything after loading works on :class:`ServiceSpec` (one per service,
 single- and multi-service apps alike) so no later stage has to care which form was written.
 The compose-like container options (health check, restart, resources, labels, process, several
-ports) live in :mod:`gitberth.core.container_options` and are mixed into both forms; the field
+ports) live in :mod:`gitberth.core.option_fields` and are mixed into both forms; the field
 types in :mod:`gitberth.core.field_types`, the networks/volumes/rollout rules in
 :mod:`gitberth.core.wiring`. What resolution produces is in :mod:`gitberth.core.resolved`, what
 the runtime observes in :mod:`gitberth.core.observed`.
@@ -22,13 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from gitberth.core.container_options import (
-    OPTION_FIELD_NAMES,
-    ContainerOptions,
-    OptionFields,
-    PortBinding,
-    options_from,
-)
+from gitberth.core.container_options import ContainerOptions, PortBinding, options_from
 from gitberth.core.field_types import (
     MAX_REPLICAS,
     DnsLabel,
@@ -44,6 +38,7 @@ from gitberth.core.field_types import (
 # Re-exported: gitberth.convert checks names with these under their long-standing import path.
 from gitberth.core.field_types import is_dns_label as is_dns_label
 from gitberth.core.field_types import is_env_name as is_env_name
+from gitberth.core.option_fields import OPTION_FIELD_NAMES, OptionFields
 from gitberth.core.wiring import (
     SERVICE_ONLY_WIRING,
     NetworkName,

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from gitberth.core import container_options, secret_versions
-from gitberth.core.container_options import RestartPolicy
+from gitberth.core import option_changes, secret_versions
 from gitberth.core.models import ServiceSpec
 from gitberth.core.observed import ContainerState, ObservedContainer
+from gitberth.core.option_fields import RestartPolicy
 from gitberth.core.resolved import ResolvedApp, ResolvedService, SecretSourced, SummaryValue
 from gitberth.core.wiring import app_network_name
 
@@ -210,8 +210,8 @@ def _replace_reason(
         if previous is None:
             return "spec changed (previous spec unknown: changed by hand or before a restart)"
         changes = describe_changes(previous, desired.describe())
-        if not changes and container_options.predates_options(previous):
-            return container_options.UPGRADE_REASON
+        if not changes and option_changes.predates_options(previous):
+            return option_changes.UPGRADE_REASON
         if not changes and "networks" not in previous:
             return f"joins its app's own network {app_network_name(desired.app)}"
         return "; ".join(changes) if changes else "spec changed"
@@ -247,7 +247,7 @@ def describe_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str
                 changes.append(f"{label} {name} removed")
             elif before[name] != after[name]:
                 changes.append(f"{label} {name} changed{_source_note(before[name], after[name])}")
-    changes.extend(change.text for change in container_options.option_changes(old, new))
+    changes.extend(change.text for change in option_changes.option_changes(old, new))
     return changes
 
 

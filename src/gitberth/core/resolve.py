@@ -17,10 +17,10 @@ from typing import TypeVar
 
 from pydantic import SecretStr
 
-from gitberth.core.container_options import DEFAULT_PUBLISH_ADDRESS
 from gitberth.core.errors import MissingSecretKeyError, SealedError, UnknownSecretError
 from gitberth.core.fingerprint import spec_hash
 from gitberth.core.models import AppManifest, ServiceSpec
+from gitberth.core.option_fields import DEFAULT_PUBLISH_ADDRESS
 from gitberth.core.resolved import (
     EnvSource,
     Origin,

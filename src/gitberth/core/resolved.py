@@ -16,7 +16,7 @@ from pydantic import (
     SecretStr,
 )
 
-from gitberth.core import container_options
+from gitberth.core import option_changes
 from gitberth.core.models import ServiceSpec
 
 
@@ -146,7 +146,7 @@ def spec_summary(
         **spec_basics(spec),
         "env": {name: show(item) for name, item in sorted(env.items())},
         "files": {name: show(item) for name, item in sorted(files.items())},
-        **container_options.summary(spec.options),
+        **option_changes.summary(spec.options),
         **wiring_summary(spec),
     }
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gitberth.core import container_options
+from gitberth.core import container_options, option_changes
 from gitberth.core.models import ServiceSpec
 from gitberth.core.plan import describe_changes, wiring_changes
 from gitberth.core.resolved import spec_basics
@@ -90,8 +90,8 @@ def field_changes(old: ServiceSpec, new: ServiceSpec) -> tuple[FieldChange, ...]
     changes.extend(_env_changes(dict(old.env), dict(new.env)))
     changes.extend(
         FieldChange(c.field, c.key, c.before, c.after, True, c.text)
-        for c in container_options.option_changes(
-            container_options.summary(old.options), container_options.summary(new.options)
+        for c in option_changes.option_changes(
+            option_changes.summary(old.options), option_changes.summary(new.options)
         )
     )
     changes.extend(_reference_changes("envFrom", old.env_from, new.env_from))
@@ -200,13 +200,13 @@ def wiring_field_changes(old: ServiceSpec, new: ServiceSpec) -> list[FieldChange
     return changes
 
 
-def _option_changes_from_defaults(spec: ServiceSpec) -> list[container_options.OptionChange]:
+def _option_changes_from_defaults(spec: ServiceSpec) -> list[option_changes.OptionChange]:
     """The options a new service sets, told as what it asks for (``restart always``), not as a
     change from the defaults; options left at their default are not listed."""
-    defaults = container_options.summary(container_options.ContainerOptions())
-    changes = container_options.option_changes(defaults, container_options.summary(spec.options))
+    defaults = option_changes.summary(container_options.ContainerOptions())
+    changes = option_changes.option_changes(defaults, option_changes.summary(spec.options))
     return [
-        container_options.OptionChange(
+        option_changes.OptionChange(
             c.field,
             c.key,
             None,

@@ -10,7 +10,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from gitberth.core.container_options import DEFAULT_PUBLISH_ADDRESS, ContainerOptions, PortBinding
+from gitberth.core.container_options import ContainerOptions, PortBinding
+from gitberth.core.option_fields import DEFAULT_PUBLISH_ADDRESS
 from gitberth.core.resolved import ResolvedService
 from gitberth.core.wiring import app_network_name, volume_engine_name
 from gitberth.runtime.base import LABEL_REVISION, LABEL_SERVICE, LABEL_SPEC_HASH, resource_labels

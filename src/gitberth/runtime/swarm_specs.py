@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gitberth.core.container_options import ContainerOptions, RestartPolicy
+from gitberth.core.container_options import ContainerOptions
+from gitberth.core.option_fields import RestartPolicy
 from gitberth.core.resolved import ResolvedService
 from gitberth.core.wiring import app_network_name, volume_engine_name
 from gitberth.runtime.docker_args import labels_for, shared_network_aliases
