@@ -25,12 +25,10 @@ from gitberth.core.errors import (
     SourceError,
     UnknownSecretError,
 )
+from gitberth.core.manifest_checks import check_binds, container_name_clash, reserved_port_problems
 from gitberth.core.manifests import (
     MAX_MANIFEST_BYTES,
-    check_binds,
-    container_name_clash,
     load_manifests,
-    reserved_port_problems,
     too_large_problem,
     validate_manifest,
 )

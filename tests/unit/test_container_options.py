@@ -10,7 +10,8 @@ import pytest
 
 from gitberth.core import option_changes, option_fields
 from gitberth.core.errors import ManifestErrors
-from gitberth.core.manifests import _fast_manifest, load_manifests, parse_manifest
+from gitberth.core.manifest_fast_path import fast_manifest
+from gitberth.core.manifests import load_manifests, parse_manifest
 from gitberth.core.models import AppManifest, ServiceSpec
 from gitberth.core.observed import ContainerState
 from gitberth.core.option_fields import DEFAULT_PIDS_LIMIT, RestartPolicy
@@ -227,7 +228,7 @@ def test_fields_that_give_root_on_the_host_are_refused_saying_why(field: str, wh
 
 def test_durations_and_sizes_stay_on_the_fast_path() -> None:
     text = FULL.replace(", address: 0.0.0.0", "")  # an IP address takes the precise path
-    assert _fast_manifest(text) == manifest(text)
+    assert fast_manifest(text) == manifest(text)
 
 
 def test_a_deployed_manifest_writes_durations_and_sizes_back_as_compose_does() -> None:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from gitberth.core import manifests
+from gitberth.core import manifest_fast_path
 from gitberth.core.errors import ManifestErrors
 from gitberth.core.manifests import MAX_MANIFEST_BYTES, load_manifests, parse_manifest
 
@@ -26,7 +26,7 @@ def laughs(levels: int) -> str:
 def loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Both readers of manifests: the libyaml fast path and the ruamel path."""
     if request.param == "ruamel":
-        monkeypatch.setattr(manifests, "_FAST_LOADER", None)
+        monkeypatch.setattr(manifest_fast_path, "FAST_LOADER", None)
     return str(request.param)
 
 

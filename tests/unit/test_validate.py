@@ -13,14 +13,9 @@ from typer.testing import CliRunner
 
 from gitberth.cli import app
 from gitberth.core.errors import ManifestErrors
-from gitberth.core.manifests import (
-    _fast_data,
-    _fast_manifest,
-    _NotCertain,
-    _plain,
-    parse_manifest,
-    validate_manifest,
-)
+from gitberth.core.manifest_fast_path import NotCertain, fast_data, fast_manifest
+from gitberth.core.manifest_positions import plain_data
+from gitberth.core.manifests import parse_manifest, validate_manifest
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -28,7 +23,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 def ruamel_data(text: str) -> object:
     loader = YAML(typ="rt", pure=True)
     loader.allow_duplicate_keys = False
-    return _plain(loader.load(io.StringIO(text)))
+    return plain_data(loader.load(io.StringIO(text)))
 
 
 # Every scalar form whose meaning differs between YAML 1.1 (libyaml) and 1.2 (ruamel), plus
@@ -62,8 +57,8 @@ SNIPPETS = [
 @pytest.mark.parametrize("text", SNIPPETS)
 def test_the_fast_reading_equals_ruamels_or_gives_up(text: str) -> None:
     try:
-        fast = _fast_data(text)
-    except _NotCertain:
+        fast = fast_data(text)
+    except NotCertain:
         return
     assert fast == ruamel_data(text)
 
@@ -81,7 +76,7 @@ def test_the_fast_path_never_accepts_what_the_precise_path_rejects(text: str) ->
     try:
         parse_manifest(text, file="apps/web.yaml")
     except ManifestErrors:
-        assert _fast_manifest(text) is None
+        assert fast_manifest(text) is None
 
 
 TYPICAL = """\
@@ -107,7 +102,7 @@ services:
     [TYPICAL, *(p.read_text() for p in sorted(EXAMPLES.rglob("apps/*.yaml")))],
 )
 def test_typical_manifests_take_the_fast_path_and_read_as_ruamel_reads_them(text: str) -> None:
-    fast = _fast_manifest(text)
+    fast = fast_manifest(text)
     assert fast is not None
     assert fast == validate_manifest(ruamel_data(text), file="apps/x.yaml")
     assert parse_manifest(text, file="apps/x.yaml") == fast

@@ -12,10 +12,10 @@ import typer
 from gitberth.cli._app import app, console, err_console
 from gitberth.cli.options import AllowBindOption
 from gitberth.core.errors import ManifestErrors
+from gitberth.core.manifest_checks import check_binds
 from gitberth.core.manifests import (
     MANIFEST_SUFFIXES,
     MAX_MANIFEST_BYTES,
-    check_binds,
     parse_manifest,
     too_large_problem,
 )
