@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gitberth.cli.server_commands import plaintext_warning
+from gitberth.cli.serve_command import plaintext_warning
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])

@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from gitberth.cli._app import app, console, err_console
-from gitberth.cli.server_commands import DEFAULT_API, ApiOption, TokenOption
+from gitberth.cli.options import DEFAULT_API, ApiOption, TokenOption
 
 AppArgument = Annotated[str, typer.Argument(help="app name")]
 

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from gitberth.defaults import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV
 from gitberth.runtime.choice import RuntimeKind
 
 StateDirOption = Annotated[
@@ -90,4 +91,14 @@ RuntimeOption = Annotated[
         help="docker (containers on one engine) or swarm (services on a swarm manager); "
         "auto picks swarm when the engine is an active swarm manager",
     ),
+]
+
+DEFAULT_API = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+
+ApiOption = Annotated[
+    str, typer.Option("--api", envvar="GITBERTH_API", help="URL of the running gitberth server")
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option("--token", envvar=TOKEN_ENV, help="admin bearer token", show_default=False),
 ]

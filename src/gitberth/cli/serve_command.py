@@ -1,9 +1,8 @@
-"""Verbs for the server and its secret store: ``serve``, ``init``, ``token create``, and the
-``seal``, ``unseal`` and ``seal-status`` clients that talk to a running server over HTTP.
+"""``serve``: start the API server and the reconcile loop, from its options or a config file.
 
-``init`` and ``token create`` work on the state dir directly (they must work before any server
-or token exists); ``seal`` and ``unseal`` go through the API because the key lives in the
-server's memory, not on disk.
+Everything ``serve`` reads before it starts lives here: how its options and ``--config`` /
+``--source`` become one :class:`~gitberth.serve_config.ServeConfig`, the listen address and the
+plaintext warning, and the log format. The server itself is built in :mod:`gitberth.server`.
 """
 
 from __future__ import annotations
@@ -17,11 +16,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
 
 from gitberth.cli import operate_options as operate
-from gitberth.cli._app import app, console, err_console
+from gitberth.cli._app import app, err_console
 from gitberth.cli.options import (
     AllowBindOption,
     AppsDirOption,
@@ -33,7 +31,6 @@ from gitberth.cli.options import (
     StateDirOption,
 )
 from gitberth.core.errors import ConfigError, GitberthError
-from gitberth.database import open_database
 from gitberth.defaults import (
     DEFAULT_APPS_DIR,
     DEFAULT_BRANCH,
@@ -45,26 +42,15 @@ from gitberth.defaults import (
     DEFAULT_ROLLOUT_TIMEOUT,
     DEFAULT_SECRETS_ROOT,
     DEFAULT_WORKERS,
-    TOKEN_ENV,
 )
 from gitberth.runtime.choice import RuntimeKind
-from gitberth.secrets.tokens import Role, TokenStore, parse_ttl
 from gitberth.state import StateDir
 
 if TYPE_CHECKING:
     from gitberth.serve_config import ServeConfig
 
+
 logger = logging.getLogger("gitberth.serve")
-
-DEFAULT_API = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
-
-ApiOption = Annotated[
-    str, typer.Option("--api", envvar="GITBERTH_API", help="URL of the running gitberth server")
-]
-TokenOption = Annotated[
-    str | None,
-    typer.Option("--token", envvar=TOKEN_ENV, help="admin bearer token", show_default=False),
-]
 
 
 class LogFormat(StrEnum):
@@ -323,264 +309,3 @@ def serve_sources(
 def _default_name(sources: ServeConfig | None) -> str | None:
     default = sources.default_source() if sources is not None else None
     return default.name if default is not None else None
-
-
-@app.command()
-def init(
-    shares: Annotated[int, typer.Option(min=1, max=255, help="number of key shares to print")],
-    threshold: Annotated[int, typer.Option(min=1, max=255, help="shares needed to unseal")],
-    state_dir: StateDirOption = None,
-) -> None:
-    """Create a master key split into Shamir shares; the server then starts sealed.
-
-    The shares are printed once and stored nowhere: hand one to each operator.
-    """
-    from gitberth.secrets.seal import initialize_shamir
-    from gitberth.secrets.store import SecretStore
-
-    state = StateDir.resolve(state_dir)
-    try:
-        db = open_database(state)
-        try:
-            parts = initialize_shamir(
-                SecretStore(db), state=state, shares=shares, threshold=threshold
-            )
-        finally:
-            db.close()
-    except GitberthError as exc:
-        err_console.print(f"gitberth init: {exc}", markup=False)
-        raise typer.Exit(1) from exc
-    console.print(
-        f"Initialized {state.path}: master key split into {shares} share(s), "
-        f"any {threshold} of which unseal it. They are shown only now and stored nowhere.",
-        markup=False,
-    )
-    for part in parts:
-        console.print(f"share {part.index}: {part.encode()}", markup=False)
-    console.print(
-        "Start the server, then unseal with `gitberth unseal` (once per share) or "
-        'POST /admin/unseal {"key": "<share>"}.',
-        markup=False,
-    )
-
-
-token_app = typer.Typer(help="Create, list and revoke API tokens (stored hashed in the state dir).")
-app.add_typer(token_app, name="token")
-
-CLI_ACTOR = "cli"
-"""The audit log's token id for changes made on the host with ``gitberth token``."""
-
-
-@token_app.command("create")
-def token_create(
-    role: Annotated[Role, typer.Option(help="admin: everything; deployer: secrets and deploys")],
-    app_name: Annotated[
-        str | None,
-        typer.Option("--app", help="confine a deployer token to this app"),
-    ] = None,
-    ttl: Annotated[
-        str | None,
-        typer.Option(help="lifetime, e.g. 30m, 12h, 30d, 2w (default: no expiry)"),
-    ] = None,
-    shared_secret: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--shared-secret",
-            help="a shared secret an --app deployer may deploy with (repeatable)",
-        ),
-    ] = None,
-    state_dir: StateDirOption = None,
-) -> None:
-    """Print a new bearer token; it is shown once, only its hash is kept."""
-    from gitberth.secrets.audit import AuditLog, token_entry
-
-    state = StateDir.resolve(state_dir)
-    try:
-        lifetime = parse_ttl(ttl) if ttl is not None else None
-        db = open_database(state)
-        try:
-            AuditLog(db)
-            info, token = TokenStore(db).issue(
-                role=role,
-                app=app_name,
-                ttl=lifetime,
-                shared_secrets=shared_secret or (),
-                then=token_entry(actor=CLI_ACTOR, action="token.create"),
-            )
-        finally:
-            db.close()
-    except GitberthError as exc:
-        err_console.print(f"gitberth token create: {exc}", markup=False)
-        raise typer.Exit(1) from exc
-    scope = f" for app {info.app}" if info.app else ""
-    grants = f" with shared secrets {', '.join(info.shared_secrets)}" if info.shared_secrets else ""
-    expiry = f", expires {info.expires_at}" if info.expires_at else ""
-    err_console.print(
-        f"created {info.role.value} token {info.id}{scope}{grants}{expiry}", markup=False
-    )
-    typer.echo(token)
-
-
-@token_app.command("list")
-def token_list(
-    state_dir: StateDirOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="one JSON document")] = False,
-) -> None:
-    """Every token: id, role, app, grants, created, expires, last used (never the token)."""
-    state = StateDir.resolve(state_dir)
-    try:
-        db = open_database(state)
-        try:
-            tokens = TokenStore(db).list()
-        finally:
-            db.close()
-    except GitberthError as exc:
-        err_console.print(f"gitberth token list: {exc}", markup=False)
-        raise typer.Exit(1) from exc
-    if as_json:
-        typer.echo(json.dumps({"tokens": [info.as_json() for info in tokens]}, indent=2))
-        return
-    rows = [("ID", "ROLE", "APP", "SHARED SECRETS", "CREATED", "EXPIRES", "LAST USED")]
-    rows += [
-        (
-            info.id,
-            info.role.value,
-            info.app or "-",
-            ",".join(info.shared_secrets) or "-",
-            info.created_at,
-            info.expires_at or "never",
-            info.last_used_at or "never",
-        )
-        for info in tokens
-    ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        typer.echo("  ".join(cells).rstrip())
-
-
-@token_app.command("revoke")
-def token_revoke(
-    token_id: Annotated[str, typer.Argument(help="the token's id (from token list)")],
-    state_dir: StateDirOption = None,
-) -> None:
-    """Revoke a token: a running server refuses it from its next request on."""
-    from gitberth.secrets.audit import AuditLog, token_entry
-
-    state = StateDir.resolve(state_dir)
-    try:
-        db = open_database(state)
-        try:
-            AuditLog(db)
-            info = TokenStore(db).revoke(
-                token_id, then=token_entry(actor=CLI_ACTOR, action="token.revoke")
-            )
-        finally:
-            db.close()
-    except GitberthError as exc:
-        err_console.print(f"gitberth token revoke: {exc}", markup=False)
-        raise typer.Exit(1) from exc
-    err_console.print(f"revoked {info.role.value} token {info.id}", markup=False)
-
-
-def _call(*, method: str, api: str, path: str, token: str | None, body: Any = None) -> Any:
-    headers = {"authorization": f"Bearer {token}"} if token else {}
-    try:
-        with httpx.Client(base_url=api, timeout=30.0) as client:
-            response = client.request(method, path, headers=headers, json=body)
-    except httpx.HTTPError as exc:
-        err_console.print(f"cannot reach {api}: {type(exc).__name__}", markup=False)
-        raise typer.Exit(1) from exc
-    try:
-        document = response.json()
-    except ValueError:
-        document = {"error": f"HTTP {response.status_code}"}
-    if response.status_code >= 400:
-        err_console.print(
-            f"{method} {path}: {response.status_code} {json.dumps(document)}", markup=False
-        )
-        raise typer.Exit(1)
-    return document
-
-
-def _print_status(status: dict[str, Any]) -> None:
-    if not status.get("sealed"):
-        console.print("unsealed")
-    elif not status.get("initialized"):
-        console.print("sealed (not initialized)")
-    else:
-        console.print(
-            f"sealed (progress {status.get('progress')}/{status.get('threshold')} shares)",
-            markup=False,
-        )
-
-
-@app.command()
-def seal(api: ApiOption = DEFAULT_API, token: TokenOption = None) -> None:
-    """Seal a running server: its master key is dropped from memory until unsealed."""
-    _print_status(_call(method="POST", api=api, path="/admin/seal", token=token))
-
-
-@app.command()
-def unseal(
-    api: ApiOption = DEFAULT_API,
-    token: TokenOption = None,
-    key: Annotated[
-        str | None,
-        typer.Option(help="master key or one share; omit to be prompted, '-' to read stdin"),
-    ] = None,
-) -> None:
-    """Offer the master key or one share to a running server (repeat up to the threshold)."""
-    if key is None and sys.stdin.isatty():
-        key = typer.prompt("Master key or one share", hide_input=True)
-    elif key is None or key == "-":
-        key = sys.stdin.readline()
-    _print_status(
-        _call(method="POST", api=api, path="/admin/unseal", token=token, body={"key": key.strip()})
-    )
-
-
-@app.command()
-def rekey(
-    api: ApiOption = DEFAULT_API,
-    token: TokenOption = None,
-    mode: Annotated[
-        str | None,
-        typer.Option(help="auto (a new master.key) or shamir (new shares); default: unchanged"),
-    ] = None,
-    shares: Annotated[int | None, typer.Option(min=1, max=255, help="shamir: shares")] = None,
-    threshold: Annotated[
-        int | None, typer.Option(min=1, max=255, help="shamir: shares needed to unseal")
-    ] = None,
-) -> None:
-    """Replace the master key of a running, unsealed server; the old key or shares are useless
-    afterwards. New shares are printed once and stored nowhere."""
-    body: dict[str, Any] = {}
-    if mode is not None:
-        body["mode"] = mode
-    if shares is not None:
-        body["shares"] = shares
-    if threshold is not None:
-        body["threshold"] = threshold
-    result = _call(method="POST", api=api, path="/admin/rekey", token=token, body=body)
-    if result.get("mode") == "shamir":
-        console.print(
-            f"Rekeyed: a new master key split into {result.get('shares')} share(s), any "
-            f"{result.get('threshold')} of which unseal it. The old shares are useless now; "
-            "these are shown only now and stored nowhere.",
-            markup=False,
-        )
-        for index, share in enumerate(result.get("newShares") or [], start=1):
-            console.print(f"share {index}: {share}", markup=False)
-    else:
-        console.print(
-            "Rekeyed: the server wrote a new master.key in its state dir; the old key is "
-            "useless now.",
-            markup=False,
-        )
-
-
-@app.command("seal-status")
-def seal_status(api: ApiOption = DEFAULT_API) -> None:
-    """Show whether a running server is sealed and how many shares it has received."""
-    _print_status(_call(method="GET", api=api, path="/admin/seal-status", token=None))
