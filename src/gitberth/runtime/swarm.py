@@ -9,7 +9,8 @@ adapter only waits for the outcome and reports it.
 
 Observing costs two engine calls (services, then tasks) however many services there are, so a
 no-op pass stays cheap; node names are looked up once and again only when a task runs on a node
-not seen before.
+not seen before. Reading those service and task documents is
+:mod:`gitberth.runtime.swarm_observed`; this module drives the engine.
 """
 
 from __future__ import annotations
@@ -33,26 +34,31 @@ from gitberth.core.errors import (
     RolloutFailedError,
     RuntimeUnavailableError,
 )
-from gitberth.core.observed import ContainerState, ObservedContainer, ObservedTask
+from gitberth.core.observed import ObservedContainer
 from gitberth.core.plan import Action, ActionKind
 from gitberth.core.resolved import ResolvedService
 from gitberth.core.wiring import volume_engine_name
 from gitberth.defaults import DEFAULT_GRACE_SECONDS, DEFAULT_ROLLOUT_TIMEOUT
 from gitberth.runtime.base import (
-    LABEL_APP,
     LABEL_MANAGED,
-    LABEL_REVISION,
-    LABEL_SERVICE,
     LABEL_SOURCE,
     LABEL_SPEC_HASH,
     OWNERSHIP_LABELS,
     PullRequest,
     RuntimeEvent,
 )
-from gitberth.runtime.docker_observed import created_epoch
 from gitberth.runtime.engine_resources import EngineResources
 from gitberth.runtime.swarm_events import ServiceEventWatcher
 from gitberth.runtime.swarm_logs import SwarmLogs
+from gitberth.runtime.swarm_observed import (
+    FAILED_TASK_STATES,
+    ROLLED_BACK,
+    fresh_count,
+    observed_from_service,
+    running_count,
+    task_errors,
+    task_state,
+)
 from gitberth.runtime.swarm_secrets import (
     LABEL_SECRET,
     SecretVersion,
@@ -64,8 +70,6 @@ from gitberth.runtime.swarm_specs import monitor_ns, service_spec
 from gitberth.runtime.swarm_tasks import TaskBoard
 
 _POLL_SECONDS = 0.25
-_ROLLED_BACK = frozenset({"rollback_started", "rollback_paused", "rollback_completed", "paused"})
-_FAILED_TASK_STATES = frozenset({"failed", "rejected"})
 _NO_ROLLOUT_SECONDS = 3.0
 """An update whose spec Swarm found equal to the running one starts no rollout; after this long
 without one, the running tasks are what was asked for."""
@@ -300,28 +304,28 @@ class SwarmRuntime:
             status = service.get("UpdateStatus") or {}
             state = str(status.get("State") or "")
             started = status.get("StartedAt")
-            if rolls and started != before and state in _ROLLED_BACK:
+            if rolls and started != before and state in ROLLED_BACK:
                 self._wait_rolled_back(service_id, name=name, deadline=deadline)
                 raise RolloutFailedError(
                     f"Swarm rolled the update of {name} back: "
-                    f"{status.get('Message') or state}{_task_errors(tasks)}"
+                    f"{status.get('Message') or state}{task_errors(tasks)}"
                 )
             settled = (
                 not rolls
                 or (started != before and state == "completed")
                 # every replica runs a task of the new spec: what is left is Swarm's monitor
                 # window, which it watches itself (a rollback then wakes the loop by its event)
-                or (started != before and _fresh(tasks, since=service) >= target.spec.replicas)
+                or (started != before and fresh_count(tasks, since=service) >= target.spec.replicas)
                 # a new hash with the same task spec (a label of gitberth's only): no rollout
                 or (started == before and time.monotonic() - updated_at > _NO_ROLLOUT_SECONDS)
             )
-            if settled and _running(tasks) >= target.spec.replicas:
+            if settled and running_count(tasks) >= target.spec.replicas:
                 return observed_from_service(service, tasks, nodes=self._node_names)
             if time.monotonic() > deadline:
                 raise RolloutFailedError(
                     f"the update of {name} did not finish in time (update state "
-                    f"{state or 'none'}, {_running(tasks)}/{target.spec.replicas} tasks "
-                    f"running){_task_errors(tasks)}"
+                    f"{state or 'none'}, {running_count(tasks)}/{target.spec.replicas} tasks "
+                    f"running){task_errors(tasks)}"
                 )
             time.sleep(_POLL_SECONDS)
 
@@ -352,17 +356,17 @@ class SwarmRuntime:
         replicas = target.spec.replicas
 
         def decided(tasks: list[dict[str, Any]]) -> bool:
-            failed = sum(1 for t in tasks if _task_state(t) in _FAILED_TASK_STATES)
-            return _running(tasks) >= replicas or failed >= _FAILURES_BEFORE_GIVING_UP
+            failed = sum(1 for t in tasks if task_state(t) in FAILED_TASK_STATES)
+            return running_count(tasks) >= replicas or failed >= _FAILURES_BEFORE_GIVING_UP
 
         # Swarm keeps starting a new service's tasks however long the node takes (many new
         # services and networks at once take a while); failed tasks end the wait early.
         timeout = self._timeout(target) * _CREATE_PATIENCE
         tasks = self._tasks.wait(service_id, until=decided, timeout=timeout)
         self._learn_nodes(tasks)
-        if _running(tasks) < replicas:
+        if running_count(tasks) < replicas:
             raise RolloutFailedError(
-                f"{name}: {_running(tasks)}/{replicas} tasks running{_task_errors(tasks)}"
+                f"{name}: {running_count(tasks)}/{replicas} tasks running{task_errors(tasks)}"
             )
         with _engine_errors(f"watching service {name}"):
             service = self.api.inspect_service(service_id)
@@ -447,131 +451,6 @@ def _create_arguments(document: dict[str, Any]) -> dict[str, Any]:
         "rollback_config": document["RollbackConfig"],
         "endpoint_spec": document["EndpointSpec"],
     }
-
-
-def _task_state(task: dict[str, Any]) -> str:
-    return str((task.get("Status") or {}).get("State") or "unknown")
-
-
-def _running(tasks: list[dict[str, Any]]) -> int:
-    return sum(
-        1 for t in tasks if _task_state(t) == "running" and t.get("DesiredState") == "running"
-    )
-
-
-def _fresh(tasks: list[dict[str, Any]], *, since: dict[str, Any]) -> int:
-    """Running tasks created at or after the service's last spec change (the manager stamps
-    both, so one clock compares them)."""
-    changed = created_epoch(since.get("UpdatedAt"))
-    if changed is None:
-        return 0
-    return sum(
-        1
-        for t in tasks
-        if _task_state(t) == "running"
-        and t.get("DesiredState") == "running"
-        and (created_epoch(t.get("CreatedAt")) or 0.0) >= changed
-    )
-
-
-def _task_errors(tasks: list[dict[str, Any]]) -> str:
-    """`` (task error: ...)`` from the newest failed tasks, deduplicated."""
-    errors = [
-        str((t.get("Status") or {}).get("Err") or "")
-        for t in sorted(tasks, key=lambda t: str(t.get("UpdatedAt") or ""), reverse=True)
-    ]
-    unique = list(dict.fromkeys(e for e in errors if e))[:2]
-    return f" (task error: {'; '.join(unique)})" if unique else ""
-
-
-def current_tasks(
-    tasks: list[dict[str, Any]], *, nodes: dict[str, str]
-) -> tuple[ObservedTask, ...]:
-    """The newest task of each slot: what runs there now, or why it does not."""
-    newest: dict[Any, dict[str, Any]] = {}
-    for task in sorted(tasks, key=lambda t: str(t.get("UpdatedAt") or "")):
-        key = task.get("Slot") if task.get("Slot") is not None else task.get("ID")
-        if task.get("DesiredState") == "running" or key not in newest:
-            newest[key] = task
-        elif newest[key].get("DesiredState") != "running":
-            newest[key] = task
-    result = []
-    for key in sorted(newest, key=str):
-        task = newest[key]
-        status = task.get("Status") or {}
-        node_id = str(task.get("NodeID") or "")
-        result.append(
-            ObservedTask(
-                id=str(task["ID"]),
-                slot=int(task["Slot"]) if task.get("Slot") is not None else None,
-                node=nodes.get(node_id, node_id[:12]),
-                state=str(status.get("State") or "unknown"),
-                desired_state=str(task.get("DesiredState") or "unknown"),
-                error=str(status.get("Err") or ""),
-                message=str(status.get("Message") or ""),
-            )
-        )
-    return tuple(result)
-
-
-def observed_from_service(
-    service: dict[str, Any], tasks: list[dict[str, Any]], *, nodes: dict[str, str]
-) -> ObservedContainer:
-    """A Swarm service (``GET /services`` row or inspect) and its tasks, as the planner sees
-    it: running when every replica's task runs; unhealthy, with Swarm's message, when its last
-    update was rolled back or paused."""
-    spec = service.get("Spec") or {}
-    labels: dict[str, str] = spec.get("Labels") or {}
-    replicas = int(((spec.get("Mode") or {}).get("Replicated") or {}).get("Replicas") or 0)
-    container = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
-    update = service.get("UpdateStatus") or {}
-    running = _running(tasks)
-    current = current_tasks(tasks, nodes=nodes)
-    if running >= replicas:
-        state = ContainerState.RUNNING
-    elif any(t.state in _FAILED_TASK_STATES for t in current):
-        state = ContainerState.RESTARTING  # Swarm is rescheduling a failed task
-    else:
-        state = ContainerState.CREATED  # tasks are being scheduled or started
-    health, output = None, ""
-    if update.get("State") in _ROLLED_BACK:
-        health = "unhealthy"
-        output = f"update {update.get('State')}: {update.get('Message') or ''}".strip()
-    host_port = None
-    for task in tasks:
-        if task.get("DesiredState") != "running":
-            continue
-        for port in ((task.get("Status") or {}).get("PortStatus") or {}).get("Ports") or []:
-            if port.get("PublishedPort") and host_port is None:
-                host_port = int(port["PublishedPort"])
-    for port in (service.get("Endpoint") or {}).get("Ports") or []:
-        if port.get("PublishedPort") and host_port is None:
-            host_port = int(port["PublishedPort"])
-    image = str(container.get("Image") or "").split("@", 1)[0]
-    return ObservedContainer(
-        id=str(service["ID"]),
-        name=str(spec.get("Name") or service["ID"]),
-        app=labels[LABEL_APP],
-        service=labels[LABEL_SERVICE],
-        spec_hash=labels[LABEL_SPEC_HASH],
-        revision=labels[LABEL_REVISION],
-        state=state,
-        image=image,
-        host_port=host_port,
-        labels=labels,
-        created_at=created_epoch(service.get("UpdatedAt") or service.get("CreatedAt")),
-        health=health,
-        health_output=output,
-        volumes=tuple(
-            sorted(
-                str(m.get("Source"))
-                for m in container.get("Mounts") or []
-                if m.get("Type") == "volume" and m.get("Source")
-            )
-        ),
-        replicas=replicas,
-        tasks=current,
-    )
 
 
 @contextlib.contextmanager
