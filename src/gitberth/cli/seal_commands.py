@@ -15,9 +15,7 @@ import httpx
 import typer
 
 from gitberth.cli._app import app, console, err_console
-from gitberth.cli.options import (
-    StateDirOption,
-)
+from gitberth.cli.options import StateDirOption
 from gitberth.core.errors import GitberthError
 from gitberth.database import open_database
 from gitberth.state import StateDir

@@ -12,9 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from gitberth.cli._app import app, err_console
-from gitberth.cli.options import (
-    StateDirOption,
-)
+from gitberth.cli.options import StateDirOption
 from gitberth.core.errors import GitberthError
 from gitberth.database import open_database
 from gitberth.secrets.tokens import Role, TokenStore, parse_ttl

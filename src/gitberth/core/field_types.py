@@ -10,14 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationInfo,
-)
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
 
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -82,4 +75,6 @@ EnvValue = Annotated[str, BeforeValidator(_scalar_to_str)]
 
 
 class StrictModel(BaseModel):
+    """Base of every manifest model: unknown fields are refused and values are frozen."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)

@@ -16,11 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Self
 
-from pydantic import (
-    ConfigDict,
-    Field,
-    model_validator,
-)
+from pydantic import ConfigDict, Field, model_validator
 
 from gitberth.core.container_options import ContainerOptions, PortBinding, options_from
 from gitberth.core.field_types import (

@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from pydantic import (
-    SecretStr,
-)
+from pydantic import SecretStr
 
 from gitberth.core import option_changes
 from gitberth.core.models import ServiceSpec

@@ -12,13 +12,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import Annotated, Literal, Self
 
-from pydantic import (
-    AfterValidator,
-    Field,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from gitberth.core.field_types import DnsLabel, SecretName, StrictModel
 

@@ -10,12 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from gitberth.core.observed import ContainerState, ObservedContainer, ObservedTask
-from gitberth.runtime.base import (
-    LABEL_APP,
-    LABEL_REVISION,
-    LABEL_SERVICE,
-    LABEL_SPEC_HASH,
-)
+from gitberth.runtime.base import LABEL_APP, LABEL_REVISION, LABEL_SERVICE, LABEL_SPEC_HASH
 from gitberth.runtime.docker_observed import created_epoch
 
 ROLLED_BACK = frozenset({"rollback_started", "rollback_paused", "rollback_completed", "paused"})
