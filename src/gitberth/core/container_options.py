@@ -100,7 +100,8 @@ class PortBinding:
 
 @dataclass(frozen=True)
 class ContainerOptions:
-    """Everything of :class:`OptionFields` with defaults applied; part of the spec hash."""
+    """Everything of :class:`~gitberth.core.option_fields.OptionFields` with defaults applied;
+    part of the spec hash."""
 
     healthcheck: HealthCheck | None = None
     restart: RestartPolicy = RestartPolicy.UNLESS_STOPPED

@@ -20,9 +20,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PlainSerializer,
     ValidationInfo,
@@ -30,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from gitberth.core.field_types import StrictModel
 from gitberth.core.quantities import format_bytes, format_duration, parse_bytes, parse_duration
 
 DEFAULT_PIDS_LIMIT = 1024
@@ -172,11 +171,7 @@ def _label_value(value: Any) -> Any:
     return value
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
-
-
-class HealthCheckFields(_Strict):
+class HealthCheckFields(StrictModel):
     """``healthcheck:``: exactly one of ``http``, ``tcp`` or ``command``, and its timing."""
 
     http: str | None = Field(
@@ -229,7 +224,7 @@ class HealthCheckFields(_Strict):
         return self
 
 
-class ResourcesFields(_Strict):
+class ResourcesFields(StrictModel):
     """``resources:``: limits the engine enforces on each container."""
 
     memory: MemorySize | None = Field(default=None, description="memory limit, e.g. 256Mi")
@@ -255,7 +250,7 @@ class ResourcesFields(_Strict):
         return value
 
 
-class PortFields(_Strict):
+class PortFields(StrictModel):
     """One published port of ``ports:``."""
 
     container: _PORT = Field(description="port inside the container")
@@ -296,7 +291,7 @@ LabelKey = Annotated[str, Field(min_length=1, max_length=255)]
 LabelValue = Annotated[str, BeforeValidator(_label_value), Field(max_length=4096)]
 
 
-class OptionFields(_Strict):
+class OptionFields(StrictModel):
     """The compose-like fields of a service; mixed into the manifest models.
 
     Every field defaults to None ("not written"), so the single-service form can tell which
