@@ -9,6 +9,7 @@ from gitberth.core.manifests import parse_manifest
 from gitberth.core.models import ContainerState, ObservedContainer, ResolvedApp, SecretSourced
 from gitberth.core.plan import ActionKind, DesiredState, plan
 from gitberth.core.resolve import resolve_app
+from tests.support.examples import examples
 from tests.unit.fakes import FakeRuntime, container
 
 
@@ -126,7 +127,7 @@ def observed_containers() -> st.SearchStrategy[list[ObservedContainer]]:
     return st.lists(one, max_size=8, unique_by=lambda c: c.name)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     apps=st.lists(manifests, max_size=3, unique_by=lambda t: t.split("\n")[0]),
     observed=observed_containers(),
