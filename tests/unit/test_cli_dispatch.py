@@ -16,8 +16,11 @@ REGISTERED_BY_EACH_MODULE_ALONE = """
 import json, os, sys
 import typer
 import gitberth.cli as cli
-# Libraries outside gitberth register no verbs, so they are imported once, before the forks.
-import git, pydantic, rich.console, ruamel.yaml
+# Only gitberth.cli registers verbs: libraries, and gitberth.core (which imports nothing of
+# gitberth outside core, a layer contract), are imported once, before the forks.
+import git, httpx, pydantic, rich.console, ruamel.yaml
+import gitberth.core.manifests, gitberth.core.models
+assert not [name for name in sys.modules if name.startswith("gitberth.cli.")], "preloaded a verb"
 for module in sys.argv[1:]:
     child = os.fork()
     if child == 0:  # a fresh copy of this process: only this module's verbs get registered
