@@ -55,10 +55,13 @@ pytest: bootstrap
 
 # The tests that need no engine, no server and no browser (tests/unit, where each test runs with
 # DOCKER_HOST pointing nowhere), on UNIT_WORKERS processes: the quick loop while editing.
-# `make test` runs them too, once, with everything else.
+# Property tests draw a third of their examples here (tests/support/examples.py), and the
+# schemathesis and anyio plugins, which no unit test uses, are not loaded by each worker.
+# `make test` runs them too, once, with everything else, at full counts.
 UNIT_WORKERS ?= 2
 unit: bootstrap
-	$(VENV)/bin/pytest -q -n $(UNIT_WORKERS) tests/unit
+	$(VENV)/bin/pytest -q -n $(UNIT_WORKERS) -p no:schemathesis -p no:anyio \
+		--hypothesis-profile=quick tests/unit
 
 # Every scenario beside its baseline, recorded in bench/results/ and reported in
 # docs/benchmarks.md and README.md. QUICK=1: a smoke run (fewer rounds, smaller scales).

@@ -9,6 +9,8 @@ from pathlib import Path
 import docker
 import pytest
 
+# Registers the quick Hypothesis profile before the plugin loads --hypothesis-profile (make unit).
+import tests.support.examples  # noqa: F401
 from tests.support.engine import (
     engine,
     ensure_example_image,

@@ -29,8 +29,11 @@ def sample() -> dict[str, Any]:
     return run
 
 
-@pytest.fixture
-def generated(tmp_path: Path) -> tuple[str, Path, Path]:
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
+    """The report of the sample run, written once for the tests that only read it (drawing
+    its charts is most of this file's time)."""
+    tmp_path = tmp_path_factory.mktemp("report")
     readme = tmp_path / "README.md"
     readme.write_text(README_WITH_BLOCK)
     markdown = report.write_report(run_path=SAMPLE, docs_dir=tmp_path / "docs", readme=readme)

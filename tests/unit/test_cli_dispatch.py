@@ -12,11 +12,24 @@ import typer
 
 from gitberth.cli import COMMAND_MODULES, app
 
-REGISTERED_BY_ONE_MODULE = """
-import json, sys, typer
+REGISTERED_BY_EACH_MODULE_ALONE = """
+import json, os, sys
+import typer
 import gitberth.cli as cli
-app = cli._load(sys.argv[1])
-print(json.dumps(sorted(typer.main.get_group(app).commands)))
+# Only gitberth.cli registers verbs: libraries, and gitberth.core (which imports nothing of
+# gitberth outside core, a layer contract), are imported once, before the forks.
+import git, httpx, pydantic, rich.console, ruamel.yaml
+import gitberth.core.manifests, gitberth.core.models
+assert not [name for name in sys.modules if name.startswith("gitberth.cli.")], "preloaded a verb"
+for module in sys.argv[1:]:
+    child = os.fork()
+    if child == 0:  # a fresh copy of this process: only this module's verbs get registered
+        app = cli._load(module)
+        print(json.dumps([module, sorted(typer.main.get_group(app).commands)]), flush=True)
+        os._exit(0)
+    _, status = os.waitpid(child, 0)
+    if status != 0:
+        sys.exit(f"loading {module} alone failed")
 """
 
 
@@ -25,16 +38,22 @@ def test_the_table_names_every_verb_of_the_app() -> None:
 
 
 def test_loading_a_verbs_module_alone_registers_that_verb() -> None:
-    for module in sorted(set(COMMAND_MODULES.values())):
-        done = subprocess.run(
-            [sys.executable, "-c", REGISTERED_BY_ONE_MODULE, module],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        registered = set(json.loads(done.stdout))
+    modules = sorted(set(COMMAND_MODULES.values()))
+    done = subprocess.run(
+        [sys.executable, "-c", REGISTERED_BY_EACH_MODULE_ALONE, *modules],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    registered_by = dict(json.loads(line) for line in done.stdout.splitlines())
+
+    assert sorted(registered_by) == modules
+    for module in modules:
         expected = {verb for verb, owner in COMMAND_MODULES.items() if owner == module}
-        assert expected <= registered, (module, expected - registered)
+        assert expected <= set(registered_by[module]), (
+            module,
+            expected - set(registered_by[module]),
+        )
 
 
 def test_a_module_with_one_verb_still_parses_the_verb_name() -> None:

@@ -10,6 +10,7 @@ from gitberth.core.observed import ContainerState, ObservedContainer
 from gitberth.core.plan import ActionKind, DesiredState, plan
 from gitberth.core.resolve import resolve_app
 from gitberth.core.resolved import ResolvedApp, SecretSourced
+from tests.support.examples import examples
 from tests.unit.fakes import FakeRuntime, container
 
 
@@ -127,7 +128,7 @@ def observed_containers() -> st.SearchStrategy[list[ObservedContainer]]:
     return st.lists(one, max_size=8, unique_by=lambda c: c.name)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     apps=st.lists(manifests, max_size=3, unique_by=lambda t: t.split("\n")[0]),
     observed=observed_containers(),

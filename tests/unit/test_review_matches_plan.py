@@ -17,6 +17,7 @@ from gitberth.core.manifests import LoadResult, load_manifests
 from gitberth.core.plan import ActionKind, DesiredState, plan
 from gitberth.core.resolve import Secrets, resolve_app
 from gitberth.core.review import ContainerAction, review
+from tests.support.examples import examples
 from tests.unit.fakes import FakeRuntime
 from tests.unit.test_resolve import secret
 
@@ -78,7 +79,7 @@ PLAN_TO_REVIEW = {
 }
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(base_files=revisions(), head_files=revisions())
 def test_the_review_names_what_the_plan_does_after_base_is_applied(
     base_files: dict[str, str], head_files: dict[str, str]

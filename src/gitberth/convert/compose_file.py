@@ -7,6 +7,11 @@ alias is a reference, so a few lines can stand for billions of values once expan
 laughs"); the expansion here counts every value it produces and stops at
 :data:`MAX_EXPANDED_VALUES`, and the text itself is capped at :data:`MAX_COMPOSE_BYTES`. No tag
 builds a Python object: the round-trip loader only makes mappings, sequences and scalars.
+
+Flow collections (``[[[...]]]``) nest no deeper than :data:`MAX_FLOW_NESTING`: ruamel's scanner
+rechecks every open bracket at each token, so deep nesting costs time quadratic in the depth
+(5,000 brackets took seconds before the parser gave up with a RecursionError). Counting the
+depth as brackets open refuses such text at the first bracket too many, naming its line.
 """
 
 from __future__ import annotations
@@ -20,11 +25,25 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.scanner import RoundTripScanner, ScannerError
 
 from gitberth.core.errors import ComposeError
 
 MAX_COMPOSE_BYTES = 1024 * 1024
 MAX_EXPANDED_VALUES = 100_000
+MAX_FLOW_NESTING = 64
+
+
+class _DepthCappedScanner(RoundTripScanner):
+    """ruamel's round-trip scanner, refusing a flow collection opened deeper than the cap."""
+
+    def fetch_flow_collection_start(self, TokenClass: Any, to_push: str) -> None:  # noqa: N803
+        if len(self.flow_context) >= MAX_FLOW_NESTING:
+            raise ScannerError(
+                problem=f"nested too deeply (more than {MAX_FLOW_NESTING} levels of [ or {{)",
+                problem_mark=self.reader.get_mark(),
+            )
+        super().fetch_flow_collection_start(TokenClass, to_push)
 
 
 @dataclass(frozen=True)
@@ -90,6 +109,7 @@ def load_compose(text: str, *, file: str) -> ComposeFile:
     if len(text.encode("utf-8", errors="surrogatepass")) > MAX_COMPOSE_BYTES:
         raise ComposeError(f"{file}: larger than {MAX_COMPOSE_BYTES // 1024} KiB")
     loader = YAML(typ="rt", pure=True)
+    loader.Scanner = _DepthCappedScanner
     loader.allow_duplicate_keys = False
     try:
         root = loader.load(io.StringIO(text))

@@ -24,6 +24,10 @@ from gitberth.core.errors import ManifestProblem
 
 _STR = "tag:yaml.org,2002:str"
 _YAML11 = libyaml.resolver.Resolver()
+_LIBYAML_LOADER: Any = getattr(libyaml, "CSafeLoader", libyaml.SafeLoader)
+"""The loader gitberth's manifest fast path reads with (libyaml's C loader, as in
+core/manifests.py), so the read-back check below tests that reader, not PyYAML's slower
+pure-Python twin."""
 
 
 def _ambiguous(text: str) -> bool:
@@ -62,7 +66,7 @@ def _reads_back(text: str, expected: Any) -> bool:
     """True when both YAML readers gitberth uses load *text* as exactly *expected*."""
     try:
         precise = YAML(typ="safe", pure=True).load(io.StringIO(text))
-        fast = libyaml.safe_load(text)
+        fast = libyaml.load(text, Loader=_LIBYAML_LOADER)  # noqa: S506 (a safe loader)
     except (YAMLError, libyaml.YAMLError):
         return False
     return bool(precise == expected and fast == expected)

@@ -13,6 +13,7 @@ from gitberth.convert import reasons
 from gitberth.convert.compose_file import ComposeFile
 from gitberth.convert.mapping import convert_compose
 from gitberth.convert.render import manifest_yaml
+from tests.support.examples import examples
 
 HANDLED = [
     "image", "build", "command", "entrypoint", "environment", "ports", "volumes", "networks",
@@ -45,7 +46,7 @@ SERVICES = st.dictionaries(
 
 
 @settings(
-    max_examples=int(os.environ.get("GITBERTH_FUZZ_EXAMPLES", "150")),
+    max_examples=int(os.environ.get("GITBERTH_FUZZ_EXAMPLES", examples(150))),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

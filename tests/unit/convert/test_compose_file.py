@@ -7,7 +7,12 @@ import time
 
 import pytest
 
-from gitberth.convert.compose_file import MAX_COMPOSE_BYTES, MAX_EXPANDED_VALUES, load_compose
+from gitberth.convert.compose_file import (
+    MAX_COMPOSE_BYTES,
+    MAX_EXPANDED_VALUES,
+    MAX_FLOW_NESTING,
+    load_compose,
+)
 from gitberth.core.errors import ComposeError
 
 
@@ -74,11 +79,25 @@ def test_a_self_referencing_alias_does_not_hang() -> None:
     assert compose.data["services"]["web"] == {"image": "x"}
 
 
-def test_deep_nesting_is_refused_not_a_crash() -> None:
+def test_deep_nesting_is_refused_at_its_line_quickly_not_a_crash() -> None:
     text = "services:\n  web:\n    image: a\n    command: " + "[" * 5000 + "]" * 5000 + "\n"
+    started = time.monotonic()
 
-    with pytest.raises(ComposeError, match="c.yaml"):
+    with pytest.raises(ComposeError, match=r"^c\.yaml:4:\d+: nested too deeply"):
         load_compose(text, file="c.yaml")
+    assert time.monotonic() - started < 1
+
+
+def test_nesting_up_to_the_cap_is_read() -> None:
+    depth = MAX_FLOW_NESTING
+    text = "services:\n  web:\n    image: a\n    labels: {a: " + "[" * (depth - 1)
+    text += "x" + "]" * (depth - 1) + "}\n"
+
+    value = load_compose(text, file="c.yaml").data["services"]["web"]["labels"]["a"]
+
+    for _ in range(depth - 1):
+        (value,) = value
+    assert value == "x"
 
 
 def test_a_file_over_the_size_cap_is_refused() -> None:

@@ -16,6 +16,7 @@ from gitberth.convert.mapping import Conversion
 from gitberth.convert.notes import Note, NoteKind
 from gitberth.convert.render import manifest_yaml, report_json, report_text
 from gitberth.core.errors import ManifestProblem
+from tests.support.examples import examples
 from tests.unit.convert.snippets import convert, one_service
 
 
@@ -78,7 +79,7 @@ TEXT = st.text(
 ENV_NAME = st.from_regex(r"[A-Z_][A-Z0-9_]{0,8}", fullmatch=True)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     env=st.dictionaries(ENV_NAME, TEXT, max_size=4), command=st.lists(TEXT, min_size=1, max_size=4)
 )
