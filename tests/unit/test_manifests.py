@@ -148,3 +148,27 @@ def test_a_file_that_is_not_utf8_is_a_problem_of_its_own_app_only() -> None:
     assert [str(p) for p in result.problems["latin"]] == [
         "apps/latin.yaml: the file is not UTF-8 text"
     ]
+
+
+@pytest.mark.parametrize(
+    "image",
+    ["Web:1.0", "acme/web:", "acme//web", "a b", "f\U000dd514J", "acme/web@sha256:xyz"],
+)
+def test_an_image_reference_the_engine_would_refuse_is_a_manifest_error(image: str) -> None:
+    # Found by the API fuzz test: such a reference reached the engine, and POST /deploy
+    # answered 500 with the engine's "invalid reference format".
+    message = " ".join(problems(f'name: web\nimage: "{image}"\n', file="apps/web.yaml"))
+    assert "apps/web.yaml:2" in message and "image" in message
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "busybox",
+        "gitberth/example-web:1.0",
+        "127.0.0.1:5000/team/web:v1.2_rc-1",
+        "registry.example.com/ns/web@sha256:" + "a" * 64,
+    ],
+)
+def test_image_references_in_every_form_the_engine_takes_are_accepted(image: str) -> None:
+    assert parse_manifest(f"name: web\nimage: {image}\n", file="apps/web.yaml").image == image

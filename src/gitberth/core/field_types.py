@@ -27,6 +27,28 @@ DnsLabel = Annotated[
 ]
 SecretName = DnsLabel
 EnvName = Annotated[str, Field(pattern=ENV_NAME_PATTERN, max_length=255)]
+
+# The image reference grammar of the engine (github.com/distribution/reference): an optional
+# registry host[:port], lowercase path components, an optional tag and an optional digest.
+# Checked here so a reference the engine would refuse is a manifest error naming the field,
+# not an engine failure at apply time.
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*(?::[0-9]+)?"
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+IMAGE_REFERENCE_PATTERN = (
+    rf"^(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*(?::{_TAG})?(?:@{_DIGEST})?$"
+)
+ImageReference = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=512,
+        pattern=IMAGE_REFERENCE_PATTERN,
+        description="image reference, e.g. acme/web:1.0 or registry:5000/team/web@sha256:…",
+    ),
+]
 Port = Annotated[int, Field(ge=1, le=65535, strict=True)]
 
 

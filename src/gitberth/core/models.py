@@ -14,7 +14,7 @@ the runtime observes in :mod:`gitberth.core.observed`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Self
+from typing import Any, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -25,6 +25,7 @@ from gitberth.core.field_types import (
     EnvName,
     EnvValue,
     HostPort,
+    ImageReference,
     Port,
     Replicas,
     SecretName,
@@ -50,7 +51,7 @@ from gitberth.core.wiring import (
 
 
 class _ServiceFields(StrictModel):
-    image: Annotated[str, Field(min_length=1, description="image reference, e.g. acme/web:1.0")]
+    image: ImageReference
     port: Port | None = Field(default=None, description="container port, published on 127.0.0.1")
     env: dict[EnvName, EnvValue] = Field(
         default_factory=dict, description="inline environment; always wins over envFrom"
@@ -89,7 +90,7 @@ class _AppFields(StrictModel):
     secretFiles: list[SecretName] = Field(
         default_factory=list, description="app-level: mounted in every service"
     )
-    image: str | None = Field(default=None, min_length=1)
+    image: ImageReference | None = None
     port: Port | None = None
     env: dict[EnvName, EnvValue] | None = None
     command: list[str] | None = None
