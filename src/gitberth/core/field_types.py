@@ -40,14 +40,28 @@ _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}
 IMAGE_REFERENCE_PATTERN = (
     rf"^(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*(?::{_TAG})?(?:@{_DIGEST})?$"
 )
+_IMAGE_REFERENCE = re.compile(IMAGE_REFERENCE_PATTERN)
+
+
+def _image_reference(value: str) -> str:
+    # A Python check rather than a JSON-schema pattern: the grammar would make every schema
+    # consumer (and the API fuzzer) generate strings for a regex of nested repetitions.
+    if not _IMAGE_REFERENCE.match(value):
+        raise ValueError(
+            "not an image reference the engine accepts: [registry[:port]/]lowercase/path"
+            "[:tag][@algorithm:hex]"
+        )
+    return value
+
+
 ImageReference = Annotated[
     str,
     Field(
         min_length=1,
         max_length=512,
-        pattern=IMAGE_REFERENCE_PATTERN,
         description="image reference, e.g. acme/web:1.0 or registry:5000/team/web@sha256:…",
     ),
+    AfterValidator(_image_reference),
 ]
 Port = Annotated[int, Field(ge=1, le=65535, strict=True)]
 
