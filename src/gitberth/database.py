@@ -8,7 +8,9 @@ A write is acknowledged only after its fsync; concurrent writers share one (a gr
 each caller queues its work and waits, a committer thread runs everything queued meanwhile in
 one transaction, each piece in its own savepoint, and wakes every caller. A thread waits with
 :meth:`GroupedWrite.wait`, a coroutine with :meth:`GroupedWrite.wait_async`; both wait on the
-same queued write, so the sync and async paths share one implementation.
+same queued write, so the sync and async paths share one implementation. A coroutine's write
+wakes the committer only after the requests the loop has ready have queued theirs too, so
+requests that arrive together share a commit (:meth:`Database.submit_from_loop`).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class Database:
         self._queue_ready = threading.Condition()
         self._queue: list[GroupedWrite[Any]] = []
         self._committer: threading.Thread | None = None
+        self._wake_scheduled: set[asyncio.AbstractEventLoop] = set()
         self._closed = False
         self.state = state
 
@@ -106,7 +109,7 @@ class Database:
 
         *work* still runs on the committer thread, so it must not touch the event loop.
         """
-        return await self.submit(work).wait_async()
+        return await self.submit_from_loop(work).wait_async()
 
     def enqueue(self, work: Callable[[sqlite3.Connection], object]) -> None:
         """Queue *work* for the next group commit without waiting for it (best effort: a
@@ -116,6 +119,33 @@ class Database:
 
     def submit(self, work: Callable[[sqlite3.Connection], T]) -> GroupedWrite[T]:
         """Queue *work* for the next group commit; the handle says when it is durable."""
+        return self._enqueue(work, wake=True)
+
+    def submit_from_loop(self, work: Callable[[sqlite3.Connection], T]) -> GroupedWrite[T]:
+        """:meth:`submit` from a coroutine: the committer is woken only once the event loop
+        has run the callbacks that were ready with this one.
+
+        Requests that arrive together (the loop read them in one pass) are handled one after
+        the other without yielding until each queues its write. Woken at the first, the
+        committer would commit it alone and the others in a second commit: two fsyncs where
+        one does, and the others wait for both. Waking it from a callback queued behind them
+        lets them all join one commit; when nothing else is ready, that callback runs on the
+        loop's next pass, at once. (Should the loop stop before it runs, the write is committed
+        with the next one, or when the database closes.)
+        """
+        loop = asyncio.get_running_loop()
+        pending = self._enqueue(work, wake=False)
+        if loop not in self._wake_scheduled:
+            self._wake_scheduled.add(loop)
+            loop.call_soon(self._wake_committer, loop)
+        return pending
+
+    def _wake_committer(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._wake_scheduled.discard(loop)
+        with self._queue_ready:
+            self._queue_ready.notify()
+
+    def _enqueue(self, work: Callable[[sqlite3.Connection], T], *, wake: bool) -> GroupedWrite[T]:
         pending = GroupedWrite(work)
         with self._queue_ready:
             if self._closed:
@@ -126,7 +156,8 @@ class Database:
                 )
                 self._committer.start()
             self._queue.append(pending)
-            self._queue_ready.notify()
+            if wake:
+                self._queue_ready.notify()
         return pending
 
     def _commit_forever(self) -> None:
@@ -144,8 +175,7 @@ class Database:
             try:
                 self._commit_batch(batch)
             finally:
-                for pending in batch:
-                    pending.finish()
+                _wake(batch)
 
     def _commit_batch(self, batch: list[GroupedWrite[Any]]) -> None:
         committed = False
@@ -237,19 +267,15 @@ class GroupedWrite(Generic[T]):
             await future
         return self._outcome()
 
-    def finish(self) -> None:
-        """Called by the committer: wake every waiter and run the callbacks."""
+    def _end(self) -> list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]:
+        """Mark the write done, run its callbacks; the coroutines waiting for it, to wake."""
         with self._lock:
             self._done.set()
             waiters, self._waiters = self._waiters, []
             callbacks, self._callbacks = self._callbacks, []
         for callback in callbacks:
             callback()
-        for loop, future in waiters:
-            try:
-                loop.call_soon_threadsafe(_resolve, future)
-            except RuntimeError:
-                pass  # the loop is closed: nobody is waiting any more
+        return waiters
 
     def _outcome(self) -> T:
         if self.error is not None:
@@ -258,9 +284,28 @@ class GroupedWrite(Generic[T]):
         return result
 
 
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+def _wake(batch: list[GroupedWrite[Any]]) -> None:
+    """End every write of a committed batch, then wake each event loop once for all its waiters.
+
+    One wake-up per loop, not per write: each ``call_soon_threadsafe`` is a write to the loop's
+    self-pipe and a pass of the loop, and the committer needs the GIL for each, while the loop
+    holds it to parse the next requests (the per-write hop was a visible share of a write).
+    """
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+    for pending in batch:
+        for loop, future in pending._end():
+            by_loop.setdefault(loop, []).append(future)
+    for loop, futures in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_resolve, futures)
+        except RuntimeError:
+            pass  # the loop is closed: nobody is waiting any more
+
+
+def _resolve(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_result(None)
 
 
 def storage_full(exc: BaseException, path: Path) -> StorageFullError | None:

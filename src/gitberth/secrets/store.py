@@ -91,7 +91,7 @@ class SecretStore(StoreKeys):
         """
         if self._rotation_due(name=name, app_id=app_id, data=data):
             await asyncio.to_thread(self.rotate)
-        write = self._submit_put(name=name, app_id=app_id, data=data, then=then)
+        write = self._submit_put(name=name, app_id=app_id, data=data, then=then, from_loop=True)
         return await write.wait_async()
 
     def _rotation_due(self, *, name: str, app_id: str | None, data: Mapping[str, str]) -> bool:
@@ -106,13 +106,14 @@ class SecretStore(StoreKeys):
         app_id: str | None,
         data: Mapping[str, str],
         then: Callable[[WriteResult], None] | None,
+        from_loop: bool = False,
     ) -> GroupedWrite[WriteResult]:
         """Encrypt and queue the write for the next group commit, counted in flight until that
         commit ends, even if its caller stops waiting: rotation must not drop the term it was
         encrypted under while it is queued."""
         write, term = self._prepare_put(name=name, app_id=app_id, data=data, then=then)
         try:
-            pending = self._db.submit(write)
+            pending = self._db.submit_from_loop(write) if from_loop else self._db.submit(write)
         except BaseException:
             self._write_done(term)
             raise

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from gitberth.database import Database, open_database
+from gitberth.database import Database, GroupedWrite, open_database
 from gitberth.secrets.store import SecretStore
 from gitberth.state import StateDir
 from tests.support.waiting import wait_until
@@ -89,3 +90,77 @@ def test_a_cancelled_async_secret_write_still_commits_and_leaves_no_write_in_fli
     wait_until(lambda: not any(store._in_flight.values()))
     store.rotate()
     assert list(store.encryption_counts()) == [2]
+
+
+def record_batches(db: Database, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of every batch the committer commits from now on."""
+    sizes: list[int] = []
+    commit_batch = db._commit_batch
+
+    def recording(batch: list[GroupedWrite[object]]) -> None:
+        sizes.append(len(batch))
+        commit_batch(batch)
+
+    monkeypatch.setattr(db, "_commit_batch", recording)
+    return sizes
+
+
+def test_coroutines_ready_together_share_one_commit(
+    table: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests read in one pass of the loop run one after the other until each queues its
+    write; the committer must not commit the first alone (one fsync each) while the others
+    are still being prepared on the loop (the blocking sleep stands for that work)."""
+    table.grouped(insert(0))  # the committer thread is running and idle
+    sizes = record_batches(table, monkeypatch)
+
+    async def write(value: int, *, preparing: float) -> int:
+        time.sleep(preparing)
+        return await table.grouped_async(insert(value))
+
+    async def together() -> list[int]:
+        return await asyncio.gather(*(write(value, preparing=0.2) for value in (1, 2, 3)))
+
+    assert asyncio.run(together()) == [1, 2, 3]
+    assert sizes == [3]
+
+
+def test_a_lone_coroutine_write_is_committed_without_waiting_for_more(
+    table: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sizes = record_batches(table, monkeypatch)
+
+    async def one_by_one() -> list[int]:
+        return [await table.grouped_async(insert(value)) for value in (1, 2)]
+
+    assert asyncio.run(one_by_one()) == [1, 2]
+    assert sizes == [1, 1]
+
+
+def test_a_batch_wakes_each_event_loop_once(table: Database) -> None:
+    """One wake-up of the loop for all its writes of a batch, not one per write."""
+    table.grouped(insert(0))  # the committer thread is running and idle
+    wakes: list[object] = []
+
+    async def together() -> list[int]:
+        loop = asyncio.get_running_loop()
+        call_soon_threadsafe = loop.call_soon_threadsafe
+
+        def counting(callback: Callable[..., object], *args: object) -> asyncio.Handle:
+            wakes.append(callback)
+            return call_soon_threadsafe(callback, *args)
+
+        loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+        return await asyncio.gather(*(table.grouped_async(insert(value)) for value in (1, 2, 3)))
+
+    assert asyncio.run(together()) == [1, 2, 3]
+    assert len(wakes) == 1
+
+
+def test_a_write_from_a_thread_still_wakes_the_committer_at_once(table: Database) -> None:
+    """Only coroutines defer the wake-up (to the loop's next pass); a thread has no loop."""
+    done = threading.Event()
+    waiter = threading.Thread(target=lambda: (table.grouped(insert(4)), done.set()))
+    waiter.start()
+    assert done.wait(timeout=30)
+    waiter.join()
