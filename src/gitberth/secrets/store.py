@@ -72,9 +72,12 @@ class SecretStore(StoreKeys):
         the same transaction (on the committer thread): an audit record commits with the
         write or not at all.
         """
-        if self._rotation_due(name=name, app_id=app_id, data=data):
+        due, latest = self._rotation_due(name=name, app_id=app_id, data=data)
+        if due:
             self.rotate()
-        return self._submit_put(name=name, app_id=app_id, data=data, then=then).wait()
+        return self._submit_put(
+            name=name, app_id=app_id, data=data, latest=latest, then=then
+        ).wait()
 
     async def put_async(
         self,
@@ -89,15 +92,36 @@ class SecretStore(StoreKeys):
         Saves the HTTP route a thread hop per request; only a due rotation (once per
         ``MAX_TERM_ENCRYPTIONS`` writes) runs on a thread, as it rewraps every record.
         """
-        if self._rotation_due(name=name, app_id=app_id, data=data):
+        due, latest = self._rotation_due(name=name, app_id=app_id, data=data)
+        if due:
             await asyncio.to_thread(self.rotate)
-        write = self._submit_put(name=name, app_id=app_id, data=data, then=then, from_loop=True)
+        write = self._submit_put(
+            name=name, app_id=app_id, data=data, latest=latest, then=then, from_loop=True
+        )
         return await write.wait_async()
 
-    def _rotation_due(self, *, name: str, app_id: str | None, data: Mapping[str, str]) -> bool:
-        """Refuse an invalid secret, then say whether the term key must rotate first."""
+    def _rotation_due(
+        self, *, name: str, app_id: str | None, data: Mapping[str, str]
+    ) -> tuple[bool, int]:
+        """Refuse an invalid secret, then say whether the term key must rotate first, and the
+        secret's latest version (0 if none yet).
+
+        Both come from one read: on the event loop each SQLite call hands the GIL over and
+        waits to get it back from the committer thread, so a write makes as few as it can.
+        A rotation does not change versions; a concurrent write's does, and the commit then
+        re-encrypts for the version after it (:meth:`_prepare_put`).
+        """
         validate_secret(name=name, app_id=app_id, data=data)
-        return self._term_exhausted()
+        with self._lock:
+            _, keyring = self._require_keys()
+            term = keyring.current_term
+        with self._db.reading() as conn:
+            encryptions, latest = conn.execute(
+                "SELECT (SELECT encryptions FROM key_terms WHERE term = ?), "
+                "(SELECT version FROM secret_versions WHERE app_id = ? AND name = ?)",
+                (term, app_id or "", name),
+            ).fetchone()
+        return int(encryptions or 0) >= self._max_term_encryptions, int(latest or 0)
 
     def _submit_put(
         self,
@@ -105,13 +129,16 @@ class SecretStore(StoreKeys):
         name: str,
         app_id: str | None,
         data: Mapping[str, str],
+        latest: int,
         then: Callable[[WriteResult], None] | None,
         from_loop: bool = False,
     ) -> GroupedWrite[WriteResult]:
         """Encrypt and queue the write for the next group commit, counted in flight until that
         commit ends, even if its caller stops waiting: rotation must not drop the term it was
         encrypted under while it is queued."""
-        write, term = self._prepare_put(name=name, app_id=app_id, data=data, then=then)
+        write, term = self._prepare_put(
+            name=name, app_id=app_id, data=data, version=latest + 1, then=then
+        )
         try:
             pending = self._db.submit_from_loop(write) if from_loop else self._db.submit(write)
         except BaseException:
@@ -126,18 +153,17 @@ class SecretStore(StoreKeys):
         name: str,
         app_id: str | None,
         data: Mapping[str, str],
+        version: int,
         then: Callable[[WriteResult], None] | None,
     ) -> tuple[Callable[[sqlite3.Connection], WriteResult], int]:
-        """Encrypt under the current term, for the next version, and count the write in flight
-        until it is committed.
+        """Encrypt under the current term, for *version* (the next one, as last read), and
+        count the write in flight until it is committed.
 
-        The version is bound into the record, so it is read now; a concurrent write of the same
-        name that commits first makes the commit re-encrypt for the version after it.
+        The version is bound into the record, so it is read before; a concurrent write of the
+        same name that commits first makes the commit re-encrypt for the version after it.
         """
         keys = tuple(sorted(data))
         plaintext = json.dumps(dict(data), separators=(",", ":"), sort_keys=True).encode()
-        with self._db.reading() as conn:
-            version = _latest_version(conn, name=name, app_id=app_id) + 1
         with self._lock:
             _, keyring = self._require_keys()
             assert self._fingerprint_key is not None

@@ -356,20 +356,6 @@ class StoreKeys:
             raise SealedError()
         return self._master, self._keyring
 
-    def _term_exhausted(self) -> bool:
-        """Whether the current term key has done its share of encryptions (rotate first)."""
-        with self._lock:
-            _, keyring = self._require_keys()
-            term = keyring.current_term
-        return self._term_encryptions(term) >= self._max_term_encryptions
-
-    def _term_encryptions(self, term: int) -> int:
-        with self._db.reading() as conn:
-            row = conn.execute(
-                "SELECT encryptions FROM key_terms WHERE term = ?", (term,)
-            ).fetchone()
-        return 0 if row is None else int(row[0])
-
     def _rewrap_old_terms(self) -> int:
         """Move every record off older terms in batches, then forget the older term keys."""
         rewrapped = 0

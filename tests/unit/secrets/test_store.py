@@ -159,6 +159,35 @@ def test_term_encryption_limit_starts_a_new_term(db: Database) -> None:
     assert len(store.materials([(None, f"s{i}") for i in range(12)])) == 12
 
 
+def test_async_writes_start_a_new_term_at_the_limit_too(db: Database) -> None:
+    store = SecretStore(db, max_term_encryptions=5)
+    store.initialize(crypto.MasterKey.generate(), mode=SEAL_MODE_AUTO)
+
+    async def write_all() -> None:
+        for index in range(12):
+            await store.put_async(name=f"s{index}", app_id=None, data={"K": "v"})
+
+    asyncio.run(write_all())
+    assert max(store.encryption_counts()) >= 3
+    assert len(store.materials([(None, f"s{i}") for i in range(12)])) == 12
+
+
+def test_a_write_reads_the_database_once_before_its_commit(store: SecretStore) -> None:
+    """The term's count and the secret's latest version come from one read: on the event
+    loop every SQLite call is a hand-over of the GIL to the committer thread and back."""
+    store.put(name="db", app_id=None, data={"URL": "a"})
+    reads: list[str] = []
+    reader = store._db._reader
+    assert reader is not None
+    reader.set_trace_callback(reads.append)
+    try:
+        result = asyncio.run(store.put_async(name="db", app_id=None, data={"URL": "b"}))
+    finally:
+        reader.set_trace_callback(None)
+    assert result.info.version == 2
+    assert len(reads) == 1, reads
+
+
 def test_initialize_twice_is_refused(store: SecretStore) -> None:
     with pytest.raises(ConfigError):
         store.initialize(crypto.MasterKey.generate(), mode=SEAL_MODE_AUTO)
