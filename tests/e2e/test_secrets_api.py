@@ -256,6 +256,38 @@ def test_restart_keeps_every_secret(server: Server) -> None:
     db.close()
 
 
+def test_acknowledged_concurrent_writes_and_their_audit_survive_kill_9(server: Server) -> None:
+    """A 201 goes out only after the group commit that holds the write and its audit entry:
+    concurrent writes (batched together), the server killed at once after the last answer,
+    and every acknowledged write is there after a restart. (A process kill keeps the page
+    cache, so this checks the order commit-then-answer; the fsync is synchronous=FULL's.)"""
+
+    async def write_all() -> list[int]:
+        async with httpx.AsyncClient(base_url=server.url, headers=server.auth) as client:
+            responses = await asyncio.gather(
+                *(
+                    client.post("/secrets", json={"name": f"k{index}", "data": {"K": "v"}})
+                    for index in range(40)
+                )
+            )
+        return [response.status_code for response in responses]
+
+    assert asyncio.run(write_all()) == [201] * 40
+    assert server.process is not None
+    server.process.kill()
+    server.process.wait(timeout=30)
+    server.start()
+    with server.client() as client:
+        names = {entry["name"] for entry in client.get("/secrets").json()["secrets"]}
+        audited = [
+            entry["name"]
+            for entry in client.get("/audit").json()["entries"]
+            if entry["action"] == "secrets.create"
+        ]
+    assert names == {f"k{index}" for index in range(40)}
+    assert sorted(audited) == sorted(names)
+
+
 def test_on_secrets_changed_callbacks(tmp_path: Path) -> None:
     context = open_context(ServerSettings(state_dir=tmp_path / "state"), env_token="t0ken")
     changes: list[tuple[str, str | None]] = []
