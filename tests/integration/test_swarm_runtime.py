@@ -409,7 +409,5 @@ class TestServiceLogs:
         finally:
             follower.close()
         assert [line.line for line in seen if line is not None] == ["early-line", "late-line"]
-        # Not asserted here: that close ends the reader threads. The SDK's service_logs stream
-        # is a bare generator that close() cannot interrupt from another thread, so a reader
-        # stays blocked until the service prints again (known, left open; Docker's logs stream
-        # is a CancellableStream and is covered in test_container_logs.py).
+        # the service prints nothing more: only closing its stream can end the reader
+        wait_until(lambda: not follower.alive(), timeout=10)

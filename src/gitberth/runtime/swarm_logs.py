@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import docker
+from docker.types.daemon import CancellableStream
 
 from gitberth.container_logs import LogTarget
 from gitberth.runtime.base import LABEL_APP, LABEL_SERVICE, LABEL_SOURCE
@@ -43,8 +44,18 @@ class SwarmLogs(EngineLogs):
     def _logs(
         self, api: Any, target: LogTarget, *, tail: int, since: int | None, follow: bool
     ) -> Any:
-        """The manager's logs of every task of the service (a stream of chunks either way)."""
-        options = {"follow": True} if follow else {}
-        return api.service_logs(
-            target.id, stdout=True, stderr=True, timestamps=True, tail=tail, since=since, **options
-        )
+        """The manager's logs of every task of the service (a stream of chunks either way).
+
+        Followed, the SDK's ``service_logs`` is a bare generator that ``close()`` cannot
+        interrupt from another thread, so a closed follower's reader would stay blocked until
+        the service printed again. The same request is made here and wrapped the way the SDK
+        wraps a container's followed logs (:class:`docker.types.daemon.CancellableStream`),
+        whose ``close()`` shuts the socket. Task containers never get a TTY (see
+        :mod:`gitberth.runtime.swarm_specs`), so the stream is always multiplexed.
+        """
+        options = {"stdout": True, "stderr": True, "timestamps": True, "tail": tail}
+        if not follow:
+            return api.service_logs(target.id, since=since, **options)
+        params = {**options, "since": since, "follow": True, "details": False}
+        response = api._get(api._url("/services/{0}/logs", target.id), params=params, stream=True)
+        return CancellableStream(api._get_result_tty(True, response, False), response)
