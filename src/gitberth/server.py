@@ -123,6 +123,8 @@ def build_app(context: ServerContext, settings: ServeSettings) -> FastAPI:
         return app
     secret_files = SecretFilesRoot(settings.secrets_dir)
     secret_files.check()
+    # One rule for GET /apps and gitberth status: the sources this serve runs, no others.
+    StatusStore.forget_other_sources(context.db, kept=[c.source_id for c in configs])
     metrics = ServerMetrics()
     claims = AppClaims()
     several = len(configs) > 1

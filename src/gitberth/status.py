@@ -139,6 +139,22 @@ class StatusStore:
             states.sort(key=lambda a: a.name)
         return sorted(listed, key=lambda item: (item[0].name, item[0].source_id))
 
+    @staticmethod
+    def forget_other_sources(db: Database, *, kept: Iterable[str]) -> None:
+        """Delete the app and loop rows of every source whose id is not in *kept*.
+
+        A serve calls this at start with its own sources, so that ``gitberth status`` (which
+        reads every row of the state dir) lists the same sources and apps as ``GET /apps``
+        (which asks the serve's loops): not those of a source removed from its config, whose
+        rows no loop would ever update again. The pass history (``pass_events``) stays.
+        """
+        keep = sorted(set(kept))
+        marks = ", ".join("?" for _ in keep)
+        with db.transaction() as connection:
+            _create_tables(connection)
+            for table in ("app_states", "source_states"):
+                connection.execute(f"DELETE FROM {table} WHERE source NOT IN ({marks})", keep)
+
     def apps(self) -> list[AppStanding]:
         with self._lock:
             return sorted(self._apps.values(), key=lambda a: a.name)

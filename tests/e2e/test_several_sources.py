@@ -258,3 +258,35 @@ def test_a_deploy_commits_to_the_source_that_declares_the_app_and_new_apps_to_th
     assert team_a.head().hexsha == fresh.json()["revision"]
     assert "apps/fresh.yaml" in team_a.head().stats.files
     wait_until(lambda: synced(server, ("beta", "team-b"), ("fresh", "team-a")), timeout=30)
+
+
+def gitberth_status(server: Server) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [GITBERTH, "status", "--state-dir", str(server.state_dir)],
+        capture_output=True,
+        text=True,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+        check=False,
+    )
+
+
+def test_a_source_removed_from_the_config_leaves_status_and_apps_alike(
+    server: Server, served: tuple[GitDaemon, BareRepo, BareRepo], tmp_path: Path
+) -> None:
+    wait_until(lambda: synced(server, ("alpha", "team-a"), ("beta", "team-b")), timeout=40)
+    assert "beta" in gitberth_status(server).stdout
+
+    config = tmp_path / "gitberth.yaml"
+    text = write_config(config, served[0]).read_text()
+    config.write_text(text[: text.index("  - name: team-b")])
+    server.restart()
+
+    wait_until(lambda: synced(server, ("alpha", "team-a")), timeout=40)
+    assert set(apps(server)) == {("alpha", "team-a")}
+    assert set(sources(server)) == {"team-a"}
+    shown = gitberth_status(server)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    rows = [line.split()[1] for line in shown.stdout.splitlines() if line.startswith("│")]
+    assert rows == ["alpha"], shown.stdout
+    # beta's container is not team-a's: it is left alone, and said so (not as an app row)
+    assert "team-b" not in shown.stdout

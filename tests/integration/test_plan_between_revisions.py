@@ -35,6 +35,7 @@ from gitberth.core.sync_status import (
     AppStanding,
     ContainerInfo,
     ErrorClass,
+    SourceStanding,
     SyncState,
 )
 from gitberth.render.markdown import escape
@@ -480,6 +481,42 @@ def test_head_is_compared_with_what_the_server_says_runs(
     text = plan(pull_request, *args).stdout
     assert "  app shop: Degraded, Unhealthy, applied " in text
     assert "    replace shop-worker-1: container is exited" in text
+
+
+@pytest.mark.parametrize("several", [True, False])
+def test_each_running_app_is_named_with_its_source_when_the_server_has_several(
+    pull_request: GitRepo, odd_server: tuple[str, dict[str, tuple[int, bytes]]], several: bool
+) -> None:
+    url, replies = odd_server
+    sha = pull_request.repo.commit("main").hexsha
+    secrets = [{"name": n, "appId": None, "keys": ["K"]} for n in ("shop-creds", "tls-bundle")]
+    replies["/secrets"] = (200, json.dumps({"secrets": secrets}).encode())
+    names = ("team-a", "team-b") if several else ("default",)
+    blog = AppStanding(
+        name="blog",
+        source=names[-1],
+        sync=SyncState.SYNCED,
+        health=AppHealth.HEALTHY,
+        applied_revision=sha,
+        containers=(
+            ContainerInfo(
+                name="blog-1", service="blog", state="running", image="x:1", revision=sha
+            ),
+        ),
+    )
+    listing = AppList(sources=[SourceStanding(name=n) for n in names], apps=[blog])
+    replies["/apps"] = (200, json.dumps(listing.to_json()).encode())
+    args = ("--base", "main", "--head", "feature", "--server", url, "--token", TOKEN)
+
+    document = json.loads(plan(pull_request, *args, "--format", "json").stdout)
+    jsonschema.validate(document, plan_schema())
+    by_app = {a["name"]: a for a in document["live"]["running"]["apps"]}
+    assert by_app["blog"]["source"] == ("team-b" if several else None)
+    assert by_app["new"]["source"] is None  # not running anywhere yet
+    text = plan(pull_request, *args).stdout
+    named = "  app blog (source team-b): Synced, Healthy" in text
+    assert named is several
+    assert ("  app blog: Synced, Healthy" in text) is not several
 
 
 def test_rev_and_head_together_are_refused(pull_request: GitRepo) -> None:

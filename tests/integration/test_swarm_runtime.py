@@ -382,3 +382,32 @@ class TestSelfHeal:
         finally:
             loop.stop()
             db.close()
+
+
+class TestServiceLogs:
+    def test_the_logs_of_every_task_are_read_and_followed_through_the_manager(
+        self, git_repo: GitRepo, clean_swarm: docker.DockerClient
+    ) -> None:
+        talk = (
+            'command: [sh, -c, \'echo early-line; trap "exit 0" TERM; sleep 3; echo late-line; '
+            "sleep 100000 & wait']\n"
+        )
+        git_repo.commit({"apps/talk.yaml": app_yaml("talk", port=None, extra=talk)})
+        result, _ = apply(git_repo, clean_swarm)
+        assert result.ok, result.apps["talk"].message
+        logs = SwarmRuntime(clean_swarm, source="tests", connect=connect).logs
+
+        [target] = logs.targets("talk")
+        assert (target.name, target.service) == ("talk", "talk")
+        assert logs.targets("talk", service="other") == []
+        read = wait_until(lambda: logs.read("talk", tail=10), timeout=30)
+        assert read[0].line == "early-line" and read[0].container == "talk" and read[0].time
+
+        follower = logs.follow("talk", tail=10)
+        try:
+            seen = [follower.lines.get(timeout=30) for _ in range(2)]
+        finally:
+            follower.close()
+        assert [line.line for line in seen if line is not None] == ["early-line", "late-line"]
+        # the service prints nothing more: only closing its stream can end the reader
+        wait_until(lambda: not follower.alive(), timeout=10)

@@ -15,13 +15,14 @@ from typer.testing import CliRunner
 
 from gitberth.cli import app as cli
 from gitberth.core.binds import BindPolicy
-from gitberth.core.errors import ManifestErrors, MissingSecretKeyError
+from gitberth.core.errors import ActionFailedError, ManifestErrors, MissingSecretKeyError
 from gitberth.core.manifests import load_manifests, parse_manifest
 from gitberth.core.models import AppManifest
 from gitberth.core.plan import DesiredState, describe_changes, plan
 from gitberth.core.resolve import SecretKeyMaterial, SecretMaterial, Secrets, resolve_app
 from gitberth.core.resolved import ResolvedApp
 from gitberth.core.review import review
+from gitberth.core.wiring import VolumeSpec
 from gitberth.host_paths import bind_policy
 from gitberth.pass_resources import pull_for_plan
 from gitberth.render.markdown import escape, render_markdown
@@ -307,6 +308,28 @@ def test_a_symlink_out_of_the_allowed_prefix_is_refused_and_the_target_is_what_m
     assert f"({elsewhere})" in refused and "not under an allowed prefix" in refused
     assert bind_problems(str(allowed / "inside"), policy) == []
     assert policy.resolved(str(allowed / "inside")) == str(allowed / "real")
+
+
+def test_a_bind_is_checked_again_at_mount_time_and_its_resolved_path_mounted(
+    tmp_path: Path,
+) -> None:
+    allowed, elsewhere = tmp_path / "apps", tmp_path / "etc"
+    allowed.mkdir()
+    elsewhere.mkdir()
+    (allowed / "real").mkdir()
+    link = allowed / "data"
+    link.symlink_to(allowed / "real")
+    policy = bind_policy([allowed])
+    volumes = (
+        VolumeSpec(path="/data", bind=str(link)),
+        VolumeSpec(path="/cache", name="cache"),
+    )
+    assert policy.mount_sources(volumes) == {str(link): str(allowed / "real")}
+
+    link.unlink()
+    link.symlink_to(elsewhere)  # moved after the manifest was checked
+    with pytest.raises(ActionFailedError, match="not under an allowed prefix"):
+        policy.mount_sources(volumes)
 
 
 def test_the_socket_docker_host_names_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -273,6 +273,7 @@ def _running(
         listing = AppList.model_validate_json(response.content)
     except ValidationError:
         return RunningOut(available=False, note="not compared: GET /apps sent no app list")
+    several = len(listing.sources) > 1  # then each app is named with its source
     running = [
         RunningApp(
             name=app.name,
@@ -284,6 +285,7 @@ def _running(
                 RunningContainer(c.name, c.service, c.state, c.image, c.revision, c.created_at)
                 for c in app.containers
             ),
+            source=app.source if several else "",
         )
         for app in listing.apps
     ]

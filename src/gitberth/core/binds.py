@@ -13,10 +13,12 @@ The check is pure: resolving symlinks is I/O, so the caller hands in the resolve
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from gitberth.core.errors import ActionFailedError
 from gitberth.core.models import AppManifest
+from gitberth.core.wiring import VolumeSpec
 
 ENGINE_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")
 """The engine sockets that are never mounted; the shell adds the one ``DOCKER_HOST`` names."""
@@ -55,6 +57,20 @@ class BindPolicy:
     def resolved(self, source: str) -> str:
         """The path to hand the engine: symlinks resolved, so what was checked is mounted."""
         return posixpath.normpath(self.resolve(source))
+
+    def mount_sources(self, volumes: Iterable[VolumeSpec]) -> dict[str, str]:
+        """Each bind source of *volumes* and the resolved path to mount, every one checked
+        again at mount time (a symlink may have moved since the manifest was loaded): a refused
+        one fails the action. Both runtimes mount through this, so they refuse alike."""
+        sources: dict[str, str] = {}
+        for mount in volumes:
+            if mount.bind is None:
+                continue
+            problem = self.problem(mount.bind)
+            if problem is not None:
+                raise ActionFailedError(problem)
+            sources[mount.bind] = self.resolved(mount.bind)
+        return sources
 
 
 def _is_under(path: str, prefix: str) -> bool:

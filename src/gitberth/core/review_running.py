@@ -43,6 +43,8 @@ class RunningApp:
     applied_revision: str | None
     error: str | None
     containers: tuple[RunningContainer, ...]
+    source: str = ""
+    """The server source that runs the app; empty when the server has one source only."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class RunningDrift:
     applied_revision: str | None
     error: str | None
     containers: tuple[ContainerChange, ...]
+    source: str = ""
+    """As :attr:`RunningApp.source`: named when the server has several sources."""
 
 
 def compare_running(
@@ -90,6 +94,7 @@ def compare_running(
                 applied_revision=current.applied_revision if current else None,
                 error=current.error if current else None,
                 containers=containers,
+                source=current.source if current else "",
             )
         )
     return tuple(drifts)

@@ -175,6 +175,10 @@ class RunningAppOut(_Model):
     appliedRevision: str | None
     error: str | None = Field(description="the server's last error for this app, if any")
     containers: list[RunningContainerOut]
+    source: str | None = Field(
+        default=None,
+        description="the server's source that runs the app; null when the server has one",
+    )
 
 
 class RunningOut(_Model):
@@ -302,6 +306,7 @@ def running_out(drifts: tuple[RunningDrift, ...], *, note: str) -> RunningOut:
                 health=d.health,
                 appliedRevision=d.applied_revision,
                 error=d.error,
+                source=d.source or None,
                 containers=[
                     RunningContainerOut(
                         name=c.name,

@@ -152,11 +152,13 @@ def _print_live(live: LiveOut, *, console: Console) -> None:
 
 
 def running_headline(app: RunningAppOut) -> str:
-    """``app shop: Degraded, Unhealthy, applied 1a2b3c4d5e6f; rollout_failed: ...``"""
+    """``app shop: Degraded, Unhealthy, applied 1a2b3c4d5e6f; rollout_failed: ...``, with
+    ``app shop (source team-b): ...`` when the server has several sources."""
     state = ", ".join(x for x in (app.sync, app.health) if x) or "not running"
     if app.appliedRevision:
         state += f", applied {short_ref(app.appliedRevision)}"
-    return f"app {app.name}: {state}" + (f"; {app.error}" if app.error else "")
+    named = f"app {app.name}" + (f" (source {app.source})" if app.source else "")
+    return f"{named}: {state}" + (f"; {app.error}" if app.error else "")
 
 
 def _container_line(

@@ -283,7 +283,7 @@ class DockerRuntime:
                 secrets_dir=secrets_dir,
                 publish_address=self.publish_address,
                 stop_grace_seconds=self.grace_seconds,
-                bind_sources=self._bind_sources(service),
+                bind_sources=self.bind_policy.mount_sources(service.spec.volumes),
             )
             container = self._create_on_networks(service, name=name, kwargs=kwargs)
             if name.endswith(STAGING_SUFFIX):
@@ -327,19 +327,6 @@ class DockerRuntime:
             return None
         user = (attrs.get("Config") or {}).get("User")
         return str(user) if user else None
-
-    def _bind_sources(self, service: ResolvedService) -> dict[str, str]:
-        """Check every bind mount again at mount time (a symlink may have moved since the
-        manifest was loaded) and return the resolved sources to mount."""
-        sources: dict[str, str] = {}
-        for mount in service.spec.volumes:
-            if mount.bind is None:
-                continue
-            problem = self.bind_policy.problem(mount.bind)
-            if problem is not None:
-                raise ActionFailedError(problem)
-            sources[mount.bind] = self.bind_policy.resolved(mount.bind)
-        return sources
 
     def _create_on_networks(
         self, service: ResolvedService, *, name: str, kwargs: dict[str, Any]

@@ -13,7 +13,7 @@ from typing import Any
 from gitberth.core.container_options import ContainerOptions, PortBinding
 from gitberth.core.option_fields import DEFAULT_PUBLISH_ADDRESS
 from gitberth.core.resolved import ResolvedService
-from gitberth.core.wiring import app_network_name, volume_engine_name
+from gitberth.core.wiring import app_network_name
 from gitberth.runtime.base import LABEL_REVISION, LABEL_SERVICE, LABEL_SPEC_HASH, resource_labels
 
 SECRETS_MOUNT_POINT = "/run/secrets"
@@ -129,27 +129,7 @@ def wiring_kwargs(service: ResolvedService, *, bind_sources: Mapping[str, str]) 
     """
     spec = service.spec
     network = app_network_name(spec.app)
-    mounts = []
-    for mount in spec.volumes:
-        if mount.name is not None:
-            mounts.append(
-                {
-                    "Type": "volume",
-                    "Source": volume_engine_name(spec.app, mount.name),
-                    "Target": mount.path,
-                    "ReadOnly": mount.read_only,
-                }
-            )
-        else:
-            assert mount.bind is not None
-            mounts.append(
-                {
-                    "Type": "bind",
-                    "Source": bind_sources[mount.bind],
-                    "Target": mount.path,
-                    "ReadOnly": mount.read_only,
-                }
-            )
+    mounts = engine_mounts(service, bind_sources=bind_sources)
     kwargs: dict[str, Any] = {
         "network": network,
         "networking_config": {network: {"Aliases": [spec.service]}},
@@ -157,6 +137,32 @@ def wiring_kwargs(service: ResolvedService, *, bind_sources: Mapping[str, str]) 
     if mounts:
         kwargs["mounts"] = mounts
     return kwargs
+
+
+def engine_mounts(
+    service: ResolvedService, *, bind_sources: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """The service's mounts as the engine API's ``Mount`` objects, which a container's
+    ``mounts`` and a Swarm task's ``Mounts`` both take: named volumes as ``<app>_<name>``,
+    binds from *bind_sources*[written path]."""
+    spec = service.spec
+    mounts: list[dict[str, Any]] = []
+    for mount in spec.volumes:
+        volume = mount.engine_name(spec.app)
+        if volume is not None:
+            kind, engine_source = "volume", volume
+        else:
+            assert mount.bind is not None
+            kind, engine_source = "bind", bind_sources[mount.bind]
+        mounts.append(
+            {
+                "Type": kind,
+                "Source": engine_source,
+                "Target": mount.path,
+                "ReadOnly": mount.read_only,
+            }
+        )
+    return mounts
 
 
 def shared_network_aliases(service: ResolvedService) -> list[str]:

@@ -10,17 +10,15 @@ no self-heal), and whether the event belongs to another gitberth source on the s
 from __future__ import annotations
 
 import collections
-import contextlib
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import docker
-import docker.errors
-import requests
 
 from gitberth.core.backoff import Backoff
 from gitberth.runtime.base import LABEL_APP, LABEL_SOURCE, RuntimeEvent
+from gitberth.runtime.engine_events import follow_engine_events
 
 WATCHED_EVENTS = ("die", "destroy", "oom", "pause", "rename", "health_status")
 """Container events that may leave a managed slot empty or not running, or change its health
@@ -96,59 +94,20 @@ class EventWatcher:
     def watch(
         self, on_event: Callable[[RuntimeEvent], None], *, stop: threading.Event, backoff: Backoff
     ) -> None:
-        streams: list[Any] = []
-        lock = threading.Lock()
+        follow_engine_events(
+            connect=self._connect,
+            filters=_FILTERS,
+            translate=self._translate,
+            on_event=on_event,
+            stop=stop,
+            backoff=backoff,
+            engine="docker",
+        )
 
-        def close_on_stop() -> None:
-            # A blocked read of the stream wakes only when the stream is closed.
-            stop.wait()
-            with lock:
-                for stream in streams:
-                    with contextlib.suppress(Exception):
-                        stream.close()
-
-        closer = threading.Thread(target=close_on_stop, name="gitberth-events-close", daemon=True)
-        closer.start()
-        failures = 0
-        while not stop.is_set():
-            try:
-                client = self._connect()
-                stream = client.events(
-                    decode=True,
-                    filters={
-                        "type": "container",
-                        "label": LABEL_APP,
-                        "event": list(WATCHED_EVENTS),
-                    },
-                )
-                with lock:
-                    streams[:] = [stream]
-                if stop.is_set():
-                    stream.close()
-                    break
-                if failures:
-                    on_event(RuntimeEvent(reason="docker is back", reconnected=True))
-                failures = 0
-                for raw in stream:
-                    if stop.is_set():
-                        break
-                    self._deliver(raw, on_event)
-                with contextlib.suppress(Exception):
-                    client.close()
-            except (docker.errors.DockerException, requests.RequestException, OSError):
-                pass
-            with lock:
-                streams.clear()
-            if stop.is_set():
-                break
-            failures += 1
-            on_event(RuntimeEvent(reason="docker events interrupted", interrupted=True))
-            stop.wait(backoff.delay(failures))
-
-    def _deliver(self, raw: Mapping[str, Any], on_event: Callable[[RuntimeEvent], None]) -> None:
+    def _translate(self, raw: Mapping[str, Any]) -> RuntimeEvent | None:
+        """:func:`translate`, deleting at once the secret files of a container removed by hand
+        (before the loop hears of it)."""
         event = translate(raw, source=self._source, own_stops=self._own_stops)
-        if event is None:
-            return
-        if event.gone and event.container_id:
+        if event is not None and event.gone and event.container_id:
             self._on_gone(event.container_id)
-        on_event(event)
+        return event

@@ -245,7 +245,7 @@ class SwarmRuntime:
             source=self.source,
             secrets=references,
             stop_grace_seconds=self.grace_seconds,
-            bind_sources=self._bind_sources(service),
+            bind_sources=self.bind_policy.mount_sources(service.spec.volumes),
         )
 
     def _ensure_secret(self, version: SecretVersion) -> str:
@@ -269,17 +269,6 @@ class SwarmRuntime:
                 labels=dict(version.labels),
             )
             return str(created["ID"])
-
-    def _bind_sources(self, service: ResolvedService) -> dict[str, str]:
-        sources: dict[str, str] = {}
-        for mount in service.spec.volumes:
-            if mount.bind is None:
-                continue
-            problem = self.bind_policy.problem(mount.bind)
-            if problem is not None:
-                raise ActionFailedError(problem)
-            sources[mount.bind] = self.bind_policy.resolved(mount.bind)
-        return sources
 
     def _update(
         self, service_id: str, document: dict[str, Any], target: ResolvedService

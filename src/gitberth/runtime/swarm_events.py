@@ -9,17 +9,15 @@ whose level-based pass then compares every service with Git.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import docker
-import docker.errors
-import requests
 
 from gitberth.core.backoff import Backoff
 from gitberth.runtime.base import RuntimeEvent
+from gitberth.runtime.engine_events import follow_engine_events
 
 WATCHED_ACTIONS = ("create", "update", "remove")
 
@@ -47,44 +45,12 @@ class ServiceEventWatcher:
     def watch(
         self, on_event: Callable[[RuntimeEvent], None], *, stop: threading.Event, backoff: Backoff
     ) -> None:
-        streams: list[Any] = []
-        lock = threading.Lock()
-
-        def close_on_stop() -> None:
-            stop.wait()  # a blocked read of the stream wakes only when the stream is closed
-            with lock:
-                for stream in streams:
-                    with contextlib.suppress(Exception):
-                        stream.close()
-
-        threading.Thread(target=close_on_stop, name="gitberth-swarm-close", daemon=True).start()
-        failures = 0
-        while not stop.is_set():
-            try:
-                client = self._connect()
-                stream = client.events(decode=True, filters={"type": "service"})
-                with lock:
-                    streams[:] = [stream]
-                if stop.is_set():
-                    stream.close()
-                    break
-                if failures:
-                    on_event(RuntimeEvent(reason="swarm manager is back", reconnected=True))
-                failures = 0
-                for raw in stream:
-                    if stop.is_set():
-                        break
-                    event = translate(raw)
-                    if event is not None:
-                        on_event(event)
-                with contextlib.suppress(Exception):
-                    client.close()
-            except (docker.errors.DockerException, requests.RequestException, OSError):
-                pass
-            with lock:
-                streams.clear()
-            if stop.is_set():
-                break
-            failures += 1
-            on_event(RuntimeEvent(reason="swarm events interrupted", interrupted=True))
-            stop.wait(backoff.delay(failures))
+        follow_engine_events(
+            connect=self._connect,
+            filters={"type": "service"},
+            translate=translate,
+            on_event=on_event,
+            stop=stop,
+            backoff=backoff,
+            engine="swarm manager",
+        )

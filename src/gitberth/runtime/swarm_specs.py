@@ -17,8 +17,8 @@ from typing import Any
 from gitberth.core.container_options import ContainerOptions
 from gitberth.core.option_fields import RestartPolicy
 from gitberth.core.resolved import ResolvedService
-from gitberth.core.wiring import app_network_name, volume_engine_name
-from gitberth.runtime.docker_args import labels_for, shared_network_aliases
+from gitberth.core.wiring import app_network_name
+from gitberth.runtime.docker_args import engine_mounts, labels_for, shared_network_aliases
 from gitberth.runtime.engine_resources import volume_labels
 
 LABEL_TASK_OF = "gitberth.swarm-service"
@@ -165,28 +165,11 @@ def mounts(
     """Named volumes (``<app>_<name>``, created labelled on whichever node runs a task) and
     the bind mounts the bind policy allowed, at the paths it resolved."""
     spec = service.spec
-    result: list[dict[str, Any]] = []
-    for mount in spec.volumes:
+    result = engine_mounts(service, bind_sources=bind_sources)
+    for document, mount in zip(result, spec.volumes, strict=True):
         if mount.name is not None:
-            result.append(
-                {
-                    "Type": "volume",
-                    "Source": volume_engine_name(spec.app, mount.name),
-                    "Target": mount.path,
-                    "ReadOnly": mount.read_only,
-                    "VolumeOptions": {"Labels": volume_labels(spec.app, mount.name, source=source)},
-                }
-            )
-        else:
-            assert mount.bind is not None
-            result.append(
-                {
-                    "Type": "bind",
-                    "Source": bind_sources[mount.bind],
-                    "Target": mount.path,
-                    "ReadOnly": mount.read_only,
-                }
-            )
+            labels = volume_labels(spec.app, mount.name, source=source)
+            document["VolumeOptions"] = {"Labels": labels}
     return result
 
 
