@@ -69,8 +69,12 @@ def test_a_module_with_one_verb_still_parses_the_verb_name() -> None:
 
 
 REVIEW_IMPORTS = """
-import atexit, json, sys
-atexit.register(lambda: print(json.dumps(sorted(sys.modules))))
+import atexit, json, os, sys
+def imported():
+    print(json.dumps(sorted(sys.modules)), flush=True)
+atexit.register(imported)
+real_exit = os._exit  # main() ends a review with os._exit, which skips atexit
+os._exit = lambda code: (imported(), real_exit(code))
 sys.argv = ["gitberth", *sys.argv[1:]]
 from gitberth.cli import main
 main()

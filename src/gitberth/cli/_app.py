@@ -25,6 +25,11 @@ app = typer.Typer(
 )
 
 
+exit_at_once = False
+"""Set by a verb that has written all its output and holds nothing open (the offline review):
+:func:`gitberth.cli.main` then ends the process without the interpreter's teardown."""
+
+
 def __getattr__(name: str) -> Console:
     if name not in ("console", "err_console"):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
