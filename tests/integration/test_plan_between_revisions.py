@@ -8,6 +8,7 @@ for the replies a real server should never give.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import socket
@@ -172,6 +173,29 @@ def test_an_invalid_head_manifest_exits_1_with_file_line_and_column(git_repo: Gi
     )
 
 
+def test_an_invalid_manifest_the_change_does_not_touch_is_still_reported(
+    git_repo: GitRepo,
+) -> None:
+    """Every head manifest is validated, changed or not: merging head deploys all of them, and
+    an unchanged file can be what holds its app."""
+    broken = WEB.replace("web", "old").replace("port: 8080", "port: 99999")
+    branches(
+        git_repo,
+        base={"apps/web.yaml": WEB, "apps/old.yaml": broken},
+        head={
+            "apps/web.yaml": WEB.replace("LOG_LEVEL: info", "LOG_LEVEL: debug"),
+            "apps/old.yaml": broken,
+        },
+    )
+
+    result = plan(git_repo, "--base", "main", "--head", "feature", "--format", "json")
+
+    assert result.exit_code == 1
+    assert "apps/old.yaml:3:7: port: Input should be less than or equal to 65535" in result.stderr
+    report = json.loads(result.stdout)
+    assert [app["name"] for app in report["apps"] if app["problems"]] == ["old"]
+
+
 def test_an_unknown_revision_is_a_one_line_error(git_repo: GitRepo) -> None:
     git_repo.commit({"apps/web.yaml": WEB})
 
@@ -192,6 +216,23 @@ def test_the_installed_command_exits_with_the_review_code(pull_request: GitRepo)
     )
     assert done.returncode == 2, done.stderr
     assert "remove  old-1: app removed" in done.stdout
+
+
+@pytest.mark.parametrize("output", ["json", "markdown", "text"])
+def test_the_installed_command_writes_the_whole_report_before_it_ends(
+    pull_request: GitRepo, output: str
+) -> None:
+    """The entry point ends a review's process without the interpreter's teardown: every byte
+    of the report must be out first, exactly what the in-process command prints."""
+    args = ["plan", "--repo", str(pull_request.path), "--base", "main", "--head", "feature"]
+    done = subprocess.run(
+        [GITBERTH, *args, "--format", output], capture_output=True, text=True, check=False
+    )
+    in_process = plan(pull_request, "--base", "main", "--head", "feature", "--format", output)
+
+    assert done.returncode == in_process.exit_code == 2
+    assert done.stdout == in_process.stdout
+    assert gc.isenabled()  # the in-process review gave the collector back
 
 
 # --- --server: a real `gitberth serve` ---------------------------------------------------------

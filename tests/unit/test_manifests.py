@@ -131,6 +131,22 @@ def test_container_name_clashes_between_apps_are_reported() -> None:
     assert "would clash with app 'a'" in str(result.problems["a-b"][0])
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "name: a\nimage: x\n",
+        "name: a\nservices:\n  - name: a\n    image: x\n  - name: b\n    image: x\n",
+    ],
+)
+def test_the_clash_check_names_containers_as_the_planner_does(text: str) -> None:
+    """The check lists container names without normalizing each service (a revision checks all
+    its apps); the names must be the planner's own."""
+    from gitberth.core.manifest_checks import container_bases
+
+    manifest = parse_manifest(text, file="apps/a.yaml")
+    assert container_bases(manifest) == [s.container_base for s in manifest.service_specs()]
+
+
 @pytest.mark.parametrize("value", ["db\n", "db\r\n", "KEY\n", " db", "db "])
 def test_name_and_key_checks_refuse_trailing_or_leading_whitespace(value: str) -> None:
     from gitberth.core.field_types import is_dns_label, is_env_name

@@ -63,7 +63,7 @@ def test_partition_adopts_unlabelled_containers_only_for_declared_apps() -> None
 def test_a_review_against_a_server_says_what_the_servers_engine_leaves_alone() -> None:
     import httpx
 
-    from gitberth.cli.review_commands import _running
+    from gitberth.cli.review_server import _running
     from gitberth.core.manifests import load_manifests
 
     note = "1 container of other sources is left alone (app blog)"

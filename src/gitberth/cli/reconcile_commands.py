@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
-from gitberth.cli import review_commands
-from gitberth.cli._app import app, console, err_console
+from gitberth.cli import _app, review_commands
+from gitberth.cli._app import app
 from gitberth.cli.options import (
     AllowBindOption,
     AppsDirOption,
@@ -31,8 +30,6 @@ from gitberth.defaults import (
 )
 from gitberth.host_paths import bind_policy
 from gitberth.runtime.choice import RuntimeKind
-from gitberth.source import open_repo, read_revision
-from gitberth.source_id import source_id
 
 if TYPE_CHECKING:
     from gitberth.reconciler import ActionEvent, ReconcileResult, SecretSource
@@ -42,6 +39,14 @@ RepoOption = Annotated[Path, typer.Option("--repo", help="path of the Git reposi
 RevOption = Annotated[
     str | None, typer.Option("--rev", help="apply this commit instead of the branch tip")
 ]
+
+
+def escape(text: str) -> str:
+    """*text* with Rich markup escaped (Rich loads only for the verbs that print through it)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
 
 _STYLE = {
     ActionKind.CREATE: "green",
@@ -57,18 +62,18 @@ def _print_event(event: ActionEvent) -> None:
     action = event.action
     style = _STYLE[action.kind]
     if event.kind is EventKind.STARTED:
-        console.print(
+        _app.console.print(
             f"  [{style}]{action.kind.value:<7}[/] {escape(action.container_name)}: "
             f"{escape(action.reason)}",
             highlight=False,
         )
     elif event.kind is EventKind.FAILED:
-        console.print(
+        _app.console.print(
             f"  [red]failed[/]  {escape(action.container_name)}: {escape(event.error or '')}",
             highlight=False,
         )
     elif event.container is not None and event.container.url:
-        console.print(
+        _app.console.print(
             f"  [green]running[/] {escape(event.container.name)} at {escape(event.container.url)}",
             highlight=False,
         )
@@ -109,13 +114,16 @@ def _run(
     allow_bind_under: list[Path] | None = None,
     runtime_kind: RuntimeKind = RuntimeKind.AUTO,
 ) -> ReconcileResult:
+    # GitPython loads only here: the offline review (plan --base/--head) reads Git without it.
     from gitberth.git_source import read_settings
     from gitberth.reconciler import history_from_repo, reconcile_once
+    from gitberth.source import open_repo, read_revision
+    from gitberth.source_id import source_id
 
     try:
         git_repo = open_repo(repo)
         revision = read_revision(git_repo, branch=branch, rev=rev, apps_dir=apps_dir)
-        console.print(
+        _app.console.print(
             f"revision [bold]{revision.short}[/] ({escape(rev or branch)}) of {escape(str(repo))}",
             highlight=False,
         )
@@ -152,10 +160,10 @@ def _run(
             allow_empty=read_settings(git_repo, sha=revision.sha).allow_empty,
         )
     except RuntimeUnavailableError as exc:
-        err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        _app.err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(3) from None
     except GitberthError as exc:
-        err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        _app.err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from None
 
 
@@ -166,7 +174,7 @@ def _print_summary(result: ReconcileResult, *, dry_run: bool) -> None:
         for action in result.plan.actions:
             if action.changes_something and result.apps[action.app].status is AppStatus.PLANNED:
                 style = _STYLE[action.kind]
-                console.print(
+                _app.console.print(
                     f"  [{style}]{action.kind.value:<7}[/] {escape(action.container_name)}: "
                     f"{escape(action.reason)}",
                     highlight=False,
@@ -176,16 +184,18 @@ def _print_summary(result: ReconcileResult, *, dry_run: bool) -> None:
         report = result.apps[name]
         counts[report.status.value] = counts.get(report.status.value, 0) + 1
         if report.status.is_error:
-            err_console.print(f"[red]{report.status.value}[/] app {escape(name)}:", end=" ")
-            err_console.print(report.message, markup=False, highlight=False)
+            _app.err_console.print(f"[red]{report.status.value}[/] app {escape(name)}:", end=" ")
+            _app.err_console.print(report.message, markup=False, highlight=False)
         elif report.status in (AppStatus.APPLIED, AppStatus.UNCHANGED) and not dry_run:
             urls = [c.url for c in report.containers if c.url]
             if urls:
-                console.print(f"  app {name}: " + ", ".join(urls), markup=False)
+                _app.console.print(f"  app {name}: " + ", ".join(urls), markup=False)
     for note in result.left_alone:
-        console.print(note, markup=False, highlight=False)
+        _app.console.print(note, markup=False, highlight=False)
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no apps"
-    console.print(f"{'plan' if dry_run else 'apply'}: {summary} in {result.duration_seconds:.2f}s")
+    _app.console.print(
+        f"{'plan' if dry_run else 'apply'}: {summary} in {result.duration_seconds:.2f}s"
+    )
 
 
 @app.command()
@@ -248,7 +258,9 @@ def plan(
     """
     if base is not None or head is not None:
         if rev is not None:
-            err_console.print("error: --rev is for the live dry run; review with --head instead")
+            _app.err_console.print(
+                "error: --rev is for the live dry run; review with --head instead"
+            )
             raise typer.Exit(1)
         raise typer.Exit(
             review_commands.run_review(
@@ -264,7 +276,7 @@ def plan(
             )
         )
     if server is not None or output_format is not review_commands.PlanFormat.TEXT:
-        err_console.print("error: --server and --format need --base and/or --head")
+        _app.err_console.print("error: --server and --format need --base and/or --head")
         raise typer.Exit(1)
     result = _run(
         repo=repo,

@@ -13,37 +13,26 @@ and ``--head`` it is the live dry run); it hands over to :func:`run_review`.
 
 from __future__ import annotations
 
+import gc
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit, urlunsplit
 
 import typer
-from pydantic import BaseModel, ConfigDict, ValidationError
 
-from gitberth.cli._app import console, err_console
-from gitberth.core.binds import BindPolicy
-from gitberth.core.errors import AuthError, ConfigError, GitberthError, ServerUnavailableError
-from gitberth.core.manifests import LoadResult, load_manifests
+from gitberth.cli import _app
+from gitberth.core.errors import ConfigError, GitberthError, ServerUnavailableError
+from gitberth.core.manifests import load_manifests
 from gitberth.core.review import review
-from gitberth.core.review_running import RunningApp, RunningContainer, compare_running
-from gitberth.core.review_secrets import ListedSecret, check_secrets
-from gitberth.core.sync_status import AppList
-from gitberth.render.report import (
-    LiveOut,
-    PlanReport,
-    RevisionOut,
-    RunningOut,
-    build_report,
-    live_out,
-    render_json,
-    running_out,
-)
-from gitberth.source import open_repo, read_revision
+from gitberth.git_objects import read_revisions
+from gitberth.render.report import PlanReport, RevisionOut, build_report, render_json
 
 if TYPE_CHECKING:
-    import httpx
+    from gitberth.core.binds import BindPolicy
 
 
 class PlanFormat(StrEnum):
@@ -94,6 +83,57 @@ def run_review(
     """Compare two revisions, print the report in *output_format*, return the exit code:
     0 nothing changes, 2 something does, 1 head is invalid or references unusable secrets,
     3 the server could not be asked."""
+    with collector_paused():
+        code = _review_and_print(
+            repo=repo,
+            branch=branch,
+            base=base,
+            head=head,
+            apps_dir=apps_dir,
+            output_format=output_format,
+            server=server,
+            token=token,
+            binds=binds,
+        )
+    # Everything is written and nothing is held open: the process may end without tearing
+    # down every object the review made (see gitberth.cli.main).
+    _app.exit_at_once = True
+    return code
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while the block runs.
+
+    A review allocates hundreds of thousands of short-lived objects (YAML nodes, dicts,
+    validated models) and frees them by reference counting, with no cycles to find; the
+    collector still walked the whole heap, again and again, for a large share of a review's
+    time. It is switched back on afterwards (tests review in-process), after freezing what
+    the review left alive (the parse caches): the first allocation would otherwise start a
+    collection over all of it.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.freeze()
+            gc.enable()
+
+
+def _review_and_print(
+    *,
+    repo: Path,
+    branch: str,
+    base: str | None,
+    head: str | None,
+    apps_dir: str,
+    output_format: PlanFormat,
+    server: str | None,
+    token: str | None,
+    binds: BindPolicy | None,
+) -> int:
     try:
         report = build_plan_report(
             repo=repo,
@@ -106,16 +146,16 @@ def run_review(
             binds=binds,
         )
     except ServerUnavailableError as exc:
-        err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
+        _app.err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
         return 3
     except GitberthError as exc:
-        err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
+        _app.err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
         return 1
     # Each renderer loads only when asked for: a CI job's start-up is most of a review's time.
     if output_format is PlanFormat.TEXT:
         from gitberth.render.text import render_text
 
-        render_text(report, console=console)
+        render_text(report, console=_app.console)
     elif output_format is PlanFormat.MARKDOWN:
         from gitberth.render.markdown import render_markdown
 
@@ -126,10 +166,12 @@ def run_review(
         # The report went to stdout (a file, in CI); the job log still gets every problem.
         for app in report.apps:
             for problem in app.problems:
-                err_console.print(problem.text, markup=False, soft_wrap=True)
+                _app.err_console.print(problem.text, markup=False, soft_wrap=True)
         for finding in report.live.findings if report.live else ():
             if finding.severity == "error":
-                err_console.print(f"{finding.app}: {finding.message}", markup=False, soft_wrap=True)
+                _app.err_console.print(
+                    f"{finding.app}: {finding.message}", markup=False, soft_wrap=True
+                )
     return report.exitCode
 
 
@@ -145,9 +187,8 @@ def build_plan_report(
     binds: BindPolicy | None = None,
 ) -> PlanReport:
     """Read both revisions from Git, review them, and ask the server when one is given."""
-    repository = open_repo(repo)
-    base_rev = read_revision(repository, branch=branch, rev=base, apps_dir=apps_dir)
-    head_rev = read_revision(repository, branch=branch, rev=head, apps_dir=apps_dir)
+    # Git's plumbing, not GitPython: its import alone was a tenth of a second of every review.
+    base_rev, head_rev = read_revisions(repo, revs=[base, head], branch=branch, apps_dir=apps_dir)
     base_loaded = load_manifests(
         base_rev.files,
         apps_dir=apps_dir,
@@ -165,6 +206,8 @@ def build_plan_report(
     result = review(base_loaded, head_loaded)
     live = None
     if server is not None:
+        from gitberth.cli.review_server import check_server  # only --server talks HTTP
+
         changed = {app.name for app in result.apps}
         live = check_server(head_loaded, server=server, token=token, changed=changed)
     return build_report(
@@ -172,133 +215,6 @@ def build_plan_report(
         base=RevisionOut(ref=base or branch, sha=base_rev.sha),
         head=RevisionOut(ref=head or branch, sha=head_rev.sha),
         live=live,
-    )
-
-
-class _ListedSecret(BaseModel):
-    """One entry of ``GET /secrets``. Anything else a server might send is ignored, so a value
-    sent by mistake is never read, let alone printed."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    name: str
-    appId: str | None = None
-    keys: list[str]
-    updatedAt: str | None = None
-
-
-class _SecretListing(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    secrets: list[_ListedSecret]
-
-
-RUNNING_NOTE = (
-    "compared with GET /apps: container names, images, states and start times; env and command "
-    "changes are in the Git review. A secret is named when it was written at least a second "
-    "after a container started and its keys reach the container (rewriting the same value "
-    "restarts nothing; a deleted app-scoped secret that falls back to the shared one is not seen)"
-)
-NO_START_TIMES = (
-    "; this server lists no container start times, so restarts a changed secret will cause are "
-    "not named"
-)
-
-
-def check_server(head: LoadResult, *, server: str, token: str | None, changed: set[str]) -> LiveOut:
-    """Check head's secret references against the server's secret list, and compare head with
-    what the server says runs."""
-    import httpx  # only a review with --server talks HTTP; every other start skips its import
-
-    shown = display_url(server)
-    headers = {"authorization": f"Bearer {token}"} if token else {}
-    try:
-        with httpx.Client(
-            base_url=server, headers=headers, timeout=SERVER_TIMEOUT_SECONDS
-        ) as client:
-            listing = _get(client, "/secrets", shown=shown)
-            apps = client.get("/apps")
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        raise ServerUnavailableError(
-            f"cannot reach the gitberth server at {shown}: {type(exc).__name__}"
-        ) from exc
-    try:
-        secrets = _SecretListing.model_validate_json(listing.content).secrets
-    except ValidationError as exc:
-        raise ServerUnavailableError(
-            f"GET {shown}/secrets did not answer with a secret list"
-        ) from exc
-    infos = [ListedSecret(s.name, s.appId, tuple(s.keys), s.updatedAt) for s in secrets]
-    running = _running(head, apps, infos, shown=shown)
-    return live_out(check_secrets(head, infos), server=shown, apps=changed, running=running)
-
-
-def _get(client: httpx.Client, path: str, *, shown: str) -> httpx.Response:
-    response = client.get(path)
-    if response.status_code in (401, 403):
-        raise AuthError(
-            f"the gitberth server at {shown} refused the token for GET {path} "
-            f"({response.status_code}); pass --token or set GITBERTH_TOKEN",
-            forbidden=response.status_code == 403,
-        )
-    if response.status_code == 503:
-        raise ServerUnavailableError(
-            f"the gitberth server at {shown} is sealed; an operator must unseal it"
-        )
-    if response.status_code != 200:
-        raise ServerUnavailableError(
-            f"GET {shown}{path} answered {response.status_code} {response.reason_phrase}"
-        )
-    return response
-
-
-def _running(
-    head: LoadResult, response: httpx.Response, secrets: list[ListedSecret], *, shown: str
-) -> RunningOut:
-    """Head against ``GET /apps``. The running state is extra information for a reviewer, so a
-    server without it (older, API-only, or a token that may not read it) is a note, not an
-    error."""
-    if response.status_code == 404:
-        return RunningOut(
-            available=False,
-            note=f"not compared: the server at {shown} has no GET /apps (it serves the API "
-            "only, or is older)",
-        )
-    if response.status_code != 200:
-        return RunningOut(
-            available=False,
-            note=f"not compared: GET /apps answered {response.status_code}",
-        )
-    try:
-        listing = AppList.model_validate_json(response.content)
-    except ValidationError:
-        return RunningOut(available=False, note="not compared: GET /apps sent no app list")
-    several = len(listing.sources) > 1  # then each app is named with its source
-    running = [
-        RunningApp(
-            name=app.name,
-            sync=app.sync,
-            health=app.health,
-            applied_revision=app.applied_revision,
-            error=f"{app.error.code}: {app.error.message}" if app.error else None,
-            containers=tuple(
-                RunningContainer(c.name, c.service, c.state, c.image, c.revision, c.created_at)
-                for c in app.containers
-            ),
-            source=app.source if several else "",
-        )
-        for app in listing.apps
-    ]
-    undated = any(c.created_at is None for app in running for c in app.containers)
-    return running_out(
-        compare_running(head, running, secrets=secrets),
-        note=RUNNING_NOTE
-        + (NO_START_TIMES if undated else "")
-        + "".join(
-            f". The server's engine: {note}"
-            for source in listing.sources
-            for note in source.left_alone
-        ),
     )
 
 

@@ -113,4 +113,4 @@ EnvValue = Annotated[str, BeforeValidator(_scalar_to_str)]
 class StrictModel(BaseModel):
     """Base of every manifest model: unknown fields are refused and values are frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, defer_build=True)

@@ -61,6 +61,14 @@ def check_binds(
     return problems
 
 
+def container_bases(manifest: AppManifest) -> list[str]:
+    """The name base of each service's containers (what :meth:`AppManifest.service_specs`
+    names them by), without normalizing every service: a revision checks all its apps."""
+    if manifest.services is None:
+        return [container_base(manifest.name, manifest.name)]
+    return [container_base(manifest.name, service.name) for service in manifest.services]
+
+
 def check_container_name_clashes(
     apps: dict[str, AppManifest],
     problems: dict[str, list[ManifestProblem]],
@@ -70,8 +78,7 @@ def check_container_name_clashes(
     app ``a`` with service ``b``): Docker names are global, so only one of them could run."""
     owner: dict[str, str] = {}
     for name in sorted(apps):
-        for spec in apps[name].service_specs():
-            base = container_base(spec.app, spec.service)
+        for base in container_bases(apps[name]):
             other = owner.setdefault(base, name)
             if other != name:
                 path = paths_by_name[name][0]
@@ -93,12 +100,11 @@ def container_name_clash(
 ) -> tuple[str, str] | None:
     """``(other app, container base)`` when *manifest*'s containers would take names that
     another app's already have (app ``a-b`` against app ``a`` with service ``b``), else None."""
-    bases = {container_base(spec.app, spec.service) for spec in manifest.service_specs()}
+    bases = set(container_bases(manifest))
     for name in sorted(others):
         if name == manifest.name:
             continue
-        for spec in others[name].service_specs():
-            base = container_base(spec.app, spec.service)
+        for base in container_bases(others[name]):
             if base in bases:
                 return name, base
     return None

@@ -22,8 +22,40 @@ from pydantic import ValidationError
 
 from gitberth.core.models import AppManifest
 
-FAST_LOADER: Any = getattr(libyaml, "CSafeLoader", None)  # None: PyYAML built without libyaml
+_C_LOADER: Any = getattr(libyaml, "CSafeLoader", None)  # None: PyYAML built without libyaml
 _RESOLVER: Any = libyaml.resolver.Resolver()  # types-PyYAML leaves resolve() untyped
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolved_tag(kind: Any, value: str, implicit: tuple[bool, bool]) -> str:
+    return str(_RESOLVER.resolve(kind, value, implicit))
+
+
+if _C_LOADER is not None:
+
+    class _CachedLoader(_C_LOADER):  # type: ignore[misc]
+        """libyaml's loader, with the implicit tag of each scalar resolved once per process.
+
+        libyaml composes in C but asks the Python resolver for the tag of every scalar (a scan
+        of regular expressions each time); keys and common values repeat across manifests, so
+        the answers are cached. Path resolvers (the only reason to descend and ascend) are
+        never registered, so those calls are skipped.
+        """
+
+        def resolve(self, kind: Any, value: str, implicit: tuple[bool, bool]) -> str:
+            if kind is libyaml.ScalarNode:
+                return _resolved_tag(kind, value, implicit)
+            return str(_RESOLVER.resolve(kind, value, implicit))
+
+        def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+            return None
+
+        def ascend_resolver(self) -> None:
+            return None
+
+    FAST_LOADER: Any = _CachedLoader
+else:
+    FAST_LOADER = None
 
 _STR = "tag:yaml.org,2002:str"
 _MAP = "tag:yaml.org,2002:map"
@@ -60,35 +92,15 @@ def fast_data(text: str) -> dict[str, Any]:
     return data
 
 
-@functools.lru_cache(maxsize=4096)
-def _implicit_tag(plain: str) -> str:
-    """The tag libyaml gives an untagged plain scalar; keys and common values repeat a lot."""
-    return str(_RESOLVER.resolve(libyaml.ScalarNode, plain, (True, False)))
+_UNCERTAIN = object()
 
 
-def _node_data(node: Any) -> Any:
-    if isinstance(node, libyaml.MappingNode):
-        if node.tag != _MAP:
-            raise NotCertain
-        data: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = _node_data(key_node)
-            key = key if isinstance(key, str) else str(key)  # as plain_data does
-            if key in data:
-                raise NotCertain  # ruamel rejects duplicate keys, with their position
-            data[key] = _node_data(value_node)
-        return data
-    if isinstance(node, libyaml.SequenceNode):
-        if node.tag != _SEQ:
-            raise NotCertain
-        return [_node_data(item) for item in node.value]
-    value: str = node.value
-    if node.style:  # quoted or block scalar (libyaml marks plain ones with "" or None)
-        if node.tag != _STR:
-            raise NotCertain
-        return value
-    if node.tag != _implicit_tag(value):
-        raise NotCertain  # an explicit tag such as !!str 8080
+@functools.lru_cache(maxsize=8192)
+def _plain_scalar(value: str, tag: str) -> Any:
+    """What ruamel makes of the plain (unquoted) scalar *value* that libyaml tagged *tag*, or
+    :data:`_UNCERTAIN`; cached, because keys and common values repeat across manifests."""
+    if tag != _resolved_tag(libyaml.ScalarNode, value, (True, False)):
+        return _UNCERTAIN  # an explicit tag such as !!str 8080
     if value in _NULLS:
         return None
     if value in _BOOLS:
@@ -100,8 +112,36 @@ def _node_data(node: Any) -> Any:
     if _UNIT_QUANTITY.fullmatch(value):
         return value  # 2s, 1m30s, 256Mi: a string in YAML 1.1 and 1.2 alike
     if _AMBIGUOUS.match(value):
-        raise NotCertain
+        return _UNCERTAIN
     return value
+
+
+def _node_data(node: Any) -> Any:
+    kind = node.id  # "mapping", "sequence" or "scalar": cheaper than isinstance
+    if kind == "mapping":
+        if node.tag != _MAP:
+            raise NotCertain
+        data: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _node_data(key_node)
+            key = key if isinstance(key, str) else str(key)  # as plain_data does
+            if key in data:
+                raise NotCertain  # ruamel rejects duplicate keys, with their position
+            data[key] = _node_data(value_node)
+        return data
+    if kind == "sequence":
+        if node.tag != _SEQ:
+            raise NotCertain
+        return [_node_data(item) for item in node.value]
+    value: str = node.value
+    if node.style:  # quoted or block scalar (libyaml marks plain ones with "" or None)
+        if node.tag != _STR:
+            raise NotCertain
+        return value
+    scalar = _plain_scalar(value, node.tag)
+    if scalar is _UNCERTAIN:
+        raise NotCertain
+    return scalar
 
 
 @functools.lru_cache(maxsize=2048)

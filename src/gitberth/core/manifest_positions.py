@@ -10,12 +10,15 @@ Kept apart from the loading flow because the cross-manifest checks point at fiel
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
-
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from typing import TYPE_CHECKING, Any
 
 from gitberth.core.option_fields import REFUSED_FIELDS
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
+
+# ruamel.yaml loads on first use: a manifest the libyaml fast path reads and validates (almost
+# every one) never needs it, and a review's process is mostly start-up.
 
 _FRIENDLY = {
     "extra_forbidden": "unknown field",
@@ -24,6 +27,8 @@ _FRIENDLY = {
 
 
 def yaml_loader() -> YAML:
+    from ruamel.yaml import YAML
+
     loader = YAML(typ="rt", pure=True)
     loader.allow_duplicate_keys = False
     return loader
@@ -31,9 +36,9 @@ def yaml_loader() -> YAML:
 
 def plain_data(node: Any) -> Any:
     """Strip ruamel's comment-carrying types down to dict, list and scalars."""
-    if isinstance(node, CommentedMap | dict):
+    if isinstance(node, dict):  # CommentedMap and CommentedSeq are a dict and a list
         return {str(k) if not isinstance(k, str) else k: plain_data(v) for k, v in node.items()}
-    if isinstance(node, CommentedSeq | list):
+    if isinstance(node, list):
         return [plain_data(v) for v in node]
     if isinstance(node, bool):
         return bool(node)
@@ -54,6 +59,8 @@ def position_of(
     With *at_key* the last step points at the mapping key rather than its value (for unknown
     fields and invalid keys).
     """
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
     node = root
     line: int | None = getattr(getattr(root, "lc", None), "line", None)
     column: int | None = getattr(getattr(root, "lc", None), "col", None)

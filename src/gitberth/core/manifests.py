@@ -17,8 +17,6 @@ from typing import Any
 
 import yaml as libyaml
 from pydantic import ValidationError
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from gitberth.core import manifest_fast_path
 from gitberth.core.binds import BindPolicy
@@ -87,11 +85,15 @@ def yaml_alias_problem(text: str, *, file: str) -> ManifestProblem | None:
     """
     if "&" not in text and "*" not in text:
         return None  # YAML writes every anchor with "&" and every alias with "*"
+    errors: tuple[type[Exception], ...] = (libyaml.YAMLError, UnicodeError)
+    if manifest_fast_path.FAST_LOADER is not None:
+        events: Iterable[Any] = libyaml.parse(text, Loader=manifest_fast_path.FAST_LOADER)
+    else:
+        from ruamel.yaml.error import YAMLError
+
+        errors = (YAMLError, UnicodeError)
+        events = yaml_loader().parse(io.StringIO(text))
     try:
-        if manifest_fast_path.FAST_LOADER is not None:
-            events: Iterable[Any] = libyaml.parse(text, Loader=manifest_fast_path.FAST_LOADER)
-        else:
-            events = yaml_loader().parse(io.StringIO(text))
         for event in events:
             alias = type(event).__name__ == "AliasEvent"
             if alias or getattr(event, "anchor", None):
@@ -105,7 +107,7 @@ def yaml_alias_problem(text: str, *, file: str) -> ManifestProblem | None:
                     f"YAML anchors and aliases are not allowed in manifests ({what}); "
                     "write the value out",
                 )
-    except (libyaml.YAMLError, YAMLError, UnicodeError):
+    except errors:
         return None
     return None
 
@@ -124,6 +126,10 @@ def parse_manifest(text: str, *, file: str) -> AppManifest:
     manifest = fast_manifest(text)
     if manifest is not None:
         return manifest
+    # The precise path: ruamel, which keeps every position for the error messages.
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     try:
         root = yaml_loader().load(io.StringIO(text))
     except MarkedYAMLError as exc:

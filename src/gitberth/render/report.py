@@ -11,14 +11,16 @@ the server's ``GET /secrets`` ever has one.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from gitberth.core.errors import ManifestProblem
 from gitberth.core.review import AppReview, Change, ContainerAction, Review, ServiceReview
-from gitberth.core.review_running import RunningDrift
-from gitberth.core.review_secrets import SecretCheck
+
+if TYPE_CHECKING:  # only --server's checks make them, and import them for themselves
+    from gitberth.core.review_running import RunningDrift
+    from gitberth.core.review_secrets import SecretCheck
 
 SCHEMA_ID = "https://gitberth.dev/schemas/plan.schema.json"
 
