@@ -63,13 +63,19 @@ def _dump(data: Any, *, quote_all: bool) -> str:
 
 
 def _reads_back(text: str, expected: Any) -> bool:
-    """True when both YAML readers gitberth uses load *text* as exactly *expected*."""
+    """True when both YAML readers gitberth uses, and PyYAML's pure-Python reader that other
+    tools load manifests with, read *text* as exactly *expected*.
+
+    The pure-Python reader is stricter than libyaml in places (it refuses ``[0?]``, a ``?``
+    inside a plain scalar of a flow sequence, which libyaml reads as the string ``0?``).
+    """
     try:
         precise = YAML(typ="safe", pure=True).load(io.StringIO(text))
         fast = libyaml.load(text, Loader=_LIBYAML_LOADER)  # noqa: S506 (a safe loader)
+        portable = libyaml.safe_load(text)
     except (YAMLError, libyaml.YAMLError):
         return False
-    return bool(precise == expected and fast == expected)
+    return bool(precise == expected and fast == expected and portable == expected)
 
 
 def _manifest_body(manifest: dict[str, Any]) -> str:

@@ -97,6 +97,18 @@ def test_any_env_value_and_command_word_round_trips(
     assert libyaml.safe_load(text) == dict(conversion.manifest)
 
 
+def test_a_command_word_that_pure_python_yaml_refuses_plain_is_quoted() -> None:
+    # Found by the property above: libyaml reads `[0?]` as ["0?"], PyYAML's pure-Python
+    # reader (what most tools load YAML with) refuses it.
+    service = {"name": "web", "image": "a", "command": ["0?"]}
+    conversion = Conversion(app="shop", manifest={"name": "shop", "services": [service]}, notes=())
+
+    text = manifest_yaml(conversion, source="c.yaml", schema="s.json")
+
+    assert libyaml.load(text, Loader=libyaml.SafeLoader) == dict(conversion.manifest)
+    assert ruamel_load(text) == dict(conversion.manifest)
+
+
 NOTES = (
     Note("web", "privileged", NoteKind.REFUSED, "gitberth never grants host privileges", 7),
     Note("web", "build", NoteKind.NOT_CARRIED, "gitberth deploys images; build and push first", 5),
