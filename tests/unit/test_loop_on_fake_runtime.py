@@ -132,6 +132,7 @@ def test_a_container_that_crashes_is_marked_at_once_and_started_again(
     git_repo.commit({"apps/web.yaml": app_yaml("web")})
     loop = make_loop(start=True)
     wait_until(lambda: runtime.running("web") == ["web-1"])
+    assert loop.wait_for_passes(1, timeout=10)  # the container runs before its pass is counted
     passes = loop.passes
 
     dead = runtime.crash("web-1")
