@@ -72,6 +72,11 @@ def profile_wanted() -> bool:
     return PROFILES["wanted"] and profiling.available()
 
 
+STARTED: list[Scenario] = []
+"""Every scenario begun, so one that fails is reported with its parameters and the samples it
+took before failing (not as an empty stand-in)."""
+
+
 @dataclass
 class Scenario:
     """What one scenario records: named series of samples and the targets over them."""
@@ -84,6 +89,9 @@ class Scenario:
     targets: list[dict[str, Any]] = field(default_factory=list)
     profile: str | None = None
     error: str | None = None
+
+    def __post_init__(self) -> None:
+        STARTED.append(self)
 
     def add(self, name: str, *, role: str, unit: str) -> list[float]:
         self.series[name] = (role, unit, [])
@@ -346,12 +354,18 @@ compete for the machine's cores with the converge itself, which compose's side n
 
 
 def serve_converge(
-    repo: GitRepo, state: Path, count: int, *, on_start: Callable[[int], None] | None = None
+    repo: GitRepo,
+    state: Path,
+    count: int,
+    *,
+    on_start: Callable[[int], None] | None = None,
+    run: ConvergeRun | None = None,
 ) -> ConvergeRun:
     """``gitberth serve`` from empty until *count* apps are Synced, polled through ``GET /apps``.
 
     A poller asks ``GET /apps`` every :data:`POLL_SECONDS` the whole time (its latencies are
     the API's responsiveness under load) and the server's RSS is read from /proc every poll.
+    Samples go into *run* as they are taken, so a converge that fails still leaves them.
     """
     token = secrets.token_urlsafe(24)
     port = free_port()
@@ -375,7 +389,7 @@ def serve_converge(
     if on_start:
         on_start(process.pid)
     started = time.perf_counter()
-    run = ConvergeRun(seconds=0.0, rss=[], api_latencies=[])
+    run = run if run is not None else ConvergeRun(seconds=0.0, rss=[], api_latencies=[])
     synced = 0
     try:
         with httpx.Client(
@@ -479,6 +493,7 @@ def scale(quick: bool) -> Scenario:
     noop = scenario.add("gitberth no-op pass", role="ours", unit="s")
     listing = scenario.add("engine list call", role="baseline", unit="s")
     calls = scenario.add("engine calls per no-op pass", role="observed", unit="calls")
+    cleanup = scenario.add("cleanup between sides (untimed)", role="observed", unit="s")
     client = docker.from_env()
     ensure_example_image(client)
     clean_apps(client)
@@ -490,10 +505,9 @@ def scale(quick: bool) -> Scenario:
         profiles: list[str] = []
         try:
             for index in range(rounds):
-                run = serve_converge(repo, tmp / f"serve-{index}", apps)
+                run = ConvergeRun(seconds=0.0, rss=rss, api_latencies=api)
+                serve_converge(repo, tmp / f"serve-{index}", apps, run=run)
                 ours.append(run.seconds)
-                rss.extend(run.rss)
-                api.extend(run.api_latencies)
                 if index == rounds - 1:
                     times, counted = noop_passes(repo, tmp / "loop-state", noop_rounds)
                     noop.extend(times)
@@ -504,9 +518,13 @@ def scale(quick: bool) -> Scenario:
                         with profiling.sampling(os.getpid()) as summary:
                             noop_passes(repo, tmp / "loop-profile", noop_rounds)
                         profiles.append("no-op passes (in-process loop):\n" + summary[0])
+                cleaning = time.perf_counter()
                 clean_apps(client)
+                cleanup.append(time.perf_counter() - cleaning)
                 compose.append(compose_baseline.compose_up(project, services=apps, value="start"))
+                cleaning = time.perf_counter()
                 compose_baseline.compose_down(project)
+                cleanup.append(time.perf_counter() - cleaning)
             scenario.target(
                 "converge faster than docker-compose up -d",
                 series="gitberth serve converge",
@@ -666,6 +684,20 @@ SCENARIOS: dict[str, Callable[[bool], Scenario]] = {
 }
 
 
+def failed_scenario(name: str, *, error: str) -> Scenario:
+    """The scenario *name* that raised *error*, as far as it got: its parameters and every
+    sample taken, without targets (they would be judged on partial samples)."""
+    begun = [scenario for scenario in STARTED if scenario.id == name]
+    if not begun:
+        scenario = Scenario(name, name, {}, error=error)
+    else:
+        scenario = begun[-1]
+        scenario.error, scenario.targets = error, []
+    if not any(samples for _, _, samples in scenario.series.values()):
+        scenario.add("no samples", role="ours", unit="s")
+    return scenario
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -707,8 +739,7 @@ def main() -> int:
             scenario = SCENARIOS[name](args.quick)
         except Exception as exc:  # a failed scenario is reported, the others still run
             traceback.print_exc()
-            scenario = Scenario(name, name, {}, error=f"{type(exc).__name__}: {exc}")
-            scenario.add("no samples", role="ours", unit="s")
+            scenario = failed_scenario(name, error=f"{type(exc).__name__}: {exc}")
         data = scenario.as_json()
         data["seconds"] = round(time.perf_counter() - started, 1)
         run["scenarios"].append(data)

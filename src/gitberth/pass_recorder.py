@@ -21,7 +21,7 @@ from gitberth.core.sync_status import (
     app_standing,
 )
 from gitberth.metrics import LoopMetrics
-from gitberth.reconciler import ActionEvent, AppStatus, EventKind, ReconcileResult
+from gitberth.reconciler import ActionEvent, AppReport, AppStatus, EventKind, ReconcileResult
 from gitberth.status import StatusStore
 
 logger = logging.getLogger("gitberth.loop")
@@ -95,6 +95,8 @@ class PassRecorder:
         self.status = status
         self.metrics = metrics
         self.state = state
+        self._recorded: dict[str, tuple[tuple[object, ...], AppStanding]] = {}
+        """Per app: what its last report said, and the state stored from it."""
         metrics.set_apps({s.value: n for s, n in status.counts().items()})
 
     def actions(self, revision: str) -> ActionRecorder:
@@ -102,23 +104,43 @@ class PassRecorder:
 
     def record_apps(self, result: ReconcileResult, *, keep: set[str], errors: list[str]) -> str:
         """Store the app states *result* implies (apps neither in it nor in *keep* are gone);
-        add each app's error to *errors*; return the pass's outcome."""
+        add each app's error to *errors*; return the pass's outcome.
+
+        An app whose report is what it was at the last pass, and whose stored state nobody
+        has replaced since (an engine event, an action), is not worked out again: at 1,000
+        apps that was most of a no-op pass.
+        """
         now = time.time()
         states: list[AppStanding] = []
         removed: list[str] = []
+        inputs: dict[str, tuple[object, ...]] = {}
         for name, report in result.apps.items():
             if report.status is AppStatus.REMOVED:
                 removed.append(name)
                 continue
+            if report.status.is_error:
+                errors.append(f"{name}: {report.message}")
             previous = self.status.app(name)
+            key = _report_key(report, revision=result.revision)
+            last = self._recorded.get(name)
+            if previous is not None and last is not None and last[1] is previous:
+                if last[0] == key:
+                    continue
             state = app_standing(report, revision=result.revision, previous=previous, now=now)
             if previous is None or _differs(previous, state):
                 states.append(state)
-            if report.status.is_error:
-                errors.append(f"{name}: {report.message}")
+                inputs[name] = key
+            else:
+                self._recorded[name] = (key, previous)
         known = set(result.apps) | keep
         removed.extend(s.name for s in self.status.apps() if s.name not in known)
         self.status.put_apps(states, removed=removed)
+        for name in removed:
+            self._recorded.pop(name, None)
+        for name, key in inputs.items():
+            stored = self.status.app(name)
+            if stored is not None:
+                self._recorded[name] = (key, stored)
         self.state.left_alone = list(result.left_alone)
         self.metrics.set_apps({s.value: n for s, n in self.status.counts().items()})
         if result.prune_refused:
@@ -169,6 +191,19 @@ class PassRecorder:
             )  # fmt: skip
             for error in record.errors:
                 logger.warning("  %s", error)
+
+
+def _report_key(report: AppReport, *, revision: str) -> tuple[object, ...]:
+    """Everything of *report* (and the revision) that :func:`app_standing` reads."""
+    return (
+        revision,
+        report.status,
+        report.code,
+        report.message,
+        report.missing,
+        report.problems,
+        tuple(report.containers),
+    )
 
 
 def _differs(old: AppStanding, new: AppStanding) -> bool:

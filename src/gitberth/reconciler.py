@@ -276,7 +276,16 @@ def reconcile_once(
     )
     observed = redact_health_output(ownership.own, desired=desired.state)
     known = known_specs if known_specs is not None else {}
-    known.update(spec_summaries(desired.state))
+    # Only specs not summarised yet: describing all 1,000 of them again was a fifth of a
+    # no-op pass, and each write to a persistent ledger is a transaction.
+    new_specs = {
+        service.spec_hash: service
+        for app in desired.state.apps.values()
+        for service in app.services
+        if service.spec_hash not in known
+    }
+    if new_specs:
+        known.update({spec_hash: s.describe() for spec_hash, s in new_specs.items()})
     _learn_history(observed, known=known, history=history, current=revision.sha)
     the_plan, refused = guard_prune(
         plan(
@@ -291,6 +300,11 @@ def reconcile_once(
         allow_empty=allow_empty,
     )
 
+    # Each app's containers, grouped once: looking them up in the whole list per app made a
+    # pass at 1,000 apps a million comparisons (most of a no-op pass's time).
+    of_app: dict[str, list[ObservedContainer]] = {}
+    for container in observed:
+        of_app.setdefault(container.app, []).append(container)
     reports = dict(desired.reports)
     if refused is not None:
         for app in sorted({c.app for c in observed} - set(desired.state.apps)):
@@ -300,7 +314,7 @@ def reconcile_once(
                     AppStatus.BLOCKED,
                     message=refused,
                     code="prune_refused",
-                    containers=[c for c in observed if c.app == app],
+                    containers=list(of_app.get(app, ())),
                 )
     by_app: dict[str, list[Action]] = {}
     for action in the_plan.actions:
@@ -320,19 +334,19 @@ def reconcile_once(
         actions = by_app[app]
         existing = reports.get(app)
         if existing is not None:  # held: invalid or blocked, containers left as they are
-            existing.containers = [c for c in observed if c.app == app]
+            existing.containers = list(of_app.get(app, ()))
             return existing
         changes = [a for a in actions if a.changes_something]
         if dry_run:
             status = AppStatus.PLANNED if changes else AppStatus.UNCHANGED
-            return AppReport(app, status, containers=[c for c in observed if c.app == app])
+            return AppReport(app, status, containers=list(of_app.get(app, ())))
         if app in pull_failures:  # nothing of this app is touched: its containers keep running
             return AppReport(
                 app,
                 AppStatus.FAILED,
                 message=pull_failures[app],
                 code=ImagePullFailedError.code,
-                containers=[c for c in observed if c.app == app],
+                containers=list(of_app.get(app, ())),
             )
         return _apply_app(
             app,
@@ -340,7 +354,7 @@ def reconcile_once(
             runtime=runtime,
             revision=revision.sha,
             listener=listener,
-            observed=observed,
+            observed=of_app.get(app, []),
             removed=app not in desired.state.apps,
             stop=stop,
         )
@@ -383,6 +397,8 @@ def redact_health_output(
         for app in desired.apps.values()
         for service in app.services
     }
+    if not any(container.health_output for container in observed):
+        return observed  # the common case: nothing to redact, so no lookup to build
     cleaned = []
     for container in observed:
         if container.health_output:
@@ -424,7 +440,8 @@ def _apply_app(
     removed: bool,
     stop: threading.Event | None = None,
 ) -> AppReport:
-    containers = {c.name: c for c in observed if c.app == app}
+    """Carry out *app*'s actions in order; *observed* are its containers."""
+    containers = {c.name: c for c in observed}
     changed = False
     for action in actions:
         if not action.changes_something:

@@ -96,6 +96,7 @@ class StatusStore:
     def __init__(self, db: Database, *, source_id: str = "", source_name: str = "") -> None:
         self._db = db
         self._lock = threading.Lock()
+        self._version = 0
         self.source_id = source_id
         self.source_name = source_name
         with db.transaction() as connection:
@@ -159,6 +160,19 @@ class StatusStore:
         with self._lock:
             return sorted(self._apps.values(), key=lambda a: a.name)
 
+    @property
+    def version(self) -> int:
+        """Grows with every change of an app's state or of the loop's, so a reader can keep
+        what it built from them (``GET /apps``'s answer) until the next change."""
+        with self._lock:
+            return self._version
+
+    def snapshot(self) -> tuple[int, SourceStanding, list[AppStanding]]:
+        """The :attr:`version`, the loop's state and every app by name, read together."""
+        with self._lock:
+            apps = sorted(self._apps.values(), key=lambda a: a.name)
+            return self._version, self._loop.model_copy(deep=True), apps
+
     def app(self, name: str) -> AppStanding | None:
         with self._lock:
             return self._apps.get(name)
@@ -183,6 +197,7 @@ class StatusStore:
                 self._apps[state.name] = state
             for name in gone:
                 self._apps.pop(name, None)
+            self._version += 1
         with self._db.transaction() as connection:
             connection.executemany(
                 "INSERT OR REPLACE INTO app_states (source, name, document) VALUES (?, ?, ?)",
@@ -205,6 +220,7 @@ class StatusStore:
                     health=AppHealth.UNKNOWN,
                     desired_revision=revision,
                 )
+            self._version += 1
             self._apps[app] = current.model_copy(
                 update={
                     "sync": SyncState.PROGRESSING,
@@ -239,6 +255,7 @@ class StatusStore:
             sync = current.sync
             if sync is SyncState.SYNCED and health is not AppHealth.HEALTHY:
                 sync = SyncState.OUT_OF_SYNC
+            self._version += 1
             self._apps[app] = current.model_copy(
                 update={
                     "sync": sync,
@@ -260,6 +277,7 @@ class StatusStore:
             sync = current.sync
             if sync is SyncState.SYNCED and health is not AppHealth.HEALTHY:
                 sync = SyncState.OUT_OF_SYNC
+            self._version += 1
             self._apps[app] = current.model_copy(
                 update={
                     "sync": sync,
@@ -274,6 +292,7 @@ class StatusStore:
             state.name = self.source_name
         with self._lock:
             self._loop = state.model_copy(deep=True)
+            self._version += 1
         with self._db.transaction() as connection:
             connection.execute(
                 "INSERT OR REPLACE INTO source_states (source, document) VALUES (?, ?)",

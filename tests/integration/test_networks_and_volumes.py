@@ -260,3 +260,18 @@ def test_a_volume_or_network_gitberth_did_not_create_is_never_adopted(
         remove_managed_and_test_containers(clean_engine)
         foreign_network.remove()
         foreign_volume.remove()
+
+
+def test_a_new_apps_network_costs_one_engine_call(
+    git_repo: GitRepo, clean_engine: docker.DockerClient
+) -> None:
+    """The engine refuses a duplicate name itself: no listing by name before each create
+    (that listing grows with every network on the engine, and 1,000 apps paid it 1,000 times)."""
+    git_repo.commit({f"apps/a{i}.yaml": app_yaml(f"a{i}") for i in range(3)})
+    runtime = DockerRuntime(source="tests", grace_seconds=1)
+    result = reconcile_once(revision=read_revision(open_repo(git_repo.path)), runtime=runtime)
+
+    assert result.ok
+    assert runtime.calls["POST /networks/create"] == 3
+    assert runtime.calls["GET /networks"] == 1  # the pass's one look for networks to release
+    assert managed_networks(clean_engine) == {"gitberth-a0", "gitberth-a1", "gitberth-a2"}

@@ -184,3 +184,28 @@ class TestComposeBaseline:
             compose_baseline.compose_file(services=1000, changed_value="x")
         )
         assert compose_baseline.parallel_limit(tmp_path) > 1000
+
+
+def test_a_scenario_that_fails_is_recorded_with_its_parameters_and_samples() -> None:
+    """A failed run says what ran (the scale at which it failed, and what it had measured)
+    instead of "Parameters: none"."""
+    from bench import run as bench_run
+
+    def failing() -> None:
+        scenario = bench_run.Scenario("scale", "1000 apps", {"apps": 1000, "converge_rounds": 1})
+        rss = scenario.add("gitberth serve RSS", role="observed", unit="MiB")
+        scenario.add("gitberth serve converge", role="ours", unit="s")
+        rss.extend([90.0, 120.0])
+        scenario.target("RSS ≤ 150 MiB", series="gitberth serve RSS", op="<=", limit=150)
+        raise RuntimeError("gitberth serve did not converge: 930 of 1000 apps Synced")
+
+    with pytest.raises(RuntimeError) as raised:
+        failing()
+    failed = bench_run.failed_scenario("scale", error=str(raised.value)).as_json()
+
+    assert failed["parameters"] == {"apps": 1000, "converge_rounds": 1}
+    assert failed["error"] == "gitberth serve did not converge: 930 of 1000 apps Synced"
+    assert {s["name"]: s["samples"] for s in failed["series"]}["gitberth serve RSS"] == [90, 120]
+    assert failed["targets"] == []  # not judged on partial samples
+    run = {**sample(), "scenarios": [{**failed, "seconds": 1.0}]}
+    record.validate(run)
