@@ -45,6 +45,21 @@ class ActionRecorder:
             else:
                 self._ended(event)
 
+    def app_done(self, report: AppReport) -> None:
+        """Store where an app stands as soon as its actions are done, not when the whole pass
+        is: converging 1,000 new apps is one pass of many minutes, and status (the dashboard,
+        ``GET /apps``) should show each app Synced as it gets there. The pass's own record
+        of the same report, at its end, then finds nothing new to store."""
+        with self._lock:
+            if report.status is AppStatus.REMOVED:
+                self._status.put_apps([], removed=[report.app])
+                return
+            previous = self._status.app(report.app)
+            state = app_standing(
+                report, revision=self._revision, previous=previous, now=time.time()
+            )
+            self._status.put_apps([state], removed=[])
+
     def _started(self, event: ActionEvent) -> None:
         action = event.action
         self._begun[action.container_name] = time.monotonic()

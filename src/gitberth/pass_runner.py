@@ -200,6 +200,7 @@ class PassRunner:
             runtime=self.runtime,
             secrets=self.secrets,
             listener=listener,
+            on_app_done=listener.app_done,
             known_specs=self.known_specs,
             history=history_from_repo(
                 self.source.repo,

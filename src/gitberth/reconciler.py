@@ -101,6 +101,8 @@ class ActionEvent:
 
 
 Listener = Callable[[ActionEvent], None]
+AppDone = Callable[["AppReport"], None]
+"""Told each app's report as soon as its actions are done (from the worker threads)."""
 SpecHistory = Callable[[str], Mapping[str, Mapping[str, Any]]]
 """Revision sha -> {spec hash: summary} of the specs that revision asked for."""
 
@@ -244,6 +246,7 @@ def reconcile_once(
     allow_empty: bool = True,
     stop: threading.Event | None = None,
     publish: PublishPolicy | None = None,
+    on_app_done: AppDone | None = None,
 ) -> ReconcileResult:
     """Make the engine match *revision*: one observe, one plan, then the plan's actions.
 
@@ -257,6 +260,8 @@ def reconcile_once(
     *stop* is checked before each action, so a shutdown finishes the action in flight only.
     *publish* is the server's publishing policy (default address, reserved host ports), used
     when the desired state is built here.
+    *on_app_done* hears each app's report as soon as that app's actions are done, so status
+    can show it while the other apps of a long pass (1,000 new apps) are still applied.
     """
     started = time.monotonic()
     # A runtime whose applies mostly wait for an orchestrator (Swarm) runs more apps at once.
@@ -348,7 +353,7 @@ def reconcile_once(
                 code=ImagePullFailedError.code,
                 containers=list(of_app.get(app, ())),
             )
-        return _apply_app(
+        report = _apply_app(
             app,
             actions,
             runtime=runtime,
@@ -358,6 +363,9 @@ def reconcile_once(
             removed=app not in desired.state.apps,
             stop=stop,
         )
+        if on_app_done is not None and changes:
+            on_app_done(report)
+        return report
 
     # Only apps with work go to the pool: a pass that keeps everything (the common case, and
     # at 1,000 apps a no-op pass) starts no threads.

@@ -69,6 +69,8 @@ class FakeRuntime:
         self.logs = FakeLogs(self)
         self.failing: set[str] = set()
         """Apps whose actions fail (an image that does not start, say)."""
+        self.gates: dict[str, threading.Event] = {}
+        """Apps whose actions wait until their event is set (a slow start, held by a test)."""
         self.reachable = True
         """False: every call fails as an engine that does not answer."""
         self.observe_calls = 0
@@ -86,6 +88,9 @@ class FakeRuntime:
 
     def apply(self, action: Action, *, revision: str) -> ObservedContainer | None:
         self._check_reachable()
+        gate = self.gates.get(action.app)
+        if gate is not None:
+            gate.wait(timeout=30)
         if action.app in self.failing and action.kind is not ActionKind.REMOVE:
             raise ActionFailedError(f"{action.container_name} does not start")
         with self._lock:

@@ -126,6 +126,29 @@ def test_an_engine_that_does_not_answer_is_retried_with_growing_delays(
     assert loop.status.loop().docker_reachable is True
 
 
+def test_an_app_shows_synced_as_soon_as_it_is_applied_while_the_pass_goes_on(
+    git_repo: GitRepo, make_loop: LoopFactory, runtime: FakeRuntime
+) -> None:
+    sha = git_repo.commit(
+        {"apps/quick.yaml": app_yaml("quick"), "apps/slow.yaml": app_yaml("slow")}
+    )
+    runtime.gates["slow"] = threading.Event()
+    loop = make_loop(start=True)
+    try:
+        quick = wait_until(
+            lambda: (s := loop.status.app("quick")) and s.sync is SyncState.SYNCED and s
+        )
+        assert quick.applied_revision == sha
+        assert loop.passes == 0  # the pass is still applying slow
+        slow = loop.status.app("slow")
+        assert slow is None or slow.sync is not SyncState.SYNCED
+    finally:
+        runtime.gates["slow"].set()
+    assert loop.wait_for_passes(1, timeout=10)
+    slow = loop.status.app("slow")
+    assert slow is not None and slow.sync is SyncState.SYNCED
+
+
 def test_a_container_that_crashes_is_marked_at_once_and_started_again(
     git_repo: GitRepo, make_loop: LoopFactory, runtime: FakeRuntime
 ) -> None:
