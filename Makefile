@@ -64,7 +64,8 @@ unit: bootstrap
 		--hypothesis-profile=quick tests/unit
 
 # Every scenario beside its baseline, recorded in bench/results/ and reported in
-# docs/benchmarks.md and README.md. QUICK=1: a smoke run (fewer rounds, smaller scales).
+# docs/benchmarks.md and README.md. QUICK=1: a smoke run (fewer rounds, smaller scales),
+# recorded apart (<date>-<host>-quick.json) and reported on the terminal only.
 # The 1,000-app scenario needs an engine address pool of 1,000+ networks: see README.
 bench: bootstrap dockerd secrets-tmpfs images
 	$(PY) bench/run.py $(if $(QUICK),--quick)

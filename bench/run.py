@@ -749,15 +749,28 @@ def main() -> int:
     run["finished"] = now()
     validate(run)
     args.results.mkdir(parents=True, exist_ok=True)
-    path = args.results / f"{run['started'][:10]}-{run['machine']['host']}.json"
+    path = results_path(run, directory=args.results)
     path.write_text(json.dumps(run, indent=1) + "\n")
     print(f"bench: samples in {path}")
-    if not args.no_report:
+    if args.quick:
+        print(
+            "bench: a smoke run leaves docs/benchmarks.md and README.md to the last full run; "
+            f"`python bench/report.py {path} --docs DIR --no-readme` renders it elsewhere"
+        )
+    elif not args.no_report:
         markdown = report.write_report(
             run_path=path, docs_dir=ROOT / "docs", readme=ROOT / "README.md"
         )
         print(f"bench: report in {markdown}")
     return 0
+
+
+def results_path(run: dict[str, Any], *, directory: Path) -> Path:
+    """Where a run's samples go: ``<date>-<host>.json``, and ``<date>-<host>-quick.json`` for a
+    smoke run, so a smoke run never replaces the samples of that day's full run (which
+    docs/benchmarks.md and the README quote); Git ignores the smoke runs' files."""
+    suffix = "-quick" if run["quick"] else ""
+    return directory / f"{run['started'][:10]}-{run['machine']['host']}{suffix}.json"
 
 
 if __name__ == "__main__":

@@ -209,3 +209,13 @@ def test_a_scenario_that_fails_is_recorded_with_its_parameters_and_samples() -> 
     assert failed["targets"] == []  # not judged on partial samples
     run = {**sample(), "scenarios": [{**failed, "seconds": 1.0}]}
     record.validate(run)
+
+
+def test_a_smoke_run_never_replaces_the_samples_of_that_days_full_run(tmp_path: Path) -> None:
+    from bench.run import results_path
+
+    full = {"started": "2026-12-02T08:00:00+00:00", "machine": {"host": "vm"}, "quick": False}
+    smoke = {**full, "quick": True}
+
+    assert results_path(full, directory=tmp_path) == tmp_path / "2026-12-02-vm.json"
+    assert results_path(smoke, directory=tmp_path) == tmp_path / "2026-12-02-vm-quick.json"
