@@ -17,6 +17,15 @@ import docker
 IMAGE = "gitberth/example-web:1.0"
 
 
+LARGE_PROJECT_SERVICES = 250
+"""A project's default network gets a subnet from the engine's pool, a /24 here (the pools
+gitberth's engines are started with, and Docker's own for most networks): 253 addresses. A
+project of more services than that is given a larger subnet of its own."""
+LARGE_PROJECT_SUBNET_ENV = "GITBERTH_BENCH_COMPOSE_SUBNET"
+LARGE_PROJECT_SUBNET = "10.250.0.0/20"
+"""4,094 addresses; ``GITBERTH_BENCH_COMPOSE_SUBNET`` moves it off a range in use."""
+
+
 def compose_file(*, services: int, changed_value: str, prefix: str = "svc") -> str:
     """A compose file of *services* services; the first one's ``ROUND`` is *changed_value*.
 
@@ -32,6 +41,15 @@ def compose_file(*, services: int, changed_value: str, prefix: str = "svc") -> s
         ]
         if index == 0:
             lines += ["    environment:", f"      ROUND: '{changed_value}'"]
+    if services > LARGE_PROJECT_SERVICES:
+        subnet = os.environ.get(LARGE_PROJECT_SUBNET_ENV, LARGE_PROJECT_SUBNET)
+        lines += [
+            "networks:",
+            "  default:",
+            "    ipam:",
+            "      config:",
+            f"        - subnet: {subnet}",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -8,6 +8,7 @@ missed its 1 s limit (median 1.91 s).
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 from pathlib import Path
 from typing import Any
@@ -184,6 +185,17 @@ class TestComposeBaseline:
             compose_baseline.compose_file(services=1000, changed_value="x")
         )
         assert compose_baseline.parallel_limit(tmp_path) > 1000
+
+    def test_a_project_too_large_for_a_24_gets_a_subnet_of_its_own(self) -> None:
+        # A /24 default network holds 253 containers; 300 services failed with "no available
+        # IPv4 addresses on this network's address pools".
+        import yaml
+
+        large = yaml.safe_load(compose_baseline.compose_file(services=300, changed_value="x"))
+        small = yaml.safe_load(compose_baseline.compose_file(services=100, changed_value="x"))
+        [config] = large["networks"]["default"]["ipam"]["config"]
+        assert ipaddress.ip_network(config["subnet"]).num_addresses >= 1024
+        assert "networks" not in small
 
 
 def test_a_scenario_that_fails_is_recorded_with_its_parameters_and_samples() -> None:
