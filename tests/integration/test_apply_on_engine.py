@@ -135,6 +135,24 @@ def test_a_second_apply_changes_nothing_and_lists_containers_once(
     assert dict(runtime.calls) == {"GET /containers/json": 1}
 
 
+def test_a_replace_stops_the_old_container_once_then_removes_it(
+    git_repo: GitRepo, clean_engine: docker.DockerClient
+) -> None:
+    git_repo.commit({"apps/web.yaml": app_yaml("web")})
+    apply(git_repo)
+    git_repo.commit({"apps/web.yaml": app_yaml("web", env={"ROUND": "2"})})
+    runtime = DockerRuntime(source="tests", grace_seconds=2)
+    runtime.client.ping()
+    runtime.calls.clear()
+
+    [replace] = apply(git_repo, runtime).plan.changes
+
+    assert replace.kind.value == "replace"
+    assert runtime.calls["POST /containers/{id}/stop"] == 1
+    removes = [n for call, n in runtime.calls.items() if call.startswith("DELETE /containers/")]
+    assert removes == [1]
+
+
 def test_an_uncommitted_edit_is_not_applied(
     git_repo: GitRepo, clean_engine: docker.DockerClient
 ) -> None:
