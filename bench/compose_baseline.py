@@ -62,11 +62,28 @@ def parallel_limit(project_dir: Path) -> int:
     return max(64, 2 * services + 8)
 
 
+COMPOSE_HTTP_TIMEOUT = 900
+"""Seconds docker-compose waits for one engine answer (its default is 60). With a parallel
+limit above a large project's service count, ``up`` sends hundreds of requests at once and
+the engine answers the last of them minutes later: 500 services failed with "Read timed
+out", and compose's own message says to raise this."""
+
+
+def compose_environment(project_dir: Path) -> dict[str, str]:
+    """The environment docker-compose runs in: the parallel limit and HTTP timeout a project
+    of this size needs to finish at all."""
+    return {
+        **os.environ,
+        "COMPOSE_PARALLEL_LIMIT": str(parallel_limit(project_dir)),
+        "COMPOSE_HTTP_TIMEOUT": str(COMPOSE_HTTP_TIMEOUT),
+    }
+
+
 def compose(project_dir: Path, *arguments: str) -> None:
     done = subprocess.run(
         ["docker-compose", "--no-ansi", "-p", project_dir.name, *arguments],
         cwd=project_dir,
-        env={**os.environ, "COMPOSE_PARALLEL_LIMIT": str(parallel_limit(project_dir))},
+        env=compose_environment(project_dir),
         capture_output=True,
         text=True,
         check=False,

@@ -186,6 +186,15 @@ class TestComposeBaseline:
         )
         assert compose_baseline.parallel_limit(tmp_path) > 1000
 
+    def test_a_large_project_may_wait_minutes_for_the_engine(self, tmp_path: Path) -> None:
+        # 500 services at once: the engine answered after compose's default 60 s.
+        (tmp_path / "docker-compose.yml").write_text(
+            compose_baseline.compose_file(services=500, changed_value="x")
+        )
+        environment = compose_baseline.compose_environment(tmp_path)
+        assert int(environment["COMPOSE_HTTP_TIMEOUT"]) >= 600
+        assert int(environment["COMPOSE_PARALLEL_LIMIT"]) > 500
+
     def test_a_project_too_large_for_a_24_gets_a_subnet_of_its_own(self) -> None:
         # A /24 default network holds 253 containers; 300 services failed with "no available
         # IPv4 addresses on this network's address pools".
