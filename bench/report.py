@@ -42,6 +42,18 @@ def fmt(value: float, unit: str) -> str:
     return f"{value:g}"
 
 
+ERROR_SUMMARY_CHARS = 160
+
+
+def error_summary(error: str) -> str:
+    """A failed scenario's error on one line (a table cell; the full text is in its section):
+    its first line, in backticks, cut at :data:`ERROR_SUMMARY_CHARS` characters."""
+    first = error.strip().splitlines()[0] if error.strip() else "no message"
+    if len(first) > ERROR_SUMMARY_CHARS:
+        first = first[:ERROR_SUMMARY_CHARS] + "…"
+    return "`" + first.replace("`", "'") + "`"
+
+
 def primary_baseline(scenario: dict[str, Any]) -> dict[str, Any] | None:
     """The series every ratio in the table is taken against: the first ratio target's baseline."""
     for target in scenario["targets"]:
@@ -78,7 +90,7 @@ def samples_table(scenario: dict[str, Any]) -> list[str]:
         ratio = "–"
         if baseline is not None and series["role"] != "observed":
             theirs = statistic([float(v) for v in baseline["samples"]], "median")
-            if theirs and samples:
+            if samples and theirs and not math.isnan(theirs):  # a failed side has none
                 ratio = f"{statistic(samples, 'median') / theirs:.2f}×"
         lines.append(
             f"| {series['name']} | {series['role']} | {len(samples)} | "
@@ -187,7 +199,14 @@ def render_markdown(run: dict[str, Any], *, json_name: str, charts_dir: str) -> 
             "",
         ]
         if scenario.get("error"):
-            lines += [f"**This scenario failed:** `{scenario['error']}`", ""]
+            lines += [
+                f"**This scenario failed:** {error_summary(scenario['error'])}",
+                "",
+                "```",
+                scenario["error"].strip(),
+                "```",
+                "",
+            ]
         lines += samples_table(scenario)
         lines += [""] + targets_table(scenario)
         lines += ["", f"![{scenario['title']}]({charts_dir}/{scenario['id']}.png)"]
@@ -217,7 +236,8 @@ def readme_block(run: dict[str, Any]) -> str:
     ]
     for scenario in run["scenarios"]:
         if scenario.get("error"):  # its targets have no samples: say so, not nothing
-            lines.append(f"| {scenario['id']} | – | failed: `{scenario['error']}` | FAILED |")
+            summary = error_summary(scenario["error"])
+            lines.append(f"| {scenario['title']} | – | failed: {summary} | FAILED |")
             continue
         for verdict, target in zip(verdicts(scenario), scenario["targets"], strict=True):
             if verdict.kind == "ratio":

@@ -155,10 +155,35 @@ class TestReadme:
     def test_a_failed_scenario_is_named_in_the_readme_block(self) -> None:
         run = sample()
         run["scenarios"].append(
-            {**copy.deepcopy(run["scenarios"][1]), "id": "scale", "error": "RuntimeError: slow"}
+            {
+                **copy.deepcopy(run["scenarios"][1]),
+                "id": "scale",
+                "title": "1000 apps",
+                "error": "RuntimeError: slow",
+            }
         )
         block = report.readme_block(run)
-        assert "| scale | – | failed: `RuntimeError: slow` | FAILED |" in block
+        assert "| 1000 apps | – | failed: `RuntimeError: slow` | FAILED |" in block
+
+    def test_a_many_line_error_keeps_the_readme_table_one_row(self) -> None:
+        # docker-compose's stderr (many lines) broke the table in the README.
+        run = sample()
+        error = "RuntimeError: docker-compose up -d: timed out\n\nERROR: for svc1\nERROR: svc2"
+        run["scenarios"].append({**copy.deepcopy(run["scenarios"][1]), "error": error})
+        rows = [line for line in report.readme_block(run).splitlines() if "FAILED" in line]
+        assert rows == [
+            f"| {run['scenarios'][1]['title']} | – | failed: "
+            "`RuntimeError: docker-compose up -d: timed out` | FAILED |"
+        ]
+        assert "ERROR: for svc1" in report.render_markdown(run, json_name="r.json", charts_dir="c")
+
+    def test_a_baseline_without_samples_gives_no_ratio_not_nan(self) -> None:
+        run = sample()
+        scenario = copy.deepcopy(run["scenarios"][0])
+        for series in scenario["series"]:
+            if series["role"] == "baseline":
+                series["samples"] = []
+        assert all("nan" not in line for line in report.samples_table(scenario))
 
     def test_a_readme_without_the_block_is_an_error_not_a_silent_skip(self, tmp_path: Path) -> None:
         readme = tmp_path / "README.md"
