@@ -40,7 +40,8 @@ trap 'stop_engine 2>/dev/null || true' EXIT
 "$SCRIPT" >/dev/null
 stop_engine
 "$SCRIPT" >/dev/null
-echo "bridge=$(docker network inspect bridge --format '{{index .Options "com.docker.network.bridge.name"}}')"
+name='{{index .Options "com.docker.network.bridge.name"}}'
+echo "bridge=$(docker network inspect bridge --format "$name")"
 echo "docker0=$(ip -o -4 addr show docker0 | awk '{print $4}')"
 echo "docker0-state=$(cat /sys/class/net/docker0/operstate 2>/dev/null || echo missing)"
 """
