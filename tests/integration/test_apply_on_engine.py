@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import urllib.request
 
 import docker
@@ -151,6 +152,47 @@ def test_a_replace_stops_the_old_container_once_then_removes_it(
     assert runtime.calls["POST /containers/{id}/stop"] == 1
     removes = [n for call, n in runtime.calls.items() if call.startswith("DELETE /containers/")]
     assert removes == [1]
+
+
+def test_the_runtime_that_created_a_container_stops_it_without_inspecting_it_first(
+    git_repo: GitRepo, clean_engine: docker.DockerClient
+) -> None:
+    git_repo.commit({"apps/web.yaml": app_yaml("web")})
+    runtime = DockerRuntime(source="tests", grace_seconds=2)
+    runtime.client.ping()
+    runtime.calls.clear()
+    [create] = apply(git_repo, runtime).plan.changes
+    # create, start, one inspect after the start (none after the create, none for health:
+    # the start's own inspect says it has no health check)
+    assert runtime.calls["POST /containers/create"] == 1
+    assert runtime.calls["GET /containers/{id}/json"] == 1
+    [container] = clean_engine.containers.list(filters={"label": "gitberth.app=web"})
+    runtime.calls.clear()
+
+    runtime.stop_container(container.id)
+
+    assert dict(runtime.calls) == {"POST /containers/{id}/stop": 1}
+    container.reload()
+    assert container.attrs["Config"]["StopTimeout"] == 2
+    assert container.status == "exited"
+
+
+def test_a_container_from_before_a_restart_is_stopped_with_its_own_timeout(
+    git_repo: GitRepo, clean_engine: docker.DockerClient
+) -> None:
+    git_repo.commit({"apps/web.yaml": app_yaml("web")})
+    apply(git_repo, DockerRuntime(source="tests", grace_seconds=2))
+    [container] = clean_engine.containers.list(filters={"label": "gitberth.app=web"})
+    restarted = DockerRuntime(source="tests", grace_seconds=30)  # knows nothing of it
+    restarted.client.ping()
+    restarted.calls.clear()
+    started = time.monotonic()
+
+    restarted.stop_container(container.id)
+
+    assert restarted.calls["GET /containers/{id}/json"] == 1  # reads its StopTimeout
+    assert restarted.calls["POST /containers/{id}/stop"] == 1
+    assert time.monotonic() - started < 25  # its own 2 s, not the new --grace of 30 s
 
 
 def test_an_uncommitted_edit_is_not_applied(

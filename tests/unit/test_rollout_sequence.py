@@ -29,31 +29,40 @@ class _NoSecrets:
 
 
 def container(
-    name: str, *, id: str, state: ContainerState = ContainerState.RUNNING
+    name: str, *, id: str, state: ContainerState = ContainerState.RUNNING, health: str | None = None
 ) -> ObservedContainer:
-    return ObservedContainer(id, name, "web", "web", "hash", "r" * 40, state, host_port=1234)
+    return ObservedContainer(
+        id, name, "web", "web", "hash", "r" * 40, state, host_port=1234, health=health
+    )
 
 
 class FakeEngine:
     """Records the calls a rollout makes; *healthy* decides what the new container does."""
 
-    def __init__(self, *, healthy: bool, health: str | None = None, output: str = "") -> None:
+    def __init__(
+        self, *, healthy: bool, health: str | None = None, output: str = "", checked: bool = True
+    ) -> None:
         self.healthy = healthy
+        self.checked = checked  # False: the container has no health check at all
         self.health = health
         self.output = output
         self.calls: list[str] = []
+        self.looks = 0
 
     def start_container(
         self, service: ResolvedService, *, name: str, revision: str
     ) -> ObservedContainer:
         self.calls.append(f"start {name}")
-        return container(name, id="new")
+        return container(name, id="new", health="starting" if self.checked else None)
 
     def condition(self, container_id: str) -> Condition:
+        self.looks += 1
         return Condition(
             running=True,
             status="running",
-            health=self.health or ("healthy" if self.healthy else "starting"),
+            health=(self.health or ("healthy" if self.healthy else "starting"))
+            if self.checked
+            else None,
             health_output=self.output,
         )
 
@@ -84,6 +93,13 @@ def test_start_first_starts_the_new_one_before_touching_the_old_one() -> None:
     result = replace(engine, replace_action(service()), revision="r", timeout=1)
     assert engine.calls == ["start web-1-next", "remove old", "rename new web-1"]
     assert result.name == "web-1"
+
+
+def test_a_healthy_replacement_is_looked_at_once_and_keeps_the_health_it_showed() -> None:
+    engine = FakeEngine(healthy=True)
+    result = replace(engine, replace_action(service()), revision="r", timeout=1)
+    assert engine.looks == 1  # no inspect after the gate: it is on the rollout's critical path
+    assert result.health == "healthy"
 
 
 def test_an_unhealthy_start_first_rollout_removes_the_new_one_and_keeps_the_old_one() -> None:
@@ -140,13 +156,10 @@ def test_a_check_output_never_carries_a_secret_value() -> None:
 
 
 def test_a_new_container_without_any_health_check_is_not_waited_for() -> None:
-    class NoCheck(FakeEngine):
-        def condition(self, container_id: str) -> Condition:
-            return Condition(running=True, status="running")
-
-    engine = NoCheck(healthy=False)
+    engine = FakeEngine(healthy=False, checked=False)
     action = Action(ActionKind.CREATE, "web", "web", 1, "web-1", "new app", target=service())
     assert create(engine, action, revision="r", timeout=0.01).name == "web-1"
+    assert engine.looks == 0  # the start's own report said so
 
 
 def test_a_replacement_the_engine_already_restarted_is_rolled_back() -> None:

@@ -83,6 +83,9 @@ class DockerRuntime:
         self.rollout_timeout = rollout_timeout
         self.secret_files = secret_files
         self._secret_dirs: dict[str, str] = {}  # container id -> its secrets directory
+        # container id -> the stop timeout it was created with, for the containers this
+        # process created: stopping one then needs no inspect first (a replace's critical path)
+        self._stop_timeouts: dict[str, int] = {}
         self._own_stops = OwnStops()
         self.logs = DockerLogs(source=source)
         self._events = EventWatcher(
@@ -160,6 +163,7 @@ class DockerRuntime:
 
     def _forget_container(self, container_id: str) -> None:
         """A container is gone (removed by hand, say): delete its secret files now."""
+        self._stop_timeouts.pop(container_id, None)
         secrets_dir = self._secret_dirs.pop(container_id, None)
         if secrets_dir is not None and self.secret_files is not None:
             self.secret_files.remove(secrets_dir)
@@ -229,9 +233,11 @@ class DockerRuntime:
     def _stop(self, container_id: str) -> None:
         """Stop with the container's own stop timeout (its ``stopGracePeriod``, else the
         ``--grace`` it was created with); containers older than that get ``--grace``."""
-        attrs = self.client.api.inspect_container(container_id)
-        configured = (attrs.get("Config") or {}).get("StopTimeout")
-        timeout = int(configured) if isinstance(configured, int) else self.grace_seconds
+        timeout = self._stop_timeouts.get(container_id)
+        if timeout is None:
+            attrs = self.client.api.inspect_container(container_id)
+            configured = (attrs.get("Config") or {}).get("StopTimeout")
+            timeout = int(configured) if isinstance(configured, int) else self.grace_seconds
         self.client.api.stop(container_id, timeout=timeout)
 
     def restart_container(self, container_id: str) -> None:
@@ -288,6 +294,8 @@ class DockerRuntime:
                 bind_sources=self.bind_policy.mount_sources(service.spec.volumes),
             )
             container = self._create_on_networks(service, name=name, kwargs=kwargs)
+            if isinstance(kwargs.get("stop_timeout"), int):
+                self._stop_timeouts[str(container.id)] = kwargs["stop_timeout"]
             if name.endswith(STAGING_SUFFIX):
                 faults.reached("created")
             with _engine_errors(f"starting {name}"):
@@ -318,7 +326,9 @@ class DockerRuntime:
         if stop_timeout is not None:
             create_args["stop_timeout"] = stop_timeout
         response = self.client.api.create_container(**create_args)
-        return self.client.containers.get(response["Id"])
+        # a model around the id alone: start() needs no more, and the reload after it reads
+        # the attributes once (an inspect here would read them twice)
+        return self.client.containers.prepare_model({"Id": response["Id"]})
 
     def _image_user(self, image: str) -> str | None:
         """The ``USER`` the image runs as (its secret files must be readable by it), or None

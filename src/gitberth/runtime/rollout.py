@@ -163,43 +163,55 @@ def tcp_ready(address: str, port: int) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """How a wait for health ended."""
+
+    problem: str | None
+    """None when the container is healthy, else why it is not."""
+    health: str | None
+    """Docker's health status at the last look (None without a health check): the caller
+    records it without inspecting the container once more."""
+
+
 def wait_healthy(
     engine: RolloutEngine,
     container: ObservedContainer,
     *,
     timeout: float,
     probe: Probe = tcp_ready,
-) -> str | None:
-    """Wait until *container* is healthy; None when it is, else why it is not."""
+) -> Verdict:
+    """Wait until *container* is healthy, or until it is clear it will not be."""
     started = time.monotonic()
     deadline = started + timeout
     while True:
         condition = engine.condition(container.id)
         if not condition.running:
-            return f"the new container is {condition.status}"
+            return Verdict(f"the new container is {condition.status}", condition.health)
         if condition.restarts:
-            return (
+            return Verdict(
                 f"the new container exited and the engine restarted it {condition.restarts} "
-                f"time(s) ({condition.status})"
+                f"time(s) ({condition.status})",
+                condition.health,
             )
         if condition.health is not None:
             if condition.health == "healthy":
-                return None
+                return Verdict(None, condition.health)
             output = _last_output(condition)
             if condition.health == "unhealthy":
-                return f"its health check failed{output}"
+                return Verdict(f"its health check failed{output}", condition.health)
             waiting = f"its health check reports {condition.health}{output}"
         elif condition.host_port is not None:
             if probe(condition.host_address, condition.host_port):
-                return None
+                return Verdict(None, condition.health)
             where = f"{condition.host_address}:{condition.host_port}"
             waiting = f"nothing answers on its port ({where})"
         else:
             if time.monotonic() - started >= min(_SETTLE_SECONDS, timeout):
-                return None
+                return Verdict(None, condition.health)
             waiting = "it did not stay up"
         if time.monotonic() >= deadline:
-            return f"{waiting} after {timeout:g}s"
+            return Verdict(f"{waiting} after {timeout:g}s", condition.health)
         time.sleep(_POLL_SECONDS)
 
 
@@ -230,15 +242,16 @@ def create(
     """
     assert action.target is not None
     new = engine.start_container(action.target, name=action.container_name, revision=revision)
-    if engine.condition(new.id).health is None:
+    if new.health is None:  # as the engine reported it just after the start
         return new  # no health check at all: starting is all a new container can prove
-    problem = wait_healthy(
+    verdict = wait_healthy(
         engine, new, timeout=rollout_timeout(action.target, timeout=timeout), probe=_no_probe
     )
-    if problem is not None:
-        left = dataclasses.replace(new, health=engine.condition(new.id).health)
+    if verdict.problem is not None:
+        left = dataclasses.replace(new, health=verdict.health)
         raise UnhealthyError(
-            f"{action.container_name} did not become healthy: {redact(problem, action.target)}",
+            f"{action.container_name} did not become healthy: "
+            f"{redact(verdict.problem, action.target)}",
             container=left,
         )
     return dataclasses.replace(new, health="healthy")
@@ -274,11 +287,11 @@ def replace(
         if strategy is Strategy.STOP_FIRST:
             _restart_quietly(engine, old_id)
         raise
-    problem = wait_healthy(
+    verdict = wait_healthy(
         engine, new, timeout=rollout_timeout(action.target, timeout=timeout), probe=probe
     )
-    if problem is not None:
-        problem += printed_lines(engine, new.id, service=action.target)
+    if verdict.problem is not None:
+        problem = verdict.problem + printed_lines(engine, new.id, service=action.target)
         engine.remove_container(new.id, name=staged)
         if strategy is Strategy.STOP_FIRST:
             _restart_quietly(engine, old_id)
@@ -286,10 +299,9 @@ def replace(
             f"the new container did not become healthy: {redact(problem, action.target)}; "
             f"rolled back, {name} still runs the previous spec ({strategy.value})"
         )
-    health = engine.condition(new.id).health
     engine.remove_container(old_id, name=name)
     engine.rename_container(new.id, name=name)
-    return dataclasses.replace(new, name=name, health=health)
+    return dataclasses.replace(new, name=name, health=verdict.health)
 
 
 OUTPUT_LINES = 10
