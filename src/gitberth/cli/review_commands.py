@@ -68,39 +68,6 @@ TokenOption = Annotated[
 SERVER_TIMEOUT_SECONDS = 10.0
 
 
-def run_review(
-    *,
-    repo: Path,
-    branch: str,
-    base: str | None,
-    head: str | None,
-    apps_dir: str,
-    output_format: PlanFormat,
-    server: str | None,
-    token: str | None,
-    binds: BindPolicy | None = None,
-) -> int:
-    """Compare two revisions, print the report in *output_format*, return the exit code:
-    0 nothing changes, 2 something does, 1 head is invalid or references unusable secrets,
-    3 the server could not be asked."""
-    with collector_paused():
-        code = _review_and_print(
-            repo=repo,
-            branch=branch,
-            base=base,
-            head=head,
-            apps_dir=apps_dir,
-            output_format=output_format,
-            server=server,
-            token=token,
-            binds=binds,
-        )
-    # Everything is written and nothing is held open: the process may end without tearing
-    # down every object the review made (see gitberth.cli.main).
-    _app.exit_at_once = True
-    return code
-
-
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off while the block runs.
@@ -122,7 +89,8 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _review_and_print(
+@collector_paused()
+def run_review(
     *,
     repo: Path,
     branch: str,
@@ -132,8 +100,14 @@ def _review_and_print(
     output_format: PlanFormat,
     server: str | None,
     token: str | None,
-    binds: BindPolicy | None,
+    binds: BindPolicy | None = None,
 ) -> int:
+    """Compare two revisions, print the report in *output_format*, return the exit code:
+    0 nothing changes, 2 something does, 1 head is invalid or references unusable secrets,
+    3 the server could not be asked."""
+    # Once this returns, everything is written and nothing is held open: the process may end
+    # without tearing down every object the review made (see gitberth.cli.main).
+    _app.exit_at_once = True
     try:
         report = build_plan_report(
             repo=repo,
