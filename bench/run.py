@@ -711,6 +711,12 @@ def main() -> int:
     parser.add_argument("--only", action="append", choices=sorted(SCENARIOS), default=[])
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--no-report", action="store_true")
+    parser.add_argument(
+        "--into",
+        type=Path,
+        help="add the scenarios run now to an earlier run's samples file (replacing its "
+        "scenarios of the same id), e.g. the hour-long 1,000-app scenario run apart",
+    )
     args = parser.parse_args()
     PROFILES["wanted"] = not args.quick
     run: dict[str, Any] = {
@@ -751,8 +757,13 @@ def main() -> int:
             print(f"  {verdict.description}: {verdict.measured:.3g} → {verdict.label}", flush=True)
     run["finished"] = now()
     validate(run)
-    args.results.mkdir(parents=True, exist_ok=True)
-    path = results_path(run, directory=args.results)
+    if args.into is not None:
+        run = merge_runs(json.loads(args.into.read_text()), run)
+        validate(run)
+        path = args.into
+    else:
+        args.results.mkdir(parents=True, exist_ok=True)
+        path = results_path(run, directory=args.results)
     path.write_text(json.dumps(run, indent=1) + "\n")
     print(f"bench: samples in {path}")
     if args.quick:
@@ -766,6 +777,29 @@ def main() -> int:
         )
         print(f"bench: report in {markdown}")
     return 0
+
+
+def merge_runs(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+    """One samples file from two runs on the same host and of the same kind (full or smoke):
+    the later run's scenarios replace the earlier's of the same id, in the order ``make
+    bench`` runs them, and the file spans both runs. Each scenario keeps its own load average
+    and duration, so the report still says when and under what load each ran."""
+    for key in ("quick", "schema"):
+        if earlier[key] != later[key]:
+            raise SystemExit(f"bench: cannot merge runs that differ in {key!r}")
+    if earlier["machine"]["host"] != later["machine"]["host"]:
+        raise SystemExit("bench: cannot merge runs of different hosts")
+    replaced = {scenario["id"] for scenario in later["scenarios"]}
+    scenarios = [s for s in earlier["scenarios"] if s["id"] not in replaced]
+    scenarios += later["scenarios"]
+    order = {name: index for index, name in enumerate(SCENARIOS)}
+    scenarios.sort(key=lambda scenario: order.get(scenario["id"], len(order)))
+    return {
+        **later,
+        "started": min(earlier["started"], later["started"]),
+        "finished": max(earlier["finished"], later["finished"]),
+        "scenarios": scenarios,
+    }
 
 
 def results_path(run: dict[str, Any], *, directory: Path) -> Path:

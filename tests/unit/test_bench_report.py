@@ -265,3 +265,38 @@ def test_a_smoke_run_never_replaces_the_samples_of_that_days_full_run(tmp_path: 
 
     assert results_path(full, directory=tmp_path) == tmp_path / "2026-12-02-vm.json"
     assert results_path(smoke, directory=tmp_path) == tmp_path / "2026-12-02-vm-quick.json"
+
+
+def test_a_scenario_run_apart_joins_the_full_runs_samples_in_make_bench_order() -> None:
+    from bench.run import merge_runs
+
+    def scenario(name: str, seconds: float) -> dict[str, Any]:
+        return {"id": name, "seconds": seconds}
+
+    full = {
+        **sample(),
+        "started": "2026-12-02T15:00:00+00:00",
+        "finished": "2026-12-02T15:30:00+00:00",
+        "scenarios": [
+            scenario("secret-writes", 1),
+            scenario("scale", 2),
+            scenario("plan-review", 3),
+        ],
+    }
+    apart = {
+        **sample(),
+        "started": "2026-12-02T14:00:00+00:00",
+        "finished": "2026-12-02T14:55:00+00:00",
+        "scenarios": [scenario("scale", 3300)],
+    }
+
+    merged = merge_runs(full, apart)
+
+    assert [(s["id"], s["seconds"]) for s in merged["scenarios"]] == [
+        ("secret-writes", 1),
+        ("scale", 3300),
+        ("plan-review", 3),
+    ]
+    assert (merged["started"], merged["finished"]) == (apart["started"], full["finished"])
+    with pytest.raises(SystemExit, match="quick"):
+        merge_runs(full, {**apart, "quick": not apart["quick"]})
