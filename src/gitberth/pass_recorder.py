@@ -174,9 +174,22 @@ class PassRecorder:
         self.metrics.docker_up.set(1 if error is None else 0)
 
     def source(self, *, error: str | None) -> None:
-        """Whether the source was read completely this pass (and why not)."""
+        """Whether the source was read completely this pass (and why not).
+
+        A change is stored at once, not with the pass at its end: apps show each action's
+        outcome as it happens (:meth:`ActionRecorder.app_done`), and a source that recovered
+        must not still show its old error beside the apps its new revision already moved
+        (nor a new error only once the pass's rollouts are over). Unchanged, it waits for the
+        pass's record: no write per pass.
+        """
+        changed = error != self.state.source_error
         self.state.source_error = error
         self.metrics.source_up.set(1 if error is None else 0)
+        if changed:
+            try:
+                self.status.put_loop(self.state)
+            except Exception:  # noqa: BLE001 - status is best effort; the pass records it again
+                logger.exception("could not record the source's state")
 
     def finish(self, record: PassRecord, *, revision: str | None) -> None:
         """Store the pass (with the loop's state), count it, and log it when it did or

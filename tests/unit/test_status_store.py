@@ -81,3 +81,25 @@ def test_a_single_source_state_dir_keeps_its_status_when_upgraded(tmp_path: Path
     assert store.loop().revision == "c1" and store.loop().name == "default"
     assert StatusStore(db, source_id="other").apps() == []
     db.close()
+
+
+def test_a_source_that_reads_again_shows_so_before_its_pass_ends(tmp_path: Path) -> None:
+    """Apps show each action's outcome as it happens; the source's own state must not lag
+    behind them (a recovered source kept its old error until the pass's rollouts were over)."""
+    from gitberth.metrics import LoopMetrics
+    from gitberth.pass_recorder import PassRecorder
+
+    db = open_database(StateDir(tmp_path / "state"))
+    status = StatusStore(db, source_id="aaaa", source_name="team-a")
+    recorder = PassRecorder(status=status, metrics=LoopMetrics(), state=status.loop())
+    recorder.source(error="cannot fetch git://127.0.0.1/team-a.git")
+    assert status.loop().source_error == "cannot fetch git://127.0.0.1/team-a.git"
+    version = status.version
+
+    recorder.source(error=None)  # the next pass read it; its rollouts have not even begun
+
+    assert status.loop().source_error is None
+    assert StatusStore(db, source_id="aaaa", source_name="team-a").loop().source_error is None
+    recorder.source(error=None)  # unchanged: nothing to store until the pass's record
+    assert status.version == version + 1
+    db.close()
