@@ -46,9 +46,15 @@ ERROR_SUMMARY_CHARS = 160
 
 
 def error_summary(error: str) -> str:
-    """A failed scenario's error on one line (a table cell; the full text is in its section):
-    its first line, in backticks, cut at :data:`ERROR_SUMMARY_CHARS` characters."""
-    first = error.strip().splitlines()[0] if error.strip() else "no message"
+    """A failed scenario's error on one line (a table cell; the full text is in its section),
+    in backticks, cut at :data:`ERROR_SUMMARY_CHARS` characters: the exception's first line
+    with the tool's own last ``ERROR:`` line after it, when the tool printed one (a failed
+    command's output is kept from its end, so its first line may be any progress line)."""
+    lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
+    first = lines[0] if lines else "no message"
+    reported = [line for line in lines[1:] if line.startswith("ERROR:")]
+    if reported:
+        first = f"{': '.join(first.split(': ')[:2])}: … {reported[-1]}"
     if len(first) > ERROR_SUMMARY_CHARS:
         first = first[:ERROR_SUMMARY_CHARS] + "…"
     return "`" + first.replace("`", "'") + "`"

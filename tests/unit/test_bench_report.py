@@ -173,7 +173,7 @@ class TestReadme:
         rows = [line for line in report.readme_block(run).splitlines() if "FAILED" in line]
         assert rows == [
             f"| {run['scenarios'][1]['title']} | – | failed: "
-            "`RuntimeError: docker-compose up -d: timed out` | FAILED |"
+            "`RuntimeError: docker-compose up -d: … ERROR: svc2` | FAILED |"
         ]
         assert "ERROR: for svc1" in report.render_markdown(run, json_name="r.json", charts_dir="c")
 
@@ -300,3 +300,19 @@ def test_a_scenario_run_apart_joins_the_full_runs_samples_in_make_bench_order() 
     assert (merged["started"], merged["finished"]) == (apart["started"], full["finished"])
     with pytest.raises(SystemExit, match="quick"):
         merge_runs(full, {**apart, "quick": not apart["quick"]})
+
+
+def test_a_failed_commands_error_is_summed_up_by_the_tools_own_error_line() -> None:
+    # a failed command's output is kept from its end: its first line is any progress line
+    error = (
+        "RuntimeError: docker-compose up -d: ing gbbenchscale_svc0161_1 ... done\n"
+        "Creating gbbenchscale_svc0243_1 ... done\n\n"
+        "ERROR: for svc0383  Pool is closed.\n\nERROR: for svc0510  Pool is closed.\n"
+        "Couldn't connect to Docker daemon at http+docker://localhost - is it running?\n"
+    )
+    assert report.error_summary(error) == (
+        "`RuntimeError: docker-compose up -d: … ERROR: for svc0510  Pool is closed.`"
+    )
+    assert report.error_summary("RuntimeError: did not converge: 930 of 1000") == (
+        "`RuntimeError: did not converge: 930 of 1000`"
+    )
