@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -17,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 PY_SPY = str(Path(sys.executable).with_name("py-spy"))
 
@@ -87,3 +89,66 @@ def profile_command(command: list[str]) -> str:
             check=False,
         )
         return summarize(output.read_text()) if output.exists() else "py-spy recorded nothing"
+
+
+# --- where a round's wall time goes: the engine requests on its critical path ----------------
+
+EngineRequest = tuple[str, float]
+"""One engine request: its kind (``POST /containers/{id}/start``) and how long it took."""
+
+
+def request_kind(method: str, path: str) -> str:
+    """``METHOD /path`` with the API version dropped and ids collapsed, so calls add up."""
+    segments = [s for s in path.split("?", 1)[0].split("/") if s]
+    if segments and segments[0].startswith("v1."):
+        segments = segments[1:]
+    if len(segments) >= 2 and segments[0] in ("containers", "networks", "images"):
+        if segments[1] not in ("json", "create", "prune"):
+            segments[1] = "{id}"
+    return f"{method} /{'/'.join(segments)}"
+
+
+@contextmanager
+def engine_requests(client: Any) -> Iterator[list[EngineRequest]]:
+    """Every request a docker SDK *client* sends while the block runs, with its duration
+    (until the engine's answer arrived: ``requests``' own ``elapsed``)."""
+    seen: list[EngineRequest] = []
+
+    def record(response: Any, *args: Any, **kwargs: Any) -> None:
+        request = response.request
+        seen.append(
+            (request_kind(request.method, request.path_url or ""), response.elapsed.total_seconds())
+        )
+
+    hooks = client.api.hooks["response"]
+    hooks.append(record)
+    try:
+        yield seen
+    finally:
+        hooks.remove(record)
+
+
+def round_breakdown(name: str, rounds: list[tuple[float, list[EngineRequest]]]) -> str:
+    """Where the time of *rounds* (each: its wall seconds and its engine requests) went: each
+    kind of request with its count and time per round, and what is left outside them (for
+    gitberth: noticing the commit, reading and planning it, the health gate's waits)."""
+    if not rounds:
+        return f"{name}: no rounds"
+    per_kind: dict[str, list[tuple[int, float]]] = {}
+    for _, requests in rounds:
+        totals: dict[str, tuple[int, float]] = {}
+        for kind, seconds in requests:
+            count, spent = totals.get(kind, (0, 0.0))
+            totals[kind] = (count + 1, spent + seconds)
+        for kind in totals | {k: (0, 0.0) for k in per_kind}:
+            per_kind.setdefault(kind, []).append(totals.get(kind, (0, 0.0)))
+    wall = statistics.median(seconds for seconds, _ in rounds)
+    inside = statistics.median(sum(s for _, s in requests) for _, requests in rounds)
+    lines = [f"{name}: {wall * 1000:.0f} ms per round (median of {len(rounds)})"]
+    for kind, samples in sorted(per_kind.items(), key=lambda item: -sum(s for _, s in item[1])):
+        count = statistics.median(c for c, _ in samples)
+        spent = statistics.median(s for _, s in samples)
+        lines.append(f"  {kind:<38} {count:>4g}×  {spent * 1000:6.0f} ms")
+    lines.append(f"  {'in engine requests':<38}        {inside * 1000:6.0f} ms")
+    lines.append(f"  {'outside them':<38}        {(wall - inside) * 1000:6.0f} ms")
+    return "\n".join(lines)

@@ -219,8 +219,8 @@ def render_markdown(run: dict[str, Any], *, json_name: str, charts_dir: str) -> 
         if scenario.get("profile"):
             lines += [
                 "",
-                "Profile of gitberth's side (py-spy, sampled in an extra untimed round), "
-                "the frames where the time goes:",
+                "Where the time goes, from extra untimed rounds (py-spy's frames of "
+                "gitberth's side, or each side's engine requests on the critical path):",
                 "",
                 "```",
                 scenario["profile"].rstrip(),

@@ -316,3 +316,27 @@ def test_a_failed_commands_error_is_summed_up_by_the_tools_own_error_line() -> N
     assert report.error_summary("RuntimeError: did not converge: 930 of 1000") == (
         "`RuntimeError: did not converge: 930 of 1000`"
     )
+
+
+def test_a_rounds_breakdown_shows_each_kind_of_engine_request_and_the_time_outside_them() -> None:
+    from bench.profiling import request_kind, round_breakdown
+
+    assert request_kind("POST", "/v1.41/containers/ab12/start") == "POST /containers/{id}/start"
+    assert request_kind("GET", "/v1.41/containers/json?all=1") == "GET /containers/json"
+    assert request_kind("POST", "/v1.41/containers/create?name=x") == "POST /containers/create"
+    rounds = [
+        (0.5, [("POST /containers/create", 0.05), ("GET /containers/{id}/json", 0.01),
+               ("GET /containers/{id}/json", 0.01), ("POST /containers/{id}/start", 0.2)]),
+        (0.7, [("POST /containers/create", 0.07), ("POST /containers/{id}/start", 0.3)]),
+        (0.6, [("POST /containers/create", 0.06), ("POST /containers/{id}/start", 0.25)]),
+    ]  # fmt: skip
+
+    text = round_breakdown("gitberth", rounds)
+
+    assert text.splitlines()[0] == "gitberth: 600 ms per round (median of 3)"
+    assert "POST /containers/{id}/start" in text.splitlines()[1]  # the costliest first
+    assert "250 ms" in text.splitlines()[1]
+    inspects = next(line for line in text.splitlines() if "GET /containers/{id}/json" in line)
+    assert "0×" in inspects  # the median round made none
+    assert text.splitlines()[-2].endswith("310 ms")  # in engine requests, median round
+    assert text.splitlines()[-1].endswith("290 ms")  # outside them
