@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from gitberth.runtime.engine_calls import request_kind
+
 PY_SPY = str(Path(sys.executable).with_name("py-spy"))
 
 
@@ -94,18 +96,8 @@ def profile_command(command: list[str]) -> str:
 # --- where a round's wall time goes: the engine requests on its critical path ----------------
 
 EngineRequest = tuple[str, float]
-"""One engine request: its kind (``POST /containers/{id}/start``) and how long it took."""
-
-
-def request_kind(method: str, path: str) -> str:
-    """``METHOD /path`` with the API version dropped and ids collapsed, so calls add up."""
-    segments = [s for s in path.split("?", 1)[0].split("/") if s]
-    if segments and segments[0].startswith("v1."):
-        segments = segments[1:]
-    if len(segments) >= 2 and segments[0] in ("containers", "networks", "images"):
-        if segments[1] not in ("json", "create", "prune"):
-            segments[1] = "{id}"
-    return f"{method} /{'/'.join(segments)}"
+"""One engine request: its kind (:func:`~gitberth.runtime.engine_calls.request_kind`) and how
+long it took."""
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Collection, Iterable, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -208,8 +208,16 @@ def _materials_one_by_one(
     return available, unreadable
 
 
-def spec_summaries(desired: DesiredState) -> dict[str, Mapping[str, Any]]:
-    return {s.spec_hash: s.describe() for app in desired.apps.values() for s in app.services}
+def spec_summaries(
+    desired: DesiredState, *, known: Collection[str] = ()
+) -> dict[str, Mapping[str, Any]]:
+    """Spec hash -> summary of every service *desired* asks for, but those in *known*."""
+    return {
+        s.spec_hash: s.describe()
+        for app in desired.apps.values()
+        for s in app.services
+        if s.spec_hash not in known
+    }
 
 
 def history_from_repo(
@@ -283,14 +291,9 @@ def reconcile_once(
     known = known_specs if known_specs is not None else {}
     # Only specs not summarised yet: describing all 1,000 of them again was a fifth of a
     # no-op pass, and each write to a persistent ledger is a transaction.
-    new_specs = {
-        service.spec_hash: service
-        for app in desired.state.apps.values()
-        for service in app.services
-        if service.spec_hash not in known
-    }
+    new_specs = spec_summaries(desired.state, known=known)
     if new_specs:
-        known.update({spec_hash: s.describe() for spec_hash, s in new_specs.items()})
+        known.update(new_specs)
     _learn_history(observed, known=known, history=history, current=revision.sha)
     the_plan, refused = guard_prune(
         plan(

@@ -47,18 +47,7 @@ class SpecLedger(MutableMapping[str, Mapping[str, Any]]):
         return self._cache[spec_hash]
 
     def __setitem__(self, spec_hash: str, summary: Mapping[str, Any]) -> None:
-        if self._cache.get(spec_hash) == summary:
-            return
-        self._cache[spec_hash] = summary
-        try:
-            with self._db.transaction() as conn:
-                conn.execute(
-                    "INSERT OR REPLACE INTO spec_summaries (spec_hash, summary) VALUES (?, ?)",
-                    (spec_hash, json.dumps(_to_document(summary), sort_keys=True)),
-                )
-        except StorageFullError as exc:
-            # Summaries only explain replacements: a full disk must not stop a deploy.
-            logger.warning("spec summary kept in memory only: %s", exc)
+        self.update({spec_hash: summary})
 
     def update(self, other: Any = (), /, **kwargs: Mapping[str, Any]) -> None:
         """Write every new or changed summary in one transaction (a first pass at 1,000 apps
@@ -75,6 +64,7 @@ class SpecLedger(MutableMapping[str, Mapping[str, Any]]):
                     [(h, json.dumps(_to_document(s), sort_keys=True)) for h, s in changed.items()],
                 )
         except StorageFullError as exc:
+            # Summaries only explain replacements: a full disk must not stop a deploy.
             logger.warning("spec summaries kept in memory only: %s", exc)
 
     def __delitem__(self, spec_hash: str) -> None:

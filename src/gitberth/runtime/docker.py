@@ -48,6 +48,7 @@ from gitberth.runtime.docker_observed import (
     probe_address,
     secrets_mount_source,
 )
+from gitberth.runtime.engine_calls import request_kind
 from gitberth.runtime.engine_resources import EngineResources
 from gitberth.runtime.rollout import STAGING_SUFFIX, Condition
 from gitberth.runtime.rollout import create as rollout_create
@@ -108,14 +109,7 @@ class DockerRuntime:
         """Count every engine request by method and path, so tests can prove how many calls a
         pass makes against the real engine."""
         request = response.request
-        path = (request.path_url or "").split("?", 1)[0]
-        segments = [s for s in path.split("/") if s]
-        if segments and segments[0].startswith("v1."):
-            segments = segments[1:]
-        # Collapse ids so /containers/<id>/start counts as one kind of call.
-        if len(segments) >= 3 and segments[0] == "containers":
-            segments[1] = "{id}"
-        self.calls[f"{request.method} /{'/'.join(segments)}"] += 1
+        self.calls[request_kind(str(request.method), request.path_url or "")] += 1
 
     def observe(self) -> list[ObservedContainer]:
         with _engine_errors("listing containers"):

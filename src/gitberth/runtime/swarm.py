@@ -47,6 +47,7 @@ from gitberth.runtime.base import (
     PullRequest,
     RuntimeEvent,
 )
+from gitberth.runtime.engine_calls import request_kind
 from gitberth.runtime.engine_resources import EngineResources
 from gitberth.runtime.swarm_events import ServiceEventWatcher
 from gitberth.runtime.swarm_logs import SwarmLogs
@@ -141,13 +142,7 @@ class SwarmRuntime:
     def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         """Count engine requests by method and kind, so tests prove what a pass costs."""
         request = response.request
-        path = (request.path_url or "").split("?", 1)[0]
-        segments = [s for s in path.split("/") if s]
-        if segments and segments[0].startswith("v1."):
-            segments = segments[1:]
-        if len(segments) >= 2 and segments[0] in ("services", "secrets", "networks"):
-            segments[1] = "{id}" if segments[1] not in ("create",) else segments[1]
-        self.calls[f"{request.method} /{'/'.join(segments)}"] += 1
+        self.calls[request_kind(str(request.method), request.path_url or "")] += 1
 
     def _list_tasks(self) -> list[dict[str, Any]]:
         with _engine_errors("listing tasks"):
