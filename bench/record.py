@@ -75,7 +75,14 @@ class Verdict:
     met: bool
 
     @property
+    def judged(self) -> bool:
+        """False when a series the target needs has no samples (its side failed to run)."""
+        return not math.isnan(self.measured)
+
+    @property
     def label(self) -> str:
+        if not self.judged:
+            return "not judged"
         return "met" if self.met else "MISSED"
 
 

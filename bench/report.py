@@ -109,13 +109,18 @@ def samples_table(scenario: dict[str, Any]) -> list[str]:
 def targets_table(scenario: dict[str, Any]) -> list[str]:
     lines = ["| target | measured | limit | verdict |", "|---|---:|---:|---|"]
     for verdict, target in zip(verdicts(scenario), scenario["targets"], strict=True):
-        if verdict.kind == "ratio":
+        if not verdict.judged:
+            measured, limit = (
+                "–",
+                f"{verdict.op} {verdict.limit:g}" + ("×" if verdict.kind == "ratio" else ""),
+            )
+        elif verdict.kind == "ratio":
             measured, limit = f"{verdict.measured:.2f}×", f"{verdict.op} {verdict.limit:g}×"
         else:
             unit = next(s["unit"] for s in scenario["series"] if s["name"] == target["series"])
             measured = fmt(verdict.measured, unit)
             limit = f"{verdict.op} {fmt(verdict.limit, unit)}"
-        mark = "met" if verdict.met else "**MISSED**"
+        mark = "met" if verdict.met else f"**{verdict.label.upper()}**"
         lines.append(f"| {verdict.description} | {measured} | {limit} | {mark} |")
     return lines
 
@@ -148,6 +153,7 @@ def render_markdown(run: dict[str, Any], *, json_name: str, charts_dir: str) -> 
     machine = run["machine"]
     all_verdicts = [(s, v) for s in run["scenarios"] for v in verdicts(s)]
     missed = [v for _, v in all_verdicts if not v.met]
+    unjudged = [v for v in missed if not v.judged]
     lines = [
         "# Benchmarks",
         "",
@@ -182,7 +188,12 @@ def render_markdown(run: dict[str, Any], *, json_name: str, charts_dir: str) -> 
         "",
         "## Targets",
         "",
-        f"{len(all_verdicts) - len(missed)} of {len(all_verdicts)} targets met.",
+        f"{len(all_verdicts) - len(missed)} of {len(all_verdicts)} targets met"
+        + (
+            f"; {len(unjudged)} could not be judged (a side they compare has no samples)."
+            if unjudged
+            else "."
+        ),
         "",
         "| scenario | target | measured | limit | verdict |",
         "|---|---|---:|---:|---|",
@@ -205,8 +216,11 @@ def render_markdown(run: dict[str, Any], *, json_name: str, charts_dir: str) -> 
             "",
         ]
         if scenario.get("error"):
+            failed = (
+                "Part of this scenario failed" if scenario["targets"] else "This scenario failed"
+            )
             lines += [
-                f"**This scenario failed:** {error_summary(scenario['error'])}",
+                f"**{failed}:** {error_summary(scenario['error'])}",
                 "",
                 "```",
                 scenario["error"].strip(),
@@ -241,12 +255,13 @@ def readme_block(run: dict[str, Any]) -> str:
         "|---|---|---:|---|",
     ]
     for scenario in run["scenarios"]:
-        if scenario.get("error"):  # its targets have no samples: say so, not nothing
+        if scenario.get("error"):  # say so, not nothing (a whole failure leaves no targets)
             summary = error_summary(scenario["error"])
             lines.append(f"| {scenario['title']} | – | failed: {summary} | FAILED |")
-            continue
         for verdict, target in zip(verdicts(scenario), scenario["targets"], strict=True):
-            if verdict.kind == "ratio":
+            if not verdict.judged:
+                measured = "– (a side it compares has no samples)"
+            elif verdict.kind == "ratio":
                 theirs = statistic(
                     series_samples(scenario, target["baseline"]), target["statistic"]
                 )
@@ -259,8 +274,7 @@ def readme_block(run: dict[str, Any]) -> str:
                 unit = next(s["unit"] for s in scenario["series"] if s["name"] == target["series"])
                 measured = fmt(verdict.measured, unit)
             lines.append(
-                f"| {scenario['title']} | {verdict.description} | {measured} | "
-                f"{'met' if verdict.met else 'MISSED'} |"
+                f"| {scenario['title']} | {verdict.description} | {measured} | {verdict.label} |"
             )
     lines += [
         "",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +186,28 @@ class TestReadme:
                 series["samples"] = []
         assert all("nan" not in line for line in report.samples_table(scenario))
 
+    def test_a_target_whose_baseline_failed_is_not_judged_and_says_so(self) -> None:
+        # The 1,000-app scenario's compose side failed: its other targets still count, and
+        # the comparison reads "not judged", not a silent miss (nor a met ratio of nan).
+        run = sample()
+        scenario = run["scenarios"][0]
+        scenario["error"] = "the docker-compose baseline failed 3 runs in a row: Pool is closed"
+        for series in scenario["series"]:
+            if series["role"] == "baseline":
+                series["samples"] = []
+        [first, *_] = record.verdicts(scenario)
+        assert (first.judged, first.met, first.label) == (False, False, "not judged")
+
+        markdown = report.render_markdown(run, json_name="r.json", charts_dir="c")
+        assert "**Part of this scenario failed:**" in markdown
+        assert f"| {first.description} | – |" in markdown and "**NOT JUDGED**" in markdown
+        assert "could not be judged" in markdown
+        block = report.readme_block(run)
+        assert "| failed: `the docker-compose baseline failed" in block
+        assert f"| {first.description} | – (a side it compares has no samples) | not judged |" in (
+            block
+        )
+
     def test_a_readme_without_the_block_is_an_error_not_a_silent_skip(self, tmp_path: Path) -> None:
         readme = tmp_path / "README.md"
         readme.write_text("# no block here\n")
@@ -219,6 +242,42 @@ class TestComposeBaseline:
         environment = compose_baseline.compose_environment(tmp_path)
         assert int(environment["COMPOSE_HTTP_TIMEOUT"]) >= 600
         assert int(environment["COMPOSE_PARALLEL_LIMIT"]) > 500
+
+    def test_up_is_run_again_after_a_failed_run_and_both_runs_are_timed(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # docker-compose 1.29 broke its own connection pool at ~960 of 1,000 services; its
+        # user runs `up -d` again. A stand-in docker-compose fails its first run only.
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        tool = bin_dir / "docker-compose"
+        tool.write_text(
+            "#!/bin/sh\n"
+            f'echo "$*" >> {tmp_path}/calls\n'
+            f"if [ ! -e {tmp_path}/failed ]; then touch {tmp_path}/failed; sleep 0.2;"
+            " echo 'ERROR: Pool is closed.' >&2; exit 1; fi\n"
+        )
+        tool.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+
+        seconds, runs = compose_baseline.compose_up_until_up(
+            tmp_path / "project", services=2, value="x"
+        )
+
+        assert runs == 2 and seconds >= 0.2  # the failed run's time counts
+        assert (tmp_path / "calls").read_text().count("up -d") == 2
+
+    def test_up_gives_up_after_its_last_run_with_the_tools_error(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        tool = bin_dir / "docker-compose"
+        tool.write_text("#!/bin/sh\necho 'ERROR: Pool is closed.' >&2\nexit 1\n")
+        tool.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+        with pytest.raises(RuntimeError, match="Pool is closed"):
+            compose_baseline.compose_up_until_up(tmp_path / "project", services=2, value="x")
 
     def test_a_project_too_large_for_a_24_gets_a_subnet_of_its_own(self) -> None:
         # A /24 default network holds 253 containers; 300 services failed with "no available
