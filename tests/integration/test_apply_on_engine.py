@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import urllib.request
 
@@ -17,6 +18,7 @@ from gitberth.reconciler import (
     reconcile_once,
 )
 from gitberth.runtime.docker import DockerRuntime
+from gitberth.runtime.rollout import port_answers
 from gitberth.source import open_repo, read_revision
 from tests.support.engine import TEST_LABEL
 from tests.support.gitrepo import GitRepo, app_yaml
@@ -175,6 +177,25 @@ def test_the_runtime_that_created_a_container_stops_it_without_inspecting_it_fir
     container.reload()
     assert container.attrs["Config"]["StopTimeout"] == 2
     assert container.status == "exited"
+
+
+def test_the_health_gate_asks_a_new_containers_port_at_its_own_address(
+    git_repo: GitRepo, clean_engine: docker.DockerClient
+) -> None:
+    git_repo.commit({"apps/web.yaml": app_yaml("web")})
+    runtime = DockerRuntime(source="tests", grace_seconds=2)
+    apply(git_repo, runtime)
+    container = clean_engine.containers.get("web-1")
+
+    condition = runtime.condition(container.id)
+
+    network = container.attrs["NetworkSettings"]["Networks"]
+    assert condition.container_addresses == tuple(n["IPAddress"] for n in network.values())
+    assert condition.container_port == 8080
+    assert port_answers(condition)
+    # The answer is the container's own: asked at a port nothing listens on inside it, it is
+    # a no, though the published port (still given) leads to the server.
+    assert not port_answers(dataclasses.replace(condition, container_port=8081))
 
 
 def test_a_container_from_before_a_restart_is_stopped_with_its_own_timeout(

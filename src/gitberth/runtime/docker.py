@@ -42,6 +42,7 @@ from gitberth.runtime.docker_args import (
 from gitberth.runtime.docker_events import EventWatcher, OwnStops
 from gitberth.runtime.docker_logs import DockerLogs
 from gitberth.runtime.docker_observed import (
+    container_endpoint,
     last_health_output,
     observed_from_attrs,
     observed_from_row,
@@ -208,6 +209,7 @@ class DockerRuntime:
         if restarts:
             status = f"{status}; last exit code {state.get('ExitCode')}"
         observed = observed_from_attrs(attrs)
+        addresses, port = container_endpoint(attrs)
         return Condition(
             running=bool(state.get("Running")) and not state.get("Restarting"),
             status=status,
@@ -216,6 +218,8 @@ class DockerRuntime:
             host_address=probe_address(observed.host_address),
             health_output=last_health_output(state),
             restarts=restarts,
+            container_addresses=addresses,
+            container_port=port,
         )
 
     def stop_container(self, container_id: str) -> None:

@@ -22,6 +22,24 @@ def probe_address(address: str | None) -> str:
     )
 
 
+def container_endpoint(attrs: dict[str, Any]) -> tuple[tuple[str, ...], int | None]:
+    """The container's own IPv4 addresses (one per network) and the TCP port inside it that
+    its first published port leads to (what :func:`observed_from_attrs` calls ``host_port``)."""
+    settings = attrs.get("NetworkSettings") or {}
+    port = None
+    for key, bindings in (settings.get("Ports") or {}).items():
+        number, _, protocol = str(key).partition("/")
+        if protocol == "tcp" and any(b.get("HostPort") for b in bindings or []):
+            port = int(number)
+            break
+    addresses = tuple(
+        str(network["IPAddress"])
+        for network in (settings.get("Networks") or {}).values()
+        if (network or {}).get("IPAddress")
+    )
+    return addresses, port
+
+
 def last_health_output(state: dict[str, Any]) -> str:
     """The output of the last health check run the engine logged (``State.Health.Log``)."""
     log = (state.get("Health") or {}).get("Log") or []
