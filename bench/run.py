@@ -174,11 +174,11 @@ def secret_writes(quick: bool) -> Scenario:
     def names(count: int) -> list[str]:
         return [f"bench-{run}-{next(counter)}" for _ in range(count)]
 
-    pids: list[int] = []
     with (
-        secret_bench.swarm_writer(concurrency=concurrency, value=value) as swarm_write,
-        secret_bench.gitberth_writer(concurrency=concurrency, value=value, pids=pids) as ours,
+        secret_bench.swarm_writer(concurrency=concurrency, value=value) as swarm_side,
+        secret_bench.gitberth_writer(concurrency=concurrency, value=value) as ours_side,
     ):
+        ours, swarm_write = ours_side.write, swarm_side.write
         sides = [(ours, ours_rate, ours_latency), (swarm_write, swarm_rate, swarm_latency)]
         for write, _, _ in sides:
             secret_bench.run_round(
@@ -211,14 +211,20 @@ def secret_writes(quick: bool) -> Scenario:
             limit=1.0,
         )
         if scenario.missed() and profile_wanted():
-            with profiling.sampling(pids[0]) as summary:
+            cpu = secret_bench.cpu_profile(
+                {"gitberth": ours_side, "swarm": swarm_side},
+                requests=writes,
+                concurrency=concurrency,
+            )
+            assert ours_side.pid is not None
+            with profiling.sampling(ours_side.pid) as summary:
                 secret_bench.run_round(
                     secret_bench.Result("profile"),
                     names=names(writes // rounds),
                     concurrency=concurrency,
                     write=ours,
                 )
-            scenario.profile = summary[0]
+            scenario.profile = f"{cpu}\n\npy-spy, gitberth serve:\n{summary[0]}"
     return scenario
 
 

@@ -29,6 +29,7 @@ import base64
 import http.client
 import itertools
 import json
+import math
 import os
 import secrets
 import signal
@@ -104,17 +105,91 @@ class KeepAliveClient:
         self._opened: list[http.client.HTTPConnection] = []
 
     def post(self, path: str, body: object) -> tuple[int, bytes]:
+        return self.request("POST", path, json.dumps(body))
+
+    def request(self, method: str, path: str, body: str | None = None) -> tuple[int, bytes]:
         connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
         if connection is None:
             connection = self._local.connection = self._connect()
             self._opened.append(connection)
-        connection.request("POST", path, body=json.dumps(body), headers=self._headers)
+        connection.request(method, path, body=body, headers=self._headers)
         response = connection.getresponse()
         return response.status, response.read()
 
     def close(self) -> None:
         for connection in self._opened:
             connection.close()
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of the comparison: its write, a request its server answers without any work
+    or authentication (what its HTTP stack alone costs), and the server's process id when it
+    is known."""
+
+    write: Writer
+    ask_floor: Writer
+    pid: int | None
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time *pid* has used so far, all its threads, user and system (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def engine_pid(socket_path: str) -> int | None:
+    """The pid of a private engine started by ``scripts/dockerd.sh`` (its ``docker.pid`` lies
+    beside its socket); None for another engine."""
+    try:
+        return int(Path(socket_path).with_name("docker.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def cpu_profile(sides: dict[str, Side], *, requests: int, concurrency: int) -> str:
+    """Where a write's time goes, in CPU: each side's server and the client, per request, for
+    its writes and for its cheapest request, measured over extra untimed rounds.
+
+    A server that is one process on one core cannot write faster than one write per its CPU
+    time, whatever the disk does; the cheapest request shows how much of that is its HTTP
+    stack before any work.
+    """
+    cores = os.cpu_count() or 1
+    lines = [
+        f"CPU per request over {requests} requests each, {concurrency} keep-alive workers, "
+        f"{cores} cores:",
+        f"  {'':<36} {'server':>9} {'client':>9} {'rate':>8}",
+    ]
+    per_write: dict[str, float] = {}
+    counter = itertools.count()
+    for side_name, side in sides.items():
+        for kind, call in (("write", side.write), ("no-work request", side.ask_floor)):
+            server_before = process_cpu_seconds(side.pid) if side.pid else math.nan
+            client_before = time.process_time()
+            result = Result(kind)
+            names = [f"cpu-{os.getpid()}-{next(counter)}" for _ in range(requests)]
+            run_round(result, names=names, concurrency=concurrency, write=call)
+            client = (time.process_time() - client_before) / requests
+            server = (
+                (process_cpu_seconds(side.pid) - server_before) / requests if side.pid else math.nan
+            )
+            if kind == "write":
+                per_write[side_name] = server
+            shown = "unknown" if math.isnan(server) else f"{server * 1000:.2f} ms"
+            lines.append(
+                f"  {side_name + ' ' + kind:<36} {shown:>9} {client * 1000:>6.2f} ms "
+                f"{result.rate:>6.0f}/s"
+            )
+    ours = per_write.get("gitberth", math.nan)
+    if not math.isnan(ours):
+        lines.append(
+            f"gitberth serve is one Python process (its HTTP handling holds one interpreter "
+            f"lock): at {ours * 1000:.2f} ms of CPU per write it answers at most "
+            f"{1 / ours:.0f} writes/s, on one of the {cores} cores, while the client needs "
+            f"the other."
+        )
+    return "\n".join(lines)
 
 
 def engine_socket_path() -> str:
@@ -146,13 +221,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def gitberth_writer(
-    *, concurrency: int, value: str, pids: list[int] | None = None
-) -> Iterator[Writer]:
-    """A fresh ``gitberth serve`` on an empty state dir, and a writer that POSTs to it.
-
-    The server's process id is appended to *pids* (for a profiler to attach to).
-    """
+def gitberth_writer(*, concurrency: int, value: str) -> Iterator[Side]:
+    """A fresh ``gitberth serve`` on an empty state dir, and a writer that POSTs to it."""
     token = secrets.token_urlsafe(24)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -168,8 +238,6 @@ def gitberth_writer(
             lambda: http.client.HTTPConnection("127.0.0.1", port),
             authorization=f"Bearer {token}",
         )
-        if pids is not None:
-            pids.append(process.pid)
         try:
             _wait_healthy(url, process)
 
@@ -177,7 +245,11 @@ def gitberth_writer(
                 status, body = client.post("/secrets", {"name": name, "data": {"VALUE": value}})
                 assert status == 201, body
 
-            yield write
+            def ask_floor(_: str) -> None:
+                status, body = client.request("GET", "/healthz")
+                assert status == 200, body
+
+            yield Side(write, ask_floor, process.pid)
         finally:
             client.close()
             process.send_signal(signal.SIGTERM)
@@ -199,7 +271,7 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def swarm_writer(*, concurrency: int, value: str) -> Iterator[Writer]:
+def swarm_writer(*, concurrency: int, value: str) -> Iterator[Side]:
     """A writer that creates Swarm secrets; removes them (and a swarm it created) afterwards."""
     try:
         docker_client = docker.from_env()
@@ -221,7 +293,11 @@ def swarm_writer(*, concurrency: int, value: str) -> Iterator[Writer]:
             assert status == 201, body
             created.append(json.loads(body)["ID"])
 
-        yield write
+        def ask_floor(_: str) -> None:
+            status, body = client.request("GET", "/_ping")
+            assert status == 200, body
+
+        yield Side(write, ask_floor, engine_pid(socket_path))
     finally:
         client.close()
         for secret_id in created:
@@ -251,7 +327,7 @@ def main() -> int:
         swarm_writer(concurrency=args.concurrency, value=value) as swarm_write,
         gitberth_writer(concurrency=args.concurrency, value=value) as gitberth_write,
     ):
-        sides = [(ours, gitberth_write), (swarm, swarm_write)]
+        sides = [(ours, gitberth_write.write), (swarm, swarm_write.write)]
         for _, write in sides:
             run_round(Result("warm-up"), names=names(20), concurrency=args.concurrency, write=write)
         for round_index in range(args.rounds):
