@@ -161,7 +161,7 @@ def cpu_profile(sides: dict[str, Side], *, requests: int, concurrency: int) -> s
         f"{cores} cores:",
         f"  {'':<36} {'server':>9} {'client':>9} {'rate':>8}",
     ]
-    per_write: dict[str, float] = {}
+    per_write: dict[str, tuple[float, float, float]] = {}
     counter = itertools.count()
     for side_name, side in sides.items():
         for kind, call in (("write", side.write), ("no-work request", side.ask_floor)):
@@ -175,21 +175,35 @@ def cpu_profile(sides: dict[str, Side], *, requests: int, concurrency: int) -> s
                 (process_cpu_seconds(side.pid) - server_before) / requests if side.pid else math.nan
             )
             if kind == "write":
-                per_write[side_name] = server
+                per_write[side_name] = (server, client, result.rate)
             shown = "unknown" if math.isnan(server) else f"{server * 1000:.2f} ms"
             lines.append(
                 f"  {side_name + ' ' + kind:<36} {shown:>9} {client * 1000:>6.2f} ms "
                 f"{result.rate:>6.0f}/s"
             )
-    ours = per_write.get("gitberth", math.nan)
-    if not math.isnan(ours):
-        lines.append(
-            f"gitberth serve is one Python process (its HTTP handling holds one interpreter "
-            f"lock): at {ours * 1000:.2f} ms of CPU per write it answers at most "
-            f"{1 / ours:.0f} writes/s, on one of the {cores} cores, while the client needs "
-            f"the other."
-        )
+    lines += cpu_verdict(per_write, cores=cores)
     return "\n".join(lines)
+
+
+def cpu_verdict(per_write: dict[str, tuple[float, float, float]], *, cores: int) -> list[str]:
+    """What the CPU figures allow: the most writes/s one core gives gitberth's single process,
+    and the most the machine's cores give any server at its CPU per write plus the client's."""
+    if "gitberth" not in per_write or math.isnan(per_write["gitberth"][0]):
+        return []
+    server, client, _ = per_write["gitberth"]
+    lines = [
+        f"gitberth serve is one Python process (one interpreter lock): at {server * 1000:.2f} ms "
+        f"of CPU per write one core gives it at most {1 / server:.0f} writes/s; with the "
+        f"client's {client * 1000:.2f} ms, all {cores} cores together could carry at most "
+        f"{cores / (server + client):.0f}/s even were the server spread over every core."
+    ]
+    if "swarm" in per_write:
+        swarm_rate = per_write["swarm"][2]
+        lines.append(
+            f"1.2× Swarm's rate in these rounds is {1.2 * swarm_rate:.0f}/s: it needs "
+            f"{1000 * cores / (1.2 * swarm_rate):.2f} ms of CPU per write, client included."
+        )
+    return lines
 
 
 def engine_socket_path() -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -399,3 +400,16 @@ def test_a_rounds_breakdown_shows_each_kind_of_engine_request_and_the_time_outsi
     assert "0×" in inspects  # the median round made none
     assert text.splitlines()[-2].endswith("310 ms")  # in engine requests, median round
     assert text.splitlines()[-1].endswith("290 ms")  # outside them
+
+
+def test_a_secret_write_miss_is_explained_by_the_cpu_each_write_needs() -> None:
+    from bench.secrets_write import cpu_verdict
+
+    lines = cpu_verdict(
+        {"gitberth": (0.0015, 0.0005, 600.0), "swarm": (0.001, 0.0005, 1500.0)}, cores=2
+    )
+
+    assert "one core gives it at most 667 writes/s" in lines[0]
+    assert "could carry at most 1000/s" in lines[0]  # 2 cores / (1.5 ms + 0.5 ms)
+    assert "is 1800/s: it needs 1.11 ms of CPU per write, client included" in lines[1]
+    assert cpu_verdict({"gitberth": (math.nan, 0.0005, 600.0)}, cores=2) == []
