@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import os
 import secrets
 import signal
@@ -689,15 +690,15 @@ def swarm(quick: bool) -> Scenario:
         {"rounds": rounds, "new_services": services, "converge_rounds": converge_rounds},
         note=swarm_scenarios.__doc__ or "",
     )
-    one_ours, one_stack = swarm_scenarios.one_change(rounds)
-    scenario.add("gitberth swarm: one-service change", role="ours", unit="s").extend(one_ours)
-    scenario.add("stack deploy: one-service change", role="baseline", unit="s").extend(one_stack)
-    many_ours, many_stack = swarm_scenarios.converge(services, converge_rounds)
+    one = swarm_scenarios.one_change(rounds)
+    scenario.add("gitberth swarm: one-service change", role="ours", unit="s").extend(one.ours)
+    scenario.add("stack deploy: one-service change", role="baseline", unit="s").extend(one.theirs)
+    many = swarm_scenarios.converge(services, converge_rounds)
     scenario.add(f"gitberth swarm: {services} new services", role="ours", unit="s").extend(
-        many_ours
+        many.ours
     )
     scenario.add(f"stack deploy: {services} new services", role="baseline", unit="s").extend(
-        many_stack
+        many.theirs
     )
     scenario.target(
         "one-service change ≤ 1.0× stack deploy",
@@ -713,7 +714,25 @@ def swarm(quick: bool) -> Scenario:
         op="<=",
         limit=0.8,
     )
+    if scenario.missed():  # the engine requests were recorded during the timed rounds
+        scenario.profile = "\n\n".join(
+            [
+                swarm_breakdown("one-service change, commit → task running", one),
+                swarm_breakdown(f"{services} new services, commit → all running", many),
+            ]
+        )
     return scenario
+
+
+def swarm_breakdown(name: str, sides: swarm_scenarios.Sides) -> str:
+    """gitberth's engine requests per round of *sides*, beside the stack's wall time (its
+    requests are the docker CLI's, which this process does not see)."""
+    stack_median = statistics.median(sides.theirs) if sides.theirs else math.nan
+    return (
+        profiling.round_breakdown(f"gitberth swarm, {name}", sides.our_rounds)
+        + "\n  (waiting for tasks to run is outside gitberth's requests: Swarm schedules them)"
+        + f"\ndocker stack deploy, {name}: {stack_median * 1000:.0f} ms per round (median)"
+    )
 
 
 SCENARIOS: dict[str, Callable[[bool], Scenario]] = {

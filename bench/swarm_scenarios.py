@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -41,6 +42,7 @@ from tests.support.swarm import (  # noqa: E402
     swarm_host,
 )
 
+from bench import profiling  # noqa: E402
 from gitberth.database import open_database  # noqa: E402
 from gitberth.loop import Loop, LoopSettings  # noqa: E402
 from gitberth.runtime.swarm import SwarmRuntime  # noqa: E402
@@ -49,6 +51,20 @@ from gitberth.status import StatusStore  # noqa: E402
 
 IMAGE = "gitberth/example-web:1.0"
 TIMEOUT = 300.0
+
+Round = tuple[float, list[profiling.EngineRequest]]
+"""One gitberth round: its seconds and the requests gitberth's runtime sent meanwhile (the
+waits for tasks go through another client, so they are not among them)."""
+
+
+@dataclasses.dataclass
+class Sides:
+    """Each side's seconds per round, and gitberth's rounds with their engine requests (for
+    the profile of a missed target: recording them costs one list append per request)."""
+
+    ours: list[float] = dataclasses.field(default_factory=list)
+    theirs: list[float] = dataclasses.field(default_factory=list)
+    our_rounds: list[Round] = dataclasses.field(default_factory=list)
 
 
 def manifest(name: str, *, value: str) -> str:
@@ -113,11 +129,16 @@ def on_swarm() -> Iterator[docker.DockerClient]:
 
 
 @contextlib.contextmanager
-def running_loop(client: docker.DockerClient, repo: GitRepo, state: Path) -> Iterator[Loop]:
+def running_loop(repo: GitRepo, state: Path) -> Iterator[Loop]:
+    """A running loop on the swarm, with a client of its own: the bench's polls for tasks go
+    through another, so the requests recorded on this one are gitberth's only."""
     db = open_database(StateDir(state))
+    runtime_client = connect()
     loop = Loop(
         settings=LoopSettings(repo=str(repo.path), state_dir=state),
-        runtime=SwarmRuntime(client, source="bench-swarm", grace_seconds=2, connect=connect),
+        runtime=SwarmRuntime(
+            runtime_client, source="bench-swarm", grace_seconds=2, connect=connect
+        ),
         status=StatusStore(db),
     )
     loop.start()
@@ -126,6 +147,7 @@ def running_loop(client: docker.DockerClient, repo: GitRepo, state: Path) -> Ite
     finally:
         loop.stop()
         db.close()
+        runtime_client.close()
 
 
 def stack(project: Path, text: str) -> None:
@@ -154,10 +176,9 @@ def stack_remove(client: docker.DockerClient, project: Path) -> None:
         time.sleep(0.2)
 
 
-def one_change(rounds: int) -> tuple[list[float], list[float]]:
+def one_change(rounds: int) -> Sides:
     """Seconds from commit (gitberth) / ``stack deploy`` (baseline) to the changed task running."""
-    ours: list[float] = []
-    theirs: list[float] = []
+    sides = Sides()
     with on_swarm() as client, tempfile.TemporaryDirectory(prefix="gb-swarm-") as tmp_name:
         tmp = Path(tmp_name)
         repo = GitRepo(tmp / "repo")
@@ -167,21 +188,26 @@ def one_change(rounds: int) -> tuple[list[float], list[float]]:
         label = f"com.docker.stack.namespace={project.name}"
         wait_running(client, label=label, env={f"{project.name}_web": "ROUND=start"})
         try:
-            with running_loop(client, repo, tmp / "state") as loop:
+            with running_loop(repo, tmp / "state") as loop:
                 loop.wait_for_passes(1, timeout=120)
                 wait_running(client, label="gitberth.app=one", env={"one": "ROUND=start"})
+                runtime_client = loop.runtime.client  # type: ignore[attr-defined]
+
+                def ours(value: int) -> None:
+                    with profiling.engine_requests(runtime_client) as seen:
+                        took = commit_round(client, repo, value)
+                    sides.ours.append(took)
+                    sides.our_rounds.append((took, list(seen)))
+
+                def theirs(value: int) -> None:
+                    sides.theirs.append(stack_round(client, project, value))
+
                 for value in range(rounds):
-                    sides: list[Callable[[], float]] = [
-                        lambda v=value: commit_round(client, repo, v),
-                        lambda v=value: stack_round(client, project, v),
-                    ]
-                    for index, side in enumerate(sides if value % 2 == 0 else sides[::-1]):
-                        measured = side()
-                        is_ours = (index == 0) == (value % 2 == 0)
-                        (ours if is_ours else theirs).append(measured)
+                    for side in (ours, theirs) if value % 2 == 0 else (theirs, ours):
+                        side(value)
         finally:
             stack_remove(client, project)
-    return ours, theirs
+    return sides
 
 
 def commit_round(client: docker.DockerClient, repo: GitRepo, value: int) -> float:
@@ -199,10 +225,9 @@ def stack_round(client: docker.DockerClient, project: Path, value: int) -> float
     return time.perf_counter() - started
 
 
-def converge(services: int, rounds: int) -> tuple[list[float], list[float]]:
+def converge(services: int, rounds: int) -> Sides:
     """Seconds until *services* new services all run, from commit / ``stack deploy``."""
-    ours: list[float] = []
-    theirs: list[float] = []
+    sides = Sides()
     names = [f"s{i:03d}" for i in range(services)]
     for round_index in range(rounds):
         with on_swarm() as client, tempfile.TemporaryDirectory(prefix="gb-swarm-") as tmp_name:
@@ -216,17 +241,21 @@ def converge(services: int, rounds: int) -> tuple[list[float], list[float]]:
                 wait_running(
                     client, label=label, env={f"{project.name}_{n}": "ROUND=v" for n in names}
                 )
-                theirs.append(time.perf_counter() - started)
+                sides.theirs.append(time.perf_counter() - started)
             finally:
                 stack_remove(client, project)
             repo.commit({"README": f"round {round_index}\n"})
-            with running_loop(client, repo, tmp / "state") as loop:
+            with running_loop(repo, tmp / "state") as loop:
                 loop.wait_for_passes(1, timeout=60)
-                repo.commit({f"apps/{n}.yaml": manifest(n, value="v") for n in names})
-                started = time.perf_counter()
-                wait_running(client, label="gitberth.app", env={n: "ROUND=v" for n in names})
-                ours.append(time.perf_counter() - started)
-    return ours, theirs
+                runtime_client = loop.runtime.client  # type: ignore[attr-defined]
+                with profiling.engine_requests(runtime_client) as seen:
+                    repo.commit({f"apps/{n}.yaml": manifest(n, value="v") for n in names})
+                    started = time.perf_counter()
+                    wait_running(client, label="gitberth.app", env={n: "ROUND=v" for n in names})
+                    took = time.perf_counter() - started
+                sides.ours.append(took)
+                sides.our_rounds.append((took, list(seen)))
+    return sides
 
 
 def main() -> None:
@@ -234,16 +263,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     rounds, services = (3, 20) if args.quick else (10, 100)
-    ours, theirs = one_change(rounds)
+    one = one_change(rounds)
     print(
-        f"one change: gitberth {statistics.median(ours):.2f}s, "
-        f"stack {statistics.median(theirs):.2f}s"
+        f"one change: gitberth {statistics.median(one.ours):.2f}s, "
+        f"stack {statistics.median(one.theirs):.2f}s"
     )
-    ours, theirs = converge(services, 1 if args.quick else 3)
+    print(profiling.round_breakdown("gitberth", one.our_rounds))
+    many = converge(services, 1 if args.quick else 3)
     print(
-        f"{services} new: gitberth {statistics.median(ours):.2f}s, "
-        f"stack {statistics.median(theirs):.2f}s"
+        f"{services} new: gitberth {statistics.median(many.ours):.2f}s, "
+        f"stack {statistics.median(many.theirs):.2f}s"
     )
+    print(profiling.round_breakdown("gitberth", many.our_rounds))
 
 
 if __name__ == "__main__":
