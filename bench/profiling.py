@@ -144,3 +144,21 @@ def round_breakdown(name: str, rounds: list[tuple[float, list[EngineRequest]]]) 
     lines.append(f"  {'in engine requests':<38}        {inside * 1000:6.0f} ms")
     lines.append(f"  {'outside them':<38}        {(wall - inside) * 1000:6.0f} ms")
     return "\n".join(lines)
+
+
+def request_totals(name: str, *, wall: float, workers: int, requests: list[EngineRequest]) -> str:
+    """What the engine spent a parallel run's time on: each kind of request with its count,
+    its mean and its total. With *workers* threads at once, the totals add up to more than
+    the wall time; the means say which kind of request is slow."""
+    totals: dict[str, list[float]] = {}
+    for kind, seconds in requests:
+        totals.setdefault(kind, []).append(seconds)
+    lines = [
+        f"{name}: {wall:.1f} s wall, {len(requests)} engine requests from {workers} workers at once"
+    ]
+    for kind, samples in sorted(totals.items(), key=lambda item: -sum(item[1])):
+        lines.append(
+            f"  {kind:<38} {len(samples):>5}×  mean {statistics.fmean(samples) * 1000:6.0f} ms"
+            f"  total {sum(samples):7.1f} s"
+        )
+    return "\n".join(lines)

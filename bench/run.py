@@ -566,6 +566,7 @@ def scale(quick: bool) -> Scenario:
                 not evaluate(scenario.as_json(), target).met for target in scenario.targets[:3]
             )
             if converge_missed and not quick and profile_wanted():
+                profiles.append(converge_requests(tmp, min(apps, PROFILED_APPS)))
                 profiles.append(profile_converge(tmp, min(apps, PROFILED_APPS)))
             scenario.profile = "\n\n".join(profiles) or None
         finally:
@@ -613,6 +614,33 @@ def add_scale_targets(scenario: Scenario) -> None:
 PROFILED_APPS = 100
 """The extra, profiled converge runs at most this many apps: its shape per app is the same
 at 1,000, and a second 1,000-app converge would not fit beside the timed one."""
+
+
+def converge_requests(tmp: Path, apps: int) -> str:
+    """gitberth's engine requests through an extra, untimed converge of *apps* from empty, by
+    kind (an in-process loop with serve's settings, so its client can be listened to)."""
+    repo = GitRepo(tmp / "requests-repo")
+    repo.commit({f"apps/app-{i:04d}.yaml": app_yaml(f"app-{i:04d}") for i in range(apps)})
+    state = tmp / "requests-state"
+    db = open_database(StateDir(state))
+    settings = LoopSettings(repo=str(repo.path), state_dir=state)
+    source = source_id(settings.repo, branch=settings.branch, apps_dir=settings.apps_dir)
+    runtime = DockerRuntime(source=source, grace_seconds=2)
+    loop = Loop(settings=settings, runtime=runtime, status=StatusStore(db))
+    try:
+        with profiling.engine_requests(runtime.client) as seen:
+            started = time.perf_counter()
+            loop.run_pass()
+            wall = time.perf_counter() - started
+    finally:
+        db.close()
+        clean_apps(docker.from_env())
+    return profiling.request_totals(
+        f"converge of {apps} apps (an in-process loop, an extra untimed run)",
+        wall=wall,
+        workers=settings.workers,
+        requests=list(seen),
+    )
 
 
 def profile_converge(tmp: Path, apps: int) -> str:

@@ -413,3 +413,34 @@ def test_a_secret_write_miss_is_explained_by_the_cpu_each_write_needs() -> None:
     assert "could carry at most 1000/s" in lines[0]  # 2 cores / (1.5 ms + 0.5 ms)
     assert "is 1800/s: it needs 1.11 ms of CPU per write, client included" in lines[1]
     assert cpu_verdict({"gitberth": (math.nan, 0.0005, 600.0)}, cores=2) == []
+
+
+def test_a_parallel_runs_requests_are_summed_by_kind_with_their_means() -> None:
+    from bench.profiling import request_totals
+
+    text = request_totals(
+        "converge of 2 apps",
+        wall=1.5,
+        workers=4,
+        requests=[
+            ("POST /networks/create", 0.4),
+            ("POST /containers/{id}/start", 0.5),
+            ("POST /networks/create", 0.6),
+            ("POST /containers/{id}/start", 0.7),
+        ],
+    )
+
+    first, start, network = text.splitlines()
+    assert first == "converge of 2 apps: 1.5 s wall, 4 engine requests from 4 workers at once"
+    assert start.split() == [
+        "POST",
+        "/containers/{id}/start",
+        "2×",
+        "mean",
+        "600",
+        "ms",
+        "total",
+        "1.2",
+        "s",
+    ]
+    assert network.split()[2:5] == ["2×", "mean", "500"]
