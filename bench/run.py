@@ -60,6 +60,7 @@ from gitberth.database import open_database  # noqa: E402
 from gitberth.loop import Loop, LoopSettings  # noqa: E402
 from gitberth.runtime.base import LABEL_MANAGED, OWNERSHIP_LABELS  # noqa: E402
 from gitberth.runtime.docker import DockerRuntime  # noqa: E402
+from gitberth.runtime.swarm import SwarmRuntime  # noqa: E402
 from gitberth.source_id import source_id  # noqa: E402
 from gitberth.state import StateDir  # noqa: E402
 from gitberth.status import StatusStore  # noqa: E402
@@ -782,19 +783,32 @@ def swarm(quick: bool) -> Scenario:
     if scenario.missed():  # the engine requests were recorded during the timed rounds
         scenario.profile = "\n\n".join(
             [
-                swarm_breakdown("one-service change, commit → task running", one),
-                swarm_breakdown(f"{services} new services, commit → all running", many),
+                swarm_breakdown("one-service change, commit → task running", one, parallel=False),
+                swarm_breakdown(
+                    f"{services} new services, commit → all running", many, parallel=True
+                ),
             ]
         )
     return scenario
 
 
-def swarm_breakdown(name: str, sides: swarm_scenarios.Sides) -> str:
+def swarm_breakdown(name: str, sides: swarm_scenarios.Sides, *, parallel: bool) -> str:
     """gitberth's engine requests per round of *sides*, beside the stack's wall time (its
-    requests are the docker CLI's, which this process does not see)."""
+    requests are the docker CLI's, which this process does not see). A *parallel* round
+    (many services, applied by several workers at once) is summed by kind instead."""
     stack_median = statistics.median(sides.theirs) if sides.theirs else math.nan
+    if parallel and sides.our_rounds:
+        wall, requests = sides.our_rounds[-1]
+        ours = profiling.request_totals(
+            f"gitberth swarm, {name} (last round)",
+            wall=wall,
+            workers=SwarmRuntime.apply_workers,
+            requests=requests,
+        )
+    else:
+        ours = profiling.round_breakdown(f"gitberth swarm, {name}", sides.our_rounds)
     return (
-        profiling.round_breakdown(f"gitberth swarm, {name}", sides.our_rounds)
+        ours
         + "\n  (waiting for tasks to run is outside gitberth's requests: Swarm schedules them)"
         + f"\ndocker stack deploy, {name}: {stack_median * 1000:.0f} ms per round (median)"
     )
