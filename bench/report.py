@@ -10,6 +10,7 @@ import argparse
 import math
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on a server or in CI
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -125,23 +127,72 @@ def targets_table(scenario: dict[str, Any]) -> list[str]:
     return lines
 
 
+@dataclass(frozen=True)
+class Panel:
+    """One chart panel: the series of one unit, drawn on a log axis when their values span
+    orders of magnitude (a 1000-app converge beside a 4 ms request would flatten the request)."""
+
+    unit: str
+    series: list[dict[str, Any]]
+    log: bool
+
+
+LOG_SPAN = 50.0
+"""Largest/smallest positive value beyond which a panel's axis is logarithmic."""
+
+
+def chart_panels(scenario: dict[str, Any]) -> list[Panel]:
+    """The panels worth drawing: one per unit, without observed series that hold a single
+    value (a count such as "runs needed: 1" reads better in the table than as a dot)."""
+    drawn = [
+        s
+        for s in scenario["series"]
+        if s["samples"] and not (s["role"] == "observed" and len(set(s["samples"])) == 1)
+    ]
+    panels = []
+    for unit in dict.fromkeys(s["unit"] for s in drawn):
+        chosen = [s for s in drawn if s["unit"] == unit]
+        positive = [float(v) for s in chosen for v in s["samples"] if float(v) > 0]
+        log = bool(positive) and max(positive) / min(positive) > LOG_SPAN
+        panels.append(Panel(unit=unit, series=chosen, log=log))
+    return panels
+
+
+def axis_label(value: float, unit: str) -> str:
+    """A tick of a panel whose values are in *unit* (seconds are drawn in milliseconds)."""
+    if unit != "s":
+        return f"{value:g}"
+    return f"{value:g} ms" if value < 1000 else f"{value / 1000:g} s"
+
+
 def chart(scenario: dict[str, Any], path: Path) -> None:
     """One strip-and-box chart per unit: every sample drawn, so spread and outliers show."""
-    units = list(dict.fromkeys(s["unit"] for s in scenario["series"] if s["samples"]))
-    if not units:
+    panels = chart_panels(scenario)
+    if not panels:
         return
+    rows = sum(len(panel.series) for panel in panels)
     figure, axes = plt.subplots(
-        len(units), 1, figsize=(8, 1.2 + 0.5 * len(scenario["series"]) * len(units)), squeeze=False
+        len(panels),
+        1,
+        figsize=(8, 1.0 * len(panels) + 0.5 * rows + 0.4),
+        squeeze=False,
+        height_ratios=[len(panel.series) + 1 for panel in panels],
     )
-    for axis, unit in zip(axes[:, 0], units, strict=True):
-        chosen = [s for s in scenario["series"] if s["unit"] == unit and s["samples"]]
-        scale = 1000.0 if unit == "s" else 1.0
-        data = [[float(v) * scale for v in s["samples"]] for s in chosen]
+    for axis, panel in zip(axes[:, 0], panels, strict=True):
+        scale = 1000.0 if panel.unit == "s" else 1.0
+        data = [[float(v) * scale for v in s["samples"]] for s in panel.series]
         axis.boxplot(data, orientation="horizontal", widths=0.5, showfliers=False)
         for row, values in enumerate(data, start=1):
             axis.scatter(values, [row] * len(values), s=10, alpha=0.6)
-        axis.set_yticks(range(1, len(chosen) + 1), [s["name"] for s in chosen], fontsize=8)
-        axis.set_xlabel("ms" if unit == "s" else unit)
+        axis.set_yticks(range(1, len(panel.series) + 1), [s["name"] for s in panel.series])
+        axis.tick_params(axis="y", labelsize=8)
+        if panel.log:
+            axis.set_xscale("log")
+        axis.xaxis.set_major_formatter(
+            FuncFormatter(lambda value, _, unit=panel.unit: axis_label(value, unit))
+        )
+        label = "time" if panel.unit == "s" else panel.unit
+        axis.set_xlabel(f"{label}, log scale" if panel.log else label)
         axis.grid(axis="x", alpha=0.3)
     axes[0, 0].set_title(scenario["title"], fontsize=10)
     figure.tight_layout()

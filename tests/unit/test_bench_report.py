@@ -142,6 +142,45 @@ class TestMarkdown:
             assert f"(benchmarks/{scenario['id']}.png)" in markdown
 
 
+class TestCharts:
+    @staticmethod
+    def scenario(*series: tuple[str, str, str, list[float]]) -> dict[str, Any]:
+        return {
+            "title": "t",
+            "series": [
+                {"name": name, "role": role, "unit": unit, "samples": samples}
+                for name, role, unit, samples in series
+            ],
+        }
+
+    def test_a_panel_spanning_orders_of_magnitude_is_drawn_on_a_log_axis(self) -> None:
+        panels = report.chart_panels(
+            self.scenario(
+                ("converge", "ours", "s", [640.0]),
+                ("GET /apps", "observed", "s", [0.002, 0.004, 0.15]),
+                ("RSS", "observed", "MiB", [90.0, 104.0]),
+            )
+        )
+        assert [(p.unit, p.log) for p in panels] == [("s", True), ("MiB", False)]
+        assert [s["name"] for s in panels[0].series] == ["converge", "GET /apps"]
+
+    def test_an_observed_count_of_one_value_stays_in_the_table_not_the_chart(self) -> None:
+        panels = report.chart_panels(
+            self.scenario(
+                ("runs needed", "observed", "runs", [1.0]),
+                ("calls", "observed", "calls", [1.0, 1.0, 1.0]),
+                ("ours", "ours", "s", [0.6, 0.7]),
+            )
+        )
+        assert [p.unit for p in panels] == ["s"]
+        assert not panels[0].log
+
+    def test_ticks_of_seconds_read_in_ms_then_s(self) -> None:
+        assert report.axis_label(7.5, "s") == "7.5 ms"
+        assert report.axis_label(100_000.0, "s") == "100 s"
+        assert report.axis_label(97.5, "MiB") == "97.5"
+
+
 class TestReadme:
     def test_only_the_marked_block_is_replaced_with_the_medians(
         self, generated: tuple[str, Path, Path]
