@@ -14,6 +14,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -118,6 +119,46 @@ def engine_requests(client: Any) -> Iterator[list[EngineRequest]]:
         yield seen
     finally:
         hooks.remove(record)
+
+
+@contextmanager
+def change_answered(client: Any) -> Iterator[list[float]]:
+    """The moments (``time.perf_counter()``) at which the engine answered each request of a
+    docker SDK *client* that changes something (any method but GET/HEAD) while the block runs:
+    the first of them ends the part of a round spent deciding what to change."""
+    moments: list[float] = []
+
+    def record(response: Any, *args: Any, **kwargs: Any) -> None:
+        if response.request.method not in ("GET", "HEAD"):
+            moments.append(time.perf_counter())
+
+    hooks = client.api.hooks["response"]
+    hooks.append(record)
+    try:
+        yield moments
+    finally:
+        hooks.remove(record)
+
+
+Phases = tuple[float, float]
+"""One round cut in two: seconds until the change reached the engine, and seconds after."""
+
+
+def phase_split(*, title: str, first: str, then: str, sides: dict[str, list[Phases]]) -> str:
+    """Each side's median seconds before and after its change reached the engine: which of
+    them is slower, deciding and sending the change, or the engine carrying it out."""
+    names = list(sides)
+    header = f"  {'':<44}" + "".join(f"{name:>14}" for name in names)
+    lines = [title, header]
+    for label, index in ((first, 0), (then, 1)):
+        cells = "".join(
+            f"{statistics.median(p[index] for p in rounds) * 1000:11.0f} ms"
+            if rounds
+            else f"{'–':>14}"
+            for rounds in sides.values()
+        )
+        lines.append(f"  {label:<44}{cells}")
+    return "\n".join(lines)
 
 
 def round_breakdown(name: str, rounds: list[tuple[float, list[EngineRequest]]]) -> str:

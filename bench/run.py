@@ -807,10 +807,12 @@ def swarm_breakdown(name: str, sides: swarm_scenarios.Sides, *, parallel: bool) 
         )
     else:
         ours = profiling.round_breakdown(f"gitberth swarm, {name}", sides.our_rounds)
+    phases = sides.our_phases or sides.their_phases
     return (
         ours
         + "\n  (waiting for tasks to run is outside gitberth's requests: Swarm schedules them)"
         + f"\ndocker stack deploy, {name}: {stack_median * 1000:.0f} ms per round (median)"
+        + ("\n\n" + swarm_scenarios.one_change_phases(sides) if phases else "")
     )
 
 

@@ -65,6 +65,10 @@ class Sides:
     ours: list[float] = dataclasses.field(default_factory=list)
     theirs: list[float] = dataclasses.field(default_factory=list)
     our_rounds: list[Round] = dataclasses.field(default_factory=list)
+    our_phases: list[profiling.Phases] = dataclasses.field(default_factory=list)
+    """One-change rounds: commit → gitberth's first change answered by Swarm, then → running."""
+    their_phases: list[profiling.Phases] = dataclasses.field(default_factory=list)
+    """One-change rounds: the ``docker stack deploy`` process, then its exit → running."""
 
 
 def manifest(name: str, *, value: str) -> str:
@@ -194,13 +198,21 @@ def one_change(rounds: int) -> Sides:
                 runtime_client = loop.runtime.client  # type: ignore[attr-defined]
 
                 def ours(value: int) -> None:
-                    with profiling.engine_requests(runtime_client) as seen:
-                        took = commit_round(client, repo, value)
+                    with (
+                        profiling.engine_requests(runtime_client) as seen,
+                        profiling.change_answered(runtime_client) as changed,
+                    ):
+                        started, took = commit_round(client, repo, value)
                     sides.ours.append(took)
                     sides.our_rounds.append((took, list(seen)))
+                    if changed:
+                        sent = changed[0] - started
+                        sides.our_phases.append((sent, took - sent))
 
                 def theirs(value: int) -> None:
-                    sides.theirs.append(stack_round(client, project, value))
+                    sent, took = stack_round(client, project, value)
+                    sides.theirs.append(took)
+                    sides.their_phases.append((sent, took - sent))
 
                 for value in range(rounds):
                     for side in (ours, theirs) if value % 2 == 0 else (theirs, ours):
@@ -210,19 +222,22 @@ def one_change(rounds: int) -> Sides:
     return sides
 
 
-def commit_round(client: docker.DockerClient, repo: GitRepo, value: int) -> float:
+def commit_round(client: docker.DockerClient, repo: GitRepo, value: int) -> tuple[float, float]:
+    """When the commit existed (``time.perf_counter()``) and seconds until the task ran."""
     repo.commit({"apps/one.yaml": manifest("one", value=str(value))})
     started = time.perf_counter()
     wait_running(client, label="gitberth.app=one", env={"one": f"ROUND={value}"})
-    return time.perf_counter() - started
+    return started, time.perf_counter() - started
 
 
-def stack_round(client: docker.DockerClient, project: Path, value: int) -> float:
+def stack_round(client: docker.DockerClient, project: Path, value: int) -> tuple[float, float]:
+    """Seconds the ``docker stack deploy`` process took, and until the new task ran."""
     started = time.perf_counter()
     stack(project, stack_file(["web"], values={"web": str(value)}))
+    deployed = time.perf_counter() - started
     label = f"com.docker.stack.namespace={project.name}"
     wait_running(client, label=label, env={f"{project.name}_web": f"ROUND={value}"})
-    return time.perf_counter() - started
+    return deployed, time.perf_counter() - started
 
 
 def converge(services: int, rounds: int) -> Sides:
@@ -258,6 +273,20 @@ def converge(services: int, rounds: int) -> Sides:
     return sides
 
 
+def one_change_phases(sides: Sides) -> str:
+    """Both sides of the one-service change cut where the change reaches Swarm."""
+    return profiling.phase_split(
+        title="one-service change, per round (medians):",
+        first="until the change reaches Swarm",
+        then="then until the new task runs",
+        sides={"gitberth": sides.our_phases, "stack deploy": sides.their_phases},
+    ) + (
+        "\n  (gitberth: from the commit, noticing, reading and planning it, until Swarm answers"
+        " its update; stack deploy: the docker CLI process, which exits once Swarm has the"
+        " update)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -269,6 +298,7 @@ def main() -> None:
         f"stack {statistics.median(one.theirs):.2f}s"
     )
     print(profiling.round_breakdown("gitberth", one.our_rounds))
+    print(one_change_phases(one))
     many = converge(services, 1 if args.quick else 3)
     print(
         f"{services} new: gitberth {statistics.median(many.ours):.2f}s, "

@@ -483,3 +483,25 @@ def test_a_parallel_runs_requests_are_summed_by_kind_with_their_means() -> None:
         "s",
     ]
     assert network.split()[2:5] == ["2×", "mean", "500"]
+
+
+def test_a_phase_split_says_which_side_is_slower_before_and_after_the_engine_has_the_change() -> (
+    None
+):
+    from bench.profiling import phase_split
+
+    text = phase_split(
+        title="one change:",
+        first="until the change reaches Swarm",
+        then="then until the new task runs",
+        sides={
+            "gitberth": [(0.060, 0.600), (0.080, 0.640), (0.070, 0.590)],
+            "stack deploy": [(0.150, 0.450)],
+        },
+    )
+    lines = text.splitlines()
+    assert lines[0] == "one change:"
+    assert lines[1].split() == ["gitberth", "stack", "deploy"]
+    assert lines[2].split()[-4:] == ["70", "ms", "150", "ms"]
+    assert lines[3].split()[-4:] == ["600", "ms", "450", "ms"]
+    assert "–" in phase_split(title="t", first="a", then="b", sides={"x": [], "y": [(1, 1)]})
