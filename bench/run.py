@@ -766,6 +766,9 @@ def swarm(quick: bool) -> Scenario:
     scenario.add(f"stack deploy: {services} new services", role="baseline", unit="s").extend(
         many.theirs
     )
+    scenario.add(
+        f"stack deploy: {services} new services, a network each", role="observed", unit="s"
+    ).extend(many.theirs_isolated)
     scenario.target(
         "one-service change ≤ 1.0× stack deploy",
         series="gitberth swarm: one-service change",
@@ -812,7 +815,20 @@ def swarm_breakdown(name: str, sides: swarm_scenarios.Sides, *, parallel: bool) 
         ours
         + "\n  (waiting for tasks to run is outside gitberth's requests: Swarm schedules them)"
         + f"\ndocker stack deploy, {name}: {stack_median * 1000:.0f} ms per round (median)"
+        + (isolation_line(sides) if sides.theirs_isolated else "")
         + ("\n\n" + swarm_scenarios.one_change_phases(sides) if phases else "")
+    )
+
+
+def isolation_line(sides: swarm_scenarios.Sides) -> str:
+    """The stack given gitberth's isolation (a network per service), beside gitberth: how
+    much of the gap to the plain stack is the networks' cost rather than gitberth's."""
+    isolated = statistics.median(sides.theirs_isolated)
+    ours = statistics.median(sides.ours) if sides.ours else math.nan
+    return (
+        f"\ndocker stack deploy of the same stack with a network per service (gitberth's"
+        f" isolation): {isolated * 1000:.0f} ms per round (median); gitberth is"
+        f" {ours / isolated:.2f}× that"
     )
 
 

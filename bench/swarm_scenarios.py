@@ -8,7 +8,9 @@ notices it, plans per service and calls Swarm); the stack's when ``docker stack 
 
 - one-service change: one env line of one service changes (start-first update on both sides);
 - converge: N new services appear at once (one app each on gitberth's side, one stack file of N
-  services on the other).
+  services on the other). The stack runs twice: as compose users write it (every service on
+  the stack's one network) and with a network per service, the isolation gitberth gives every
+  app; the second is observed beside the target, to tell the network's cost from gitberth's.
 
 Run alone: ``.venv/bin/python bench/swarm_scenarios.py [--quick]``; ``bench/run.py`` runs it as
 the ``swarm`` scenario.
@@ -69,6 +71,8 @@ class Sides:
     """One-change rounds: commit → gitberth's first change answered by Swarm, then → running."""
     their_phases: list[profiling.Phases] = dataclasses.field(default_factory=list)
     """One-change rounds: the ``docker stack deploy`` process, then its exit → running."""
+    theirs_isolated: list[float] = dataclasses.field(default_factory=list)
+    """Converge rounds: the same stack with a network per service, as gitberth isolates apps."""
 
 
 def manifest(name: str, *, value: str) -> str:
@@ -78,8 +82,9 @@ def manifest(name: str, *, value: str) -> str:
     )
 
 
-def stack_file(names: list[str], *, values: dict[str, str]) -> str:
-    """The compose file ``docker stack deploy`` gets: the same services, start-first."""
+def stack_file(names: list[str], *, values: dict[str, str], network_each: bool = False) -> str:
+    """The compose file ``docker stack deploy`` gets: the same services, start-first; with
+    *network_each*, every service on an overlay network of its own (gitberth's isolation)."""
     lines = ["version: '3.8'", "services:"]
     for name in names:
         lines += [
@@ -90,6 +95,10 @@ def stack_file(names: list[str], *, values: dict[str, str]) -> str:
             "    deploy:",
             "      update_config: {order: start-first, failure_action: rollback}",
         ]
+        if network_each:
+            lines.append(f"    networks: [{name}]")
+    if network_each:
+        lines += ["networks:", *(f"  {name}: {{}}" for name in names)]
     return "\n".join(lines) + "\n"
 
 
@@ -250,15 +259,16 @@ def converge(services: int, rounds: int) -> Sides:
             repo = GitRepo(tmp / "repo")
             project = tmp / "gbswmany"
             label = f"com.docker.stack.namespace={project.name}"
-            try:
-                started = time.perf_counter()
-                stack(project, stack_file(names, values=dict.fromkeys(names, "v")))
-                wait_running(
-                    client, label=label, env={f"{project.name}_{n}": "ROUND=v" for n in names}
-                )
-                sides.theirs.append(time.perf_counter() - started)
-            finally:
-                stack_remove(client, project)
+            values = dict.fromkeys(names, "v")
+            wanted = {f"{project.name}_{n}": "ROUND=v" for n in names}
+            for network_each, taken in ((False, sides.theirs), (True, sides.theirs_isolated)):
+                try:
+                    started = time.perf_counter()
+                    stack(project, stack_file(names, values=values, network_each=network_each))
+                    wait_running(client, label=label, env=wanted)
+                    taken.append(time.perf_counter() - started)
+                finally:
+                    stack_remove(client, project)
             repo.commit({"README": f"round {round_index}\n"})
             with running_loop(repo, tmp / "state") as loop:
                 loop.wait_for_passes(1, timeout=60)
@@ -305,6 +315,7 @@ def main() -> None:
         f"stack {statistics.median(many.theirs):.2f}s"
     )
     print(profiling.round_breakdown("gitberth", many.our_rounds))
+    print(f"stack, a network per service: {statistics.median(many.theirs_isolated):.2f}s")
 
 
 if __name__ == "__main__":

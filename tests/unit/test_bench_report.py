@@ -505,3 +505,24 @@ def test_a_phase_split_says_which_side_is_slower_before_and_after_the_engine_has
     assert lines[2].split()[-4:] == ["70", "ms", "150", "ms"]
     assert lines[3].split()[-4:] == ["600", "ms", "450", "ms"]
     assert "–" in phase_split(title="t", first="a", then="b", sides={"x": [], "y": [(1, 1)]})
+
+
+def test_the_isolated_stack_gives_every_service_a_network_of_its_own() -> None:
+    from bench.swarm_scenarios import stack_file
+    from ruamel.yaml import YAML
+
+    values = {"a": "1", "b": "2"}
+    plain = YAML(typ="safe").load(stack_file(["a", "b"], values=values))
+    isolated = YAML(typ="safe").load(stack_file(["a", "b"], values=values, network_each=True))
+    assert "networks" not in plain and all("networks" not in s for s in plain["services"].values())
+    assert {n: s["networks"] for n, s in isolated["services"].items()} == {"a": ["a"], "b": ["b"]}
+    assert set(isolated["networks"]) == {"a", "b"}
+    assert isolated["services"]["b"]["environment"] == {"ROUND": "2"}
+
+
+def test_the_swarm_profile_says_how_gitberth_compares_with_an_isolated_stack() -> None:
+    from bench.run import isolation_line
+    from bench.swarm_scenarios import Sides
+
+    line = isolation_line(Sides(ours=[45.0, 46.0, 44.0], theirs_isolated=[45.0, 44.0, 46.0]))
+    assert "45000 ms per round (median); gitberth is 1.00× that" in line
