@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -102,23 +102,35 @@ long it took."""
 
 
 @contextmanager
+def hearing_responses(client: Any, hear: Callable[[Any], None]) -> Iterator[None]:
+    """Call *hear* with each answer a docker SDK *client* receives while the block runs (a
+    ``requests`` response hook, removed afterwards)."""
+
+    def hook(response: Any, *args: Any, **kwargs: Any) -> None:
+        hear(response)
+
+    hooks = client.api.hooks["response"]
+    hooks.append(hook)
+    try:
+        yield
+    finally:
+        hooks.remove(hook)
+
+
+@contextmanager
 def engine_requests(client: Any) -> Iterator[list[EngineRequest]]:
     """Every request a docker SDK *client* sends while the block runs, with its duration
     (until the engine's answer arrived: ``requests``' own ``elapsed``)."""
     seen: list[EngineRequest] = []
 
-    def record(response: Any, *args: Any, **kwargs: Any) -> None:
+    def record(response: Any) -> None:
         request = response.request
         seen.append(
             (request_kind(request.method, request.path_url or ""), response.elapsed.total_seconds())
         )
 
-    hooks = client.api.hooks["response"]
-    hooks.append(record)
-    try:
+    with hearing_responses(client, record):
         yield seen
-    finally:
-        hooks.remove(record)
 
 
 @contextmanager
@@ -128,16 +140,12 @@ def change_answered(client: Any) -> Iterator[list[float]]:
     the first of them ends the part of a round spent deciding what to change."""
     moments: list[float] = []
 
-    def record(response: Any, *args: Any, **kwargs: Any) -> None:
+    def record(response: Any) -> None:
         if response.request.method not in ("GET", "HEAD"):
             moments.append(time.perf_counter())
 
-    hooks = client.api.hooks["response"]
-    hooks.append(record)
-    try:
+    with hearing_responses(client, record):
         yield moments
-    finally:
-        hooks.remove(record)
 
 
 Phases = tuple[float, float]
